@@ -1,0 +1,261 @@
+//! Reading and checking a config file. Every error names the file, the key
+//! and the reason, on one line, so operators and CI see exactly what to fix.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use super::model::{Config, OnError, PluginRole};
+use super::secret;
+
+/// A config file that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    /// The file.
+    pub file: PathBuf,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// Dotted path of the offending key, e.g. `routes[0].upstream.targets`.
+    pub key: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if self.key.is_empty() {
+            write!(f, ": {}", self.reason)
+        } else {
+            write!(f, ": {}: {}", self.key, self.reason)
+        }
+    }
+}
+
+impl ConfigError {
+    /// An error about `key` in `file`.
+    pub fn new(file: &Path, key: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            file: file.to_path_buf(),
+            line: None,
+            key: key.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Read, parse and check a config file.
+pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new(path, "", format!("cannot read the file: {e}")))?;
+    let mut config = parse(path, &text)?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    check(path, dir, &mut config)?;
+    Ok(config)
+}
+
+fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+    let deserializer =
+        toml::Deserializer::parse(text).map_err(|e| toml_error(path, text, &e, ""))?;
+    serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let key = e.path().to_string();
+        toml_error(path, text, e.inner(), if key == "." { "" } else { &key })
+    })
+}
+
+fn toml_error(path: &Path, text: &str, error: &toml::de::Error, key: &str) -> ConfigError {
+    let line = error
+        .span()
+        .map(|span| text[..span.start.min(text.len())].lines().count().max(1));
+    let line = line.map(|l| if text[..].is_empty() { 1 } else { l });
+    ConfigError {
+        file: path.to_path_buf(),
+        line,
+        key: key.to_string(),
+        reason: error.message().trim_end().to_string(),
+    }
+}
+
+/// Checks that serde cannot express: references, exclusive keys, ranges.
+fn check(file: &Path, dir: &Path, config: &mut Config) -> Result<(), ConfigError> {
+    let err = |key: String, reason: String| ConfigError::new(file, key, reason);
+
+    for (name, plugin) in &mut config.plugins {
+        let key = format!("plugins.{name}");
+        match (&plugin.builtin, &plugin.path) {
+            (Some(builtin), None) => {
+                if !crate::plugin::builtin::exists(builtin) {
+                    return Err(err(
+                        format!("{key}.builtin"),
+                        format!(
+                            "no built-in plugin is called {builtin:?} (built-in: {})",
+                            crate::plugin::builtin::names().join(", ")
+                        ),
+                    ));
+                }
+            }
+            (None, Some(path)) => {
+                let full = dir.join(&*path);
+                if !full.is_file() {
+                    return Err(err(
+                        format!("{key}.path"),
+                        format!("{} is not a file", full.display()),
+                    ));
+                }
+                plugin.path = Some(full);
+            }
+            _ => return Err(err(key, "give exactly one of `builtin` and `path`".into())),
+        }
+        if plugin.role == PluginRole::Authentication
+            && plugin.on_error == Some(OnError::Allow)
+            && !plugin.allow_unauthenticated_on_error
+        {
+            return Err(err(
+                format!("{key}.on_error"),
+                "\"allow\" on an authentication plugin lets requests through unauthenticated when it \
+                 fails; set allow_unauthenticated_on_error = true if that is intended"
+                    .into(),
+            ));
+        }
+        if plugin.timeout_ms == 0 {
+            return Err(err(
+                format!("{key}.timeout_ms"),
+                "must be at least 1".into(),
+            ));
+        }
+        if plugin.memory_limit_mib == 0 || plugin.memory_limit_mib > config.runtime.max_memory_mib {
+            return Err(err(
+                format!("{key}.memory_limit_mib"),
+                format!(
+                    "must be between 1 and runtime.max_memory_mib ({})",
+                    config.runtime.max_memory_mib
+                ),
+            ));
+        }
+        if plugin.pool.max == 0 || plugin.pool.prewarm > plugin.pool.max {
+            return Err(err(
+                format!("{key}.pool"),
+                "need 1 <= max and prewarm <= max".into(),
+            ));
+        }
+        if plugin.pool.max_uses == 0 {
+            return Err(err(
+                format!("{key}.pool.max_uses"),
+                "must be at least 1".into(),
+            ));
+        }
+        secret::resolve_table(&mut plugin.settings, dir, &format!("{key}.settings"))
+            .map_err(|(key, reason)| err(key, reason))?;
+    }
+
+    let mut seen_ids = std::collections::HashSet::new();
+    for (i, route) in config.routes.iter_mut().enumerate() {
+        let key = format!("routes[{i}]");
+        if route.id.is_empty() || !seen_ids.insert(route.id.clone()) {
+            return Err(err(
+                format!("{key}.id"),
+                format!("{:?} is empty or used by an earlier route", route.id),
+            ));
+        }
+        let path = &route.path;
+        match (&path.exact, &path.prefix, &path.regex) {
+            (Some(p), None, None) | (None, Some(p), None) => {
+                if !p.starts_with('/') {
+                    return Err(err(
+                        format!("{key}.path"),
+                        format!("{p:?} must start with '/'"),
+                    ));
+                }
+            }
+            (None, None, Some(re)) => {
+                if let Err(e) = regex::Regex::new(re) {
+                    let first_line = e
+                        .to_string()
+                        .lines()
+                        .last()
+                        .unwrap_or("")
+                        .trim()
+                        .to_string();
+                    return Err(err(
+                        format!("{key}.path.regex"),
+                        format!("invalid regular expression: {first_line}"),
+                    ));
+                }
+            }
+            _ => {
+                return Err(err(
+                    format!("{key}.path"),
+                    "give exactly one of `exact`, `prefix` and `regex`".into(),
+                ));
+            }
+        }
+        for (j, method) in route.methods.iter_mut().enumerate() {
+            if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
+                return Err(err(
+                    format!("{key}.methods[{j}]"),
+                    format!("{method:?} is not an HTTP method"),
+                ));
+            }
+            *method = method.to_ascii_uppercase();
+        }
+        for host in &mut route.hosts {
+            *host = host.to_ascii_lowercase();
+        }
+        let upstream = &route.upstream;
+        let ukey = format!("{key}.upstream");
+        match (&upstream.builtin, upstream.targets.is_empty()) {
+            (Some(b), true) if b == "echo" => {}
+            (Some(b), true) => {
+                return Err(err(
+                    format!("{ukey}.builtin"),
+                    format!("unknown built-in upstream {b:?} (known: echo)"),
+                ));
+            }
+            (None, false) => {
+                for (j, target) in upstream.targets.iter().enumerate() {
+                    let ok = target
+                        .parse::<http::uri::Authority>()
+                        .ok()
+                        .is_some_and(|a| a.port_u16().is_some() && !target.contains('@'));
+                    if !ok {
+                        return Err(err(
+                            format!("{ukey}.targets[{j}]"),
+                            format!("{target:?} is not host:port"),
+                        ));
+                    }
+                }
+            }
+            _ => {
+                return Err(err(
+                    ukey,
+                    "give exactly one of `targets` and `builtin`".into(),
+                ));
+            }
+        }
+        if upstream.strip_prefix && path.prefix.is_none() {
+            return Err(err(
+                format!("{ukey}.strip_prefix"),
+                "needs a route with `path.prefix`".into(),
+            ));
+        }
+        if upstream.connect_timeout_ms == 0 || upstream.timeout_ms == 0 {
+            return Err(err(ukey, "timeouts must be at least 1 ms".into()));
+        }
+        for (j, entry) in route.plugins.iter_mut().enumerate() {
+            let pkey = format!("{key}.plugins[{j}]");
+            if !config.plugins.contains_key(&entry.name) {
+                return Err(err(
+                    format!("{pkey}.name"),
+                    format!("no plugin {:?} in [plugins]", entry.name),
+                ));
+            }
+            if let Some(settings) = &mut entry.settings {
+                secret::resolve_table(settings, dir, &format!("{pkey}.settings"))
+                    .map_err(|(key, reason)| err(key, reason))?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,12 @@
+//! The gateway's configuration: a TOML file, strict (`deny_unknown_fields`),
+//! read and validated as a whole before anything uses it.
+//!
+//! [`model`] is the file's shape, [`load`] turns a file into a checked
+//! [`Config`], [`secret`] resolves `env:` and `file:` values.
+
+mod load;
+pub mod model;
+mod secret;
+
+pub use load::{ConfigError, load_file};
+pub use model::*;

@@ -1,0 +1,350 @@
+//! The shape of the configuration file. Every table refuses unknown keys so
+//! a typo is an error, not a silently ignored setting.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Listener and connection settings.
+    pub server: ServerConfig,
+    /// Plugin runtime settings.
+    #[serde(default)]
+    pub runtime: RuntimeConfig,
+    /// Plugins by name; routes refer to them.
+    #[serde(default)]
+    pub plugins: BTreeMap<String, PluginConfig>,
+    /// Routes, matched in order; the first match wins.
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on, e.g. `127.0.0.1:8080` (port 0 picks a free one).
+    pub listen: SocketAddr,
+    /// On SIGINT/SIGTERM, how long in-flight requests may take to finish.
+    #[serde(default = "default_grace_period_ms")]
+    pub grace_period_ms: u64,
+    /// Largest request body accepted, in bytes; larger ones get 413.
+    #[serde(default = "default_max_request_body_bytes")]
+    pub max_request_body_bytes: u64,
+}
+
+fn default_grace_period_ms() -> u64 {
+    10_000
+}
+
+fn default_max_request_body_bytes() -> u64 {
+    64 * 1024 * 1024
+}
+
+/// `[runtime]`: how plugins are compiled and run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeConfig {
+    /// Where compiled plugins are cached, keyed by content hash and engine
+    /// settings. Default: `$PORTCULLIS_CACHE_DIR`, else `$XDG_CACHE_HOME/portcullis`,
+    /// else `~/.cache/portcullis`.
+    pub cache_dir: Option<PathBuf>,
+    /// Upper bound on live plugin instances across all plugins.
+    #[serde(default = "default_max_instances")]
+    pub max_instances: u32,
+    /// Upper bound on any one instance's linear memory, in MiB.
+    #[serde(default = "default_max_memory_mib")]
+    pub max_memory_mib: u32,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            cache_dir: None,
+            max_instances: default_max_instances(),
+            max_memory_mib: default_max_memory_mib(),
+        }
+    }
+}
+
+fn default_max_instances() -> u32 {
+    256
+}
+
+fn default_max_memory_mib() -> u32 {
+    512
+}
+
+/// `[plugins.NAME]`: where a plugin comes from and what it may do.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginConfig {
+    /// A plugin built into the gateway (`ip-filter`, `headers`).
+    pub builtin: Option<String>,
+    /// A component file (`.wasm`), relative to the config file.
+    pub path: Option<PathBuf>,
+    /// What the plugin is for; only `authentication` plugins may set the principal.
+    #[serde(default)]
+    pub role: PluginRole,
+    /// Host capabilities granted: `log`, `clock`, `kv`. None by default.
+    #[serde(default)]
+    pub capabilities: Vec<Capability>,
+    /// What a request gets when the plugin fails (traps, times out, cannot
+    /// get an instance): `deny` (503) or `allow` (skip the plugin).
+    pub on_error: Option<OnError>,
+    /// Required alongside `on_error = "allow"` on an `authentication` plugin:
+    /// failing open there lets unauthenticated requests through.
+    #[serde(default)]
+    pub allow_unauthenticated_on_error: bool,
+    /// Wall-clock budget for one call, in milliseconds.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Linear memory cap per instance, in MiB.
+    #[serde(default = "default_memory_limit_mib")]
+    pub memory_limit_mib: u32,
+    /// Largest body, in bytes, buffered for this plugin's body phases.
+    #[serde(default = "default_body_budget")]
+    pub body_budget: u64,
+    /// What happens when a body is larger than `body_budget`.
+    #[serde(default)]
+    pub over_budget: OverBudget,
+    /// Instance pool settings.
+    #[serde(default)]
+    pub pool: PoolConfig,
+    /// Settings used on routes that give none of their own.
+    #[serde(default = "empty_table")]
+    pub settings: toml::Table,
+}
+
+fn default_timeout_ms() -> u64 {
+    50
+}
+
+fn default_memory_limit_mib() -> u32 {
+    64
+}
+
+fn default_body_budget() -> u64 {
+    1024 * 1024
+}
+
+fn empty_table() -> toml::Table {
+    toml::Table::new()
+}
+
+/// A plugin's role in the chain.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PluginRole {
+    /// Establishes who the client is; may set the principal.
+    Authentication,
+    /// Any other policy.
+    #[default]
+    Policy,
+}
+
+/// A host capability a plugin may be granted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Capability {
+    /// `portcullis:policy/log`
+    Log,
+    /// `portcullis:policy/clock`
+    Clock,
+    /// `portcullis:policy/kv`
+    Kv,
+}
+
+impl Capability {
+    /// The capability's WIT interface name.
+    pub fn interface(self) -> &'static str {
+        match self {
+            Capability::Log => "log",
+            Capability::Clock => "clock",
+            Capability::Kv => "kv",
+        }
+    }
+}
+
+/// What a request gets when its plugin fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnError {
+    /// Answer 503: fail closed.
+    Deny,
+    /// Skip the plugin: fail open.
+    Allow,
+}
+
+/// What happens to a body larger than the plugin's budget.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OverBudget {
+    /// Answer 413.
+    #[default]
+    Deny,
+    /// Run without this plugin's body phases.
+    Skip,
+}
+
+/// `[plugins.NAME.pool]`: how instances are kept.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolConfig {
+    /// Instances kept configured and ready.
+    #[serde(default = "default_prewarm")]
+    pub prewarm: u32,
+    /// Most instances alive at once (so most concurrent calls).
+    #[serde(default = "default_pool_max")]
+    pub max: u32,
+    /// Requests an instance serves before it is replaced.
+    #[serde(default = "default_max_uses")]
+    pub max_uses: u64,
+    /// How long a request waits for a free instance before a 503.
+    #[serde(default = "default_acquire_timeout_ms")]
+    pub acquire_timeout_ms: u64,
+    /// `pooled` reuses instances; `per-request` gives every request a
+    /// never-used instance (guest memory is never shared between requests).
+    #[serde(default)]
+    pub isolation: Isolation,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        Self {
+            prewarm: default_prewarm(),
+            max: default_pool_max(),
+            max_uses: default_max_uses(),
+            acquire_timeout_ms: default_acquire_timeout_ms(),
+            isolation: Isolation::default(),
+        }
+    }
+}
+
+fn default_prewarm() -> u32 {
+    2
+}
+
+fn default_pool_max() -> u32 {
+    16
+}
+
+fn default_max_uses() -> u64 {
+    10_000
+}
+
+fn default_acquire_timeout_ms() -> u64 {
+    1_000
+}
+
+/// How instances are shared between requests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Isolation {
+    /// Instances are reused up to `max_uses` times.
+    #[default]
+    Pooled,
+    /// Each request gets a fresh instance, prepared ahead in the background.
+    PerRequest,
+}
+
+/// `[[routes]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// A name for logs and metrics; unique.
+    pub id: String,
+    /// Hosts this route serves (exact, or `*.example.com`); any if empty.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// How the path must match.
+    pub path: PathMatch,
+    /// Methods this route serves; any if empty.
+    #[serde(default)]
+    pub methods: Vec<String>,
+    /// Where requests go.
+    pub upstream: UpstreamConfig,
+    /// The plugin chain, run in this order on requests and in reverse on responses.
+    #[serde(default)]
+    pub plugins: Vec<RoutePluginConfig>,
+}
+
+/// How a route matches the path: exactly one of the keys.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathMatch {
+    /// The path equals this.
+    pub exact: Option<String>,
+    /// The path starts with this, at a segment boundary (`/api` matches
+    /// `/api` and `/api/x`, not `/apix`).
+    pub prefix: Option<String>,
+    /// The whole path matches this regular expression.
+    pub regex: Option<String>,
+}
+
+/// `[routes.upstream]`: exactly one of `targets` and `builtin`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamConfig {
+    /// `host:port` targets, balanced round-robin.
+    #[serde(default)]
+    pub targets: Vec<String>,
+    /// A built-in upstream: `echo` answers with a JSON description of the request.
+    pub builtin: Option<String>,
+    /// With a `prefix` route, remove the prefix before forwarding.
+    #[serde(default)]
+    pub strip_prefix: bool,
+    /// TCP connect timeout.
+    #[serde(default = "default_connect_timeout_ms")]
+    pub connect_timeout_ms: u64,
+    /// Time from sending the request to the response headers.
+    #[serde(default = "default_request_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Extra attempts, on other targets, for idempotent requests without a
+    /// body whose connection failed.
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+    /// Consecutive failures that eject a target.
+    #[serde(default = "default_eject_after")]
+    pub eject_after_failures: u32,
+    /// How long an ejected target is left out.
+    #[serde(default = "default_eject_ms")]
+    pub eject_ms: u64,
+}
+
+fn default_connect_timeout_ms() -> u64 {
+    2_000
+}
+
+fn default_request_timeout_ms() -> u64 {
+    30_000
+}
+
+fn default_retries() -> u32 {
+    1
+}
+
+fn default_eject_after() -> u32 {
+    3
+}
+
+fn default_eject_ms() -> u64 {
+    10_000
+}
+
+/// `[[routes.plugins]]`: one link of a route's chain.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutePluginConfig {
+    /// A key of `[plugins]`.
+    pub name: String,
+    /// Settings for this route, passed to the plugin's `configure` as JSON.
+    /// Replaces the plugin's default `settings` when given. String values
+    /// written `env:NAME` or `file:PATH` are secrets resolved at load.
+    pub settings: Option<toml::Table>,
+}

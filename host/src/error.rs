@@ -1,0 +1,106 @@
+//! The one place where every failure becomes a response: a status and a
+//! small JSON body carrying the request id. Internal error text goes to the
+//! log, never to the client.
+
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, HeaderValue};
+use http::{Response, StatusCode};
+
+use crate::body::{BoxBody, full};
+
+/// Why the gateway answered instead of the upstream.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// No route matches the request.
+    #[error("no route matches")]
+    NoRoute,
+    /// The request is malformed.
+    #[error("bad request: {0}")]
+    BadRequest(&'static str),
+    /// The request body is larger than allowed.
+    #[error("request body too large")]
+    PayloadTooLarge,
+    /// A plugin failed (trap, timeout, bad edit, no instance) and fails closed.
+    #[error("plugin {plugin} failed: {reason}")]
+    PluginFailed {
+        /// The plugin.
+        plugin: String,
+        /// What went wrong (logged only).
+        reason: String,
+    },
+    /// The upstream could not be reached or broke the exchange.
+    #[error("upstream unavailable: {0}")]
+    UpstreamUnavailable(String),
+    /// The upstream did not answer in time.
+    #[error("upstream timed out")]
+    UpstreamTimeout,
+    /// The upstream response was unusable (e.g. too large for a body plugin).
+    #[error("bad upstream response: {0}")]
+    BadUpstreamResponse(String),
+    /// The gateway is shutting down.
+    #[error("shutting down")]
+    ShuttingDown,
+}
+
+impl GatewayError {
+    /// The status the client gets.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            GatewayError::NoRoute => StatusCode::NOT_FOUND,
+            GatewayError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            GatewayError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            GatewayError::PluginFailed { .. } | GatewayError::ShuttingDown => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            GatewayError::UpstreamUnavailable(_) | GatewayError::BadUpstreamResponse(_) => {
+                StatusCode::BAD_GATEWAY
+            }
+            GatewayError::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+        }
+    }
+
+    /// The fixed, client-safe message for this error.
+    fn public_message(&self) -> &'static str {
+        match self {
+            GatewayError::NoRoute => "no route matches this request",
+            GatewayError::BadRequest(what) => what,
+            GatewayError::PayloadTooLarge => "request body too large",
+            GatewayError::PluginFailed { .. } => "a policy could not be evaluated",
+            GatewayError::UpstreamUnavailable(_) | GatewayError::BadUpstreamResponse(_) => {
+                "upstream unavailable"
+            }
+            GatewayError::UpstreamTimeout => "upstream timed out",
+            GatewayError::ShuttingDown => "the gateway is shutting down",
+        }
+    }
+
+    /// A short machine-readable code for logs and metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            GatewayError::NoRoute => "no_route",
+            GatewayError::BadRequest(_) => "bad_request",
+            GatewayError::PayloadTooLarge => "payload_too_large",
+            GatewayError::PluginFailed { .. } => "plugin_failed",
+            GatewayError::UpstreamUnavailable(_) => "upstream_unavailable",
+            GatewayError::UpstreamTimeout => "upstream_timeout",
+            GatewayError::BadUpstreamResponse(_) => "bad_upstream_response",
+            GatewayError::ShuttingDown => "shutting_down",
+        }
+    }
+
+    /// The response for this error.
+    pub fn into_response(self, request_id: &str) -> Response<BoxBody> {
+        json_error(self.status(), self.public_message(), request_id)
+    }
+}
+
+/// `{"error": message, "request_id": id}` with `status`.
+pub fn json_error(status: StatusCode, message: &str, request_id: &str) -> Response<BoxBody> {
+    let body = serde_json::json!({ "error": message, "request_id": request_id }).to_string();
+    let mut response = Response::new(full(Bytes::from(body)));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}

@@ -1,0 +1,129 @@
+//! Header hygiene between client and upstream: hop-by-hop headers removed
+//! in both directions (RFC 9110 §7.6.1, including those the `Connection`
+//! header names), `X-Forwarded-*` added, and a request id kept or made.
+
+use std::net::IpAddr;
+
+use http::HeaderMap;
+use http::header::{CONNECTION, HeaderName, HeaderValue};
+
+/// The request id header.
+pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
+/// Headers that describe one connection, not the message.
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Remove hop-by-hop headers and every header listed in `Connection`.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let listed: Vec<HeaderName> = headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in listed {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(*name);
+    }
+}
+
+/// Add `X-Forwarded-For` (appending the client to any existing list),
+/// `X-Forwarded-Proto` and `X-Forwarded-Host`.
+pub fn add_forwarded(headers: &mut HeaderMap, client_ip: IpAddr, scheme: &str, host: &str) {
+    let forwarded_for = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+        Some(existing) if !existing.trim().is_empty() => format!("{existing}, {client_ip}"),
+        _ => client_ip.to_string(),
+    };
+    if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
+        headers.insert(X_FORWARDED_FOR.clone(), value);
+    }
+    if let Ok(value) = HeaderValue::from_str(scheme) {
+        headers.insert(X_FORWARDED_PROTO.clone(), value);
+    }
+    if let Ok(value) = HeaderValue::from_str(host) {
+        headers.insert(X_FORWARDED_HOST.clone(), value);
+    }
+}
+
+/// The client's request id if it is a sane token, else a new random one.
+pub fn request_id(headers: &HeaderMap) -> String {
+    let valid = |id: &&str| {
+        (1..=128).contains(&id.len())
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+    };
+    match headers
+        .get(&X_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(valid)
+    {
+        Some(id) => id.to_string(),
+        None => format!("{:032x}", fastrand::u128(..)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_listed_headers_are_removed() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "connection",
+            HeaderValue::from_static("keep-alive, x-secret-hop"),
+        );
+        headers.insert("x-secret-hop", HeaderValue::from_static("1"));
+        headers.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        headers.insert("te", HeaderValue::from_static("trailers"));
+        headers.insert("x-kept", HeaderValue::from_static("1"));
+        strip_hop_by_hop(&mut headers);
+        assert_eq!(headers.len(), 1);
+        assert!(headers.contains_key("x-kept"));
+    }
+
+    #[test]
+    fn forwarded_for_appends() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", HeaderValue::from_static("203.0.113.9"));
+        add_forwarded(
+            &mut headers,
+            "127.0.0.1".parse().expect("ip"),
+            "http",
+            "example.com",
+        );
+        assert_eq!(headers["x-forwarded-for"], "203.0.113.9, 127.0.0.1");
+        assert_eq!(headers["x-forwarded-proto"], "http");
+        assert_eq!(headers["x-forwarded-host"], "example.com");
+    }
+
+    #[test]
+    fn request_ids_are_kept_when_sane() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-request-id", HeaderValue::from_static("abc-123"));
+        assert_eq!(request_id(&headers), "abc-123");
+        headers.insert(
+            "x-request-id",
+            HeaderValue::from_static("bad id with spaces"),
+        );
+        let generated = request_id(&headers);
+        assert_eq!(generated.len(), 32);
+    }
+}

@@ -1,0 +1,20 @@
+//! Portcullis: an API gateway whose security policies run as sandboxed
+//! WebAssembly components.
+//!
+//! The request path is in [`pipeline`]; the plugin runtime in [`plugin`].
+// `unsafe` is denied everywhere; `plugin::artifact_cache` is the one module
+// that allows it, for `Component::deserialize_file`, and says why it is sound.
+#![deny(unsafe_code)]
+
+pub mod body;
+pub mod config;
+pub mod context;
+pub mod error;
+pub mod forwarding;
+pub mod gateway;
+pub mod logging;
+pub mod pipeline;
+pub mod plugin;
+pub mod routing;
+pub mod server;
+pub mod upstream;

@@ -1,0 +1,104 @@
+//! The `portcullis` command.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use portcullis_host::config;
+use portcullis_host::gateway::Gateway;
+use portcullis_host::logging::{self, LogFormat};
+use portcullis_host::server;
+
+/// An API gateway whose security policies are sandboxed WebAssembly plugins.
+#[derive(Parser)]
+#[command(name = "portcullis", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Run {
+        /// The configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Log line format.
+        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
+    },
+    /// Check a configuration file, including each plugin's `configure`;
+    /// exit 0 if it is valid, 1 with the file, key and reason if not.
+    Validate {
+        /// The configuration file.
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("portcullis: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command {
+        Command::Run { config, log_format } => {
+            logging::init(log_format);
+            match runtime.block_on(run(&config)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!("{e:#}");
+                    eprintln!("portcullis: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Validate { config } => match runtime.block_on(validate(&config)) {
+            Ok(()) => {
+                println!("{}: ok", config.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+async fn run(path: &Path) -> anyhow::Result<()> {
+    let config = config::load_file(path)?;
+    let gateway = Gateway::build(&config, path).await?;
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+    let addr = listener.local_addr().context("listener address")?;
+    tracing::info!(addr = %addr, routes = gateway.router.routes().len(), "listening");
+    let grace = Duration::from_millis(config.server.grace_period_ms);
+    server::serve(
+        Arc::new(gateway),
+        listener,
+        grace,
+        server::shutdown_signal(),
+    )
+    .await;
+    Ok(())
+}
+
+async fn validate(path: &Path) -> Result<(), String> {
+    let config = config::load_file(path).map_err(|e| e.to_string())?;
+    Gateway::build(&config, path)
+        .await
+        .map(drop)
+        .map_err(|e| e.to_string())
+}

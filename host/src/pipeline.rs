@@ -1,0 +1,297 @@
+//! The request path, top to bottom. Every request the gateway accepts goes
+//! through [`handle`] and the phases below, in this order:
+//!
+//! 1. limits: a declared body larger than `server.max_request_body_bytes` is
+//!    refused before anything else (413); a streamed one is cut off there;
+//! 2. route match on host, path and method (404 if none);
+//! 3. the request view: hop-by-hop headers removed; this is what plugins see;
+//! 4. plugin chain, `request-headers` phase, in configured order: before any
+//!    of the body is read, so a denial costs no buffering;
+//! 5. plugin chain, `request-body` phase, for plugins that declared it: the
+//!    body is buffered once, up to the largest budget, and lent to them;
+//! 6. upstream: `X-Forwarded-*` added, prefix stripped, target chosen, sent
+//!    (502 unreachable, 504 too slow); bodies stream unless buffered in 5;
+//! 7. plugin chain, `response-headers` then `response-body` phases, in
+//!    reverse order;
+//! 8. the response, with `x-request-id`; one access log line.
+//!
+//! Any phase may stop the request: a plugin denial becomes the plugin's
+//! response; every error becomes a response in one place,
+//! [`GatewayError::into_response`].
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::header::{CONTENT_LENGTH, HOST, HeaderName, HeaderValue};
+use http::{HeaderMap, Request, Response, StatusCode, Version};
+use hyper::body::Incoming;
+
+use crate::body::{self, BoxBody, Buffered};
+use crate::context::RequestContext;
+use crate::error::GatewayError;
+use crate::forwarding::{self, X_REQUEST_ID};
+use crate::gateway::Gateway;
+use crate::plugin::bindings::{Denial, Phase};
+use crate::plugin::chain::{Flow, PhaseBody};
+use crate::plugin::view::{RequestView, ResponseView};
+use crate::routing::Route;
+use crate::upstream::{self, Upstream};
+
+/// Serve one request.
+pub async fn handle(
+    gateway: Arc<Gateway>,
+    request: Request<Incoming>,
+    client: SocketAddr,
+) -> Response<BoxBody> {
+    let started = Instant::now();
+    let request_id = forwarding::request_id(request.headers());
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let mut route_id: Option<Arc<str>> = None;
+
+    let mut response = match proxy(&gateway, request, client.ip(), &request_id, &mut route_id).await
+    {
+        Ok(response) => response,
+        Err(error) => {
+            tracing::warn!(request_id, error = %error, code = error.code(), "request failed");
+            error.into_response(&request_id)
+        }
+    };
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(X_REQUEST_ID.clone(), value);
+    }
+    tracing::info!(
+        target: "access",
+        request_id,
+        client = %client.ip(),
+        method = %method,
+        path,
+        route = route_id.as_deref().unwrap_or("-"),
+        status = response.status().as_u16(),
+        duration_us = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    response
+}
+
+async fn proxy(
+    gateway: &Gateway,
+    request: Request<Incoming>,
+    client_ip: IpAddr,
+    request_id: &str,
+    route_id: &mut Option<Arc<str>>,
+) -> Result<Response<BoxBody>, GatewayError> {
+    // 1. Limits.
+    let (mut parts, incoming) = request.into_parts();
+    let max_body = gateway.max_request_body_bytes;
+    if declared_length(&parts.headers).is_some_and(|len| len > max_body) {
+        return Err(GatewayError::PayloadTooLarge);
+    }
+    let limit = usize::try_from(max_body).unwrap_or(usize::MAX);
+    let mut request_body = body::boxed(http_body_util::Limited::new(incoming, limit));
+
+    // 2. Route.
+    let authority = parts
+        .uri
+        .authority()
+        .map(|a| a.as_str().to_string())
+        .or_else(|| {
+            parts
+                .headers
+                .get(HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_string)
+        })
+        .ok_or(GatewayError::BadRequest("the request names no host"))?;
+    let route = gateway
+        .router
+        .find(&authority, parts.uri.path(), &parts.method)
+        .ok_or(GatewayError::NoRoute)?;
+    *route_id = Some(route.id.clone());
+
+    // 3. The request as plugins see it.
+    forwarding::strip_hop_by_hop(&mut parts.headers);
+    let mut view = Arc::new(RequestView {
+        method: parts.method.clone(),
+        scheme: "http",
+        authority,
+        path: parts.uri.path().to_string(),
+        query: parts.uri.query().map(str::to_string),
+        headers: std::mem::take(&mut parts.headers),
+        client_ip,
+        route_id: route.id.clone(),
+        request_id: Arc::from(request_id),
+    });
+    let mut context = Arc::new(RequestContext::default());
+    let chain = &route.chain;
+
+    // 4. request-headers phase.
+    if let Flow::Deny { denial, .. } = chain
+        .on_request(Phase::RequestHeaders, &mut view, None, &mut context)
+        .await?
+    {
+        return Ok(denial_response(denial));
+    }
+
+    // 5. request-body phase.
+    if let Some(budget) = chain.body_budget(Phase::RequestBody) {
+        let (mut bytes, rest) = match body::buffer_up_to(request_body, budget).await {
+            Ok(Buffered::Complete(bytes)) => (bytes, None),
+            Ok(Buffered::TooLarge(head, rest)) => (head, Some(rest)),
+            Err(e) => return Err(body_read_error(&*e)),
+        };
+        let phase_body = PhaseBody {
+            bytes: &mut bytes,
+            complete: rest.is_none(),
+        };
+        if let Flow::Deny { denial, .. } = chain
+            .on_request(
+                Phase::RequestBody,
+                &mut view,
+                Some(phase_body),
+                &mut context,
+            )
+            .await?
+        {
+            return Ok(denial_response(denial));
+        }
+        request_body = match rest {
+            None => body::full(bytes),
+            Some(rest) => body::chain(bytes, rest),
+        };
+    }
+
+    // 6. Upstream.
+    let upstream_request = upstream_request(&view, route, request_body)?;
+    let response = match &route.upstream {
+        Upstream::Echo => {
+            let (head, body) = upstream_request.into_parts();
+            let bytes = upstream::read_body(body).await?;
+            upstream::echo::respond(&Request::from_parts(head, ()), &bytes)
+        }
+        Upstream::Targets(targets) => targets.send(upstream_request).await?,
+    };
+
+    // 7. Response phases.
+    let (mut head, mut response_body) = response.into_parts();
+    forwarding::strip_hop_by_hop(&mut head.headers);
+    if chain.has_phase(Phase::ResponseHeaders) || chain.has_phase(Phase::ResponseBody) {
+        let mut response_view = Arc::new(ResponseView {
+            status: head.status.as_u16(),
+            headers: std::mem::take(&mut head.headers),
+        });
+        if let Flow::Deny { denial, .. } = chain
+            .on_response(
+                Phase::ResponseHeaders,
+                &view,
+                &mut response_view,
+                None,
+                &mut context,
+            )
+            .await?
+        {
+            return Ok(denial_response(denial));
+        }
+        if let Some(budget) = chain.body_budget(Phase::ResponseBody) {
+            let (mut bytes, rest) = match body::buffer_up_to(response_body, budget).await {
+                Ok(Buffered::Complete(bytes)) => (bytes, None),
+                Ok(Buffered::TooLarge(head, rest)) => (head, Some(rest)),
+                Err(e) => return Err(GatewayError::BadUpstreamResponse(e.to_string())),
+            };
+            let phase_body = PhaseBody {
+                bytes: &mut bytes,
+                complete: rest.is_none(),
+            };
+            if let Flow::Deny { denial, .. } = chain
+                .on_response(
+                    Phase::ResponseBody,
+                    &view,
+                    &mut response_view,
+                    Some(phase_body),
+                    &mut context,
+                )
+                .await?
+            {
+                return Ok(denial_response(denial));
+            }
+            response_body = match rest {
+                None => body::full(bytes),
+                Some(rest) => body::chain(bytes, rest),
+            };
+        }
+        head.headers = Arc::try_unwrap(response_view)
+            .map_or_else(|shared| shared.headers.clone(), |v| v.headers);
+    }
+
+    // 8. The response.
+    Ok(Response::from_parts(head, response_body))
+}
+
+/// The request sent upstream: the view's method, path and headers (with
+/// plugin edits), `X-Forwarded-*`, the route's prefix stripped.
+fn upstream_request(
+    view: &RequestView,
+    route: &Route,
+    body: BoxBody,
+) -> Result<Request<BoxBody>, GatewayError> {
+    let path = match &route.strip_prefix {
+        Some(prefix) => match view.path.strip_prefix(prefix.trim_end_matches('/')) {
+            Some(rest) if rest.starts_with('/') => rest,
+            _ => "/",
+        },
+        None => view.path.as_str(),
+    };
+    let path_and_query = match &view.query {
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_string(),
+    };
+    let mut headers = view.headers.clone();
+    forwarding::add_forwarded(&mut headers, view.client_ip, view.scheme, &view.authority);
+    if !headers.contains_key(HOST)
+        && let Ok(host) = HeaderValue::from_str(&view.authority)
+    {
+        headers.insert(HOST, host);
+    }
+    if let Ok(id) = HeaderValue::from_str(&view.request_id) {
+        headers.insert(X_REQUEST_ID.clone(), id);
+    }
+    let mut request = Request::builder()
+        .method(view.method.clone())
+        .uri(path_and_query)
+        .version(Version::HTTP_11)
+        .body(body)
+        .map_err(|_| GatewayError::BadRequest("invalid request target"))?;
+    *request.headers_mut() = headers;
+    Ok(request)
+}
+
+/// A plugin's denial as the client's response.
+fn denial_response(denial: Denial) -> Response<BoxBody> {
+    let mut response = Response::new(body::full(Bytes::from(denial.body)));
+    *response.status_mut() = StatusCode::from_u16(denial.status).unwrap_or(StatusCode::FORBIDDEN);
+    for (name, value) in denial.headers {
+        // Headers the plugin got wrong are dropped, not fatal: the denial stands.
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) && name != CONTENT_LENGTH
+        {
+            response.headers_mut().append(name, value);
+        }
+    }
+    response
+}
+
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+}
+
+fn body_read_error(error: &(dyn std::error::Error + 'static)) -> GatewayError {
+    if error.is::<http_body_util::LengthLimitError>() {
+        GatewayError::PayloadTooLarge
+    } else {
+        GatewayError::BadRequest("the request body could not be read")
+    }
+}

@@ -1,0 +1,23 @@
+//! The built-in plugins, compiled from `plugins/` for wasm32-wasip2 by the
+//! host's build script and embedded in the binary, so a config can name
+//! them without a file.
+
+include!(concat!(env!("OUT_DIR"), "/builtin_plugins.rs"));
+
+/// The component bytes of a built-in plugin.
+pub fn bytes(name: &str) -> Option<&'static [u8]> {
+    BUILTIN_PLUGINS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, bytes)| *bytes)
+}
+
+/// Whether a built-in plugin of this name exists.
+pub fn exists(name: &str) -> bool {
+    bytes(name).is_some()
+}
+
+/// The names of all built-in plugins.
+pub fn names() -> Vec<&'static str> {
+    BUILTIN_PLUGINS.iter().map(|(n, _)| *n).collect()
+}

@@ -1,0 +1,301 @@
+//! A route's plugin chain: request phases in configured order, response
+//! phases in reverse. Each link runs on an instance from its pool; a
+//! denial stops the chain; a failure fails closed (503) or, where the
+//! plugin is configured `on_error = "allow"`, skips that plugin.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use super::bindings::{Decision, Denial, Phase};
+use super::edits::{self, EditTarget};
+use super::pool::InstancePool;
+use super::view::{RequestView, ResponseView};
+use crate::config::{OnError, OverBudget};
+use crate::context::RequestContext;
+use crate::error::GatewayError;
+
+/// What the chain decided for one phase.
+pub enum Flow {
+    /// Carry on.
+    Continue,
+    /// Answer with this response.
+    Deny {
+        /// The plugin that denied.
+        plugin: Arc<str>,
+        /// Its response.
+        denial: Denial,
+    },
+}
+
+/// The body lent to a body phase.
+pub struct PhaseBody<'a> {
+    /// The buffered bytes (the prefix, when `complete` is false).
+    pub bytes: &'a mut Bytes,
+    /// Whether `bytes` is the whole body.
+    pub complete: bool,
+}
+
+/// A route's chain.
+#[derive(Clone, Default)]
+pub struct Chain {
+    links: Vec<Arc<InstancePool>>,
+}
+
+impl Chain {
+    /// A chain of these pools, in request order.
+    pub fn new(links: Vec<Arc<InstancePool>>) -> Self {
+        Self { links }
+    }
+
+    /// Whether the chain is empty.
+    pub fn is_empty(&self) -> bool {
+        self.links.is_empty()
+    }
+
+    /// The largest body budget of the links that implement `phase`, if any do.
+    pub fn body_budget(&self, phase: Phase) -> Option<u64> {
+        self.links
+            .iter()
+            .filter(|l| l.has_phase(phase))
+            .map(|l| l.definition.body_budget)
+            .max()
+    }
+
+    /// Whether any link implements `phase`.
+    pub fn has_phase(&self, phase: Phase) -> bool {
+        self.links.iter().any(|l| l.has_phase(phase))
+    }
+
+    /// Run `request-headers` or `request-body`.
+    pub async fn on_request(
+        &self,
+        phase: Phase,
+        request: &mut Arc<RequestView>,
+        mut body: Option<PhaseBody<'_>>,
+        context: &mut Arc<RequestContext>,
+    ) -> Result<Flow, GatewayError> {
+        // A plain loop: an iterator adapter with a closure, held across the
+        // awaits below, makes the future not provably `Send`.
+        for link in &self.links {
+            if !link.has_phase(phase) {
+                continue;
+            }
+            let definition = &link.definition;
+            let lent_body = match &body {
+                None => None,
+                Some(b) if b.complete && b.bytes.len() as u64 <= definition.body_budget => {
+                    Some(b.bytes.clone())
+                }
+                Some(_) => match definition.over_budget {
+                    OverBudget::Deny => return Err(GatewayError::PayloadTooLarge),
+                    OverBudget::Skip => continue,
+                },
+            };
+            let started = Instant::now();
+            let outcome = match link.acquire().await {
+                Ok(mut instance) => {
+                    let result = instance
+                        .on_request(
+                            phase,
+                            request.clone(),
+                            lent_body,
+                            context.clone(),
+                            definition.timeout,
+                        )
+                        .await;
+                    finish(link, instance, result)
+                }
+                Err(e) => Err(e.to_string()),
+            };
+            let decision = match outcome {
+                Ok(decision) => decision,
+                Err(reason) => {
+                    fail(link, phase, &reason, started)?;
+                    continue;
+                }
+            };
+            match decision {
+                Decision::Deny(denial) => return deny(link, phase, denial, started),
+                Decision::Continue(list) if list.is_empty() => {}
+                Decision::Continue(list) => {
+                    let view = Arc::make_mut(request);
+                    let mut target = EditTarget {
+                        headers: &mut view.headers,
+                        path: Some((&mut view.path, &mut view.query)),
+                        body: body.as_mut().map(|b| &mut *b.bytes),
+                        context,
+                    };
+                    if let Err(e) = edits::apply(list, definition.role, &mut target) {
+                        fail(link, phase, &e.to_string(), started)?;
+                    }
+                }
+            }
+            tracing::debug!(
+                plugin = &*definition.name,
+                ?phase,
+                elapsed_us = started.elapsed().as_micros() as u64,
+                "allowed"
+            );
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// Run `response-headers` or `response-body`, in reverse chain order.
+    pub async fn on_response(
+        &self,
+        phase: Phase,
+        request: &Arc<RequestView>,
+        response: &mut Arc<ResponseView>,
+        mut body: Option<PhaseBody<'_>>,
+        context: &mut Arc<RequestContext>,
+    ) -> Result<Flow, GatewayError> {
+        for link in self.links.iter().rev() {
+            if !link.has_phase(phase) {
+                continue;
+            }
+            let definition = &link.definition;
+            let lent_body = match &body {
+                None => None,
+                Some(b) if b.complete && b.bytes.len() as u64 <= definition.body_budget => {
+                    Some(b.bytes.clone())
+                }
+                Some(_) => match definition.over_budget {
+                    OverBudget::Deny => {
+                        return Err(GatewayError::BadUpstreamResponse(format!(
+                            "response body over the budget of plugin {}",
+                            definition.name
+                        )));
+                    }
+                    OverBudget::Skip => continue,
+                },
+            };
+            let started = Instant::now();
+            let outcome = match link.acquire().await {
+                Ok(mut instance) => {
+                    let result = instance
+                        .on_response(
+                            phase,
+                            request.clone(),
+                            response.clone(),
+                            lent_body,
+                            context.clone(),
+                            definition.timeout,
+                        )
+                        .await;
+                    finish(link, instance, result)
+                }
+                Err(e) => Err(e.to_string()),
+            };
+            let decision = match outcome {
+                Ok(decision) => decision,
+                Err(reason) => {
+                    fail(link, phase, &reason, started)?;
+                    continue;
+                }
+            };
+            match decision {
+                Decision::Deny(denial) => return deny(link, phase, denial, started),
+                Decision::Continue(list) if list.is_empty() => {}
+                Decision::Continue(list) => {
+                    let view = Arc::make_mut(response);
+                    let mut target = EditTarget {
+                        headers: &mut view.headers,
+                        path: None,
+                        body: body.as_mut().map(|b| &mut *b.bytes),
+                        context,
+                    };
+                    if let Err(e) = edits::apply(list, definition.role, &mut target) {
+                        fail(link, phase, &e.to_string(), started)?;
+                    }
+                }
+            }
+        }
+        Ok(Flow::Continue)
+    }
+}
+
+/// Return the instance to its pool after a clean call; discard it after a
+/// trap or timeout, since its memory may be in any state.
+fn finish(
+    link: &Arc<InstancePool>,
+    instance: super::instance::Instance,
+    result: Result<Decision, super::instance::CallError>,
+) -> Result<Decision, String> {
+    match result {
+        Ok(decision) => {
+            link.release(instance);
+            Ok(decision)
+        }
+        Err(e) => {
+            drop(instance);
+            link.discard();
+            Err(e.to_string())
+        }
+    }
+}
+
+/// A plugin failed: skip it if it fails open, else fail the request.
+fn fail(
+    link: &InstancePool,
+    phase: Phase,
+    reason: &str,
+    started: Instant,
+) -> Result<(), GatewayError> {
+    let plugin = &*link.definition.name;
+    let elapsed_us = started.elapsed().as_micros() as u64;
+    match link.definition.on_error {
+        OnError::Allow => {
+            tracing::warn!(
+                plugin,
+                ?phase,
+                elapsed_us,
+                outcome = "failed-open",
+                "plugin failed: {reason}"
+            );
+            Ok(())
+        }
+        OnError::Deny => {
+            tracing::warn!(
+                plugin,
+                ?phase,
+                elapsed_us,
+                outcome = "failed",
+                "plugin failed: {reason}"
+            );
+            Err(GatewayError::PluginFailed {
+                plugin: plugin.to_string(),
+                reason: reason.to_string(),
+            })
+        }
+    }
+}
+
+/// A plugin denied: check its response is one the gateway will send.
+fn deny(
+    link: &InstancePool,
+    phase: Phase,
+    denial: Denial,
+    started: Instant,
+) -> Result<Flow, GatewayError> {
+    let plugin = &link.definition.name;
+    if !(200..=599).contains(&denial.status) {
+        let reason = format!("denied with status {}, outside 200-599", denial.status);
+        fail(link, phase, &reason, started)?;
+        return Ok(Flow::Continue);
+    }
+    tracing::info!(
+        plugin = &**plugin,
+        ?phase,
+        status = denial.status,
+        reason = %denial.reason,
+        elapsed_us = started.elapsed().as_micros() as u64,
+        outcome = "denied",
+        "plugin denied the request"
+    );
+    Ok(Flow::Deny {
+        plugin: plugin.clone(),
+        denial,
+    })
+}

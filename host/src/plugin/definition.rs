@@ -1,0 +1,58 @@
+//! A plugin as loaded from config: compiled, checked and pre-instantiated
+//! once, shared by every route and pool that uses it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::bindings::PluginBindingsPre;
+use super::kv_store::KvNamespace;
+use super::state::InstanceState;
+use crate::config::{OnError, OverBudget, PluginConfig, PluginRole, PoolConfig};
+
+/// A loaded plugin.
+pub struct PluginDefinition {
+    /// Its name in `[plugins]`.
+    pub name: Arc<str>,
+    /// What it may write into the context.
+    pub role: PluginRole,
+    /// What a request gets when it fails.
+    pub on_error: OnError,
+    /// Budget of one call.
+    pub timeout: Duration,
+    /// Memory cap of one instance.
+    pub memory_limit_bytes: usize,
+    /// Largest body lent to it.
+    pub body_budget: u64,
+    /// What happens to a larger body.
+    pub over_budget: OverBudget,
+    /// Pool settings.
+    pub pool: PoolConfig,
+    /// Linked, type-checked, ready to instantiate.
+    pub pre: PluginBindingsPre<InstanceState>,
+    /// Its key-value namespace.
+    pub kv: KvNamespace,
+}
+
+impl PluginDefinition {
+    /// Assemble from config and a pre-instantiated component.
+    pub fn new(
+        name: &str,
+        config: &PluginConfig,
+        pre: PluginBindingsPre<InstanceState>,
+        kv: KvNamespace,
+    ) -> Self {
+        Self {
+            name: Arc::from(name),
+            role: config.role,
+            on_error: config.on_error.unwrap_or(OnError::Deny),
+            timeout: Duration::from_millis(config.timeout_ms),
+            memory_limit_bytes: usize::try_from(config.memory_limit_mib).unwrap_or(usize::MAX)
+                << 20,
+            body_budget: config.body_budget,
+            over_budget: config.over_budget,
+            pool: config.pool.clone(),
+            pre,
+            kv,
+        }
+    }
+}

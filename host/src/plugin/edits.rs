@@ -1,0 +1,247 @@
+//! Applying a plugin's edits. The host, not the plugin, checks each edit: a
+//! header that is not valid HTTP, a path that is not a path, or a context
+//! write the plugin's role does not allow makes the call a plugin failure.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::HeaderMap;
+use http::header::{CONTENT_LENGTH, HeaderName, HeaderValue};
+
+use super::bindings::Edit;
+use crate::config::PluginRole;
+use crate::context::RequestContext;
+
+/// An edit the host refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum EditError {
+    /// Not a valid header name or value.
+    #[error("invalid header {0:?}")]
+    InvalidHeader(String),
+    /// Not a valid origin-form path.
+    #[error("invalid path rewrite {0:?}")]
+    InvalidPath(String),
+    /// The edit does not fit the phase.
+    #[error("{0} is not allowed in this phase")]
+    WrongPhase(&'static str),
+    /// Only authentication plugins may set the principal.
+    #[error("only plugins with role = \"authentication\" may set the principal")]
+    NotAuthentication,
+    /// The plugin may not touch hop-by-hop or framing headers.
+    #[error("header {0:?} is managed by the gateway")]
+    ManagedHeader(String),
+}
+
+/// Where the edits of one call land.
+pub struct EditTarget<'a> {
+    /// Headers the edits apply to (request headers in request phases,
+    /// response headers in response phases).
+    pub headers: &'a mut HeaderMap,
+    /// The request's path and query, for rewrites (request phases only).
+    pub path: Option<(&'a mut String, &'a mut Option<String>)>,
+    /// The body, for replacements (body phases only).
+    pub body: Option<&'a mut Bytes>,
+    /// The shared context.
+    pub context: &'a mut Arc<RequestContext>,
+}
+
+/// Apply `edits` in order. On error, the edits before it are applied; the
+/// caller fails the request or skips the plugin, never forwards it as is.
+pub fn apply(
+    edits: Vec<Edit>,
+    role: PluginRole,
+    target: &mut EditTarget<'_>,
+) -> Result<(), EditError> {
+    for edit in edits {
+        match edit {
+            Edit::SetHeader((name, value)) => {
+                let (name, value) = header(&name, &value)?;
+                target.headers.insert(name, value);
+            }
+            Edit::AppendHeader((name, value)) => {
+                let (name, value) = header(&name, &value)?;
+                target.headers.append(name, value);
+            }
+            Edit::RemoveHeader(name) => {
+                let name = header_name(&name)?;
+                target.headers.remove(name);
+            }
+            Edit::RewritePath(path) => {
+                let (old_path, old_query) = target
+                    .path
+                    .as_mut()
+                    .ok_or(EditError::WrongPhase("rewrite-path"))?;
+                let uri: http::uri::PathAndQuery = path
+                    .parse()
+                    .map_err(|_| EditError::InvalidPath(path.clone()))?;
+                if !uri.path().starts_with('/') {
+                    return Err(EditError::InvalidPath(path));
+                }
+                **old_path = uri.path().to_string();
+                **old_query = uri.query().map(str::to_string);
+            }
+            Edit::ReplaceBody(bytes) => {
+                let body = target
+                    .body
+                    .as_deref_mut()
+                    .ok_or(EditError::WrongPhase("replace-body"))?;
+                *body = Bytes::from(bytes);
+                target
+                    .headers
+                    .insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+            }
+            Edit::SetPrincipal(principal) => {
+                if role != PluginRole::Authentication {
+                    return Err(EditError::NotAuthentication);
+                }
+                Arc::make_mut(target.context).principal = Some(principal);
+            }
+            Edit::AddScopes(scopes) => Arc::make_mut(target.context).scopes.extend(scopes),
+            Edit::AddRoles(roles) => Arc::make_mut(target.context).roles.extend(roles),
+            Edit::SetClaim((name, value)) => Arc::make_mut(target.context).set_claim(name, value),
+            Edit::SetCountry(country) => Arc::make_mut(target.context).country = Some(country),
+            Edit::SetRiskScore(score) => {
+                Arc::make_mut(target.context).risk_score = Some(score.min(100))
+            }
+            Edit::SetEntry((key, value)) => {
+                Arc::make_mut(target.context).entries.insert(key, value);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Headers a plugin may not set or remove: the gateway owns message framing
+/// and connection management.
+const MANAGED: &[&str] = &[
+    "connection",
+    "content-length",
+    "transfer-encoding",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+    "proxy-connection",
+];
+
+fn header_name(name: &str) -> Result<HeaderName, EditError> {
+    let parsed = HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| EditError::InvalidHeader(name.into()))?;
+    if MANAGED.contains(&parsed.as_str()) {
+        return Err(EditError::ManagedHeader(name.into()));
+    }
+    Ok(parsed)
+}
+
+fn header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), EditError> {
+    let value = HeaderValue::from_str(value).map_err(|_| EditError::InvalidHeader(name.into()))?;
+    Ok((header_name(name)?, value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugin::view::RequestView;
+
+    fn request() -> Arc<RequestView> {
+        Arc::new(RequestView {
+            method: http::Method::GET,
+            scheme: "http",
+            authority: "example.com".into(),
+            path: "/a".into(),
+            query: None,
+            headers: HeaderMap::new(),
+            client_ip: std::net::Ipv4Addr::LOCALHOST.into(),
+            route_id: Arc::from("r"),
+            request_id: Arc::from("id"),
+        })
+    }
+
+    #[test]
+    fn header_and_path_edits_apply_in_order() {
+        let mut headers = HeaderMap::new();
+        let mut req = request();
+        let req = Arc::make_mut(&mut req);
+        let mut ctx = Arc::new(RequestContext::default());
+        let path = Some((&mut req.path, &mut req.query));
+        let mut target = EditTarget {
+            headers: &mut headers,
+            path,
+            body: None,
+            context: &mut ctx,
+        };
+        let edits = vec![
+            Edit::SetHeader(("x-a".into(), "1".into())),
+            Edit::AppendHeader(("x-a".into(), "2".into())),
+            Edit::RewritePath("/b?c=d".into()),
+            Edit::SetEntry(("k".into(), "v".into())),
+        ];
+        apply(edits, PluginRole::Policy, &mut target).expect("valid edits");
+        assert_eq!(headers.get_all("x-a").iter().count(), 2);
+        assert_eq!(
+            (req.path.as_str(), req.query.as_deref()),
+            ("/b", Some("c=d"))
+        );
+        assert_eq!(ctx.entries.get("k").map(String::as_str), Some("v"));
+    }
+
+    #[test]
+    fn invalid_and_forbidden_edits_are_refused() {
+        let mut headers = HeaderMap::new();
+        let mut ctx = Arc::new(RequestContext::default());
+        let mut target = EditTarget {
+            headers: &mut headers,
+            path: None,
+            body: None,
+            context: &mut ctx,
+        };
+        let cases = [
+            (
+                Edit::SetHeader(("x".into(), "a\nb".into())),
+                EditError::InvalidHeader("x".into()),
+            ),
+            (
+                Edit::RemoveHeader("content-length".into()),
+                EditError::ManagedHeader("content-length".into()),
+            ),
+            (
+                Edit::RewritePath("/x".into()),
+                EditError::WrongPhase("rewrite-path"),
+            ),
+            (
+                Edit::ReplaceBody(vec![]),
+                EditError::WrongPhase("replace-body"),
+            ),
+            (
+                Edit::SetPrincipal("alice".into()),
+                EditError::NotAuthentication,
+            ),
+        ];
+        for (edit, expected) in cases {
+            assert_eq!(
+                apply(vec![edit], PluginRole::Policy, &mut target),
+                Err(expected)
+            );
+        }
+        assert_eq!(ctx.principal, None);
+    }
+
+    #[test]
+    fn authentication_plugins_may_set_the_principal() {
+        let mut headers = HeaderMap::new();
+        let mut ctx = Arc::new(RequestContext::default());
+        let mut target = EditTarget {
+            headers: &mut headers,
+            path: None,
+            body: None,
+            context: &mut ctx,
+        };
+        apply(
+            vec![Edit::SetPrincipal("alice".into())],
+            PluginRole::Authentication,
+            &mut target,
+        )
+        .expect("allowed");
+        assert_eq!(ctx.principal.as_deref(), Some("alice"));
+    }
+}

@@ -1,0 +1,247 @@
+//! The host side of the WIT imports: the getters of the lent resources and
+//! the capability interfaces. One `impl` per WIT interface or resource.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use wasmtime::component::Resource;
+
+use super::bindings::{clock, kv, log, types};
+use super::state::InstanceState;
+use super::view::{
+    BodyResource, ContextResource, RequestResource, ResponseResource, header_all, header_first,
+    header_list,
+};
+
+type Result<T> = wasmtime::Result<T>;
+
+impl types::Host for InstanceState {}
+
+impl types::HostBody for InstanceState {
+    fn size(&mut self, body: Resource<BodyResource>) -> Result<u64> {
+        Ok(self.table.get(&body)?.0.len() as u64)
+    }
+
+    fn read(&mut self, body: Resource<BodyResource>, offset: u64, len: u64) -> Result<Vec<u8>> {
+        let bytes = &self.table.get(&body)?.0;
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len());
+        let end = start
+            .saturating_add(usize::try_from(len).unwrap_or(usize::MAX))
+            .min(bytes.len());
+        Ok(bytes[start..end].to_vec())
+    }
+
+    fn bytes(&mut self, body: Resource<BodyResource>) -> Result<Vec<u8>> {
+        Ok(self.table.get(&body)?.0.to_vec())
+    }
+
+    fn drop(&mut self, body: Resource<BodyResource>) -> Result<()> {
+        self.table.delete(body)?;
+        Ok(())
+    }
+}
+
+impl types::HostRequest for InstanceState {
+    fn method(&mut self, r: Resource<RequestResource>) -> Result<String> {
+        Ok(self.table.get(&r)?.view.method.as_str().to_string())
+    }
+
+    fn scheme(&mut self, r: Resource<RequestResource>) -> Result<String> {
+        Ok(self.table.get(&r)?.view.scheme.to_string())
+    }
+
+    fn authority(&mut self, r: Resource<RequestResource>) -> Result<String> {
+        Ok(self.table.get(&r)?.view.authority.clone())
+    }
+
+    fn path(&mut self, r: Resource<RequestResource>) -> Result<String> {
+        Ok(self.table.get(&r)?.view.path.clone())
+    }
+
+    fn query(&mut self, r: Resource<RequestResource>) -> Result<Option<String>> {
+        Ok(self.table.get(&r)?.view.query.clone())
+    }
+
+    fn header(&mut self, r: Resource<RequestResource>, name: String) -> Result<Option<String>> {
+        Ok(header_first(&self.table.get(&r)?.view.headers, &name))
+    }
+
+    fn header_all(&mut self, r: Resource<RequestResource>, name: String) -> Result<Vec<String>> {
+        Ok(header_all(&self.table.get(&r)?.view.headers, &name))
+    }
+
+    fn headers(&mut self, r: Resource<RequestResource>) -> Result<Vec<(String, String)>> {
+        Ok(header_list(&self.table.get(&r)?.view.headers))
+    }
+
+    fn client_ip(&mut self, r: Resource<RequestResource>) -> Result<String> {
+        Ok(self.table.get(&r)?.view.client_ip.to_string())
+    }
+
+    fn route_id(&mut self, r: Resource<RequestResource>) -> Result<String> {
+        Ok(self.table.get(&r)?.view.route_id.to_string())
+    }
+
+    fn request_id(&mut self, r: Resource<RequestResource>) -> Result<String> {
+        Ok(self.table.get(&r)?.view.request_id.to_string())
+    }
+
+    // TLS facts arrive with the TLS listener; plain-HTTP requests have none.
+    fn tls_version(&mut self, _r: Resource<RequestResource>) -> Result<Option<String>> {
+        Ok(None)
+    }
+
+    fn tls_sni(&mut self, _r: Resource<RequestResource>) -> Result<Option<String>> {
+        Ok(None)
+    }
+
+    fn tls_client_subject(&mut self, _r: Resource<RequestResource>) -> Result<Option<String>> {
+        Ok(None)
+    }
+
+    fn tls_client_fingerprint(&mut self, _r: Resource<RequestResource>) -> Result<Option<String>> {
+        Ok(None)
+    }
+
+    fn body(&mut self, r: Resource<RequestResource>) -> Result<Option<Resource<BodyResource>>> {
+        let body = self.table.get(&r)?.body.clone();
+        Ok(match body {
+            Some(bytes) => Some(self.table.push(BodyResource(bytes))?),
+            None => None,
+        })
+    }
+
+    fn drop(&mut self, r: Resource<RequestResource>) -> Result<()> {
+        self.table.delete(r)?;
+        Ok(())
+    }
+}
+
+impl types::HostResponse for InstanceState {
+    fn status(&mut self, r: Resource<ResponseResource>) -> Result<u16> {
+        Ok(self.table.get(&r)?.view.status)
+    }
+
+    fn header(&mut self, r: Resource<ResponseResource>, name: String) -> Result<Option<String>> {
+        Ok(header_first(&self.table.get(&r)?.view.headers, &name))
+    }
+
+    fn header_all(&mut self, r: Resource<ResponseResource>, name: String) -> Result<Vec<String>> {
+        Ok(header_all(&self.table.get(&r)?.view.headers, &name))
+    }
+
+    fn headers(&mut self, r: Resource<ResponseResource>) -> Result<Vec<(String, String)>> {
+        Ok(header_list(&self.table.get(&r)?.view.headers))
+    }
+
+    fn body(&mut self, r: Resource<ResponseResource>) -> Result<Option<Resource<BodyResource>>> {
+        let body = self.table.get(&r)?.body.clone();
+        Ok(match body {
+            Some(bytes) => Some(self.table.push(BodyResource(bytes))?),
+            None => None,
+        })
+    }
+
+    fn drop(&mut self, r: Resource<ResponseResource>) -> Result<()> {
+        self.table.delete(r)?;
+        Ok(())
+    }
+}
+
+impl types::HostContext for InstanceState {
+    fn principal(&mut self, c: Resource<ContextResource>) -> Result<Option<String>> {
+        Ok(self.table.get(&c)?.0.principal.clone())
+    }
+
+    fn scopes(&mut self, c: Resource<ContextResource>) -> Result<Vec<String>> {
+        Ok(self.table.get(&c)?.0.scopes.clone())
+    }
+
+    fn roles(&mut self, c: Resource<ContextResource>) -> Result<Vec<String>> {
+        Ok(self.table.get(&c)?.0.roles.clone())
+    }
+
+    fn claims(&mut self, c: Resource<ContextResource>) -> Result<Vec<(String, String)>> {
+        Ok(self.table.get(&c)?.0.claims.clone())
+    }
+
+    fn claim(&mut self, c: Resource<ContextResource>, name: String) -> Result<Option<String>> {
+        let ctx = &self.table.get(&c)?.0;
+        Ok(ctx
+            .claims
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone()))
+    }
+
+    fn country(&mut self, c: Resource<ContextResource>) -> Result<Option<String>> {
+        Ok(self.table.get(&c)?.0.country.clone())
+    }
+
+    fn risk_score(&mut self, c: Resource<ContextResource>) -> Result<Option<u32>> {
+        Ok(self.table.get(&c)?.0.risk_score)
+    }
+
+    fn get(&mut self, c: Resource<ContextResource>, key: String) -> Result<Option<String>> {
+        Ok(self.table.get(&c)?.0.entries.get(&key).cloned())
+    }
+
+    fn drop(&mut self, c: Resource<ContextResource>) -> Result<()> {
+        self.table.delete(c)?;
+        Ok(())
+    }
+}
+
+impl log::Host for InstanceState {
+    fn write(&mut self, level: log::Level, message: String) -> Result<()> {
+        // Guest text is untrusted: bound it so a plugin cannot flood the log.
+        let message: String = message.chars().take(4096).collect();
+        let plugin = &*self.plugin_name;
+        match level {
+            log::Level::Trace => tracing::trace!(plugin, "{message}"),
+            log::Level::Debug => tracing::debug!(plugin, "{message}"),
+            log::Level::Info => tracing::info!(plugin, "{message}"),
+            log::Level::Warn => tracing::warn!(plugin, "{message}"),
+            log::Level::Error => tracing::error!(plugin, "{message}"),
+        }
+        Ok(())
+    }
+}
+
+impl clock::Host for InstanceState {
+    fn now_unix_ms(&mut self) -> Result<u64> {
+        let since_epoch = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        Ok(u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    fn monotonic_ns(&mut self) -> Result<u64> {
+        let elapsed = super::engine::process_start().elapsed();
+        Ok(u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX))
+    }
+}
+
+impl kv::Host for InstanceState {
+    fn get(&mut self, key: String) -> Result<std::result::Result<Option<Vec<u8>>, kv::KvError>> {
+        Ok(Ok(self.kv.get(&key)))
+    }
+
+    fn set(
+        &mut self,
+        key: String,
+        value: Vec<u8>,
+        ttl_ms: u64,
+    ) -> Result<std::result::Result<(), kv::KvError>> {
+        let ttl = (ttl_ms > 0).then(|| Duration::from_millis(ttl_ms));
+        Ok(self
+            .kv
+            .set(&key, &value, ttl)
+            .map_err(|_| kv::KvError::QuotaExceeded))
+    }
+
+    fn delete(&mut self, key: String) -> Result<std::result::Result<bool, kv::KvError>> {
+        Ok(Ok(self.kv.delete(&key)))
+    }
+}

@@ -1,0 +1,195 @@
+//! One configured plugin instance and the calls into it. Every call runs
+//! under the instance's memory cap and a wall-clock deadline enforced by
+//! epoch interruption; the guest yields to tokio at every epoch tick so a
+//! spinning plugin never blocks a worker thread.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use wasmtime::{Store, UpdateDeadline};
+
+use super::bindings::{Decision, Phase, PluginBindings};
+use super::definition::PluginDefinition;
+use super::state::InstanceState;
+use super::view::{ContextResource, RequestResource, RequestView, ResponseResource, ResponseView};
+use crate::context::RequestContext;
+
+/// How long `configure` may take: it may build large tables, but a plugin
+/// that hangs there must not hang the load.
+const CONFIGURE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a call into a plugin failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// The call ran past its deadline.
+    #[error("the plugin ran past its {0:?} deadline")]
+    Timeout(Duration),
+    /// The guest trapped (panic, out of memory, invalid operation, ...).
+    #[error("the plugin trapped: {0}")]
+    Trap(String),
+    /// `configure` returned an error.
+    #[error("configure failed: {0}")]
+    Configure(String),
+}
+
+/// A configured instance, ready for calls.
+pub struct Instance {
+    store: Store<InstanceState>,
+    bindings: PluginBindings,
+    /// Calls served so far.
+    pub uses: u64,
+}
+
+impl Instance {
+    /// Instantiate and configure. Never called on the request path.
+    pub async fn create(
+        definition: &PluginDefinition,
+        settings_json: &str,
+    ) -> Result<Self, CallError> {
+        let state = InstanceState::new(
+            definition.name.clone(),
+            definition.memory_limit_bytes,
+            definition.kv.clone(),
+        );
+        let mut store = Store::new(definition.pre.engine(), state);
+        store.limiter(|state| &mut state.limits);
+        store.epoch_deadline_callback(|ctx| {
+            if Instant::now() >= ctx.data().deadline {
+                Ok(UpdateDeadline::Interrupt)
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        let mut instance = Self {
+            bindings: {
+                store.data_mut().deadline = Instant::now() + CONFIGURE_TIMEOUT;
+                store.set_epoch_deadline(1);
+                definition
+                    .pre
+                    .instantiate_async(&mut store)
+                    .await
+                    .map_err(|e| classify(e, CONFIGURE_TIMEOUT))?
+            },
+            store,
+            uses: 0,
+        };
+        instance.arm(CONFIGURE_TIMEOUT);
+        let policy = instance.bindings.portcullis_policy_policy();
+        policy
+            .call_configure(&mut instance.store, settings_json)
+            .await
+            .map_err(|e| classify(e, CONFIGURE_TIMEOUT))?
+            .map_err(CallError::Configure)?;
+        Ok(instance)
+    }
+
+    /// The phases the plugin declares.
+    pub async fn phases(&mut self) -> Result<Vec<Phase>, CallError> {
+        self.arm(CONFIGURE_TIMEOUT);
+        let policy = self.bindings.portcullis_policy_policy();
+        policy
+            .call_phases(&mut self.store)
+            .await
+            .map_err(|e| classify(e, CONFIGURE_TIMEOUT))
+    }
+
+    /// Run a request phase.
+    pub async fn on_request(
+        &mut self,
+        phase: Phase,
+        request: Arc<RequestView>,
+        body: Option<Bytes>,
+        context: Arc<RequestContext>,
+        timeout: Duration,
+    ) -> Result<Decision, CallError> {
+        self.uses += 1;
+        self.arm(timeout);
+        let table = &mut self.store.data_mut().table;
+        let request = table
+            .push(RequestResource {
+                view: request,
+                body,
+            })
+            .map_err(trap)?;
+        let context = table.push(ContextResource(context)).map_err(trap)?;
+        let (req_rep, ctx_rep) = (request.rep(), context.rep());
+        let policy = self.bindings.portcullis_policy_policy();
+        let result = policy
+            .call_on_request(&mut self.store, phase, request, context)
+            .await;
+        let decision = result.map_err(|e| classify(e, timeout))?;
+        self.release::<RequestResource>(req_rep)?;
+        self.release::<ContextResource>(ctx_rep)?;
+        Ok(decision)
+    }
+
+    /// Run a response phase.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn on_response(
+        &mut self,
+        phase: Phase,
+        request: Arc<RequestView>,
+        response: Arc<ResponseView>,
+        body: Option<Bytes>,
+        context: Arc<RequestContext>,
+        timeout: Duration,
+    ) -> Result<Decision, CallError> {
+        self.uses += 1;
+        self.arm(timeout);
+        let table = &mut self.store.data_mut().table;
+        let request = table
+            .push(RequestResource {
+                view: request,
+                body: None,
+            })
+            .map_err(trap)?;
+        let response = table
+            .push(ResponseResource {
+                view: response,
+                body,
+            })
+            .map_err(trap)?;
+        let context = table.push(ContextResource(context)).map_err(trap)?;
+        let reps = (request.rep(), response.rep(), context.rep());
+        let policy = self.bindings.portcullis_policy_policy();
+        let result = policy
+            .call_on_response(&mut self.store, phase, request, response, context)
+            .await;
+        let decision = result.map_err(|e| classify(e, timeout))?;
+        self.release::<RequestResource>(reps.0)?;
+        self.release::<ResponseResource>(reps.1)?;
+        self.release::<ContextResource>(reps.2)?;
+        Ok(decision)
+    }
+
+    /// Start the deadline for a call.
+    fn arm(&mut self, timeout: Duration) {
+        self.store.data_mut().deadline = Instant::now() + timeout;
+        self.store.set_epoch_deadline(1);
+    }
+
+    /// Drop a resource lent for one call; the guest only borrowed it.
+    fn release<T: 'static>(&mut self, rep: u32) -> Result<(), CallError> {
+        let handle = wasmtime::component::Resource::<T>::new_own(rep);
+        self.store
+            .data_mut()
+            .table
+            .delete(handle)
+            .map(drop)
+            .map_err(trap)
+    }
+}
+
+fn trap(e: impl std::fmt::Display) -> CallError {
+    CallError::Trap(e.to_string())
+}
+
+/// Tell a deadline from any other trap.
+fn classify(error: wasmtime::Error, timeout: Duration) -> CallError {
+    match error.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::Interrupt) => CallError::Timeout(timeout),
+        Some(trap) => CallError::Trap(trap.to_string()),
+        None => CallError::Trap(format!("{error:#}")),
+    }
+}

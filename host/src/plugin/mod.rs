@@ -1,0 +1,170 @@
+//! The plugin runtime: load → configure → pooled instance → per-request call.
+//!
+//! - [`engine`]: the one wasmtime engine, pooling allocator, epoch clock;
+//! - [`artifact_cache`]: compiled components cached on disk;
+//! - [`compat`]: WIT version and capability checks before instantiation;
+//! - [`definition`], [`pool`], [`instance`]: a loaded plugin, its configured
+//!   instances, and the calls into one;
+//! - [`chain`], [`edits`]: running a route's chain and applying decisions;
+//! - [`bindings`], [`host_impl`], [`view`], [`state`], [`kv_store`]: the WIT
+//!   contract's host side.
+
+pub mod artifact_cache;
+pub mod bindings;
+pub mod builtin;
+pub mod chain;
+pub mod compat;
+pub mod definition;
+pub mod edits;
+pub mod engine;
+mod host_impl;
+pub mod instance;
+pub mod kv_store;
+pub mod pool;
+pub mod state;
+pub mod view;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use wasmtime::Engine;
+use wasmtime::component::{HasSelf, Linker};
+
+use crate::config::{Config, ConfigError, PluginConfig};
+use bindings::{PluginBindings, PluginBindingsPre};
+use chain::Chain;
+use definition::PluginDefinition;
+use kv_store::KvStore;
+use pool::InstancePool;
+use state::InstanceState;
+
+/// The engine, the linker and the state shared by all plugins.
+pub struct PluginRuntime {
+    engine: Engine,
+    linker: Linker<InstanceState>,
+    kv: Arc<KvStore>,
+    cache_dir: Option<PathBuf>,
+}
+
+impl PluginRuntime {
+    /// Build the engine and link WASI and the Portcullis host interfaces.
+    pub fn new(config: &Config) -> wasmtime::Result<Self> {
+        let engine = engine::build(&config.runtime)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        PluginBindings::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
+        let cache_dir = config
+            .runtime
+            .cache_dir
+            .clone()
+            .or_else(artifact_cache::default_dir);
+        Ok(Self {
+            engine,
+            linker,
+            kv: Arc::new(KvStore::default()),
+            cache_dir,
+        })
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Compile, check and pre-instantiate one plugin.
+    pub async fn load_definition(
+        &self,
+        name: &str,
+        config: &PluginConfig,
+    ) -> anyhow::Result<Arc<PluginDefinition>> {
+        let wasm: Vec<u8> = match (&config.builtin, &config.path) {
+            (Some(builtin), _) => builtin::bytes(builtin)
+                .ok_or_else(|| anyhow::anyhow!("no built-in plugin {builtin:?}"))?
+                .to_vec(),
+            (None, Some(path)) => tokio::fs::read(path)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?,
+            (None, None) => anyhow::bail!("the plugin has neither `builtin` nor `path`"),
+        };
+        let engine = self.engine.clone();
+        let cache_dir = self.cache_dir.clone();
+        // Compiling is CPU-bound and may take seconds: keep it off the async workers.
+        let component = tokio::task::spawn_blocking(move || {
+            artifact_cache::compile_cached(&engine, &wasm, cache_dir.as_deref())
+        })
+        .await??;
+        compat::check(&self.engine, &component, &config.capabilities)?;
+        let pre = self.linker.instantiate_pre(&component)?;
+        let pre = PluginBindingsPre::new(pre)?;
+        Ok(Arc::new(PluginDefinition::new(
+            name,
+            config,
+            pre,
+            self.kv.namespace(name),
+        )))
+    }
+
+    /// Load every plugin the routes use and build each route's chain, in
+    /// route order. Instances are configured here, so a `configure` error
+    /// fails the load, never a request.
+    pub async fn load_chains(
+        &self,
+        config: &Config,
+        file: &Path,
+    ) -> Result<Vec<Chain>, ConfigError> {
+        let mut definitions: HashMap<&str, Arc<PluginDefinition>> = HashMap::new();
+        let mut pools: HashMap<(String, String), Arc<InstancePool>> = HashMap::new();
+        let mut chains = Vec::with_capacity(config.routes.len());
+        for (i, route) in config.routes.iter().enumerate() {
+            let mut links = Vec::with_capacity(route.plugins.len());
+            for (j, entry) in route.plugins.iter().enumerate() {
+                let key = format!("routes[{i}].plugins[{j}]");
+                let plugin_config = config.plugins.get(entry.name.as_str()).ok_or_else(|| {
+                    ConfigError::new(file, format!("{key}.name"), "unknown plugin")
+                })?;
+                let definition = match definitions.get(entry.name.as_str()) {
+                    Some(definition) => definition.clone(),
+                    None => {
+                        let definition = self
+                            .load_definition(&entry.name, plugin_config)
+                            .await
+                            .map_err(|e| {
+                                ConfigError::new(
+                                    file,
+                                    format!("plugins.{}", entry.name),
+                                    format!("{e:#}"),
+                                )
+                            })?;
+                        definitions.insert(entry.name.as_str(), definition.clone());
+                        definition
+                    }
+                };
+                let settings = entry.settings.as_ref().unwrap_or(&plugin_config.settings);
+                let settings_json = serde_json::to_string(settings).map_err(|e| {
+                    ConfigError::new(file, format!("{key}.settings"), e.to_string())
+                })?;
+                let pool_key = (entry.name.clone(), settings_json.clone());
+                let pool = match pools.get(&pool_key) {
+                    Some(pool) => pool.clone(),
+                    None => {
+                        let pool = InstancePool::start(definition, settings_json)
+                            .await
+                            .map_err(|e| {
+                                ConfigError::new(
+                                    file,
+                                    key.clone(),
+                                    format!("plugin {:?}: {e}", entry.name),
+                                )
+                            })?;
+                        pools.insert(pool_key, pool.clone());
+                        pool
+                    }
+                };
+                links.push(pool);
+            }
+            chains.push(Chain::new(links));
+        }
+        Ok(chains)
+    }
+}

@@ -1,0 +1,161 @@
+//! Configured instances of one plugin with one set of route settings.
+//!
+//! Requests never wait for `configure`: instances are created ahead of need
+//! by background tasks. A request takes an idle instance, or waits up to
+//! `acquire_timeout_ms` for one to be returned or created, then gets a 503.
+//! An instance is returned after a clean call, replaced after `max_uses`
+//! calls (1 under `per-request` isolation), and discarded on any failure.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use super::bindings::Phase;
+use super::definition::PluginDefinition;
+use super::instance::{CallError, Instance};
+use crate::config::Isolation;
+
+/// Why no instance could be had.
+#[derive(Debug, thiserror::Error)]
+#[error("no plugin instance became free within {0:?}")]
+pub struct PoolExhausted(pub Duration);
+
+/// The instance pool of one (plugin, settings) pair.
+pub struct InstancePool {
+    /// The plugin.
+    pub definition: Arc<PluginDefinition>,
+    /// The settings every instance is configured with.
+    settings_json: String,
+    /// The phases the plugin declared.
+    pub phases: Vec<Phase>,
+    idle: Mutex<Vec<Instance>>,
+    /// Instances alive or being created.
+    live: AtomicUsize,
+    returned: Notify,
+    max_uses: u64,
+    /// Instances to keep ready.
+    target_idle: usize,
+}
+
+impl InstancePool {
+    /// Create the first instance now (surfacing `configure` errors at load),
+    /// learn the plugin's phases from it, and fill the pool in the background.
+    pub async fn start(
+        definition: Arc<PluginDefinition>,
+        settings_json: String,
+    ) -> Result<Arc<Self>, CallError> {
+        let mut first = Instance::create(&definition, &settings_json).await?;
+        let phases = first.phases().await?;
+        let pool_config = &definition.pool;
+        let max_uses = match pool_config.isolation {
+            Isolation::Pooled => pool_config.max_uses,
+            Isolation::PerRequest => 1,
+        };
+        let pool = Arc::new(Self {
+            settings_json,
+            phases,
+            idle: Mutex::new(Vec::new()),
+            live: AtomicUsize::new(1),
+            returned: Notify::new(),
+            max_uses,
+            target_idle: pool_config.prewarm.max(1) as usize,
+            definition,
+        });
+        // An instance that ran `phases` has not served a request: under
+        // per-request isolation it still counts as never used.
+        pool.put_back(first);
+        pool.refill();
+        Ok(pool)
+    }
+
+    /// Whether the plugin implements `phase`.
+    pub fn has_phase(&self, phase: Phase) -> bool {
+        self.phases.contains(&phase)
+    }
+
+    /// Take an instance, waiting up to the pool's acquire timeout.
+    pub async fn acquire(self: &Arc<Self>) -> Result<Instance, PoolExhausted> {
+        let wait = Duration::from_millis(self.definition.pool.acquire_timeout_ms);
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let notified = self.returned.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let idle = self.lock_idle().pop();
+            if let Some(instance) = idle {
+                self.refill();
+                return Ok(instance);
+            }
+            self.refill();
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return Err(PoolExhausted(wait));
+            }
+        }
+    }
+
+    /// Give back an instance after a clean call.
+    pub fn release(self: &Arc<Self>, instance: Instance) {
+        if instance.uses >= self.max_uses {
+            self.discard();
+        } else {
+            self.put_back(instance);
+        }
+    }
+
+    /// Forget an instance that failed or is used up, and replace it.
+    pub fn discard(self: &Arc<Self>) {
+        self.live.fetch_sub(1, Ordering::AcqRel);
+        self.refill();
+    }
+
+    fn put_back(&self, instance: Instance) {
+        self.lock_idle().push(instance);
+        self.returned.notify_one();
+    }
+
+    fn lock_idle(&self) -> std::sync::MutexGuard<'_, Vec<Instance>> {
+        // Pushing or popping a Vec cannot leave it inconsistent.
+        self.idle.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Start creating instances until `target_idle` are ready or `max` live.
+    fn refill(self: &Arc<Self>) {
+        let max = self.definition.pool.max as usize;
+        let idle = self.lock_idle().len();
+        let live = self.live.load(Ordering::Acquire);
+        let busy = live.saturating_sub(idle);
+        // Keep `target_idle` spare beyond the instances in use.
+        let wanted = (busy + self.target_idle).min(max);
+        for _ in live..wanted {
+            if self
+                .live
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                    (n < max).then_some(n + 1)
+                })
+                .is_err()
+            {
+                break;
+            }
+            let pool = Arc::clone(self);
+            tokio::spawn(async move {
+                match Instance::create(&pool.definition, &pool.settings_json).await {
+                    Ok(instance) => pool.put_back(instance),
+                    Err(e) => {
+                        pool.live.fetch_sub(1, Ordering::AcqRel);
+                        tracing::error!(
+                            plugin = &*pool.definition.name,
+                            "cannot create a plugin instance: {e}"
+                        );
+                    }
+                }
+            });
+        }
+    }
+
+    /// Instances alive (idle, busy or being created).
+    pub fn live(&self) -> usize {
+        self.live.load(Ordering::Acquire)
+    }
+}

@@ -1,0 +1,66 @@
+//! What one plugin instance's store holds: its resource table, a WASI
+//! context with no ambient authority, its memory limits and the deadline of
+//! the call in progress.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use wasmtime::component::ResourceTable;
+use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::kv_store::KvNamespace;
+
+/// Store data of one plugin instance.
+pub struct InstanceState {
+    /// Resources lent to the guest.
+    pub table: ResourceTable,
+    /// WASI p2, linked so components from any language instantiate, but
+    /// with no preopened files, no environment, no stdio and no network.
+    pub wasi: WasiCtx,
+    /// Memory, table and instance caps.
+    pub limits: StoreLimits,
+    /// When the call in progress must have returned.
+    pub deadline: Instant,
+    /// The plugin's name, for logs.
+    pub plugin_name: Arc<str>,
+    /// The plugin's key-value namespace.
+    pub kv: KvNamespace,
+}
+
+/// Most resources a guest may hold at once: far above what a policy needs,
+/// low enough that a leaking guest is stopped.
+const MAX_TABLE_ELEMENTS: usize = 10_000;
+
+impl InstanceState {
+    /// State for a new instance capped at `memory_limit_bytes`.
+    pub fn new(plugin_name: Arc<str>, memory_limit_bytes: usize, kv: KvNamespace) -> Self {
+        let wasi = WasiCtx::builder()
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(memory_limit_bytes)
+            .table_elements(MAX_TABLE_ELEMENTS)
+            .trap_on_grow_failure(true)
+            .build();
+        Self {
+            table: ResourceTable::new(),
+            wasi,
+            limits,
+            deadline: Instant::now(),
+            plugin_name,
+            kv,
+        }
+    }
+}
+
+impl WasiView for InstanceState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}

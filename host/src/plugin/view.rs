@@ -1,0 +1,95 @@
+//! What the host lends a plugin for one call: the request, the response, the
+//! context and bodies, each behind a resource handle. The data sit in `Arc`s
+//! so lending them costs a reference count, not a copy.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method};
+
+use crate::context::RequestContext;
+
+/// The request as plugins see it. The pipeline applies each plugin's edits
+/// here, so later plugins see them.
+#[derive(Debug, Clone)]
+pub struct RequestView {
+    /// Method.
+    pub method: Method,
+    /// `http` or `https`.
+    pub scheme: &'static str,
+    /// Host (and port) the client addressed.
+    pub authority: String,
+    /// Path without the query.
+    pub path: String,
+    /// Query without `?`.
+    pub query: Option<String>,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// The client's address.
+    pub client_ip: IpAddr,
+    /// The matched route.
+    pub route_id: Arc<str>,
+    /// The request id.
+    pub request_id: Arc<str>,
+}
+
+/// The upstream response as plugins see it.
+#[derive(Debug, Clone)]
+pub struct ResponseView {
+    /// Status code.
+    pub status: u16,
+    /// Headers.
+    pub headers: HeaderMap,
+}
+
+/// The `request` resource.
+pub struct RequestResource {
+    /// The request.
+    pub view: Arc<RequestView>,
+    /// Its body, during the `request-body` phase.
+    pub body: Option<Bytes>,
+}
+
+/// The `response` resource.
+pub struct ResponseResource {
+    /// The response.
+    pub view: Arc<ResponseView>,
+    /// Its body, during the `response-body` phase.
+    pub body: Option<Bytes>,
+}
+
+/// The `context` resource.
+pub struct ContextResource(pub Arc<RequestContext>);
+
+/// The `body` resource.
+pub struct BodyResource(pub Bytes);
+
+/// First value of a header, as text.
+pub fn header_first(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+}
+
+/// Every value of a header, as text.
+pub fn header_all(headers: &HeaderMap, name: &str) -> Vec<String> {
+    headers
+        .get_all(name)
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .collect()
+}
+
+/// Every header, in order.
+pub fn header_list(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_string(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}

@@ -1,0 +1,166 @@
+//! Sending a request upstream: target choice, pooled keep-alive client,
+//! timeouts, and retries of idempotent requests whose connection failed.
+
+mod balancer;
+pub mod echo;
+
+use std::time::Duration;
+
+use http::{Method, Request, Response};
+use http_body_util::BodyExt;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+pub use balancer::Balancer;
+
+use crate::body::{BoxBody, boxed};
+use crate::config::UpstreamConfig;
+use crate::error::GatewayError;
+
+/// Where a route's requests go.
+pub enum Upstream {
+    /// The built-in echo server.
+    Echo,
+    /// Real servers.
+    Targets(Box<TargetPool>),
+}
+
+/// Real upstream servers and the client that talks to them.
+pub struct TargetPool {
+    balancer: Balancer,
+    client: Client<HttpConnector, BoxBody>,
+    timeout: Duration,
+    retries: u32,
+}
+
+/// How long an idle upstream connection is kept for reuse.
+const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(90);
+
+impl Upstream {
+    /// Build from a validated config.
+    pub fn new(config: &UpstreamConfig) -> Self {
+        if config.builtin.is_some() {
+            return Upstream::Echo;
+        }
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(Duration::from_millis(config.connect_timeout_ms)));
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(IDLE_CONNECTION_TIMEOUT)
+            .build(connector);
+        Upstream::Targets(Box::new(TargetPool {
+            balancer: Balancer::new(
+                &config.targets,
+                config.eject_after_failures,
+                Duration::from_millis(config.eject_ms),
+            ),
+            client,
+            timeout: Duration::from_millis(config.timeout_ms),
+            retries: config.retries,
+        }))
+    }
+}
+
+impl TargetPool {
+    /// Send `request` (its URI holds only path and query) to a target.
+    pub async fn send(&self, request: Request<BoxBody>) -> Result<Response<BoxBody>, GatewayError> {
+        // Only a request that can be sent again unchanged is retried: an
+        // idempotent method and no body (a streamed body is consumed by the
+        // first attempt).
+        let retryable =
+            is_idempotent(request.method()) && http_body::Body::is_end_stream(request.body());
+        let (parts, body) = request.into_parts();
+        let mut body = Some(body);
+        let mut avoid = None;
+        let mut attempt = 0;
+        loop {
+            let index = self.balancer.pick(avoid);
+            let target = self.balancer.target(index);
+            let mut parts = parts.clone();
+            let path = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+            parts.uri = format!("http://{}{}", target.authority, path)
+                .parse()
+                .map_err(|_| GatewayError::BadRequest("invalid request target"))?;
+            let this_body = match body.take() {
+                Some(b) => b,
+                None => crate::body::empty(),
+            };
+            let outcome = tokio::time::timeout(
+                self.timeout,
+                self.client.request(Request::from_parts(parts, this_body)),
+            )
+            .await;
+            match outcome {
+                Ok(Ok(response)) => {
+                    if matches!(response.status().as_u16(), 502..=504) {
+                        self.balancer.record_failure(index);
+                    } else {
+                        self.balancer.record_success(index);
+                    }
+                    return Ok(response.map(boxed));
+                }
+                Ok(Err(e)) if e.is_connect() => {
+                    self.balancer.record_failure(index);
+                    tracing::warn!(target = %target.authority, "upstream connect failed: {e}");
+                    if retryable && attempt < self.retries {
+                        attempt += 1;
+                        avoid = Some(index);
+                        continue;
+                    }
+                    return Err(GatewayError::UpstreamUnavailable(format!(
+                        "{}: {e}",
+                        target.authority
+                    )));
+                }
+                Ok(Err(e)) => {
+                    let detail = std::error::Error::source(&e)
+                        .map_or_else(|| e.to_string(), |s| s.to_string());
+                    if is_body_limit(&e) {
+                        return Err(GatewayError::PayloadTooLarge);
+                    }
+                    return Err(GatewayError::UpstreamUnavailable(format!(
+                        "{}: {detail}",
+                        target.authority
+                    )));
+                }
+                Err(_) => {
+                    self.balancer.record_failure(index);
+                    return Err(GatewayError::UpstreamTimeout);
+                }
+            }
+        }
+    }
+}
+
+fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
+    )
+}
+
+/// Whether the upstream exchange failed because the client's body passed
+/// the gateway's size limit.
+fn is_body_limit(error: &hyper_util::client::legacy::Error) -> bool {
+    let mut source = std::error::Error::source(error);
+    while let Some(e) = source {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
+/// Read a whole body (for the echo upstream). The pipeline has already
+/// capped it at `server.max_request_body_bytes`.
+pub async fn read_body(body: BoxBody) -> Result<bytes::Bytes, GatewayError> {
+    match body.collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(GatewayError::PayloadTooLarge),
+        Err(_) => Err(GatewayError::BadRequest(
+            "the request body could not be read",
+        )),
+    }
+}

@@ -1,0 +1,33 @@
+//! `headers`: add, set and remove request headers before the upstream and
+//! response headers before the client, e.g. security headers. The edit
+//! lists are built once at configure time in [`rules`].
+
+mod rules;
+
+use portcullis_sdk::{Context, Decision, Phase, Policy, Request, Response, export_policy};
+
+use rules::HeaderRules;
+
+impl Policy for HeaderRules {
+    const PHASES: &'static [Phase] = &[Phase::RequestHeaders, Phase::ResponseHeaders];
+
+    fn configure(config: &str) -> Result<Self, String> {
+        HeaderRules::from_json(config)
+    }
+
+    fn on_request(&self, _phase: Phase, _request: &Request, _context: &Context) -> Decision {
+        Decision::allow_with(self.request_edits())
+    }
+
+    fn on_response(
+        &self,
+        _phase: Phase,
+        _request: &Request,
+        _response: &Response,
+        _context: &Context,
+    ) -> Decision {
+        Decision::allow_with(self.response_edits())
+    }
+}
+
+export_policy!(HeaderRules);
