@@ -148,9 +148,9 @@ macro_rules! export_policy {
                         None => $crate::Decision::not_configured(),
                     }
                 }
-    }
+            }
 
-            $crate::bindings::export_raw!(Exports with_types_in $crate::bindings);
+    $crate::bindings::export_raw!(Exports with_types_in $crate::bindings);
         };
     };
 }

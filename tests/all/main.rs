@@ -1,1 +1,9 @@
+//! End-to-end tests: the real `portcullis` binary, real upstream servers,
+//! real sockets on 127.0.0.1, plugins built from source.
 
+mod support;
+
+mod config_errors;
+mod lifecycle;
+mod plugins;
+mod proxy;

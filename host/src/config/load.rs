@@ -68,8 +68,7 @@ fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
 fn toml_error(path: &Path, text: &str, error: &toml::de::Error, key: &str) -> ConfigError {
     let line = error
         .span()
-        .map(|span| text[..span.start.min(text.len())].lines().count().max(1));
-    let line = line.map(|l| if text[..].is_empty() { 1 } else { l });
+        .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
     ConfigError {
         file: path.to_path_buf(),
         line,
@@ -171,16 +170,18 @@ fn check(file: &Path, dir: &Path, config: &mut Config) -> Result<(), ConfigError
             }
             (None, None, Some(re)) => {
                 if let Err(e) = regex::Regex::new(re) {
-                    let first_line = e
-                        .to_string()
+                    // The regex crate's message is a multi-line diagram; its
+                    // last line says what is wrong.
+                    let text = e.to_string();
+                    let what = text
                         .lines()
                         .last()
                         .unwrap_or("")
                         .trim()
-                        .to_string();
+                        .trim_start_matches("error: ");
                     return Err(err(
                         format!("{key}.path.regex"),
-                        format!("invalid regular expression: {first_line}"),
+                        format!("invalid regular expression: {what}"),
                     ));
                 }
             }

@@ -1,0 +1,377 @@
+//! Plugins on the request path: decisions, edits, body phases, host
+//! capabilities, and faulty plugins contained.
+
+use std::time::{Duration, Instant};
+
+use crate::support::{Gateway, Origin, fixture, get, send};
+
+fn plugin(name: &str, wasm: &std::path::Path, extra: &str) -> String {
+    format!(
+        "[plugins.{name}]\npath = {:?}\n{extra}\n",
+        wasm.display().to_string()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_denial_is_sent_with_the_plugins_status_and_body() {
+    let origin = Origin::start().await;
+    let gateway = Gateway::start(&format!(
+        r#"
+[plugins.ip-filter]
+builtin = "ip-filter"
+
+[[routes]]
+id = "closed"
+path = {{ prefix = "/closed" }}
+upstream = {{ targets = ["{target}"] }}
+[[routes.plugins]]
+name = "ip-filter"
+settings = {{ deny = ["127.0.0.0/8"], status = 451, body = '{{"error":"not here"}}' }}
+
+[[routes]]
+id = "open"
+path = {{ prefix = "/" }}
+upstream = {{ targets = ["{target}"] }}
+[[routes.plugins]]
+name = "ip-filter"
+settings = {{ allow = ["127.0.0.1"], rules = [{{ methods = ["DELETE"], path_prefix = "/admin", action = "deny" }}] }}
+"#,
+        target = origin.target()
+    ));
+
+    let denied = get(&gateway.url("/closed/x")).await;
+    assert_eq!(denied.status, 451);
+    assert_eq!(&denied.body[..], br#"{"error":"not here"}"#);
+    assert_eq!(denied.header("content-type"), Some("application/json"));
+    assert!(denied.header("x-request-id").is_some());
+
+    assert_eq!(get(&gateway.url("/admin/users")).await.status, 200);
+    let by_rule = send("DELETE", &gateway.url("/admin/users"), &[], "").await;
+    assert_eq!(by_rule.status, 403);
+    assert_eq!(&by_rule.body[..], br#"{"error":"forbidden"}"#);
+    assert_eq!(
+        origin.hits(),
+        1,
+        "denied requests must not reach the upstream"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn header_edits_reach_the_upstream_and_the_client() {
+    let origin = Origin::start().await;
+    let gateway = Gateway::start(&format!(
+        r#"
+[plugins.headers]
+builtin = "headers"
+
+[[routes]]
+id = "edited"
+path = {{ prefix = "/" }}
+upstream = {{ targets = ["{}"] }}
+[[routes.plugins]]
+name = "headers"
+settings.request = {{ set = {{ "x-added" = "by-gateway" }}, remove = ["x-internal"], add = {{ "x-multi" = "two" }} }}
+settings.response = {{ set = {{ "x-content-type-options" = "nosniff" }}, remove = ["server"] }}
+"#,
+        origin.target()
+    ));
+    let reply = send(
+        "GET",
+        &gateway.url("/inspect"),
+        &[("x-internal", "secret"), ("x-multi", "one")],
+        "",
+    )
+    .await;
+    let seen = &reply.json()["headers"];
+    assert_eq!(seen["x-added"][0], "by-gateway");
+    assert!(seen.get("x-internal").is_none(), "{seen}");
+    assert_eq!(seen["x-multi"], serde_json::json!(["one", "two"]));
+    assert_eq!(reply.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(reply.header("server"), None);
+}
+
+/// One route guarded by the misbehaving fixture, one plain route.
+fn misbehaving_routes(origin: &Origin, plugin_extra: &str) -> String {
+    format!(
+        r#"
+{}
+[[routes]]
+id = "guarded"
+path = {{ prefix = "/guarded" }}
+upstream = {{ targets = ["{target}"] }}
+plugins = [{{ name = "misbehave" }}]
+
+[[routes]]
+id = "plain"
+path = {{ prefix = "/" }}
+upstream = {{ targets = ["{target}"] }}
+"#,
+        plugin("misbehave", &fixture("misbehave"), plugin_extra),
+        target = origin.target()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trapping_plugin_fails_its_request_and_the_next_one_works() {
+    let origin = Origin::start().await;
+    let gateway = Gateway::start(&misbehaving_routes(&origin, ""));
+
+    let trapped = send(
+        "GET",
+        &gateway.url("/guarded/x"),
+        &[("x-misbehave", "trap")],
+        "",
+    )
+    .await;
+    assert_eq!(trapped.status, 503);
+    assert_eq!(trapped.json()["error"], "a policy could not be evaluated");
+    assert!(
+        !String::from_utf8_lossy(&trapped.body).contains("panic"),
+        "internal text leaked"
+    );
+
+    let next = get(&gateway.url("/guarded/x")).await;
+    assert_eq!(next.status, 200);
+    assert_eq!(next.json()["headers"]["x-misbehave-checked"][0], "yes");
+    assert!(
+        gateway
+            .logs()
+            .iter()
+            .any(|l| l.contains("plugin failed") && l.contains("misbehave"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_looping_plugin_times_out_without_stalling_other_routes() {
+    let origin = Origin::start().await;
+    let gateway = Gateway::start(&misbehaving_routes(&origin, "timeout_ms = 500"));
+
+    let url = gateway.url("/guarded/x");
+    let looping = tokio::spawn(async move {
+        let started = Instant::now();
+        let reply = send("GET", &url, &[("x-misbehave", "loop")], "").await;
+        (reply.status, started.elapsed())
+    });
+    // While the guest spins, other requests on the same gateway go through.
+    let mut others = Vec::new();
+    for i in 0..50 {
+        let url = gateway.url(&format!("/plain/{i}"));
+        others.push(tokio::spawn(async move { get(&url).await.status }));
+    }
+    for other in others {
+        assert_eq!(other.await.expect("task"), 200);
+    }
+    let (status, elapsed) = looping.await.expect("task");
+    assert_eq!(status, 503);
+    assert!(
+        elapsed >= Duration::from_millis(450),
+        "deadline not honoured: {elapsed:?}"
+    );
+    assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
+    assert_eq!(get(&gateway.url("/guarded/x")).await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plugin_that_outgrows_its_memory_cap_fails_its_request() {
+    let origin = Origin::start().await;
+    let gateway = Gateway::start(&misbehaving_routes(&origin, "memory_limit_mib = 16"));
+
+    let reply = send(
+        "GET",
+        &gateway.url("/guarded/x"),
+        &[("x-misbehave", "grow")],
+        "",
+    )
+    .await;
+    assert_eq!(reply.status, 503);
+    assert_eq!(get(&gateway.url("/guarded/x")).await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plugin_that_fails_open_is_skipped() {
+    let origin = Origin::start().await;
+    let gateway = Gateway::start(&misbehaving_routes(&origin, "on_error = \"allow\""));
+    let reply = send(
+        "GET",
+        &gateway.url("/guarded/x"),
+        &[("x-misbehave", "trap")],
+        "",
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn body_phases_see_and_rewrite_bodies() {
+    let origin = Origin::start().await;
+    let gateway = Gateway::start(&format!(
+        r#"
+{}
+[[routes]]
+id = "shout"
+path = {{ prefix = "/" }}
+upstream = {{ targets = ["{}"] }}
+plugins = [{{ name = "shout" }}]
+"#,
+        plugin("shout", &fixture("shout"), "body_budget = 1024"),
+        origin.target()
+    ));
+
+    let reply = send("POST", &gateway.url("/echo-body"), &[], "make me loud").await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(&reply.body[..], b"MAKE ME LOUD");
+    assert_eq!(reply.header("x-shouted"), Some("yes"));
+    assert_eq!(reply.header("content-length"), Some("12"));
+
+    let refused = send(
+        "POST",
+        &gateway.url("/echo-body"),
+        &[],
+        "this is forbidden here",
+    )
+    .await;
+    assert_eq!(refused.status, 422);
+    assert_eq!(origin.hits(), 1);
+
+    let too_big = send("POST", &gateway.url("/echo-body"), &[], vec![b'a'; 4096]).await;
+    assert_eq!(
+        too_big.status, 413,
+        "over the body budget, the default is to refuse"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn granted_capabilities_work_and_ungranted_ones_refuse_the_load() {
+    let origin = Origin::start().await;
+    let routes = format!(
+        r#"
+[[routes]]
+id = "counted"
+path = {{ prefix = "/" }}
+upstream = {{ targets = ["{}"] }}
+plugins = [{{ name = "counter" }}]
+"#,
+        origin.target()
+    );
+    let granted = plugin(
+        "counter",
+        &fixture("counter"),
+        r#"capabilities = ["kv", "log", "clock"]"#,
+    );
+    let gateway = Gateway::start(&format!("{granted}{routes}"));
+    for expected in 1..=3 {
+        let reply = get(&gateway.url("/inspect")).await;
+        assert_eq!(
+            reply.json()["headers"]["x-request-count"][0],
+            expected.to_string()
+        );
+    }
+    assert!(
+        gateway
+            .logs()
+            .iter()
+            .any(|l| l.contains("\"plugin\":\"counter\"") && l.contains("request 3 at"))
+    );
+
+    let not_granted = plugin(
+        "counter",
+        &fixture("counter"),
+        r#"capabilities = ["log", "clock"]"#,
+    );
+    let output = Gateway::try_start("", &format!("{not_granted}{routes}"))
+        .err()
+        .expect("load must fail");
+    assert!(
+        output.contains(
+            "imports portcullis:policy/kv@0.1.0, but capability \\\"kv\\\" is not granted"
+        ) || output
+            .contains("imports portcullis:policy/kv@0.1.0, but capability \"kv\" is not granted"),
+        "{output}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_component_for_another_wit_version_is_refused_at_load() {
+    let config = format!(
+        r#"
+{}
+[[routes]]
+id = "r"
+path = {{ prefix = "/" }}
+upstream = {{ builtin = "echo" }}
+plugins = [{{ name = "future" }}]
+"#,
+        plugin("future", &fixture("future-wit"), "")
+    );
+    let output = Gateway::try_start("", &config)
+        .err()
+        .expect("load must fail");
+    assert!(
+        output.contains(
+            "built for portcullis:policy@0.2.0, but this gateway speaks portcullis:policy@0.1.0"
+        ),
+        "{output}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn per_request_isolation_gives_every_request_a_fresh_instance() {
+    let origin = Origin::start().await;
+    let gateway = Gateway::start(&format!(
+        r#"
+{}
+[[routes]]
+id = "isolated"
+path = {{ prefix = "/" }}
+upstream = {{ targets = ["{}"] }}
+plugins = [{{ name = "misbehave" }}]
+"#,
+        plugin(
+            "misbehave",
+            &fixture("misbehave"),
+            "pool = { isolation = \"per-request\", prewarm = 2 }"
+        ),
+        origin.target()
+    ));
+    for _ in 0..5 {
+        let reply = get(&gateway.url("/x")).await;
+        assert_eq!(
+            reply.json()["headers"]["x-misbehave-calls"][0],
+            "1",
+            "an instance was reused"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pooled_instances_are_reused_and_recycled_after_max_uses() {
+    let origin = Origin::start().await;
+    let gateway = Gateway::start(&format!(
+        r#"
+{}
+[[routes]]
+id = "pooled"
+path = {{ prefix = "/" }}
+upstream = {{ targets = ["{}"] }}
+plugins = [{{ name = "misbehave" }}]
+"#,
+        plugin(
+            "misbehave",
+            &fixture("misbehave"),
+            "pool = { max_uses = 3, prewarm = 1, max = 1 }"
+        ),
+        origin.target()
+    ));
+    let mut calls = Vec::new();
+    for _ in 0..7 {
+        let reply = get(&gateway.url("/x")).await;
+        assert_eq!(reply.status, 200);
+        calls.push(
+            reply.json()["headers"]["x-misbehave-calls"][0]
+                .as_str()
+                .expect("count")
+                .to_string(),
+        );
+    }
+    assert_eq!(calls, ["1", "2", "3", "1", "2", "3", "1"]);
+}

@@ -1,0 +1,296 @@
+//! The proxy without plugins: bodies, headers, routing, upstream failures.
+
+use std::time::{Duration, Instant};
+
+use crate::support::client::send_h2;
+use crate::support::origin::pattern;
+use crate::support::{Gateway, Origin, get, send};
+
+const FIVE_MIB: usize = 5 * 1024 * 1024;
+
+fn route_to(origin: &Origin) -> String {
+    format!(
+        r#"
+[[routes]]
+id = "origin"
+path = {{ prefix = "/" }}
+upstream = {{ targets = ["{}"] }}
+"#,
+        origin.target()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn large_bodies_are_proxied_intact_both_ways() {
+    let origin = Origin::start().await;
+    let gateway = Gateway::start(&route_to(&origin));
+
+    let down = get(&gateway.url(&format!("/bytes/{FIVE_MIB}"))).await;
+    assert_eq!(down.status, 200);
+    assert_eq!(down.body.len(), FIVE_MIB);
+    assert!(down.body == pattern(FIVE_MIB), "GET body differs");
+
+    let upload = pattern(FIVE_MIB).into_iter().rev().collect::<Vec<u8>>();
+    let up = send("POST", &gateway.url("/echo-body"), &[], upload.clone()).await;
+    assert_eq!(up.status, 200);
+    assert!(
+        up.body == upload,
+        "POST body differs ({} bytes back)",
+        up.body.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hop_by_hop_headers_are_removed_in_both_directions() {
+    let origin = Origin::start().await;
+    let gateway = Gateway::start(&route_to(&origin));
+
+    let reply = send(
+        "GET",
+        &gateway.url("/inspect"),
+        &[
+            ("connection", "x-client-hop"),
+            ("x-client-hop", "1"),
+            ("te", "trailers"),
+            ("x-kept", "yes"),
+        ],
+        "",
+    )
+    .await;
+    let seen = &reply.json()["headers"];
+    assert!(seen.get("x-client-hop").is_none(), "{seen}");
+    assert!(seen.get("te").is_none(), "{seen}");
+    assert_eq!(seen["x-kept"][0], "yes");
+
+    let reply = get(&gateway.url("/hop")).await;
+    assert_eq!(reply.header("x-origin-kept"), Some("1"));
+    assert_eq!(reply.header("x-origin-hop"), None);
+    assert_eq!(reply.header("keep-alive"), None);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn forwarded_headers_describe_the_client() {
+    let origin = Origin::start().await;
+    let gateway = Gateway::start(&route_to(&origin));
+
+    let reply = send(
+        "GET",
+        &gateway.url("/inspect"),
+        &[("x-forwarded-for", "203.0.113.7")],
+        "",
+    )
+    .await;
+    let seen = &reply.json()["headers"];
+    assert_eq!(seen["x-forwarded-for"][0], "203.0.113.7, 127.0.0.1");
+    assert_eq!(seen["x-forwarded-proto"][0], "http");
+    assert_eq!(seen["x-forwarded-host"][0], gateway.addr.to_string());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn request_ids_are_propagated_or_generated() {
+    let origin = Origin::start().await;
+    let gateway = Gateway::start(&route_to(&origin));
+
+    let reply = send(
+        "GET",
+        &gateway.url("/inspect"),
+        &[("x-request-id", "trace-42")],
+        "",
+    )
+    .await;
+    assert_eq!(reply.header("x-request-id"), Some("trace-42"));
+    assert_eq!(reply.json()["headers"]["x-request-id"][0], "trace-42");
+
+    let reply = get(&gateway.url("/inspect")).await;
+    let generated = reply
+        .header("x-request-id")
+        .expect("generated id")
+        .to_string();
+    assert_eq!(generated.len(), 32);
+    assert_eq!(
+        reply.json()["headers"]["x-request-id"][0],
+        generated.as_str()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn http2_prior_knowledge_is_served() {
+    let origin = Origin::start().await;
+    let gateway = Gateway::start(&route_to(&origin));
+    let reply = send_h2("POST", &gateway.url("/echo-body"), "over h2").await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(&reply.body[..], b"over h2");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn routes_match_on_host_path_and_method() {
+    let origin = Origin::start().await;
+    let config = format!(
+        r#"
+[[routes]]
+id = "users"
+path = {{ regex = "/users/[0-9]+" }}
+methods = ["GET"]
+upstream = {{ targets = ["{target}"] }}
+
+[[routes]]
+id = "api"
+hosts = ["api.example.com"]
+path = {{ prefix = "/v1" }}
+upstream = {{ targets = ["{target}"], strip_prefix = true }}
+"#,
+        target = origin.target()
+    );
+    let gateway = Gateway::start(&config);
+
+    assert_eq!(
+        get(&gateway.url("/users/42")).await.json()["path"],
+        "/users/42"
+    );
+    assert_eq!(
+        send("POST", &gateway.url("/users/42"), &[], "")
+            .await
+            .status,
+        404
+    );
+    assert_eq!(get(&gateway.url("/users/42/x")).await.status, 404);
+
+    let stripped = send(
+        "GET",
+        &gateway.url("/v1/things?a=b"),
+        &[("host", "api.example.com")],
+        "",
+    )
+    .await;
+    assert_eq!(stripped.json()["path"], "/things");
+    assert_eq!(stripped.json()["query"], "a=b");
+    assert_eq!(
+        get(&gateway.url("/v1/things")).await.status,
+        404,
+        "wrong host"
+    );
+
+    let missing = get(&gateway.url("/nowhere")).await;
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.header("content-type"), Some("application/json"));
+    assert_eq!(missing.json()["error"], "no route matches this request");
+    assert_eq!(
+        missing.json()["request_id"],
+        missing.header("x-request-id").expect("id")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_upstream_is_a_502() {
+    // Bind then drop a listener: nothing listens on that port now.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let gateway = Gateway::start(&format!(
+        r#"
+[[routes]]
+id = "down"
+path = {{ prefix = "/" }}
+upstream = {{ targets = ["127.0.0.1:{port}"] }}
+"#
+    ));
+    let reply = get(&gateway.url("/")).await;
+    assert_eq!(reply.status, 502);
+    assert_eq!(reply.json()["error"], "upstream unavailable");
+    let body = String::from_utf8_lossy(&reply.body);
+    assert!(
+        !body.contains("refused") && !body.contains("127.0.0.1"),
+        "internal detail leaked: {body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_connection_is_retried_on_another_target() {
+    let origin = Origin::start().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let gateway = Gateway::start(&format!(
+        r#"
+[[routes]]
+id = "mixed"
+path = {{ prefix = "/" }}
+upstream = {{ targets = ["127.0.0.1:{port}", "{}"], retries = 1 }}
+"#,
+        origin.target()
+    ));
+    for _ in 0..6 {
+        assert_eq!(get(&gateway.url("/inspect")).await.status, 200);
+    }
+    // A POST is not idempotent and is not retried, but the dead target is
+    // ejected after three failures, so it lands on the live one.
+    assert_eq!(
+        send("POST", &gateway.url("/echo-body"), &[], "x")
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_upstream_is_a_504_after_its_timeout() {
+    let origin = Origin::start().await;
+    let gateway = Gateway::start(&format!(
+        r#"
+[[routes]]
+id = "slow"
+path = {{ prefix = "/" }}
+upstream = {{ targets = ["{}"], timeout_ms = 300 }}
+"#,
+        origin.target()
+    ));
+    let started = Instant::now();
+    let reply = get(&gateway.url("/delay/5000")).await;
+    assert_eq!(reply.status, 504);
+    assert_eq!(reply.json()["error"], "upstream timed out");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn oversized_bodies_are_refused_with_413() {
+    let origin = Origin::start().await;
+    let gateway =
+        Gateway::start_with_server_keys("max_request_body_bytes = 1024", &route_to(&origin));
+    let reply = send("POST", &gateway.url("/echo-body"), &[], vec![0u8; 4096]).await;
+    assert_eq!(reply.status, 413);
+    assert_eq!(reply.json()["error"], "request body too large");
+    assert_eq!(
+        send("POST", &gateway.url("/echo-body"), &[], vec![0u8; 1000])
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_echo_upstream_describes_the_request() {
+    let gateway = Gateway::start(
+        r#"
+[[routes]]
+id = "echo"
+path = { prefix = "/" }
+upstream = { builtin = "echo" }
+"#,
+    );
+    let reply = send("POST", &gateway.url("/hello?x=1"), &[("x-test", "1")], "hi").await;
+    let echoed = reply.json();
+    assert_eq!(echoed["echo"], true);
+    assert_eq!(echoed["method"], "POST");
+    assert_eq!(echoed["path"], "/hello");
+    assert_eq!(echoed["query"], "x=1");
+    assert_eq!(echoed["headers"]["x-test"], "1");
+    assert_eq!(echoed["body"], "hi");
+}

@@ -1,0 +1,176 @@
+//! A real `portcullis run` process on 127.0.0.1:0.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::fixtures::target_dir;
+
+/// How long a gateway may take to start: plugins may need compiling.
+const START_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A running gateway.
+pub struct Gateway {
+    child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    logs: Arc<Mutex<Vec<String>>>,
+    _dir: tempfile::TempDir,
+}
+
+/// Path of the portcullis binary under test.
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_portcullis"))
+}
+
+/// The cache of compiled plugins shared by all test gateways.
+pub fn plugin_cache() -> PathBuf {
+    target_dir().join("plugin-cache")
+}
+
+/// Write `toml` to a fresh directory as `portcullis.toml`.
+pub fn write_config(toml: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("portcullis.toml");
+    std::fs::write(&path, toml).expect("write config");
+    (dir, path)
+}
+
+impl Gateway {
+    /// Start a gateway on `toml` (its `[server]` table is added: listen on
+    /// port 0, a short grace period) and wait until it listens.
+    pub fn start(toml: &str) -> Gateway {
+        Self::start_with_server_keys("", toml)
+    }
+
+    /// Like [`Gateway::start`], with extra `[server]` keys.
+    pub fn start_with_server_keys(server_keys: &str, toml: &str) -> Gateway {
+        Self::try_start(server_keys, toml)
+            .unwrap_or_else(|logs| panic!("gateway did not start:\n{logs}"))
+    }
+
+    /// Like [`Gateway::start`], but returns the output if it never listens.
+    pub fn try_start(server_keys: &str, toml: &str) -> Result<Gateway, String> {
+        let full = format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\ngrace_period_ms = 5000\n{server_keys}\n\n[runtime]\ncache_dir = {:?}\n\n{toml}",
+            plugin_cache().display().to_string()
+        );
+        let (dir, path) = write_config(&full);
+        let mut child = Command::new(binary())
+            .args(["run", "--log-format", "json", "--config"])
+            .arg(&path)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn portcullis");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        collect_lines(
+            child.stdout.take().expect("stdout"),
+            logs.clone(),
+            Some(addr_tx),
+        );
+        collect_lines(child.stderr.take().expect("stderr"), logs.clone(), None);
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Ok(addr) = addr_rx.recv_timeout(Duration::from_millis(50)) {
+                return Ok(Gateway {
+                    child,
+                    addr,
+                    logs,
+                    _dir: dir,
+                });
+            }
+            if let Ok(Some(_)) = child.try_wait() {
+                // Let the reader threads drain what it printed.
+                std::thread::sleep(Duration::from_millis(200));
+                return Err(logs.lock().expect("logs").join("\n"));
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                return Err(logs.lock().expect("logs").join("\n"));
+            }
+        }
+    }
+
+    /// `http://127.0.0.1:PORT` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Every line the gateway printed so far.
+    pub fn logs(&self) -> Vec<String> {
+        self.logs.lock().expect("logs").clone()
+    }
+
+    /// Send SIGTERM.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    /// Wait for the process to exit, up to `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn collect_lines(
+    stream: impl std::io::Read + Send + 'static,
+    logs: Arc<Mutex<Vec<String>>>,
+    addr_tx: Option<std::sync::mpsc::Sender<SocketAddr>>,
+) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            if let Some(tx) = &addr_tx
+                && let Some(addr) = listening_addr(&line)
+            {
+                let _ = tx.send(addr);
+            }
+            logs.lock().expect("logs").push(line);
+        }
+    });
+}
+
+fn listening_addr(line: &str) -> Option<SocketAddr> {
+    let value: serde_json::Value = serde_json::from_str(line).ok()?;
+    if value.get("message")?.as_str()? != "listening" {
+        return None;
+    }
+    value.get("addr")?.as_str()?.parse().ok()
+}
+
+/// Run `portcullis validate FILE` from `cwd`; (exit code, stdout, stderr).
+pub fn validate(cwd: &Path, file: &str) -> (i32, String, String) {
+    let output = Command::new(binary())
+        .current_dir(cwd)
+        .env("PORTCULLIS_CACHE_DIR", plugin_cache())
+        .args(["validate", file])
+        .output()
+        .expect("run portcullis validate");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}

@@ -1,0 +1,12 @@
+//! Test helpers that read as sentences: start an origin, start a gateway
+//! with a config, send a request, assert.
+
+pub mod client;
+pub mod fixtures;
+pub mod gateway;
+pub mod origin;
+
+pub use client::{get, send};
+pub use fixtures::fixture;
+pub use gateway::Gateway;
+pub use origin::Origin;
