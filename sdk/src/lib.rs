@@ -55,6 +55,7 @@ pub mod bindings {
         world: "plugin",
         pub_export_macro: true,
         export_macro_name: "export_raw",
+        additional_derives: [PartialEq, Eq],
         default_bindings_module: "::portcullis_sdk::bindings",
         runtime_path: "::portcullis_sdk::wit_bindgen::rt",
     });
@@ -150,7 +151,31 @@ macro_rules! export_policy {
                 }
             }
 
+            // The component exports exist only in the wasm build; natively the
+            // crate still type-checks and its unit tests run.
+            #[cfg(target_arch = "wasm32")]
     $crate::bindings::export_raw!(Exports with_types_in $crate::bindings);
+            #[cfg(not(target_arch = "wasm32"))]
+            #[used]
+            static NATIVE_EXPORTS: (
+                fn() -> ::std::vec::Vec<$crate::Phase>,
+                fn(::std::string::String) -> ::std::result::Result<(), ::std::string::String>,
+                fn($crate::Phase, &$crate::Request, &$crate::Context) -> $crate::Decision,
+                fn(
+                    $crate::Phase,
+                    &$crate::Request,
+                    &$crate::Response,
+                    &$crate::Context,
+                ) -> $crate::Decision,
+            ) = {
+                use $crate::bindings::exports::portcullis::policy::policy::Guest;
+                (
+                    Exports::phases,
+                    Exports::configure,
+                    Exports::on_request,
+                    Exports::on_response,
+                )
+            };
         };
     };
 }

@@ -96,7 +96,7 @@ fn check(file: &Path, dir: &Path, config: &mut Config) -> Result<(), ConfigError
                 }
             }
             (None, Some(path)) => {
-                let full = dir.join(&*path);
+                let full = dir.join(path);
                 if !full.is_file() {
                     return Err(err(
                         format!("{key}.path"),

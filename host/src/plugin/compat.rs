@@ -35,7 +35,7 @@ pub enum CompatError {
         /// The import's full name.
         import: String,
         /// The capability to grant.
-        capability: &'static str,
+        capability: String,
     },
     /// It imports an interface of the package this gateway does not have.
     #[error("the component imports {0}, which this gateway does not provide")]
@@ -51,15 +51,13 @@ pub fn check(
     let ty = component.component_type();
     let mut exports_policy = false;
     for (name, _) in ty.exports(engine) {
-        if let Some((interface, version)) = split_name(name) {
-            if interface == "policy" {
-                if !compatible(version) {
-                    return Err(CompatError::IncompatibleVersion {
-                        found: version.to_string(),
-                    });
-                }
-                exports_policy = true;
+        if let Some(("policy", version)) = split_name(name) {
+            if !compatible(version) {
+                return Err(CompatError::IncompatibleVersion {
+                    found: version.to_string(),
+                });
             }
+            exports_policy = true;
         }
     }
     if !exports_policy {
@@ -78,14 +76,9 @@ pub fn check(
             "types" => {}
             "log" | "clock" | "kv" => {
                 if !granted.iter().any(|c| c.interface() == interface) {
-                    let capability = match interface {
-                        "log" => "log",
-                        "clock" => "clock",
-                        _ => "kv",
-                    };
                     return Err(CompatError::NotGranted {
                         import: name.to_string(),
-                        capability,
+                        capability: interface.to_string(),
                     });
                 }
             }
