@@ -1,1 +1,136 @@
-fn main() {}
+//! The cost of plugin calls: one request-phase call of a trivial plugin
+//! taken from its pool, and chains of 1, 3 and 5 such plugins, plus the
+//! built-in ip-filter with real settings.
+
+#[path = "../../tests/all/support/fixtures.rs"]
+#[allow(dead_code)]
+mod fixtures;
+
+use std::hint::black_box;
+use std::path::Path;
+use std::sync::Arc;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use http::{HeaderMap, HeaderValue, Method};
+use portcullis_host::config;
+use portcullis_host::context::RequestContext;
+use portcullis_host::plugin::PluginRuntime;
+use portcullis_host::plugin::bindings::Phase;
+use portcullis_host::plugin::chain::{Chain, Flow};
+use portcullis_host::plugin::view::RequestView;
+
+/// Chains for each route of a config whose routes are named after what they measure.
+fn load_chains(rt: &tokio::runtime::Runtime, dir: &Path) -> (PluginRuntime, Vec<(String, Chain)>) {
+    let noop = fixtures::fixture("noop");
+    let chain_of = |n: usize| vec!["{ name = \"noop\" }"; n].join(", ");
+    let toml = format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+
+[runtime]
+cache_dir = {cache:?}
+
+[plugins.noop]
+path = {noop:?}
+
+[plugins.ip-filter]
+builtin = "ip-filter"
+
+[[routes]]
+id = "chain-1"
+path = {{ exact = "/1" }}
+upstream = {{ builtin = "echo" }}
+plugins = [{one}]
+
+[[routes]]
+id = "chain-3"
+path = {{ exact = "/3" }}
+upstream = {{ builtin = "echo" }}
+plugins = [{three}]
+
+[[routes]]
+id = "chain-5"
+path = {{ exact = "/5" }}
+upstream = {{ builtin = "echo" }}
+plugins = [{five}]
+
+[[routes]]
+id = "ip-filter"
+path = {{ exact = "/ip" }}
+upstream = {{ builtin = "echo" }}
+plugins = [{{ name = "ip-filter", settings = {{ allow = ["10.0.0.0/8", "127.0.0.0/8"], deny = ["127.0.0.2"], rules = [{{ methods = ["DELETE"], path_prefix = "/admin", action = "deny" }}] }} }}]
+"#,
+        cache = fixtures::target_dir()
+            .join("plugin-cache")
+            .display()
+            .to_string(),
+        noop = noop.display().to_string(),
+        one = chain_of(1),
+        three = chain_of(3),
+        five = chain_of(5),
+    );
+    let path = dir.join("bench.toml");
+    std::fs::write(&path, toml).expect("write config");
+    let config = config::load_file(&path).expect("valid config");
+    rt.block_on(async {
+        let runtime = PluginRuntime::new(&config).expect("runtime");
+        let chains = runtime.load_chains(&config, &path).await.expect("chains");
+        let named = config
+            .routes
+            .iter()
+            .map(|r| r.id.clone())
+            .zip(chains)
+            .collect();
+        (runtime, named)
+    })
+}
+
+fn request() -> Arc<RequestView> {
+    let mut headers = HeaderMap::new();
+    headers.insert("host", HeaderValue::from_static("api.example.com"));
+    headers.insert("user-agent", HeaderValue::from_static("bench/1.0"));
+    headers.insert("accept", HeaderValue::from_static("application/json"));
+    Arc::new(RequestView {
+        method: Method::GET,
+        scheme: "http",
+        authority: "api.example.com".into(),
+        path: "/api/users/42".into(),
+        query: Some("page=2".into()),
+        headers,
+        client_ip: "127.0.0.1".parse().expect("ip"),
+        route_id: Arc::from("bench"),
+        request_id: Arc::from("0123456789abcdef0123456789abcdef"),
+    })
+}
+
+fn plugin_calls(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (_runtime, chains) = load_chains(&rt, dir.path());
+    let template = request();
+
+    let mut group = c.benchmark_group("request_headers_phase");
+    for (name, chain) in &chains {
+        group.bench_function(name.as_str(), |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    let mut view = template.clone();
+                    let mut context = Arc::new(RequestContext::default());
+                    let flow = chain
+                        .on_request(Phase::RequestHeaders, &mut view, None, &mut context)
+                        .await;
+                    assert!(matches!(flow, Ok(Flow::Continue)));
+                    black_box(view);
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, plugin_calls);
+criterion_main!(benches);

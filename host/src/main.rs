@@ -30,6 +30,9 @@ enum Command {
         /// Log line format.
         #[arg(long, value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,
+        /// Worker threads serving requests (default: one per core).
+        #[arg(long)]
+        workers: Option<usize>,
     },
     /// Check a configuration file, including each plugin's `configure`;
     /// exit 0 if it is valid, 1 with the file, key and reason if not.
@@ -41,10 +44,15 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let workers = match &cli.command {
+        Command::Run { workers, .. } => *workers,
+        Command::Validate { .. } => None,
+    };
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(workers) = workers {
+        builder.worker_threads(workers.max(1));
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("portcullis: cannot start the async runtime: {e}");
@@ -52,7 +60,9 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Run { config, log_format } => {
+        Command::Run {
+            config, log_format, ..
+        } => {
             logging::init(log_format);
             match runtime.block_on(run(&config)) {
                 Ok(()) => ExitCode::SUCCESS,
