@@ -24,6 +24,7 @@ fn main() {
         );
     }
 
+    ensure_wasm_target();
     let plugins = plugin_dirs(&workspace.join("plugins"));
     let target_dir = wasm_target_dir(&out_dir);
     let packages: Vec<String> = plugins
@@ -77,6 +78,34 @@ fn wasm_target_dir(out_dir: &Path) -> PathBuf {
         .or_else(|| out_dir.ancestors().nth(4))
         .expect("OUT_DIR lies inside the target directory");
     target.join("wasm")
+}
+
+/// rust-toolchain.toml lists the wasm32-wasip2 target, but rustup installs
+/// listed targets only with the toolchain itself: on a machine that already
+/// had the toolchain, add the target here so a plain `cargo run` works.
+fn ensure_wasm_target() {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok();
+    let sysroot = sysroot.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    let installed =
+        sysroot.is_some_and(|root| Path::new(&root).join("lib/rustlib/wasm32-wasip2").is_dir());
+    if installed {
+        return;
+    }
+    let mut cmd = Command::new("rustup");
+    cmd.args(["target", "add", "wasm32-wasip2"]);
+    if let Ok(toolchain) = std::env::var("RUSTUP_TOOLCHAIN") {
+        cmd.args(["--toolchain", &toolchain]);
+    }
+    match cmd.status() {
+        Ok(status) if status.success() => {}
+        _ => println!(
+            "cargo:warning=could not add the wasm32-wasip2 target; run `rustup target add wasm32-wasip2`"
+        ),
+    }
 }
 
 fn build_wasm(workspace: &Path, target_dir: &Path, packages: &[String]) {
