@@ -75,8 +75,17 @@ pub fn request_id(headers: &HeaderMap) -> String {
         .filter(valid)
     {
         Some(id) => id.to_string(),
-        None => format!("{:032x}", fastrand::u128(..)),
+        None => random_id(),
     }
+}
+
+/// 128 random bits as 32 lower-case hex digits.
+fn random_id() -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bits = fastrand::u128(..);
+    (0..32)
+        .map(|i| HEX[((bits >> (124 - 4 * i)) & 0xf) as usize] as char)
+        .collect()
 }
 
 #[cfg(test)]

@@ -163,8 +163,10 @@ async fn proxy(
         };
     }
 
-    // 6. Upstream.
-    let upstream_request = upstream_request(&view, route, request_body)?;
+    // 6. Upstream. The headers move into the upstream request unless a
+    // response phase still needs the request view.
+    let keep_view = chain.has_phase(Phase::ResponseHeaders) || chain.has_phase(Phase::ResponseBody);
+    let upstream_request = upstream_request(&mut view, keep_view, route, request_body)?;
     let response = match &route.upstream {
         Upstream::Echo => {
             let (head, body) = upstream_request.into_parts();
@@ -232,10 +234,17 @@ async fn proxy(
 /// The request sent upstream: the view's method, path and headers (with
 /// plugin edits), `X-Forwarded-*`, the route's prefix stripped.
 fn upstream_request(
-    view: &RequestView,
+    view: &mut Arc<RequestView>,
+    keep_view: bool,
     route: &Route,
     body: BoxBody,
 ) -> Result<Request<BoxBody>, GatewayError> {
+    let mut headers = if keep_view {
+        view.headers.clone()
+    } else {
+        std::mem::take(&mut Arc::make_mut(view).headers)
+    };
+    let view = &**view;
     let path = match &route.strip_prefix {
         Some(prefix) => match view.path.strip_prefix(prefix.trim_end_matches('/')) {
             Some(rest) if rest.starts_with('/') => rest,
@@ -247,7 +256,6 @@ fn upstream_request(
         Some(query) => format!("{path}?{query}"),
         None => path.to_string(),
     };
-    let mut headers = view.headers.clone();
     forwarding::add_forwarded(&mut headers, view.client_ip, view.scheme, &view.authority);
     if !headers.contains_key(HOST)
         && let Ok(host) = HeaderValue::from_str(&view.authority)

@@ -78,10 +78,13 @@ impl TargetPool {
             let index = self.balancer.pick(avoid);
             let target = self.balancer.target(index);
             let mut parts = parts.clone();
-            let path = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-            parts.uri = format!("http://{}{}", target.authority, path)
-                .parse()
-                .map_err(|_| GatewayError::BadRequest("invalid request target"))?;
+            let mut uri = http::uri::Parts::default();
+            uri.scheme = Some(http::uri::Scheme::HTTP);
+            uri.authority = target.uri_authority.clone();
+            uri.path_and_query = parts.uri.path_and_query().cloned();
+            parts.uri = http::Uri::from_parts(uri).map_err(|_| {
+                GatewayError::UpstreamUnavailable(format!("bad target {}", target.authority))
+            })?;
             let this_body = match body.take() {
                 Some(b) => b,
                 None => crate::body::empty(),
