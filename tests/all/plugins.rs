@@ -375,3 +375,34 @@ plugins = [{{ name = "misbehave" }}]
     }
     assert_eq!(calls, ["1", "2", "3", "1", "2", "3", "1"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_exhausted_pool_answers_503_after_a_short_wait() {
+    let origin = Origin::start().await;
+    let gateway = Gateway::start(&misbehaving_routes(
+        &origin,
+        "timeout_ms = 2000\npool = { max = 1, prewarm = 1, acquire_timeout_ms = 200 }",
+    ));
+
+    let url = gateway.url("/guarded/x");
+    let busy = tokio::spawn(async move { send("GET", &url, &[("x-misbehave", "loop")], "").await.status });
+    // Give the looping request time to take the only instance.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let started = Instant::now();
+    let waited = get(&gateway.url("/guarded/y")).await;
+    assert_eq!(waited.status, 503);
+    let elapsed = started.elapsed();
+    assert!(elapsed >= Duration::from_millis(180) && elapsed < Duration::from_millis(1500), "{elapsed:?}");
+
+    assert_eq!(busy.await.expect("task"), 503);
+    // The looping instance was discarded and replaced in the background.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = get(&gateway.url("/guarded/z")).await.status;
+        if status == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the pool never recovered");
+    }
+}
