@@ -385,7 +385,11 @@ async fn an_exhausted_pool_answers_503_after_a_short_wait() {
     ));
 
     let url = gateway.url("/guarded/x");
-    let busy = tokio::spawn(async move { send("GET", &url, &[("x-misbehave", "loop")], "").await.status });
+    let busy = tokio::spawn(async move {
+        send("GET", &url, &[("x-misbehave", "loop")], "")
+            .await
+            .status
+    });
     // Give the looping request time to take the only instance.
     tokio::time::sleep(Duration::from_millis(300)).await;
 
@@ -393,7 +397,10 @@ async fn an_exhausted_pool_answers_503_after_a_short_wait() {
     let waited = get(&gateway.url("/guarded/y")).await;
     assert_eq!(waited.status, 503);
     let elapsed = started.elapsed();
-    assert!(elapsed >= Duration::from_millis(180) && elapsed < Duration::from_millis(1500), "{elapsed:?}");
+    assert!(
+        elapsed >= Duration::from_millis(180) && elapsed < Duration::from_millis(1500),
+        "{elapsed:?}"
+    );
 
     assert_eq!(busy.await.expect("task"), 503);
     // The looping instance was discarded and replaced in the background.
