@@ -3,10 +3,15 @@
 //! log, never to the client.
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, HeaderValue};
+use http::header::{CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER};
 use http::{Response, StatusCode};
 
 use crate::body::{BoxBody, full};
+
+/// The IETF httpapi draft's rate-limit fields.
+pub static RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+/// The IETF httpapi draft's rate-limit fields.
+pub static RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 
 /// Why the gateway answered instead of the upstream.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +45,9 @@ pub enum GatewayError {
     /// The gateway is shutting down.
     #[error("shutting down")]
     ShuttingDown,
+    /// A rate-limit policy refused the request.
+    #[error("rate limited by policy {}", .0.name)]
+    RateLimited(crate::ratelimit::Rejection),
 }
 
 impl GatewayError {
@@ -56,6 +64,7 @@ impl GatewayError {
                 StatusCode::BAD_GATEWAY
             }
             GatewayError::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            GatewayError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -71,6 +80,7 @@ impl GatewayError {
             }
             GatewayError::UpstreamTimeout => "upstream timed out",
             GatewayError::ShuttingDown => "the gateway is shutting down",
+            GatewayError::RateLimited(_) => "rate limit exceeded",
         }
     }
 
@@ -85,12 +95,30 @@ impl GatewayError {
             GatewayError::UpstreamTimeout => "upstream_timeout",
             GatewayError::BadUpstreamResponse(_) => "bad_upstream_response",
             GatewayError::ShuttingDown => "shutting_down",
+            GatewayError::RateLimited(_) => "rate_limited",
         }
     }
 
     /// The response for this error.
     pub fn into_response(self, request_id: &str) -> Response<BoxBody> {
-        json_error(self.status(), self.public_message(), request_id)
+        let mut response = json_error(self.status(), self.public_message(), request_id);
+        if let GatewayError::RateLimited(rejection) = &self {
+            // Whole seconds, rounded up: a client that waits this long succeeds.
+            let wait = rejection.retry_after.as_secs()
+                + u64::from(rejection.retry_after.subsec_nanos() > 0);
+            let wait = wait.max(1);
+            let headers = response.headers_mut();
+            headers.insert(RETRY_AFTER, HeaderValue::from(wait));
+            if let Ok(value) = HeaderValue::from_str(&rejection.policy_field) {
+                headers.insert(RATELIMIT_POLICY.clone(), value);
+            }
+            if let Ok(value) =
+                HeaderValue::from_str(&format!("\"{}\";r=0;t={wait}", rejection.name))
+            {
+                headers.insert(RATELIMIT.clone(), value);
+            }
+        }
+        response
     }
 }
 

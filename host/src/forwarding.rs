@@ -61,6 +61,49 @@ pub fn add_forwarded(headers: &mut HeaderMap, client_ip: IpAddr, scheme: &str, h
     }
 }
 
+/// An IP network, or a single address as a /32 or /128.
+pub fn parse_network(text: &str) -> Option<ipnet::IpNet> {
+    text.parse::<ipnet::IpNet>()
+        .ok()
+        .or_else(|| text.parse::<IpAddr>().ok().map(ipnet::IpNet::from))
+}
+
+/// The client's address. `X-Forwarded-For` is believed only when the peer
+/// is a trusted proxy, and then only up to the first address (from the
+/// right) that is not itself a trusted proxy: anything further left was
+/// written by the client and may be forged.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(&canonical(*ip)));
+    if trusted.is_empty() || !is_trusted(&peer) {
+        return peer;
+    }
+    let hops = headers
+        .get_all(&X_FORWARDED_FOR)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) if is_trusted(&ip) => client = ip,
+            Ok(ip) => return ip,
+            // An unparsable entry ends what can be believed.
+            Err(_) => return client,
+        }
+    }
+    client
+}
+
+/// IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`) as IPv4.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
 /// The client's request id if it is a sane token, else a new random one.
 pub fn request_id(headers: &HeaderMap) -> String {
     let valid = |id: &&str| {
@@ -121,6 +164,34 @@ mod tests {
         assert_eq!(headers["x-forwarded-for"], "203.0.113.9, 127.0.0.1");
         assert_eq!(headers["x-forwarded-proto"], "http");
         assert_eq!(headers["x-forwarded-host"], "example.com");
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let trusted = vec![parse_network("10.0.0.0/8").expect("net")];
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("198.51.100.1, 203.0.113.9, 10.1.1.1"),
+        );
+        let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), &headers, &trusted),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            client_ip(ip("192.0.2.1"), &headers, &trusted),
+            ip("192.0.2.1")
+        );
+        assert_eq!(client_ip(ip("10.0.0.2"), &headers, &[]), ip("10.0.0.2"));
+        headers.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("garbage, 10.1.1.1"),
+        );
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), &headers, &trusted),
+            ip("10.1.1.1")
+        );
     }
 
     #[test]

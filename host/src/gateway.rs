@@ -5,6 +5,7 @@ use std::path::Path;
 
 use crate::config::{Config, ConfigError};
 use crate::plugin::PluginRuntime;
+use crate::ratelimit;
 use crate::routing::{Route, Router};
 use crate::upstream::Upstream;
 
@@ -25,8 +26,20 @@ pub struct Gateway {
     pub router: Router,
     /// Largest request body accepted.
     pub max_request_body_bytes: u64,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Keeps the engine and the plugins alive while routes use them.
     pub runtime: PluginRuntime,
+    /// Evicts idle rate-limit keys; stopped when the gateway is dropped.
+    sweeper: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if let Some(sweeper) = self.sweeper.take() {
+            sweeper.abort();
+        }
+    }
 }
 
 impl Gateway {
@@ -35,10 +48,12 @@ impl Gateway {
     pub async fn build(config: &Config, file: &Path) -> Result<Self, BuildError> {
         let runtime = PluginRuntime::new(config).map_err(BuildError::Runtime)?;
         let chains = runtime.load_chains(config, file).await?;
+        let policies = ratelimit::build_policies(config);
         let mut routes = Vec::with_capacity(config.routes.len());
         for (i, (route, chain)) in config.routes.iter().zip(chains).enumerate() {
-            let compiled =
-                Route::new(route, Upstream::new(&route.upstream), chain).map_err(|e| {
+            let limits = ratelimit::route_limits(&route.rate_limits, &policies);
+            let compiled = Route::new(route, Upstream::new(&route.upstream), chain, limits)
+                .map_err(|e| {
                     ConfigError::new(
                         file,
                         format!("routes[{i}].path.regex"),
@@ -47,10 +62,19 @@ impl Gateway {
                 })?;
             routes.push(compiled);
         }
+        let sweeper = (!policies.is_empty())
+            .then(|| tokio::spawn(ratelimit::sweep_forever(policies.into_values().collect())));
         Ok(Self {
             router: Router::new(routes),
             max_request_body_bytes: config.server.max_request_body_bytes,
+            trusted_proxies: config
+                .server
+                .trusted_proxies
+                .iter()
+                .filter_map(|p| crate::forwarding::parse_network(p))
+                .collect(),
             runtime,
+            sweeper,
         })
     }
 }

@@ -15,6 +15,7 @@ pub mod gateway;
 pub mod logging;
 pub mod pipeline;
 pub mod plugin;
+pub mod ratelimit;
 pub mod routing;
 pub mod server;
 pub mod upstream;

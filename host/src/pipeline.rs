@@ -4,16 +4,21 @@
 //! 1. limits: a declared body larger than `server.max_request_body_bytes` is
 //!    refused before anything else (413); a streamed one is cut off there;
 //! 2. route match on host, path and method (404 if none);
-//! 3. the request view: hop-by-hop headers removed; this is what plugins see;
-//! 4. plugin chain, `request-headers` phase, in configured order: before any
+//! 3. the request view: hop-by-hop headers removed, the client address
+//!    resolved (`X-Forwarded-For` only from trusted proxies); this is what
+//!    plugins see;
+//! 4. rate limits keyed by client, header or route (429), before any plugin;
+//! 5. plugin chain, `request-headers` phase, in configured order: before any
 //!    of the body is read, so a denial costs no buffering;
-//! 5. plugin chain, `request-body` phase, for plugins that declared it: the
+//! 6. rate limits keyed by the consumer that phase authenticated (429);
+//! 7. plugin chain, `request-body` phase, for plugins that declared it: the
 //!    body is buffered once, up to the largest budget, and lent to them;
-//! 6. upstream: `X-Forwarded-*` added, prefix stripped, target chosen, sent
-//!    (502 unreachable, 504 too slow); bodies stream unless buffered in 5;
-//! 7. plugin chain, `response-headers` then `response-body` phases, in
+//! 8. upstream: `X-Forwarded-*` added, prefix stripped, target chosen, sent
+//!    (502 unreachable, 504 too slow); bodies stream unless buffered in 7;
+//! 9. plugin chain, `response-headers` then `response-body` phases, in
 //!    reverse order;
-//! 8. the response, with `x-request-id`; one access log line.
+//! 10. the response, with `x-request-id` and the rate-limit fields; one
+//!     access log line.
 //!
 //! Any phase may stop the request: a plugin denial becomes the plugin's
 //! response; every error becomes a response in one place,
@@ -30,12 +35,13 @@ use hyper::body::Incoming;
 
 use crate::body::{self, BoxBody, Buffered};
 use crate::context::RequestContext;
-use crate::error::GatewayError;
+use crate::error::{GatewayError, RATELIMIT, RATELIMIT_POLICY};
 use crate::forwarding::{self, X_REQUEST_ID};
 use crate::gateway::Gateway;
 use crate::plugin::bindings::{Denial, Phase};
 use crate::plugin::chain::{Flow, PhaseBody};
 use crate::plugin::view::{RequestView, ResponseView};
+use crate::ratelimit::{Allowance, Policy};
 use crate::routing::Route;
 use crate::upstream::{self, Upstream};
 
@@ -79,7 +85,7 @@ pub async fn handle(
 async fn proxy(
     gateway: &Gateway,
     request: Request<Incoming>,
-    client_ip: IpAddr,
+    peer_ip: IpAddr,
     request_id: &str,
     route_id: &mut Option<Arc<str>>,
 ) -> Result<Response<BoxBody>, GatewayError> {
@@ -113,6 +119,7 @@ async fn proxy(
 
     // 3. The request as plugins see it.
     forwarding::strip_hop_by_hop(&mut parts.headers);
+    let client_ip = forwarding::client_ip(peer_ip, &parts.headers, &gateway.trusted_proxies);
     let mut view = Arc::new(RequestView {
         method: parts.method.clone(),
         scheme: "http",
@@ -121,13 +128,17 @@ async fn proxy(
         query: parts.uri.query().map(str::to_string),
         headers: std::mem::take(&mut parts.headers),
         client_ip,
+        peer_ip,
         route_id: route.id.clone(),
         request_id: Arc::from(request_id),
     });
     let mut context = Arc::new(RequestContext::default());
     let chain = &route.chain;
 
-    // 4. request-headers phase.
+    // 4. Rate limits keyed by client, header or route, before any plugin.
+    let mut allowance = check_limits(&route.limits.before_plugins, &view, &context, None)?;
+
+    // 5. request-headers phase.
     if let Flow::Deny { denial, .. } = chain
         .on_request(Phase::RequestHeaders, &mut view, None, &mut context)
         .await?
@@ -135,7 +146,15 @@ async fn proxy(
         return Ok(denial_response(denial));
     }
 
-    // 5. request-body phase.
+    // 6. Rate limits keyed by the consumer the plugins authenticated.
+    allowance = check_limits(
+        &route.limits.after_authentication,
+        &view,
+        &context,
+        allowance,
+    )?;
+
+    // 7. request-body phase.
     if let Some(budget) = chain.body_budget(Phase::RequestBody) {
         let (mut bytes, rest) = match body::buffer_up_to(request_body, budget).await {
             Ok(Buffered::Complete(bytes)) => (bytes, None),
@@ -163,7 +182,7 @@ async fn proxy(
         };
     }
 
-    // 6. Upstream. The headers move into the upstream request unless a
+    // 8. Upstream. The headers move into the upstream request unless a
     // response phase still needs the request view.
     let keep_view = chain.has_phase(Phase::ResponseHeaders) || chain.has_phase(Phase::ResponseBody);
     let upstream_request = upstream_request(&mut view, keep_view, route, request_body)?;
@@ -176,7 +195,7 @@ async fn proxy(
         Upstream::Targets(targets) => targets.send(upstream_request).await?,
     };
 
-    // 7. Response phases.
+    // 9. Response phases.
     let (mut head, mut response_body) = response.into_parts();
     forwarding::strip_hop_by_hop(&mut head.headers);
     if chain.has_phase(Phase::ResponseHeaders) || chain.has_phase(Phase::ResponseBody) {
@@ -227,8 +246,12 @@ async fn proxy(
             .map_or_else(|shared| shared.headers.clone(), |v| v.headers);
     }
 
-    // 8. The response.
-    Ok(Response::from_parts(head, response_body))
+    // 10. The response, with the tightest rate limit's fields.
+    let mut response = Response::from_parts(head, response_body);
+    if let Some(allowance) = allowance {
+        add_ratelimit_fields(response.headers_mut(), &allowance);
+    }
+    Ok(response)
 }
 
 /// The request sent upstream: the view's method, path and headers (with
@@ -256,7 +279,7 @@ fn upstream_request(
         Some(query) => format!("{path}?{query}"),
         None => path.to_string(),
     };
-    forwarding::add_forwarded(&mut headers, view.client_ip, view.scheme, &view.authority);
+    forwarding::add_forwarded(&mut headers, view.peer_ip, view.scheme, &view.authority);
     if !headers.contains_key(HOST)
         && let Ok(host) = HeaderValue::from_str(&view.authority)
     {
@@ -273,6 +296,37 @@ fn upstream_request(
         .map_err(|_| GatewayError::BadRequest("invalid request target"))?;
     *request.headers_mut() = headers;
     Ok(request)
+}
+
+/// Count the request under each policy; the allowance with the fewest
+/// requests left is the one reported to the client.
+fn check_limits(
+    policies: &[Arc<Policy>],
+    view: &RequestView,
+    context: &RequestContext,
+    mut tightest: Option<Allowance>,
+) -> Result<Option<Allowance>, GatewayError> {
+    for policy in policies {
+        let key = policy.key.key(view, context);
+        let allowance = policy.check(&key).map_err(GatewayError::RateLimited)?;
+        if tightest
+            .as_ref()
+            .is_none_or(|t| allowance.remaining < t.remaining)
+        {
+            tightest = Some(allowance);
+        }
+    }
+    Ok(tightest)
+}
+
+fn add_ratelimit_fields(headers: &mut HeaderMap, allowance: &Allowance) {
+    if let Ok(value) = HeaderValue::from_str(allowance.policy.policy_field()) {
+        headers.insert(RATELIMIT_POLICY.clone(), value);
+    }
+    let field = format!("\"{}\";r={}", allowance.policy.name, allowance.remaining);
+    if let Ok(value) = HeaderValue::from_str(&field) {
+        headers.insert(RATELIMIT.clone(), value);
+    }
 }
 
 /// A plugin's denial as the client's response.

@@ -8,6 +8,7 @@ use regex::Regex;
 
 use crate::config::RouteConfig;
 use crate::plugin::chain::Chain;
+use crate::ratelimit::RouteLimits;
 use crate::upstream::Upstream;
 
 /// How a route matches paths.
@@ -52,6 +53,8 @@ pub struct Route {
     pub chain: Chain,
     /// The prefix to remove before forwarding, if `strip_prefix` is set.
     pub strip_prefix: Option<String>,
+    /// Its rate limits.
+    pub limits: RouteLimits,
 }
 
 impl Route {
@@ -60,6 +63,7 @@ impl Route {
         config: &RouteConfig,
         upstream: Upstream,
         chain: Chain,
+        limits: RouteLimits,
     ) -> Result<Self, regex::Error> {
         let path = match (&config.path.exact, &config.path.prefix, &config.path.regex) {
             (Some(p), _, _) => PathMatcher::Exact(p.clone()),
@@ -84,6 +88,7 @@ impl Route {
             upstream,
             chain,
             strip_prefix,
+            limits,
         })
     }
 

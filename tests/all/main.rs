@@ -7,3 +7,4 @@ mod config_errors;
 mod lifecycle;
 mod plugins;
 mod proxy;
+mod ratelimit;

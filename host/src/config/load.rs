@@ -257,6 +257,38 @@ fn check(file: &Path, dir: &Path, config: &mut Config) -> Result<(), ConfigError
                     .map_err(|(key, reason)| err(key, reason))?;
             }
         }
+        for (j, name) in route.rate_limits.iter().enumerate() {
+            if !config.rate_limits.contains_key(name) {
+                return Err(err(
+                    format!("{key}.rate_limits[{j}]"),
+                    format!("no rate limit {name:?} in [rate_limits]"),
+                ));
+            }
+        }
+    }
+
+    for (name, limit) in &config.rate_limits {
+        let key = format!("rate_limits.{name}");
+        if let Err(reason) = crate::ratelimit::KeySource::parse(&limit.key) {
+            return Err(err(format!("{key}.key"), reason));
+        }
+        if limit.requests == 0 || limit.per_seconds == 0 || limit.burst == Some(0) {
+            return Err(err(
+                key,
+                "requests, per_seconds and burst must be at least 1".into(),
+            ));
+        }
+        if limit.max_keys == 0 {
+            return Err(err(format!("{key}.max_keys"), "must be at least 1".into()));
+        }
+    }
+    for (i, proxy) in config.server.trusted_proxies.iter().enumerate() {
+        if crate::forwarding::parse_network(proxy).is_none() {
+            return Err(err(
+                format!("server.trusted_proxies[{i}]"),
+                format!("{proxy:?} is not an IP address or CIDR network"),
+            ));
+        }
     }
     Ok(())
 }

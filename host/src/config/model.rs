@@ -19,6 +19,9 @@ pub struct Config {
     /// Plugins by name; routes refer to them.
     #[serde(default)]
     pub plugins: BTreeMap<String, PluginConfig>,
+    /// Rate-limit policies by name; routes refer to them.
+    #[serde(default)]
+    pub rate_limits: BTreeMap<String, RateLimitConfig>,
     /// Routes, matched in order; the first match wins.
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
@@ -36,6 +39,10 @@ pub struct ServerConfig {
     /// Largest request body accepted, in bytes; larger ones get 413.
     #[serde(default = "default_max_request_body_bytes")]
     pub max_request_body_bytes: u64,
+    /// Peers (CIDRs) whose `X-Forwarded-For` is believed. From anyone else
+    /// the header is kept but ignored: the client is the socket's peer.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
 }
 
 fn default_grace_period_ms() -> u64 {
@@ -272,6 +279,9 @@ pub struct RouteConfig {
     /// The plugin chain, run in this order on requests and in reverse on responses.
     #[serde(default)]
     pub plugins: Vec<RoutePluginConfig>,
+    /// Rate-limit policies (keys of `[rate_limits]`) applied to this route.
+    #[serde(default)]
+    pub rate_limits: Vec<String>,
 }
 
 /// How a route matches the path: exactly one of the keys.
@@ -347,4 +357,35 @@ pub struct RoutePluginConfig {
     /// Replaces the plugin's default `settings` when given. String values
     /// written `env:NAME` or `file:PATH` are secrets resolved at load.
     pub settings: Option<toml::Table>,
+}
+
+/// `[rate_limits.NAME]`: a GCRA limit (governor) of `requests` per
+/// `per_seconds`, allowing bursts of `burst`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// What is limited: `ip` (the client), `route` (everyone together),
+    /// `consumer` (the principal set by an authentication plugin; checked
+    /// after the request-headers phase), or `header:NAME` (e.g. an API key).
+    pub key: String,
+    /// Requests allowed per window.
+    pub requests: u32,
+    /// Window length in seconds.
+    #[serde(default = "default_per_seconds")]
+    pub per_seconds: u64,
+    /// Requests allowed at once after a quiet period (default: `requests`).
+    pub burst: Option<u32>,
+    /// Most distinct keys tracked. Past it, new traffic shares a fixed set
+    /// of buckets until idle keys are evicted, so a flood of distinct
+    /// clients cannot exhaust memory.
+    #[serde(default = "default_max_keys")]
+    pub max_keys: usize,
+}
+
+fn default_per_seconds() -> u64 {
+    1
+}
+
+fn default_max_keys() -> usize {
+    100_000
 }

@@ -152,6 +152,7 @@ mod tests {
             query: None,
             headers: HeaderMap::new(),
             client_ip: std::net::Ipv4Addr::LOCALHOST.into(),
+            peer_ip: std::net::Ipv4Addr::LOCALHOST.into(),
             route_id: Arc::from("r"),
             request_id: Arc::from("id"),
         })

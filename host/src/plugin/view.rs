@@ -28,6 +28,8 @@ pub struct RequestView {
     pub headers: HeaderMap,
     /// The client's address.
     pub client_ip: IpAddr,
+    /// The socket peer (a proxy, when `client_ip` came from `X-Forwarded-For`).
+    pub peer_ip: IpAddr,
     /// The matched route.
     pub route_id: Arc<str>,
     /// The request id.

@@ -1,0 +1,56 @@
+//! Native rate limiting (governor's GCRA), before any plugin runs.
+//!
+//! A policy limits `requests` per `per_seconds` with a `burst`, keyed by
+//! the client, a header, the route, or the authenticated consumer. A
+//! rejected request gets 429 with `Retry-After` and the IETF draft
+//! `RateLimit-Policy` / `RateLimit` fields; allowed requests get the fields
+//! of their tightest policy.
+
+mod key;
+mod policy;
+
+pub use key::KeySource;
+pub use policy::{Allowance, Policy, Rejection, sweep_forever};
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::config::Config;
+
+/// The policies of one route, split by when they can be checked.
+#[derive(Clone, Default)]
+pub struct RouteLimits {
+    /// Checked before any plugin: keyed by client, header or route.
+    pub before_plugins: Vec<Arc<Policy>>,
+    /// Checked after the request-headers phase: keyed by consumer.
+    pub after_authentication: Vec<Arc<Policy>>,
+}
+
+impl RouteLimits {
+    /// Whether the route has no limits.
+    pub fn is_empty(&self) -> bool {
+        self.before_plugins.is_empty() && self.after_authentication.is_empty()
+    }
+}
+
+/// Build every policy of a validated config (once; routes share them).
+pub fn build_policies(config: &Config) -> HashMap<String, Arc<Policy>> {
+    config
+        .rate_limits
+        .iter()
+        .filter_map(|(name, limit)| Policy::new(name, limit).map(|p| (name.clone(), Arc::new(p))))
+        .collect()
+}
+
+/// The limits of a route, from its `rate_limits` names.
+pub fn route_limits(names: &[String], policies: &HashMap<String, Arc<Policy>>) -> RouteLimits {
+    let mut limits = RouteLimits::default();
+    for policy in names.iter().filter_map(|name| policies.get(name)) {
+        if policy.key == KeySource::Consumer {
+            limits.after_authentication.push(policy.clone());
+        } else {
+            limits.before_plugins.push(policy.clone());
+        }
+    }
+    limits
+}
