@@ -132,3 +132,57 @@ async fn forwarded_for_is_believed_only_from_trusted_proxies() {
         "the client behind a trusted proxy is 203.0.113.9"
     );
 }
+
+fn consumer_routes(origin: &Origin, role: &str) -> String {
+    format!(
+        r#"
+[plugins.identify]
+path = {wasm:?}
+role = "{role}"
+
+[rate_limits.per-consumer]
+key = "consumer"
+requests = 2
+per_seconds = 60
+
+[[routes]]
+id = "by-consumer"
+path = {{ prefix = "/" }}
+upstream = {{ targets = ["{target}"] }}
+plugins = [{{ name = "identify" }}]
+rate_limits = ["per-consumer"]
+"#,
+        wasm = crate::support::fixture("identify").display().to_string(),
+        target = origin.target()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn consumer_limits_count_the_principal_an_authentication_plugin_set() {
+    let origin = Origin::start().await;
+    let gateway = Gateway::start(&consumer_routes(&origin, "authentication"));
+    let as_user = |user: &'static str| {
+        let url = gateway.url("/x");
+        async move { send("GET", &url, &[("x-user", user)], "").await.status }
+    };
+    assert_eq!(as_user("alice").await, 200);
+    assert_eq!(as_user("alice").await, 200);
+    assert_eq!(as_user("alice").await, 429);
+    assert_eq!(as_user("bob").await, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn only_authentication_plugins_may_set_the_principal() {
+    let origin = Origin::start().await;
+    let gateway = Gateway::start(&consumer_routes(&origin, "policy"));
+    let reply = send("GET", &gateway.url("/x"), &[("x-user", "mallory")], "").await;
+    assert_eq!(reply.status, 503);
+    assert!(
+        gateway
+            .logs()
+            .iter()
+            .any(|l| l.contains("only plugins with role")),
+        "{:?}",
+        gateway.logs()
+    );
+}
