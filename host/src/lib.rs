@@ -8,6 +8,7 @@
 
 pub mod body;
 pub mod config;
+pub mod connections;
 pub mod context;
 pub mod error;
 pub mod forwarding;

@@ -3,7 +3,6 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
@@ -106,11 +105,10 @@ async fn run(path: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
     let addr = listener.local_addr().context("listener address")?;
     tracing::info!(addr = %addr, routes = gateway.router.routes().len(), "listening");
-    let grace = Duration::from_millis(config.server.grace_period_ms);
     server::serve(
         Arc::new(gateway),
         listener,
-        grace,
+        &config.server,
         server::shutdown_signal(),
     )
     .await;

@@ -13,26 +13,32 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
+use crate::config::ServerConfig;
+use crate::connections::ConnectionLimits;
 use crate::gateway::Gateway;
 use crate::pipeline;
 
-/// A client that has not sent its request headers by then is cut off, so
-/// slow clients cannot hold connections open forever.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Serve until `shutdown` resolves, then drain for up to `grace`.
+/// Serve until `shutdown` resolves, then drain for up to the grace period.
 pub async fn serve(
     gateway: Arc<Gateway>,
     listener: TcpListener,
-    grace: Duration,
+    settings: &ServerConfig,
     shutdown: impl Future<Output = ()>,
 ) {
+    let grace = Duration::from_millis(settings.grace_period_ms);
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
-    builder.http2().timer(TokioTimer::new());
+        .header_read_timeout(Duration::from_millis(settings.header_read_timeout_ms))
+        .max_buf_size(settings.max_header_bytes.max(8192));
+    // hyper also bounds reset streams that were never accepted, which is
+    // what a rapid-reset flood produces.
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(settings.h2_max_concurrent_streams);
+    let limits = ConnectionLimits::new(settings.max_connections, settings.max_connections_per_ip);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
 
@@ -49,6 +55,11 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        let Some(permit) = limits.admit(peer.ip()) else {
+            tracing::warn!(%peer, "connection refused: connection cap reached");
+            drop(stream);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let gateway = gateway.clone();
         let service = service_fn(move |request| {
@@ -63,6 +74,7 @@ pub async fn serve(
             if let Err(e) = connection.await {
                 tracing::debug!(%peer, "connection ended with an error: {e}");
             }
+            drop(permit);
         });
     }
 

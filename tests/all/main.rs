@@ -4,6 +4,7 @@
 mod support;
 
 mod config_errors;
+mod hardening;
 mod lifecycle;
 mod plugins;
 mod proxy;

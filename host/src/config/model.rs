@@ -43,6 +43,43 @@ pub struct ServerConfig {
     /// the header is kept but ignored: the client is the socket's peer.
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
+    /// A client that has not sent its request headers by then is cut off
+    /// (slowloris).
+    #[serde(default = "default_header_read_timeout_ms")]
+    pub header_read_timeout_ms: u64,
+    /// Most connections open at once; more are closed on accept.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Most connections open at once from one client address (0 = no cap).
+    #[serde(default = "default_max_connections_per_ip")]
+    pub max_connections_per_ip: usize,
+    /// Largest HTTP/1 request head (request line and headers) accepted;
+    /// larger ones get 431. At least 8192.
+    #[serde(default = "default_max_header_bytes")]
+    pub max_header_bytes: usize,
+    /// Most concurrent HTTP/2 streams per connection.
+    #[serde(default = "default_h2_max_concurrent_streams")]
+    pub h2_max_concurrent_streams: u32,
+}
+
+fn default_header_read_timeout_ms() -> u64 {
+    30_000
+}
+
+fn default_max_connections() -> usize {
+    10_000
+}
+
+fn default_max_connections_per_ip() -> usize {
+    256
+}
+
+fn default_max_header_bytes() -> usize {
+    64 * 1024
+}
+
+fn default_h2_max_concurrent_streams() -> u32 {
+    100
 }
 
 fn default_grace_period_ms() -> u64 {
