@@ -119,6 +119,12 @@ async fn proxy(
 
     // 3. The request as plugins see it.
     forwarding::strip_hop_by_hop(&mut parts.headers);
+    // The upstream must see the host this request was routed by: an
+    // absolute-form target or an HTTP/2 `:authority` wins over a `Host`
+    // header that says otherwise (RFC 9112 §3.2.2).
+    if let Ok(host) = HeaderValue::from_str(&authority) {
+        parts.headers.insert(HOST, host);
+    }
     let client_ip = forwarding::client_ip(peer_ip, &parts.headers, &gateway.trusted_proxies);
     let mut view = Arc::new(RequestView {
         method: parts.method.clone(),
@@ -270,8 +276,10 @@ fn upstream_request(
     let view = &**view;
     let path = match &route.strip_prefix {
         Some(prefix) => match view.path.strip_prefix(prefix.trim_end_matches('/')) {
+            Some("") => "/",
             Some(rest) if rest.starts_with('/') => rest,
-            _ => "/",
+            // A plugin rewrote the path out of the prefix: send it as is.
+            _ => view.path.as_str(),
         },
         None => view.path.as_str(),
     };
@@ -338,7 +346,7 @@ fn denial_response(denial: Denial) -> Response<BoxBody> {
         if let (Ok(name), Ok(value)) = (
             HeaderName::from_bytes(name.as_bytes()),
             HeaderValue::from_str(&value),
-        ) && name != CONTENT_LENGTH
+        ) && !crate::plugin::edits::is_managed(&name)
         {
             response.headers_mut().append(name, value);
         }

@@ -53,18 +53,16 @@ upstream = {{ targets = ["{}"] }}
     assert_eq!(&reply.body[..], b"done");
     let status = tokio::task::spawn_blocking(move || {
         let status = gateway.wait_exit(Duration::from_secs(10));
-        (status, gateway.logs())
+        let drained = gateway.wait_for_log(|l| l.contains("draining in-flight requests"));
+        (status, drained, gateway.logs())
     })
     .await
     .expect("task");
-    let (status, logs) = status;
+    let (status, drained, logs) = status;
     assert!(
         status.is_some_and(|s| s.success()),
         "gateway did not exit cleanly: {status:?}\n{}",
         logs.join("\n")
     );
-    assert!(
-        logs.iter()
-            .any(|l| l.contains("draining in-flight requests"))
-    );
+    assert!(drained, "{}", logs.join("\n"));
 }

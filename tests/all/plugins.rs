@@ -133,12 +133,7 @@ async fn a_trapping_plugin_fails_its_request_and_the_next_one_works() {
     let next = get(&gateway.url("/guarded/x")).await;
     assert_eq!(next.status, 200);
     assert_eq!(next.json()["headers"]["x-misbehave-checked"][0], "yes");
-    assert!(
-        gateway
-            .logs()
-            .iter()
-            .any(|l| l.contains("plugin failed") && l.contains("misbehave"))
-    );
+    assert!(gateway.wait_for_log(|l| l.contains("plugin failed") && l.contains("misbehave")));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -268,9 +263,7 @@ plugins = [{{ name = "counter" }}]
     }
     assert!(
         gateway
-            .logs()
-            .iter()
-            .any(|l| l.contains("\"plugin\":\"counter\"") && l.contains("request 3 at"))
+            .wait_for_log(|l| l.contains("\"plugin\":\"counter\"") && l.contains("request 3 at"))
     );
 
     let not_granted = plugin(
@@ -412,4 +405,32 @@ async fn an_exhausted_pool_answers_503_after_a_short_wait() {
         }
         assert!(Instant::now() < deadline, "the pool never recovered");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plugin_failing_open_does_not_skip_the_rest_of_the_chain() {
+    let origin = Origin::start().await;
+    let gateway = Gateway::start(&format!(
+        r#"
+{}
+[plugins.ip-filter]
+builtin = "ip-filter"
+
+[[routes]]
+id = "chained"
+path = {{ prefix = "/" }}
+upstream = {{ targets = ["{}"] }}
+plugins = [{{ name = "misbehave" }}, {{ name = "ip-filter", settings = {{ deny = ["127.0.0.0/8"] }} }}]
+"#,
+        plugin("misbehave", &fixture("misbehave"), "on_error = \"allow\""),
+        origin.target()
+    ));
+    for how in ["trap", "bad-status"] {
+        let reply = send("GET", &gateway.url("/x"), &[("x-misbehave", how)], "").await;
+        assert_eq!(
+            reply.status, 403,
+            "after a failed-open plugin ({how}), the next one still runs"
+        );
+    }
+    assert_eq!(origin.hits(), 0);
 }

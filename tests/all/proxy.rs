@@ -294,3 +294,38 @@ upstream = { builtin = "echo" }
     assert_eq!(echoed["headers"]["x-test"], "1");
     assert_eq!(echoed["body"], "hi");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_upstream_sees_the_host_the_request_was_routed_by() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let origin = Origin::start().await;
+    let gateway = Gateway::start(&format!(
+        r#"
+[[routes]]
+id = "public"
+hosts = ["public.example"]
+path = {{ prefix = "/" }}
+upstream = {{ targets = ["{}"] }}
+"#,
+        origin.target()
+    ));
+    // An absolute-form target names one host, the Host header another: the
+    // route is chosen by the target, so the upstream must see that host.
+    let mut stream = tokio::net::TcpStream::connect(gateway.addr)
+        .await
+        .expect("connect");
+    let request = "GET http://public.example/inspect HTTP/1.1\r\nHost: admin.example\r\nConnection: close\r\n\r\n";
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut answer),
+    )
+    .await
+    .expect("answered in time")
+    .expect("read");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains(r#""host":["public.example"]"#), "{answer}");
+}

@@ -178,10 +178,7 @@ async fn only_authentication_plugins_may_set_the_principal() {
     let reply = send("GET", &gateway.url("/x"), &[("x-user", "mallory")], "").await;
     assert_eq!(reply.status, 503);
     assert!(
-        gateway
-            .logs()
-            .iter()
-            .any(|l| l.contains("only plugins with role")),
+        gateway.wait_for_log(|l| l.contains("only plugins with role")),
         "{:?}",
         gateway.logs()
     );

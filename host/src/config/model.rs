@@ -412,9 +412,9 @@ pub struct RateLimitConfig {
     pub per_seconds: u64,
     /// Requests allowed at once after a quiet period (default: `requests`).
     pub burst: Option<u32>,
-    /// Most distinct keys tracked. Past it, new traffic shares a fixed set
-    /// of buckets until idle keys are evicted, so a flood of distinct
-    /// clients cannot exhaust memory.
+    /// Most distinct keys tracked. Past it, all traffic of the policy is
+    /// counted in 1024 shared buckets (hashed keys) until idle keys are
+    /// evicted, so a flood of distinct clients cannot exhaust memory.
     #[serde(default = "default_max_keys")]
     pub max_keys: usize,
 }

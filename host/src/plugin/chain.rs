@@ -10,7 +10,8 @@ use bytes::Bytes;
 
 use super::bindings::{Decision, Denial, Phase};
 use super::edits::{self, EditTarget};
-use super::pool::InstancePool;
+use super::instance::CallError;
+use super::pool::{InstancePool, Lease};
 use super::view::{RequestView, ResponseView};
 use crate::config::{OnError, OverBudget};
 use crate::context::RequestContext;
@@ -95,17 +96,22 @@ impl Chain {
             };
             let started = Instant::now();
             let outcome = match link.acquire().await {
-                Ok(mut instance) => {
-                    let result = instance
-                        .on_request(
-                            phase,
-                            request.clone(),
-                            lent_body,
-                            context.clone(),
-                            definition.timeout,
-                        )
-                        .await;
-                    finish(link, instance, result)
+                Ok(mut lease) => {
+                    let result = match lease.instance() {
+                        Some(instance) => {
+                            instance
+                                .on_request(
+                                    phase,
+                                    request.clone(),
+                                    lent_body,
+                                    context.clone(),
+                                    definition.timeout,
+                                )
+                                .await
+                        }
+                        None => Err(CallError::Trap("instance already returned".into())),
+                    };
+                    finish(lease, result)
                 }
                 Err(e) => Err(e.to_string()),
             };
@@ -117,7 +123,12 @@ impl Chain {
                 }
             };
             match decision {
-                Decision::Deny(denial) => return deny(link, phase, denial, started),
+                Decision::Deny(denial) => match deny(link, phase, denial, started)? {
+                    Some(flow) => return Ok(flow),
+                    // An unusable denial from a plugin that fails open:
+                    // skip it and run the rest of the chain.
+                    None => continue,
+                },
                 Decision::Continue(list) if list.is_empty() => {}
                 Decision::Continue(list) => {
                     let view = Arc::make_mut(request);
@@ -173,18 +184,23 @@ impl Chain {
             };
             let started = Instant::now();
             let outcome = match link.acquire().await {
-                Ok(mut instance) => {
-                    let result = instance
-                        .on_response(
-                            phase,
-                            request.clone(),
-                            response.clone(),
-                            lent_body,
-                            context.clone(),
-                            definition.timeout,
-                        )
-                        .await;
-                    finish(link, instance, result)
+                Ok(mut lease) => {
+                    let result = match lease.instance() {
+                        Some(instance) => {
+                            instance
+                                .on_response(
+                                    phase,
+                                    request.clone(),
+                                    response.clone(),
+                                    lent_body,
+                                    context.clone(),
+                                    definition.timeout,
+                                )
+                                .await
+                        }
+                        None => Err(CallError::Trap("instance already returned".into())),
+                    };
+                    finish(lease, result)
                 }
                 Err(e) => Err(e.to_string()),
             };
@@ -196,7 +212,12 @@ impl Chain {
                 }
             };
             match decision {
-                Decision::Deny(denial) => return deny(link, phase, denial, started),
+                Decision::Deny(denial) => match deny(link, phase, denial, started)? {
+                    Some(flow) => return Ok(flow),
+                    // An unusable denial from a plugin that fails open:
+                    // skip it and run the rest of the chain.
+                    None => continue,
+                },
                 Decision::Continue(list) if list.is_empty() => {}
                 Decision::Continue(list) => {
                     let view = Arc::make_mut(response);
@@ -216,21 +237,17 @@ impl Chain {
     }
 }
 
-/// Return the instance to its pool after a clean call; discard it after a
-/// trap or timeout, since its memory may be in any state.
-fn finish(
-    link: &Arc<InstancePool>,
-    instance: super::instance::Instance,
-    result: Result<Decision, super::instance::CallError>,
-) -> Result<Decision, String> {
+/// Return the instance to its pool after a clean call; after a trap or
+/// timeout the lease is dropped, which discards the instance, since its
+/// memory may be in any state.
+fn finish(lease: Lease, result: Result<Decision, CallError>) -> Result<Decision, String> {
     match result {
         Ok(decision) => {
-            link.release(instance);
+            lease.release();
             Ok(decision)
         }
         Err(e) => {
-            drop(instance);
-            link.discard();
+            drop(lease);
             Err(e.to_string())
         }
     }
@@ -273,17 +290,18 @@ fn fail(
 }
 
 /// A plugin denied: check its response is one the gateway will send.
+/// `None` means the denial was unusable and the plugin fails open.
 fn deny(
     link: &InstancePool,
     phase: Phase,
     denial: Denial,
     started: Instant,
-) -> Result<Flow, GatewayError> {
+) -> Result<Option<Flow>, GatewayError> {
     let plugin = &link.definition.name;
     if !(200..=599).contains(&denial.status) {
         let reason = format!("denied with status {}, outside 200-599", denial.status);
         fail(link, phase, &reason, started)?;
-        return Ok(Flow::Continue);
+        return Ok(None);
     }
     tracing::info!(
         plugin = &**plugin,
@@ -294,8 +312,8 @@ fn deny(
         outcome = "denied",
         "plugin denied the request"
     );
-    Ok(Flow::Deny {
+    Ok(Some(Flow::Deny {
         plugin: plugin.clone(),
         denial,
-    })
+    }))
 }

@@ -45,70 +45,126 @@ pub struct EditTarget<'a> {
     pub context: &'a mut Arc<RequestContext>,
 }
 
-/// Apply `edits` in order. On error, the edits before it are applied; the
-/// caller fails the request or skips the plugin, never forwards it as is.
+/// An edit that passed every check and can no longer fail.
+enum Checked {
+    Set(HeaderName, HeaderValue),
+    Append(HeaderName, HeaderValue),
+    Remove(HeaderName),
+    Path(String, Option<String>),
+    Body(Bytes),
+    Context(Edit),
+}
+
+/// Apply `edits` in order, all or nothing: every edit is checked first, and
+/// if one is refused none is applied, so a plugin that fails open leaves
+/// no half-made changes behind.
 pub fn apply(
     edits: Vec<Edit>,
     role: PluginRole,
     target: &mut EditTarget<'_>,
 ) -> Result<(), EditError> {
-    for edit in edits {
+    let (has_path, has_body) = (target.path.is_some(), target.body.is_some());
+    let checked = edits
+        .into_iter()
+        .map(|edit| check(edit, role, has_path, has_body))
+        .collect::<Result<Vec<_>, _>>()?;
+    for edit in checked {
         match edit {
-            Edit::SetHeader((name, value)) => {
-                let (name, value) = header(&name, &value)?;
+            Checked::Set(name, value) => {
                 target.headers.insert(name, value);
             }
-            Edit::AppendHeader((name, value)) => {
-                let (name, value) = header(&name, &value)?;
+            Checked::Append(name, value) => {
                 target.headers.append(name, value);
             }
-            Edit::RemoveHeader(name) => {
-                let name = header_name(&name)?;
+            Checked::Remove(name) => {
                 target.headers.remove(name);
             }
-            Edit::RewritePath(path) => {
-                let (old_path, old_query) = target
-                    .path
-                    .as_mut()
-                    .ok_or(EditError::WrongPhase("rewrite-path"))?;
-                let uri: http::uri::PathAndQuery = path
-                    .parse()
-                    .map_err(|_| EditError::InvalidPath(path.clone()))?;
-                if !uri.path().starts_with('/') {
-                    return Err(EditError::InvalidPath(path));
+            Checked::Path(path, query) => {
+                if let Some((old_path, old_query)) = target.path.as_mut() {
+                    **old_path = path;
+                    **old_query = query;
                 }
-                **old_path = uri.path().to_string();
-                **old_query = uri.query().map(str::to_string);
             }
-            Edit::ReplaceBody(bytes) => {
-                let body = target
-                    .body
-                    .as_deref_mut()
-                    .ok_or(EditError::WrongPhase("replace-body"))?;
-                *body = Bytes::from(bytes);
+            Checked::Body(bytes) => {
                 target
                     .headers
-                    .insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
-            }
-            Edit::SetPrincipal(principal) => {
-                if role != PluginRole::Authentication {
-                    return Err(EditError::NotAuthentication);
+                    .insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+                if let Some(body) = target.body.as_deref_mut() {
+                    *body = bytes;
                 }
-                Arc::make_mut(target.context).principal = Some(principal);
             }
-            Edit::AddScopes(scopes) => Arc::make_mut(target.context).scopes.extend(scopes),
-            Edit::AddRoles(roles) => Arc::make_mut(target.context).roles.extend(roles),
-            Edit::SetClaim((name, value)) => Arc::make_mut(target.context).set_claim(name, value),
-            Edit::SetCountry(country) => Arc::make_mut(target.context).country = Some(country),
-            Edit::SetRiskScore(score) => {
-                Arc::make_mut(target.context).risk_score = Some(score.min(100))
-            }
-            Edit::SetEntry((key, value)) => {
-                Arc::make_mut(target.context).entries.insert(key, value);
-            }
+            Checked::Context(edit) => apply_to_context(edit, target.context),
         }
     }
     Ok(())
+}
+
+fn check(
+    edit: Edit,
+    role: PluginRole,
+    has_path: bool,
+    has_body: bool,
+) -> Result<Checked, EditError> {
+    Ok(match edit {
+        Edit::SetHeader((name, value)) => {
+            let (name, value) = header(&name, &value)?;
+            Checked::Set(name, value)
+        }
+        Edit::AppendHeader((name, value)) => {
+            let (name, value) = header(&name, &value)?;
+            Checked::Append(name, value)
+        }
+        Edit::RemoveHeader(name) => Checked::Remove(header_name(&name)?),
+        Edit::RewritePath(path) => {
+            if !has_path {
+                return Err(EditError::WrongPhase("rewrite-path"));
+            }
+            let uri: http::uri::PathAndQuery = path
+                .parse()
+                .map_err(|_| EditError::InvalidPath(path.clone()))?;
+            if !uri.path().starts_with('/') {
+                return Err(EditError::InvalidPath(path));
+            }
+            Checked::Path(uri.path().to_string(), uri.query().map(str::to_string))
+        }
+        Edit::ReplaceBody(bytes) => {
+            if !has_body {
+                return Err(EditError::WrongPhase("replace-body"));
+            }
+            Checked::Body(Bytes::from(bytes))
+        }
+        Edit::SetPrincipal(_) if role != PluginRole::Authentication => {
+            return Err(EditError::NotAuthentication);
+        }
+        context_edit => Checked::Context(context_edit),
+    })
+}
+
+fn apply_to_context(edit: Edit, context: &mut Arc<RequestContext>) {
+    let context = Arc::make_mut(context);
+    match edit {
+        Edit::SetPrincipal(principal) => context.principal = Some(principal),
+        Edit::AddScopes(scopes) => context.scopes.extend(scopes),
+        Edit::AddRoles(roles) => context.roles.extend(roles),
+        Edit::SetClaim((name, value)) => context.set_claim(name, value),
+        Edit::SetCountry(country) => context.country = Some(country),
+        Edit::SetRiskScore(score) => context.risk_score = Some(score.min(100)),
+        Edit::SetEntry((key, value)) => {
+            context.entries.insert(key, value);
+        }
+        // Header, path and body edits never reach here: `check` sorts them.
+        Edit::SetHeader(_)
+        | Edit::AppendHeader(_)
+        | Edit::RemoveHeader(_)
+        | Edit::RewritePath(_)
+        | Edit::ReplaceBody(_) => {}
+    }
+}
+
+/// Whether a plugin may set this header on a request, a response or a
+/// denial: the gateway owns message framing and connection management.
+pub fn is_managed(name: &HeaderName) -> bool {
+    MANAGED.contains(&name.as_str())
 }
 
 /// Headers a plugin may not set or remove: the gateway owns message framing
@@ -127,7 +183,7 @@ const MANAGED: &[&str] = &[
 fn header_name(name: &str) -> Result<HeaderName, EditError> {
     let parsed = HeaderName::from_bytes(name.as_bytes())
         .map_err(|_| EditError::InvalidHeader(name.into()))?;
-    if MANAGED.contains(&parsed.as_str()) {
+    if is_managed(&parsed) {
         return Err(EditError::ManagedHeader(name.into()));
     }
     Ok(parsed)
@@ -225,6 +281,29 @@ mod tests {
             );
         }
         assert_eq!(ctx.principal, None);
+    }
+
+    #[test]
+    fn a_refused_edit_leaves_everything_unchanged() {
+        let mut headers = HeaderMap::new();
+        let mut ctx = Arc::new(RequestContext::default());
+        let mut target = EditTarget {
+            headers: &mut headers,
+            path: None,
+            body: None,
+            context: &mut ctx,
+        };
+        let edits = vec![
+            Edit::SetHeader(("x-user".into(), "mallory".into())),
+            Edit::SetEntry(("k".into(), "v".into())),
+            Edit::SetPrincipal("mallory".into()),
+        ];
+        assert_eq!(
+            apply(edits, PluginRole::Policy, &mut target),
+            Err(EditError::NotAuthentication)
+        );
+        assert!(headers.is_empty());
+        assert!(ctx.entries.is_empty());
     }
 
     #[test]

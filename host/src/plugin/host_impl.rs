@@ -16,6 +16,15 @@ type Result<T> = wasmtime::Result<T>;
 
 impl types::Host for InstanceState {}
 
+impl InstanceState {
+    fn lend_body(&mut self, body: Option<bytes::Bytes>) -> Result<Option<Resource<BodyResource>>> {
+        let Some(bytes) = body else { return Ok(None) };
+        let handle = self.table.push(BodyResource(bytes))?;
+        self.lent_bodies.push(handle.rep());
+        Ok(Some(handle))
+    }
+}
+
 impl types::HostBody for InstanceState {
     fn size(&mut self, body: Resource<BodyResource>) -> Result<u64> {
         Ok(self.table.get(&body)?.0.len() as u64)
@@ -106,10 +115,7 @@ impl types::HostRequest for InstanceState {
 
     fn body(&mut self, r: Resource<RequestResource>) -> Result<Option<Resource<BodyResource>>> {
         let body = self.table.get(&r)?.body.clone();
-        Ok(match body {
-            Some(bytes) => Some(self.table.push(BodyResource(bytes))?),
-            None => None,
-        })
+        self.lend_body(body)
     }
 
     fn drop(&mut self, r: Resource<RequestResource>) -> Result<()> {
@@ -137,10 +143,7 @@ impl types::HostResponse for InstanceState {
 
     fn body(&mut self, r: Resource<ResponseResource>) -> Result<Option<Resource<BodyResource>>> {
         let body = self.table.get(&r)?.body.clone();
-        Ok(match body {
-            Some(bytes) => Some(self.table.push(BodyResource(bytes))?),
-            None => None,
-        })
+        self.lend_body(body)
     }
 
     fn drop(&mut self, r: Resource<ResponseResource>) -> Result<()> {

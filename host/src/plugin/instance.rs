@@ -12,7 +12,9 @@ use wasmtime::{Store, UpdateDeadline};
 use super::bindings::{Decision, Phase, PluginBindings};
 use super::definition::PluginDefinition;
 use super::state::InstanceState;
-use super::view::{ContextResource, RequestResource, RequestView, ResponseResource, ResponseView};
+use super::view::{
+    BodyResource, ContextResource, RequestResource, RequestView, ResponseResource, ResponseView,
+};
 use crate::context::RequestContext;
 
 /// How long `configure` may take: it may build large tables, but a plugin
@@ -121,6 +123,7 @@ impl Instance {
         let decision = result.map_err(|e| classify(e, timeout))?;
         self.release::<RequestResource>(req_rep)?;
         self.release::<ContextResource>(ctx_rep)?;
+        self.reclaim_bodies();
         Ok(decision)
     }
 
@@ -160,6 +163,7 @@ impl Instance {
         self.release::<RequestResource>(reps.0)?;
         self.release::<ResponseResource>(reps.1)?;
         self.release::<ContextResource>(reps.2)?;
+        self.reclaim_bodies();
         Ok(decision)
     }
 
@@ -167,6 +171,17 @@ impl Instance {
     fn arm(&mut self, timeout: Duration) {
         self.store.data_mut().deadline = Instant::now() + timeout;
         self.store.set_epoch_deadline(1);
+    }
+
+    /// Reclaim the body handles of the call that just ended.
+    fn reclaim_bodies(&mut self) {
+        let state = self.store.data_mut();
+        for rep in std::mem::take(&mut state.lent_bodies) {
+            // Already gone if the guest dropped it: nothing to do.
+            let _ = state
+                .table
+                .delete(wasmtime::component::Resource::<BodyResource>::new_own(rep));
+        }
     }
 
     /// Drop a resource lent for one call; the guest only borrowed it.

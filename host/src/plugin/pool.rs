@@ -31,8 +31,10 @@ pub struct InstancePool {
     /// The phases the plugin declared.
     pub phases: Vec<Phase>,
     idle: Mutex<Vec<Instance>>,
-    /// Instances alive or being created.
+    /// Instances alive (idle, busy or being created).
     live: AtomicUsize,
+    /// Instances being created in the background.
+    creating: AtomicUsize,
     returned: Notify,
     max_uses: u64,
     /// Instances to keep ready.
@@ -58,6 +60,7 @@ impl InstancePool {
             phases,
             idle: Mutex::new(Vec::new()),
             live: AtomicUsize::new(1),
+            creating: AtomicUsize::new(0),
             returned: Notify::new(),
             max_uses,
             target_idle: pool_config.prewarm.max(1) as usize,
@@ -76,7 +79,7 @@ impl InstancePool {
     }
 
     /// Take an instance, waiting up to the pool's acquire timeout.
-    pub async fn acquire(self: &Arc<Self>) -> Result<Instance, PoolExhausted> {
+    pub async fn acquire(self: &Arc<Self>) -> Result<Lease, PoolExhausted> {
         let wait = Duration::from_millis(self.definition.pool.acquire_timeout_ms);
         let deadline = tokio::time::Instant::now() + wait;
         loop {
@@ -86,7 +89,10 @@ impl InstancePool {
             let idle = self.lock_idle().pop();
             if let Some(instance) = idle {
                 self.refill();
-                return Ok(instance);
+                return Ok(Lease {
+                    pool: self.clone(),
+                    instance: Some(instance),
+                });
             }
             self.refill();
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
@@ -96,7 +102,7 @@ impl InstancePool {
     }
 
     /// Give back an instance after a clean call.
-    pub fn release(self: &Arc<Self>, instance: Instance) {
+    fn release(self: &Arc<Self>, instance: Instance) {
         if instance.uses >= self.max_uses {
             self.discard();
         } else {
@@ -105,7 +111,7 @@ impl InstancePool {
     }
 
     /// Forget an instance that failed or is used up, and replace it.
-    pub fn discard(self: &Arc<Self>) {
+    fn discard(self: &Arc<Self>) {
         self.live.fetch_sub(1, Ordering::AcqRel);
         self.refill();
     }
@@ -125,8 +131,9 @@ impl InstancePool {
         let max = self.definition.pool.max as usize;
         let idle = self.lock_idle().len();
         let live = self.live.load(Ordering::Acquire);
-        let busy = live.saturating_sub(idle);
-        // Keep `target_idle` spare beyond the instances in use.
+        let creating = self.creating.load(Ordering::Acquire);
+        let busy = live.saturating_sub(idle + creating);
+        // Keep `target_idle` spare (ready or on the way) beyond those in use.
         let wanted = (busy + self.target_idle).min(max);
         for _ in live..wanted {
             if self
@@ -138,9 +145,12 @@ impl InstancePool {
             {
                 break;
             }
+            self.creating.fetch_add(1, Ordering::AcqRel);
             let pool = Arc::clone(self);
             tokio::spawn(async move {
-                match Instance::create(&pool.definition, &pool.settings_json).await {
+                let created = Instance::create(&pool.definition, &pool.settings_json).await;
+                pool.creating.fetch_sub(1, Ordering::AcqRel);
+                match created {
                     Ok(instance) => pool.put_back(instance),
                     Err(e) => {
                         pool.live.fetch_sub(1, Ordering::AcqRel);
@@ -157,5 +167,36 @@ impl InstancePool {
     /// Instances alive (idle, busy or being created).
     pub fn live(&self) -> usize {
         self.live.load(Ordering::Acquire)
+    }
+}
+
+/// An instance taken from a pool. Give it back with [`Lease::release`]
+/// after a clean call; dropped any other way (a failed call, or a request
+/// cancelled mid-call) it is discarded and replaced, so the pool's count of
+/// live instances never drifts.
+pub struct Lease {
+    pool: Arc<InstancePool>,
+    instance: Option<Instance>,
+}
+
+impl Lease {
+    /// The instance.
+    pub fn instance(&mut self) -> Option<&mut Instance> {
+        self.instance.as_mut()
+    }
+
+    /// Return the instance to its pool (or retire it after `max_uses`).
+    pub fn release(mut self) {
+        if let Some(instance) = self.instance.take() {
+            self.pool.release(instance);
+        }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if self.instance.take().is_some() {
+            self.pool.discard();
+        }
     }
 }

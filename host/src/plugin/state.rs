@@ -26,6 +26,9 @@ pub struct InstanceState {
     pub plugin_name: Arc<str>,
     /// The plugin's key-value namespace.
     pub kv: KvNamespace,
+    /// Body handles given out during the call in progress; reclaimed after
+    /// it, so a guest that never drops one cannot pin request bodies.
+    pub lent_bodies: Vec<u32>,
 }
 
 /// Most resources a guest may hold at once: far above what a policy needs,
@@ -52,6 +55,7 @@ impl InstanceState {
             deadline: Instant::now(),
             plugin_name,
             kv,
+            lent_bodies: Vec::new(),
         }
     }
 }

@@ -68,8 +68,8 @@ impl TargetPool {
         // Only a request that can be sent again unchanged is retried: an
         // idempotent method and no body (a streamed body is consumed by the
         // first attempt).
-        let retryable =
-            is_idempotent(request.method()) && http_body::Body::is_end_stream(request.body());
+        let has_body = !http_body::Body::is_end_stream(request.body());
+        let retryable = is_idempotent(request.method()) && !has_body;
         let (parts, body) = request.into_parts();
         let mut body = Some(body);
         let mut avoid = None;
@@ -128,7 +128,11 @@ impl TargetPool {
                     )));
                 }
                 Err(_) => {
-                    self.balancer.record_failure(index);
+                    // With a body, the wait may be the client's slow upload:
+                    // only a bodiless request's timeout blames the target.
+                    if !has_body {
+                        self.balancer.record_failure(index);
+                    }
                     return Err(GatewayError::UpstreamTimeout);
                 }
             }

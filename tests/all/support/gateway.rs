@@ -101,6 +101,21 @@ impl Gateway {
         format!("http://{}{path}", self.addr)
     }
 
+    /// Wait (up to 10 s) until a printed line satisfies `matches`: lines
+    /// arrive through a pipe, a moment after the response that caused them.
+    pub fn wait_for_log(&self, matches: impl Fn(&str) -> bool) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if self.logs().iter().any(|line| matches(line)) {
+                return true;
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Every line the gateway printed so far.
     pub fn logs(&self) -> Vec<String> {
         self.logs.lock().expect("logs").clone()
