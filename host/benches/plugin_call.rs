@@ -100,6 +100,7 @@ fn request() -> Arc<RequestView> {
         headers,
         client_ip: "127.0.0.1".parse().expect("ip"),
         peer_ip: "127.0.0.1".parse().expect("ip"),
+        tls: None,
         route_id: Arc::from("bench"),
         request_id: Arc::from("0123456789abcdef0123456789abcdef"),
     })

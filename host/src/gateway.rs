@@ -2,6 +2,7 @@
 //! chains, and the plugin runtime that backs them.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::config::{Config, ConfigError};
 use crate::plugin::PluginRuntime;
@@ -26,6 +27,10 @@ pub struct Gateway {
     pub router: Router,
     /// Largest request body accepted.
     pub max_request_body_bytes: u64,
+    /// TLS settings of the listener, if it serves HTTPS.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// `Strict-Transport-Security`, sent on HTTPS responses.
+    pub hsts: Option<http::HeaderValue>,
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Keeps the engine and the plugins alive while routes use them.
@@ -62,10 +67,31 @@ impl Gateway {
                 })?;
             routes.push(compiled);
         }
+        let dir = file.parent().unwrap_or(Path::new("."));
+        let tls = match &config.server.tls {
+            Some(settings) => Some(crate::tls::server_config(settings, dir).map_err(
+                |e| match &e {
+                    crate::tls::TlsError::File { key, .. } => {
+                        ConfigError::new(file, format!("server.tls.{key}"), e.to_string())
+                    }
+                    crate::tls::TlsError::Rustls(_) => {
+                        ConfigError::new(file, "server.tls", e.to_string())
+                    }
+                },
+            )?),
+            None => None,
+        };
+        let hsts = config
+            .server
+            .tls
+            .as_ref()
+            .and_then(|t| crate::tls::hsts_value(&t.hsts));
         let sweeper = (!policies.is_empty())
             .then(|| tokio::spawn(ratelimit::sweep_forever(policies.into_values().collect())));
         Ok(Self {
             router: Router::new(routes),
+            tls,
+            hsts,
             max_request_body_bytes: config.server.max_request_body_bytes,
             trusted_proxies: config
                 .server

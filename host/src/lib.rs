@@ -19,4 +19,5 @@ pub mod plugin;
 pub mod ratelimit;
 pub mod routing;
 pub mod server;
+pub mod tls;
 pub mod upstream;

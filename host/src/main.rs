@@ -104,7 +104,20 @@ async fn run(path: &Path) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
     let addr = listener.local_addr().context("listener address")?;
-    tracing::info!(addr = %addr, routes = gateway.router.routes().len(), "listening");
+    let scheme = if gateway.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    if let Some(redirect) = config.server.http_redirect_listen {
+        let plain = tokio::net::TcpListener::bind(redirect)
+            .await
+            .with_context(|| format!("cannot listen on {redirect}"))?;
+        let plain_addr = plain.local_addr().context("listener address")?;
+        tracing::info!(addr = %plain_addr, "redirecting plain HTTP to HTTPS");
+        tokio::spawn(server::serve_redirect(plain, addr.port()));
+    }
+    tracing::info!(addr = %addr, scheme, routes = gateway.router.routes().len(), "listening");
     server::serve(
         Arc::new(gateway),
         listener,

@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, HOST, HeaderName, HeaderValue};
+use http::header::{CONTENT_LENGTH, HOST, HeaderName, HeaderValue, STRICT_TRANSPORT_SECURITY};
 use http::{HeaderMap, Request, Response, StatusCode, Version};
 use hyper::body::Incoming;
 
@@ -43,6 +43,7 @@ use crate::plugin::chain::{Flow, PhaseBody};
 use crate::plugin::view::{RequestView, ResponseView};
 use crate::ratelimit::{Allowance, Policy};
 use crate::routing::Route;
+use crate::tls::TlsFacts;
 use crate::upstream::{self, Upstream};
 
 /// Serve one request.
@@ -50,6 +51,7 @@ pub async fn handle(
     gateway: Arc<Gateway>,
     request: Request<Incoming>,
     client: SocketAddr,
+    tls: Option<Arc<TlsFacts>>,
 ) -> Response<BoxBody> {
     let started = Instant::now();
     let request_id = forwarding::request_id(request.headers());
@@ -57,7 +59,12 @@ pub async fn handle(
     let path = request.uri().path().to_string();
     let mut route_id: Option<Arc<str>> = None;
 
-    let mut response = match proxy(&gateway, request, client.ip(), &request_id, &mut route_id).await
+    let is_tls = tls.is_some();
+    let connection = Connection {
+        peer_ip: client.ip(),
+        tls,
+    };
+    let mut response = match proxy(&gateway, request, connection, &request_id, &mut route_id).await
     {
         Ok(response) => response,
         Err(error) => {
@@ -67,6 +74,11 @@ pub async fn handle(
     };
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(X_REQUEST_ID.clone(), value);
+    }
+    if is_tls && let Some(hsts) = &gateway.hsts {
+        response
+            .headers_mut()
+            .insert(STRICT_TRANSPORT_SECURITY, hsts.clone());
     }
     tracing::info!(
         target: "access",
@@ -82,10 +94,16 @@ pub async fn handle(
     response
 }
 
+/// What the request's connection tells about the client.
+struct Connection {
+    peer_ip: IpAddr,
+    tls: Option<Arc<TlsFacts>>,
+}
+
 async fn proxy(
     gateway: &Gateway,
     request: Request<Incoming>,
-    peer_ip: IpAddr,
+    connection: Connection,
     request_id: &str,
     route_id: &mut Option<Arc<str>>,
 ) -> Result<Response<BoxBody>, GatewayError> {
@@ -125,16 +143,22 @@ async fn proxy(
     if let Ok(host) = HeaderValue::from_str(&authority) {
         parts.headers.insert(HOST, host);
     }
-    let client_ip = forwarding::client_ip(peer_ip, &parts.headers, &gateway.trusted_proxies);
+    let client_ip =
+        forwarding::client_ip(connection.peer_ip, &parts.headers, &gateway.trusted_proxies);
     let mut view = Arc::new(RequestView {
         method: parts.method.clone(),
-        scheme: "http",
+        scheme: if connection.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        },
         authority,
         path: parts.uri.path().to_string(),
         query: parts.uri.query().map(str::to_string),
         headers: std::mem::take(&mut parts.headers),
         client_ip,
-        peer_ip,
+        peer_ip: connection.peer_ip,
+        tls: connection.tls,
         route_id: route.id.clone(),
         request_id: Arc::from(request_id),
     });

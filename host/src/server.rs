@@ -17,6 +17,7 @@ use crate::config::ServerConfig;
 use crate::connections::ConnectionLimits;
 use crate::gateway::Gateway;
 use crate::pipeline;
+use crate::tls;
 
 /// Serve until `shutdown` resolves, then drain for up to the grace period.
 pub async fn serve(
@@ -39,6 +40,13 @@ pub async fn serve(
         .timer(TokioTimer::new())
         .max_concurrent_streams(settings.h2_max_concurrent_streams);
     let limits = ConnectionLimits::new(settings.max_connections, settings.max_connections_per_ip);
+    let tls = gateway.tls.clone().map(tokio_rustls::TlsAcceptor::from);
+    let handshake_timeout = Duration::from_millis(
+        settings
+            .tls
+            .as_ref()
+            .map_or(10_000, |t| t.handshake_timeout_ms),
+    );
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
 
@@ -62,20 +70,66 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let gateway = gateway.clone();
-        let service = service_fn(move |request| {
-            let gateway = gateway.clone();
-            async move { Ok::<_, Infallible>(pipeline::handle(gateway, request, peer).await) }
-        });
-        let connection = builder
-            .serve_connection(TokioIo::new(stream), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(%peer, "connection ended with an error: {e}");
+        match &tls {
+            None => {
+                let service = service_fn(move |request| {
+                    let gateway = gateway.clone();
+                    async move {
+                        Ok::<_, Infallible>(pipeline::handle(gateway, request, peer, None).await)
+                    }
+                });
+                let connection = builder
+                    .serve_connection(TokioIo::new(stream), service)
+                    .into_owned();
+                let connection = graceful.watch(connection);
+                tokio::spawn(async move {
+                    if let Err(e) = connection.await {
+                        tracing::debug!(%peer, "connection ended with an error: {e}");
+                    }
+                    drop(permit);
+                });
             }
-            drop(permit);
-        });
+            Some(acceptor) => {
+                // The handshake runs in the connection's task, bounded, so a
+                // slow or silent client holds up only itself.
+                let acceptor = acceptor.clone();
+                let builder = builder.clone();
+                let watcher = graceful.watcher();
+                tokio::spawn(async move {
+                    let stream = match tokio::time::timeout(
+                        handshake_timeout,
+                        acceptor.accept(stream),
+                    )
+                    .await
+                    {
+                        Ok(Ok(stream)) => stream,
+                        Ok(Err(e)) => {
+                            tracing::debug!(%peer, "TLS handshake failed: {e}");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(%peer, "TLS handshake timed out");
+                            return;
+                        }
+                    };
+                    let facts = Some(Arc::new(tls::facts(stream.get_ref().1)));
+                    let service = service_fn(move |request| {
+                        let gateway = gateway.clone();
+                        let facts = facts.clone();
+                        async move {
+                            Ok::<_, Infallible>(
+                                pipeline::handle(gateway, request, peer, facts).await,
+                            )
+                        }
+                    });
+                    let connection = builder.serve_connection(TokioIo::new(stream), service);
+                    if let Err(e) = watcher.watch(connection.into_owned()).await {
+                        tracing::debug!(%peer, "connection ended with an error: {e}");
+                    }
+                    drop(permit);
+                });
+            }
+        }
     }
 
     drop(listener);
@@ -107,4 +161,70 @@ pub async fn shutdown_signal() {
             std::future::pending::<()>().await;
         }
     }
+}
+
+/// Serve the plain-HTTP listener that only redirects to HTTPS: 308 keeps
+/// the method and body semantics, unlike 301/302.
+pub async fn serve_redirect(listener: TcpListener, https_port: u16) {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(10));
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let service = service_fn(
+            move |request: http::Request<hyper::body::Incoming>| async move {
+                Ok::<_, Infallible>(redirect_response(&request, https_port))
+            },
+        );
+        let connection = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .into_owned();
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+    }
+}
+
+fn redirect_response<B>(
+    request: &http::Request<B>,
+    https_port: u16,
+) -> http::Response<crate::body::BoxBody> {
+    let host = request
+        .uri()
+        .authority()
+        .map(|a| a.host().to_string())
+        .or_else(|| {
+            let host = request.headers().get(http::header::HOST)?.to_str().ok()?;
+            Some(host.rsplit_once(':').map_or(host, |(h, _)| h).to_string())
+        })
+        .filter(|h| {
+            !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-.[]:".contains(&b))
+        });
+    let Some(host) = host else {
+        return crate::error::json_error(
+            http::StatusCode::BAD_REQUEST,
+            "the request names no host",
+            "-",
+        );
+    };
+    let port = if https_port == 443 {
+        String::new()
+    } else {
+        format!(":{https_port}")
+    };
+    let path = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
+    let location = format!("https://{host}{port}{path}");
+    let mut response = http::Response::new(crate::body::empty());
+    *response.status_mut() = http::StatusCode::PERMANENT_REDIRECT;
+    if let Ok(value) = http::HeaderValue::from_str(&location) {
+        response.headers_mut().insert(http::header::LOCATION, value);
+    }
+    response
 }

@@ -9,3 +9,4 @@ mod lifecycle;
 mod plugins;
 mod proxy;
 mod ratelimit;
+mod tls;

@@ -282,6 +282,27 @@ fn check(file: &Path, dir: &Path, config: &mut Config) -> Result<(), ConfigError
             return Err(err(format!("{key}.max_keys"), "must be at least 1".into()));
         }
     }
+    if let Some(tls) = &config.server.tls {
+        if tls.certificates.is_empty() {
+            return Err(err(
+                "server.tls.certificates".into(),
+                "give at least one certificate".into(),
+            ));
+        }
+        for (i, certificate) in tls.certificates.iter().enumerate() {
+            if certificate.server_names.is_empty() {
+                return Err(err(
+                    format!("server.tls.certificates[{i}].server_names"),
+                    "give at least one name (SNI), e.g. \"api.example.com\"".into(),
+                ));
+            }
+        }
+    } else if config.server.http_redirect_listen.is_some() {
+        return Err(err(
+            "server.http_redirect_listen".into(),
+            "redirects to HTTPS need [server.tls]".into(),
+        ));
+    }
     for (i, proxy) in config.server.trusted_proxies.iter().enumerate() {
         if crate::forwarding::parse_network(proxy).is_none() {
             return Err(err(

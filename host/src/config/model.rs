@@ -57,6 +57,10 @@ pub struct ServerConfig {
     /// larger ones get 431. At least 8192.
     #[serde(default = "default_max_header_bytes")]
     pub max_header_bytes: usize,
+    /// Serve HTTPS on `listen` with these certificates.
+    pub tls: Option<TlsConfig>,
+    /// A plain-HTTP address that only redirects (308) to the HTTPS listener.
+    pub http_redirect_listen: Option<SocketAddr>,
     /// Most concurrent HTTP/2 streams per connection.
     #[serde(default = "default_h2_max_concurrent_streams")]
     pub h2_max_concurrent_streams: u32,
@@ -425,4 +429,73 @@ fn default_per_seconds() -> u64 {
 
 fn default_max_keys() -> usize {
     100_000
+}
+
+/// `[server.tls]`: HTTPS with rustls; TLS 1.2 and 1.3 only, ALPN `h2` and
+/// `http/1.1`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// Certificates, chosen by the SNI name the client sends; the first one
+    /// also answers clients that send no name or an unknown one.
+    pub certificates: Vec<CertificateConfig>,
+    /// `Strict-Transport-Security` on every HTTPS response.
+    #[serde(default)]
+    pub hsts: HstsConfig,
+    /// How long a TLS handshake may take.
+    #[serde(default = "default_handshake_timeout_ms")]
+    pub handshake_timeout_ms: u64,
+}
+
+fn default_handshake_timeout_ms() -> u64 {
+    10_000
+}
+
+/// `[[server.tls.certificates]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateConfig {
+    /// PEM certificate chain, leaf first (relative to the config file).
+    pub cert: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+    /// SNI names this certificate answers: exact, or `*.example.com`.
+    pub server_names: Vec<String>,
+}
+
+/// `[server.tls.hsts]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HstsConfig {
+    /// Send the header at all.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// `max-age` in seconds (default two years).
+    #[serde(default = "default_hsts_max_age")]
+    pub max_age: u64,
+    /// Add `includeSubDomains`.
+    #[serde(default)]
+    pub include_subdomains: bool,
+    /// Add `preload`.
+    #[serde(default)]
+    pub preload: bool,
+}
+
+impl Default for HstsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_age: default_hsts_max_age(),
+            include_subdomains: false,
+            preload: false,
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_hsts_max_age() -> u64 {
+    63_072_000
 }

@@ -209,6 +209,7 @@ mod tests {
             headers: HeaderMap::new(),
             client_ip: std::net::Ipv4Addr::LOCALHOST.into(),
             peer_ip: std::net::Ipv4Addr::LOCALHOST.into(),
+            tls: None,
             route_id: Arc::from("r"),
             request_id: Arc::from("id"),
         })

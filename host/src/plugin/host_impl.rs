@@ -96,15 +96,27 @@ impl types::HostRequest for InstanceState {
         Ok(self.table.get(&r)?.view.request_id.to_string())
     }
 
-    // TLS facts arrive with the TLS listener; plain-HTTP requests have none.
-    fn tls_version(&mut self, _r: Resource<RequestResource>) -> Result<Option<String>> {
-        Ok(None)
+    fn tls_version(&mut self, r: Resource<RequestResource>) -> Result<Option<String>> {
+        Ok(self
+            .table
+            .get(&r)?
+            .view
+            .tls
+            .as_ref()
+            .and_then(|t| t.version.clone()))
     }
 
-    fn tls_sni(&mut self, _r: Resource<RequestResource>) -> Result<Option<String>> {
-        Ok(None)
+    fn tls_sni(&mut self, r: Resource<RequestResource>) -> Result<Option<String>> {
+        Ok(self
+            .table
+            .get(&r)?
+            .view
+            .tls
+            .as_ref()
+            .and_then(|t| t.sni.clone()))
     }
 
+    // Client certificates arrive with mutual TLS; until then there are none.
     fn tls_client_subject(&mut self, _r: Resource<RequestResource>) -> Result<Option<String>> {
         Ok(None)
     }

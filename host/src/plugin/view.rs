@@ -30,6 +30,8 @@ pub struct RequestView {
     pub client_ip: IpAddr,
     /// The socket peer (a proxy, when `client_ip` came from `X-Forwarded-For`).
     pub peer_ip: IpAddr,
+    /// TLS facts, when the request came over TLS.
+    pub tls: Option<Arc<crate::tls::TlsFacts>>,
     /// The matched route.
     pub route_id: Arc<str>,
     /// The request id.

@@ -103,7 +103,7 @@ impl Gateway {
 
     /// Wait (up to 10 s) until a printed line satisfies `matches`: lines
     /// arrive through a pipe, a moment after the response that caused them.
-    pub fn wait_for_log(&self, matches: impl Fn(&str) -> bool) -> bool {
+    pub fn wait_for_log(&self, mut matches: impl FnMut(&str) -> bool) -> bool {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if self.logs().iter().any(|line| matches(line)) {

@@ -5,6 +5,7 @@ pub mod client;
 pub mod fixtures;
 pub mod gateway;
 pub mod origin;
+pub mod pki;
 
 pub use client::{get, send};
 pub use fixtures::fixture;

@@ -1,0 +1,201 @@
+//! HTTPS: real handshakes with certificates made at test time.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::Request;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::version::{TLS12, TLS13};
+use rustls_pki_types::ServerName;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+use crate::support::pki::{Leaf, Pki};
+use crate::support::{Gateway, Origin, fixture};
+
+fn tls_config(leaves: &[(&Leaf, &[&str])], origin: &Origin) -> String {
+    let mut certificates = String::new();
+    for (leaf, names) in leaves {
+        let names: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
+        certificates.push_str(&format!(
+            "[[server.tls.certificates]]\ncert = {:?}\nkey = {:?}\nserver_names = [{}]\n\n",
+            leaf.cert.display().to_string(),
+            leaf.key.display().to_string(),
+            names.join(", ")
+        ));
+    }
+    format!(
+        r#"
+{certificates}
+[plugins.misbehave]
+path = {wasm:?}
+
+[[routes]]
+id = "secure"
+path = {{ prefix = "/" }}
+upstream = {{ targets = ["{target}"] }}
+plugins = [{{ name = "misbehave" }}]
+"#,
+        wasm = fixture("misbehave").display().to_string(),
+        target = origin.target()
+    )
+}
+
+/// Handshake with `sni`, offering `alpn`.
+async fn connect(
+    gateway: &Gateway,
+    config: Arc<rustls::ClientConfig>,
+    sni: &str,
+) -> TlsStream<TcpStream> {
+    let tcp = TcpStream::connect(gateway.addr).await.expect("connect");
+    let name = ServerName::try_from(sni.to_string()).expect("server name");
+    TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .expect("TLS handshake")
+}
+
+/// GET `path` over an established TLS stream, HTTP/1.1 or h2 as negotiated.
+async fn get_over(
+    stream: TlsStream<TcpStream>,
+    host: &str,
+    path: &str,
+) -> (http::response::Parts, Bytes) {
+    let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+    let request = Request::get(format!("https://{host}{path}"))
+        .header("host", host)
+        .body(Empty::<Bytes>::new())
+        .expect("request");
+    let response = if h2 {
+        let (mut send, conn) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+                .await
+                .expect("h2 handshake");
+        tokio::spawn(conn);
+        send.send_request(request).await.expect("h2 request")
+    } else {
+        let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .expect("h1 handshake");
+        tokio::spawn(conn);
+        send.send_request(request).await.expect("h1 request")
+    };
+    let (parts, body) = response.into_parts();
+    (parts, body.collect().await.expect("body").to_bytes())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn https_is_served_with_hsts_and_plugins_see_the_tls_facts() {
+    let pki = Pki::new();
+    let leaf = pki.leaf("a", &["a.test"]);
+    let origin = Origin::start().await;
+    let gateway = Gateway::start(&tls_config(&[(&leaf, &["a.test"])], &origin));
+
+    let stream = connect(&gateway, pki.client(&[b"http/1.1"], &[&TLS13]), "a.test").await;
+    let (parts, body) = get_over(stream, "a.test", "/inspect").await;
+    assert_eq!(parts.status, 200);
+    assert_eq!(
+        parts.headers["strict-transport-security"],
+        "max-age=63072000"
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(seen["headers"]["x-forwarded-proto"][0], "https");
+    assert_eq!(seen["headers"]["x-seen-scheme"][0], "https");
+    assert_eq!(seen["headers"]["x-seen-tls"][0], "TLSv1.3/a.test");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sni_selects_the_certificate_and_alpn_negotiates_h2() {
+    let pki = Pki::new();
+    let a = pki.leaf("a", &["a.test"]);
+    let b = pki.leaf("b", &["*.b.test"]);
+    let origin = Origin::start().await;
+    let gateway = Gateway::start(&tls_config(
+        &[(&a, &["a.test"]), (&b, &["*.b.test"])],
+        &origin,
+    ));
+    let client = pki.client(&[b"h2", b"http/1.1"], &[&TLS13, &TLS12]);
+
+    let to_b = connect(&gateway, client.clone(), "api.b.test").await;
+    let presented = to_b.get_ref().1.peer_certificates().expect("certificates")[0].clone();
+    assert_eq!(
+        presented, b.der,
+        "SNI api.b.test gets the *.b.test certificate"
+    );
+    assert_eq!(to_b.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let (parts, _) = get_over(to_b, "api.b.test", "/inspect").await;
+    assert_eq!(parts.status, 200);
+    assert_eq!(parts.version, http::Version::HTTP_2);
+
+    let to_a = connect(&gateway, client, "a.test").await;
+    let presented = to_a.get_ref().1.peer_certificates().expect("certificates")[0].clone();
+    assert_eq!(presented, a.der, "SNI a.test gets the a.test certificate");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_1_2_is_accepted_and_seen_by_plugins() {
+    let pki = Pki::new();
+    let leaf = pki.leaf("a", &["a.test"]);
+    let origin = Origin::start().await;
+    let gateway = Gateway::start(&tls_config(&[(&leaf, &["a.test"])], &origin));
+
+    let stream = connect(&gateway, pki.client(&[b"http/1.1"], &[&TLS12]), "a.test").await;
+    let (parts, body) = get_over(stream, "a.test", "/inspect").await;
+    assert_eq!(parts.status, 200);
+    let seen: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(seen["headers"]["x-seen-tls"][0], "TLSv1.2/a.test");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plain_http_is_redirected_to_https_with_308() {
+    let pki = Pki::new();
+    let leaf = pki.leaf("a", &["a.test"]);
+    let origin = Origin::start().await;
+    let gateway = Gateway::start_with_server_keys(
+        "http_redirect_listen = \"127.0.0.1:0\"",
+        &tls_config(&[(&leaf, &["a.test"])], &origin),
+    );
+    let mut redirect_addr = None;
+    assert!(gateway.wait_for_log(|line| {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
+        if value["message"] == "redirecting plain HTTP to HTTPS" {
+            redirect_addr = value["addr"].as_str().map(str::to_string);
+        }
+        redirect_addr.is_some()
+    }));
+    let url = format!(
+        "http://{}/pay?x=1",
+        redirect_addr.expect("redirect listener address")
+    );
+    let reply = crate::support::send("POST", &url, &[("host", "a.test")], "body").await;
+    assert_eq!(reply.status, 308);
+    assert_eq!(
+        reply.header("location"),
+        Some(format!("https://a.test:{}/pay?x=1", gateway.addr.port()).as_str())
+    );
+    assert_eq!(origin.hits(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_never_finishes_the_handshake_is_dropped() {
+    use tokio::io::AsyncReadExt;
+    let pki = Pki::new();
+    let leaf = pki.leaf("a", &["a.test"]);
+    let origin = Origin::start().await;
+    let config = tls_config(&[(&leaf, &["a.test"])], &origin).replacen(
+        "[[server.tls.certificates]]",
+        "[server.tls]\nhandshake_timeout_ms = 300\n\n[[server.tls.certificates]]",
+        1,
+    );
+    let gateway = Gateway::start(&config);
+    let mut silent = TcpStream::connect(gateway.addr).await.expect("connect");
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(Duration::from_secs(10), silent.read(&mut buf)).await;
+    assert!(
+        matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+        "the silent connection was not closed: {read:?}"
+    );
+}
