@@ -45,6 +45,9 @@ pub enum GatewayError {
     /// The gateway is shutting down.
     #[error("shutting down")]
     ShuttingDown,
+    /// The route requires a verified client certificate and there is none.
+    #[error("no verified client certificate")]
+    ClientCertificateRequired,
     /// A rate-limit policy refused the request.
     #[error("rate limited by policy {}", .0.name)]
     RateLimited(crate::ratelimit::Rejection),
@@ -65,6 +68,7 @@ impl GatewayError {
             }
             GatewayError::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             GatewayError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            GatewayError::ClientCertificateRequired => StatusCode::FORBIDDEN,
         }
     }
 
@@ -81,6 +85,7 @@ impl GatewayError {
             GatewayError::UpstreamTimeout => "upstream timed out",
             GatewayError::ShuttingDown => "the gateway is shutting down",
             GatewayError::RateLimited(_) => "rate limit exceeded",
+            GatewayError::ClientCertificateRequired => "a verified client certificate is required",
         }
     }
 
@@ -96,6 +101,7 @@ impl GatewayError {
             GatewayError::BadUpstreamResponse(_) => "bad_upstream_response",
             GatewayError::ShuttingDown => "shutting_down",
             GatewayError::RateLimited(_) => "rate_limited",
+            GatewayError::ClientCertificateRequired => "client_certificate_required",
         }
     }
 

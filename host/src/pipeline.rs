@@ -165,6 +165,10 @@ async fn proxy(
     let mut context = Arc::new(RequestContext::default());
     let chain = &route.chain;
 
+    if route.require_client_cert && view.tls.as_ref().is_none_or(|t| t.client.is_none()) {
+        return Err(GatewayError::ClientCertificateRequired);
+    }
+
     // 4. Rate limits keyed by client, header or route, before any plugin.
     let mut allowance = check_limits(&route.limits.before_plugins, &view, &context, None)?;
 

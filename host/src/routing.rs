@@ -53,6 +53,8 @@ pub struct Route {
     pub chain: Chain,
     /// The prefix to remove before forwarding, if `strip_prefix` is set.
     pub strip_prefix: Option<String>,
+    /// Whether a verified client certificate is required.
+    pub require_client_cert: bool,
     /// Its rate limits.
     pub limits: RouteLimits,
 }
@@ -88,6 +90,7 @@ impl Route {
             upstream,
             chain,
             strip_prefix,
+            require_client_cert: config.require_client_cert,
             limits,
         })
     }

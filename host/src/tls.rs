@@ -10,7 +10,9 @@ use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::config::{HstsConfig, TlsConfig};
+use rustls::server::WebPkiClientVerifier;
+
+use crate::config::{ClientAuth, HstsConfig, TlsConfig};
 
 /// Why TLS settings cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +41,19 @@ pub struct TlsFacts {
     pub sni: Option<String>,
     /// The negotiated ALPN protocol.
     pub alpn: Option<String>,
+    /// The verified client certificate, if one was presented.
+    pub client: Option<ClientCertificate>,
+}
+
+/// Facts of a verified client certificate.
+#[derive(Debug, Clone, Default)]
+pub struct ClientCertificate {
+    /// Subject distinguished name, RFC 4514 style (`CN=client-1, O=...`).
+    pub subject: String,
+    /// DNS, e-mail and URI subject alternative names.
+    pub sans: Vec<String>,
+    /// SHA-256 of the DER certificate, lower-case hex.
+    pub fingerprint: String,
 }
 
 /// A certificate and the names it answers.
@@ -127,10 +142,38 @@ pub fn server_config(
             key: Arc::new(certified),
         });
     }
-    let mut server = rustls::ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-        .with_no_client_auth()
-        .with_cert_resolver(Arc::new(SniResolver { certificates }));
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?;
+    let builder = match (config.client_auth, &config.client_ca) {
+        (ClientAuth::None, _) | (_, None) => builder.with_no_client_auth(),
+        (auth, Some(ca)) => {
+            let ca_path = dir.join(ca);
+            let ca_error = |reason: String| TlsError::File {
+                key: "client_ca".into(),
+                path: ca_path.display().to_string(),
+                reason,
+            };
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in
+                CertificateDer::pem_file_iter(&ca_path).map_err(|e| ca_error(e.to_string()))?
+            {
+                roots
+                    .add(cert.map_err(|e| ca_error(e.to_string()))?)
+                    .map_err(|e| ca_error(e.to_string()))?;
+            }
+            if roots.is_empty() {
+                return Err(ca_error("no certificate in the file".into()));
+            }
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+            let verifier = match auth {
+                ClientAuth::Optional => verifier.allow_unauthenticated(),
+                _ => verifier,
+            };
+            let verifier = verifier.build().map_err(|e| ca_error(e.to_string()))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut server = builder.with_cert_resolver(Arc::new(SniResolver { certificates }));
     server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(server))
 }
@@ -162,6 +205,48 @@ pub fn facts(connection: &rustls::ServerConnection) -> TlsFacts {
         alpn: connection
             .alpn_protocol()
             .map(|p| String::from_utf8_lossy(p).into_owned()),
+        // rustls hands out peer certificates only after verifying them.
+        client: connection
+            .peer_certificates()
+            .and_then(|chain| chain.first())
+            .map(client_certificate),
+    }
+}
+
+fn client_certificate(der: &CertificateDer<'_>) -> ClientCertificate {
+    use sha2::{Digest, Sha256};
+    use x509_parser::extensions::GeneralName;
+    let fingerprint = hex::encode(Sha256::digest(der.as_ref()));
+    match x509_parser::parse_x509_certificate(der.as_ref()) {
+        Ok((_, cert)) => {
+            let sans = cert
+                .subject_alternative_name()
+                .ok()
+                .flatten()
+                .map(|ext| {
+                    ext.value
+                        .general_names
+                        .iter()
+                        .filter_map(|name| match name {
+                            GeneralName::DNSName(n)
+                            | GeneralName::RFC822Name(n)
+                            | GeneralName::URI(n) => Some(n.to_string()),
+                            _ => None,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            ClientCertificate {
+                subject: cert.subject().to_string(),
+                sans,
+                fingerprint,
+            }
+        }
+        // Verified by rustls but not parsable here: keep the fingerprint.
+        Err(_) => ClientCertificate {
+            fingerprint,
+            ..ClientCertificate::default()
+        },
     }
 }
 

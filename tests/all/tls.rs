@@ -17,7 +17,17 @@ use crate::support::pki::{Leaf, Pki};
 use crate::support::{Gateway, Origin, fixture};
 
 fn tls_config(leaves: &[(&Leaf, &[&str])], origin: &Origin) -> String {
-    let mut certificates = String::new();
+    tls_config_with("", leaves, origin, "")
+}
+
+/// `tls_keys` go into `[server.tls]`; `extra_routes` come first.
+fn tls_config_with(
+    tls_keys: &str,
+    leaves: &[(&Leaf, &[&str])],
+    origin: &Origin,
+    extra_routes: &str,
+) -> String {
+    let mut certificates = format!("[server.tls]\n{tls_keys}\n\n");
     for (leaf, names) in leaves {
         let names: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
         certificates.push_str(&format!(
@@ -32,6 +42,8 @@ fn tls_config(leaves: &[(&Leaf, &[&str])], origin: &Origin) -> String {
 {certificates}
 [plugins.misbehave]
 path = {wasm:?}
+
+{extra_routes}
 
 [[routes]]
 id = "secure"
@@ -185,10 +197,11 @@ async fn a_client_that_never_finishes_the_handshake_is_dropped() {
     let pki = Pki::new();
     let leaf = pki.leaf("a", &["a.test"]);
     let origin = Origin::start().await;
-    let config = tls_config(&[(&leaf, &["a.test"])], &origin).replacen(
-        "[[server.tls.certificates]]",
-        "[server.tls]\nhandshake_timeout_ms = 300\n\n[[server.tls.certificates]]",
-        1,
+    let config = tls_config_with(
+        "handshake_timeout_ms = 300",
+        &[(&leaf, &["a.test"])],
+        &origin,
+        "",
     );
     let gateway = Gateway::start(&config);
     let mut silent = TcpStream::connect(gateway.addr).await.expect("connect");
@@ -197,5 +210,123 @@ async fn a_client_that_never_finishes_the_handshake_is_dropped() {
     assert!(
         matches!(read, Ok(Ok(0)) | Ok(Err(_))),
         "the silent connection was not closed: {read:?}"
+    );
+}
+
+/// Try a GET; an error if the connection is refused at any point.
+async fn try_get(
+    gateway: &Gateway,
+    config: Arc<rustls::ClientConfig>,
+    path: &str,
+) -> Result<http::StatusCode, String> {
+    let tcp = TcpStream::connect(gateway.addr)
+        .await
+        .map_err(|e| e.to_string())?;
+    let name = ServerName::try_from("a.test".to_string()).map_err(|e| e.to_string())?;
+    let stream = TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(conn);
+    let request = Request::get(path)
+        .header("host", "a.test")
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| e.to_string())?;
+    let response = tokio::time::timeout(Duration::from_secs(10), send.send_request(request))
+        .await
+        .map_err(|_| "no answer".to_string())?
+        .map_err(|e| e.to_string())?;
+    Ok(response.status())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn required_client_certificates_are_verified_and_handed_to_plugins() {
+    use sha2::{Digest, Sha256};
+    let pki = Pki::new();
+    let server = pki.leaf("a", &["a.test"]);
+    let client = pki.leaf("client-1", &["client-1.test"]);
+    let other_ca = Pki::new();
+    let stranger = other_ca.leaf("stranger", &["stranger.test"]);
+    let origin = Origin::start().await;
+    let tls_keys = format!(
+        "client_auth = \"required\"\nclient_ca = {:?}",
+        pki.ca_file().display().to_string()
+    );
+    let gateway = Gateway::start(&tls_config_with(
+        &tls_keys,
+        &[(&server, &["a.test"])],
+        &origin,
+        "",
+    ));
+
+    let without = try_get(&gateway, pki.client(&[b"http/1.1"], &[&TLS13]), "/inspect").await;
+    assert!(
+        without.is_err(),
+        "a client without a certificate got {without:?}"
+    );
+    let untrusted = try_get(
+        &gateway,
+        pki.client_with(&[b"http/1.1"], &[&TLS13], Some(&stranger)),
+        "/inspect",
+    )
+    .await;
+    assert!(
+        untrusted.is_err(),
+        "a certificate from another CA got {untrusted:?}"
+    );
+
+    let stream = connect(
+        &gateway,
+        pki.client_with(&[b"http/1.1"], &[&TLS13], Some(&client)),
+        "a.test",
+    )
+    .await;
+    let (parts, body) = get_over(stream, "a.test", "/inspect").await;
+    assert_eq!(parts.status, 200);
+    let seen: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    let fingerprint = hex::encode(Sha256::digest(client.der.as_ref()));
+    assert_eq!(
+        seen["headers"]["x-seen-client"][0],
+        format!("CN=client-1|client-1.test|{fingerprint}")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn optional_client_certificates_gate_routes_that_require_them() {
+    let pki = Pki::new();
+    let server = pki.leaf("a", &["a.test"]);
+    let client = pki.leaf("client-1", &["client-1.test"]);
+    let origin = Origin::start().await;
+    let tls_keys = format!(
+        "client_auth = \"optional\"\nclient_ca = {:?}",
+        pki.ca_file().display().to_string()
+    );
+    let admin_route = format!(
+        "[[routes]]\nid = \"admin\"\npath = {{ prefix = \"/admin\" }}\nrequire_client_cert = true\nupstream = {{ targets = [\"{}\"] }}\n",
+        origin.target()
+    );
+    let gateway = Gateway::start(&tls_config_with(
+        &tls_keys,
+        &[(&server, &["a.test"])],
+        &origin,
+        &admin_route,
+    ));
+
+    let anonymous = pki.client(&[b"http/1.1"], &[&TLS13]);
+    assert_eq!(
+        try_get(&gateway, anonymous.clone(), "/inspect").await,
+        Ok(http::StatusCode::OK)
+    );
+    assert_eq!(
+        try_get(&gateway, anonymous, "/admin/x").await,
+        Ok(http::StatusCode::FORBIDDEN)
+    );
+    let identified = pki.client_with(&[b"http/1.1"], &[&TLS13], Some(&client));
+    assert_eq!(
+        try_get(&gateway, identified, "/admin/x").await,
+        Ok(http::StatusCode::OK)
     );
 }

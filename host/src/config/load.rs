@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::model::{Config, OnError, PluginRole};
+use super::model::{ClientAuth, Config, OnError, PluginRole};
 use super::secret;
 
 /// A config file that cannot be used.
@@ -158,6 +158,17 @@ fn check(file: &Path, dir: &Path, config: &mut Config) -> Result<(), ConfigError
                 format!("{:?} is empty or used by an earlier route", route.id),
             ));
         }
+        let verifies_clients = config
+            .server
+            .tls
+            .as_ref()
+            .is_some_and(|t| t.client_auth != ClientAuth::None);
+        if route.require_client_cert && !verifies_clients {
+            return Err(err(
+                format!("{key}.require_client_cert"),
+                "needs server.tls.client_auth = \"optional\" or \"required\"".into(),
+            ));
+        }
         let path = &route.path;
         match (&path.exact, &path.prefix, &path.regex) {
             (Some(p), None, None) | (None, Some(p), None) => {
@@ -296,6 +307,12 @@ fn check(file: &Path, dir: &Path, config: &mut Config) -> Result<(), ConfigError
                     "give at least one name (SNI), e.g. \"api.example.com\"".into(),
                 ));
             }
+        }
+        if (tls.client_auth == ClientAuth::None) != tls.client_ca.is_none() {
+            return Err(err(
+                "server.tls.client_ca".into(),
+                "give client_ca exactly when client_auth is \"optional\" or \"required\"".into(),
+            ));
         }
     } else if config.server.http_redirect_listen.is_some() {
         return Err(err(

@@ -320,6 +320,10 @@ pub struct RouteConfig {
     /// The plugin chain, run in this order on requests and in reverse on responses.
     #[serde(default)]
     pub plugins: Vec<RoutePluginConfig>,
+    /// Refuse (403) requests whose connection has no verified client
+    /// certificate (needs `server.tls.client_auth`).
+    #[serde(default)]
+    pub require_client_cert: bool,
     /// Rate-limit policies (keys of `[rate_limits]`) applied to this route.
     #[serde(default)]
     pub rate_limits: Vec<String>,
@@ -445,6 +449,25 @@ pub struct TlsConfig {
     /// How long a TLS handshake may take.
     #[serde(default = "default_handshake_timeout_ms")]
     pub handshake_timeout_ms: u64,
+    /// Client certificates: `none`, `optional` (verified when presented)
+    /// or `required`.
+    #[serde(default)]
+    pub client_auth: ClientAuth,
+    /// PEM bundle of the CAs client certificates must chain to.
+    pub client_ca: Option<PathBuf>,
+}
+
+/// Whether clients present certificates.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClientAuth {
+    /// Never asked for.
+    #[default]
+    None,
+    /// Asked for and verified when presented.
+    Optional,
+    /// A verified certificate is required to connect.
+    Required,
 }
 
 fn default_handshake_timeout_ms() -> u64 {

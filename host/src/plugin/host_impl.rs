@@ -16,6 +16,11 @@ type Result<T> = wasmtime::Result<T>;
 
 impl types::Host for InstanceState {}
 
+/// The verified client certificate of the request's connection.
+fn client_cert(view: &super::view::RequestView) -> Option<&crate::tls::ClientCertificate> {
+    view.tls.as_ref()?.client.as_ref()
+}
+
 impl InstanceState {
     fn lend_body(&mut self, body: Option<bytes::Bytes>) -> Result<Option<Resource<BodyResource>>> {
         let Some(bytes) = body else { return Ok(None) };
@@ -116,13 +121,18 @@ impl types::HostRequest for InstanceState {
             .and_then(|t| t.sni.clone()))
     }
 
-    // Client certificates arrive with mutual TLS; until then there are none.
-    fn tls_client_subject(&mut self, _r: Resource<RequestResource>) -> Result<Option<String>> {
-        Ok(None)
+    fn tls_client_subject(&mut self, r: Resource<RequestResource>) -> Result<Option<String>> {
+        Ok(client_cert(&self.table.get(&r)?.view).map(|c| c.subject.clone()))
     }
 
-    fn tls_client_fingerprint(&mut self, _r: Resource<RequestResource>) -> Result<Option<String>> {
-        Ok(None)
+    fn tls_client_fingerprint(&mut self, r: Resource<RequestResource>) -> Result<Option<String>> {
+        Ok(client_cert(&self.table.get(&r)?.view).map(|c| c.fingerprint.clone()))
+    }
+
+    fn tls_client_sans(&mut self, r: Resource<RequestResource>) -> Result<Vec<String>> {
+        Ok(client_cert(&self.table.get(&r)?.view)
+            .map(|c| c.sans.clone())
+            .unwrap_or_default())
     }
 
     fn body(&mut self, r: Resource<RequestResource>) -> Result<Option<Resource<BodyResource>>> {

@@ -57,6 +57,13 @@ impl Pki {
         }
     }
 
+    /// The CA certificate as a PEM file, for `client_ca`.
+    pub fn ca_file(&self) -> PathBuf {
+        let path = self.dir.path().join("ca.pem");
+        std::fs::write(&path, self.ca.pem()).expect("write CA");
+        path
+    }
+
     /// A client config trusting this CA, offering `alpn`, limited to
     /// `versions`.
     pub fn client(
@@ -64,14 +71,34 @@ impl Pki {
         alpn: &[&[u8]],
         versions: &[&'static rustls::SupportedProtocolVersion],
     ) -> Arc<rustls::ClientConfig> {
+        self.client_with(alpn, versions, None)
+    }
+
+    /// Like [`Pki::client`], presenting `certificate` when asked.
+    pub fn client_with(
+        &self,
+        alpn: &[&[u8]],
+        versions: &[&'static rustls::SupportedProtocolVersion],
+        certificate: Option<&Leaf>,
+    ) -> Arc<rustls::ClientConfig> {
+        use rustls_pki_types::PrivateKeyDer;
+        use rustls_pki_types::pem::PemObject;
         let mut roots = rustls::RootCertStore::empty();
         roots.add(self.ca.der().clone()).expect("add CA");
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
             .with_protocol_versions(versions)
             .expect("versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+            .with_root_certificates(roots);
+        let mut config = match certificate {
+            Some(leaf) => {
+                let key = PrivateKeyDer::from_pem_file(&leaf.key).expect("client key");
+                builder
+                    .with_client_auth_cert(vec![leaf.der.clone()], key)
+                    .expect("client certificate")
+            }
+            None => builder.with_no_client_auth(),
+        };
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
         Arc::new(config)
     }
