@@ -29,6 +29,8 @@ pub struct Gateway {
     pub max_request_body_bytes: u64,
     /// TLS settings of the listener, if it serves HTTPS.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// The listener's certificates, for reloading.
+    pub certificates: Option<Arc<crate::tls::CertificateStore>>,
     /// `Strict-Transport-Security`, sent on HTTPS responses.
     pub hsts: Option<http::HeaderValue>,
     /// Peers whose `X-Forwarded-For` is believed.
@@ -68,18 +70,20 @@ impl Gateway {
             routes.push(compiled);
         }
         let dir = file.parent().unwrap_or(Path::new("."));
-        let tls = match &config.server.tls {
-            Some(settings) => Some(crate::tls::server_config(settings, dir).map_err(
-                |e| match &e {
-                    crate::tls::TlsError::File { key, .. } => {
-                        ConfigError::new(file, format!("server.tls.{key}"), e.to_string())
-                    }
-                    crate::tls::TlsError::Rustls(_) => {
-                        ConfigError::new(file, "server.tls", e.to_string())
-                    }
-                },
-            )?),
-            None => None,
+        let (tls, certificates) = match &config.server.tls {
+            Some(settings) => {
+                let (tls, store) =
+                    crate::tls::server_config(settings, dir).map_err(|e| match &e {
+                        crate::tls::TlsError::File { key, .. } => {
+                            ConfigError::new(file, format!("server.tls.{key}"), e.to_string())
+                        }
+                        crate::tls::TlsError::Rustls(_) => {
+                            ConfigError::new(file, "server.tls", e.to_string())
+                        }
+                    })?;
+                (Some(tls), Some(store))
+            }
+            None => (None, None),
         };
         let hsts = config
             .server
@@ -91,6 +95,7 @@ impl Gateway {
         Ok(Self {
             router: Router::new(routes),
             tls,
+            certificates,
             hsts,
             max_request_body_bytes: config.server.max_request_body_bytes,
             trusted_proxies: config

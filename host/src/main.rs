@@ -104,6 +104,9 @@ async fn run(path: &Path) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
     let addr = listener.local_addr().context("listener address")?;
+    if let Some(certificates) = gateway.certificates.clone() {
+        tokio::spawn(portcullis_host::tls::watch_certificates(certificates));
+    }
     let scheme = if gateway.tls.is_some() {
         "https"
     } else {

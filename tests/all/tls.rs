@@ -330,3 +330,72 @@ async fn optional_client_certificates_gate_routes_that_require_them() {
         Ok(http::StatusCode::OK)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rotated_certificates_reach_new_handshakes_and_old_connections_live_on() {
+    let pki = Pki::new();
+    let first = pki.leaf("a", &["a.test"]);
+    let origin = Origin::start().await;
+    let gateway = Gateway::start(&tls_config(&[(&first, &["a.test"])], &origin));
+    let client = pki.client(&[b"http/1.1"], &[&TLS13]);
+
+    // An established connection, kept open across the rotation.
+    let old = connect(&gateway, client.clone(), "a.test").await;
+    assert_eq!(
+        old.get_ref().1.peer_certificates().expect("chain")[0],
+        first.der
+    );
+    let (mut old_conn, driver) = hyper::client::conn::http1::handshake(TokioIo::new(old))
+        .await
+        .expect("h1");
+    tokio::spawn(driver);
+
+    // Rotate: a new certificate written over the same files.
+    let second = pki.leaf("a", &["a.test"]);
+    assert_ne!(first.der, second.der);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let fresh = connect(&gateway, client.clone(), "a.test").await;
+        if fresh.get_ref().1.peer_certificates().expect("chain")[0] == second.der {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "new handshakes never saw the new certificate"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let request = Request::get("/inspect")
+        .header("host", "a.test")
+        .body(Empty::<Bytes>::new())
+        .expect("request");
+    let answer = old_conn
+        .send_request(request)
+        .await
+        .expect("the old connection still works");
+    assert_eq!(answer.status(), 200);
+
+    // A broken certificate is refused; the current one stays.
+    let refusals = || {
+        gateway
+            .logs()
+            .iter()
+            .filter(|l| l.contains("TLS certificates not reloaded"))
+            .count()
+    };
+    let before = refusals();
+    std::fs::write(&second.cert, "not a certificate").expect("write");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while refusals() == before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the broken certificate was not reported"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let after = connect(&gateway, client, "a.test").await;
+    assert_eq!(
+        after.get_ref().1.peer_certificates().expect("chain")[0],
+        second.der
+    );
+}

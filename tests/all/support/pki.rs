@@ -100,6 +100,9 @@ impl Pki {
             None => builder.with_no_client_auth(),
         };
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        // Every connection does a full handshake, so the certificate it
+        // reports is the one the server presented now, not a resumed one.
+        config.resumption = rustls::client::Resumption::disabled();
         Arc::new(config)
     }
 }

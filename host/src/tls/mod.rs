@@ -1,14 +1,19 @@
 //! TLS termination with rustls: TLS 1.2 and 1.3 only, rustls' default safe
-//! cipher suites, ALPN `h2` and `http/1.1`, certificates chosen by SNI.
+//! cipher suites, ALPN `h2` and `http/1.1`, certificates chosen by SNI and
+//! reloaded without a restart ([`certificates`]), optional client
+//! certificates.
+
+mod certificates;
+
+use certificates::SniResolver;
+pub use certificates::{CertificateStore, watch_certificates};
 
 use std::path::Path;
 use std::sync::Arc;
 
 use rustls::crypto::ring::default_provider;
-use rustls::server::{ClientHello, ResolvesServerCert};
-use rustls::sign::CertifiedKey;
+use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use rustls::server::WebPkiClientVerifier;
 
@@ -56,92 +61,14 @@ pub struct ClientCertificate {
     pub fingerprint: String,
 }
 
-/// A certificate and the names it answers.
-#[derive(Debug)]
-struct NamedCertificate {
-    names: Vec<String>,
-    key: Arc<CertifiedKey>,
-}
-
-/// Picks the certificate whose names match the SNI name (exact, then
-/// wildcard), else the first one.
-#[derive(Debug)]
-struct SniResolver {
-    certificates: Vec<NamedCertificate>,
-}
-
-impl ResolvesServerCert for SniResolver {
-    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        let chosen = hello
-            .server_name()
-            .map(str::to_ascii_lowercase)
-            .and_then(|sni| {
-                self.certificates
-                    .iter()
-                    .find(|c| c.names.iter().any(|n| name_matches(n, &sni)))
-            });
-        chosen
-            .or_else(|| self.certificates.first())
-            .map(|c| c.key.clone())
-    }
-}
-
-/// `a.example` matches itself; `*.example` matches exactly one label more.
-fn name_matches(pattern: &str, sni: &str) -> bool {
-    match pattern.strip_prefix("*.") {
-        Some(suffix) => sni
-            .strip_suffix(suffix)
-            .and_then(|head| head.strip_suffix('.'))
-            .is_some_and(|label| !label.is_empty() && !label.contains('.')),
-        None => pattern.eq_ignore_ascii_case(sni),
-    }
-}
-
 /// Load certificates and keys (paths relative to `dir`) into a rustls
-/// server config.
+/// server config whose certificates can be reloaded (see [`CertificateStore`]).
 pub fn server_config(
     config: &TlsConfig,
     dir: &Path,
-) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+) -> Result<(Arc<rustls::ServerConfig>, Arc<CertificateStore>), TlsError> {
     let provider = Arc::new(default_provider());
-    let mut certificates = Vec::with_capacity(config.certificates.len());
-    for (i, certificate) in config.certificates.iter().enumerate() {
-        let cert_path = dir.join(&certificate.cert);
-        let key_path = dir.join(&certificate.key);
-        let file_error = |path: &Path, reason: String| TlsError::File {
-            key: format!(
-                "certificates[{i}].{}",
-                if path == cert_path { "cert" } else { "key" }
-            ),
-            path: path.display().to_string(),
-            reason,
-        };
-        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert_path)
-            .map_err(|e| file_error(&cert_path, e.to_string()))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| file_error(&cert_path, e.to_string()))?;
-        if chain.is_empty() {
-            return Err(file_error(&cert_path, "no certificate in the file".into()));
-        }
-        let key = PrivateKeyDer::from_pem_file(&key_path)
-            .map_err(|e| file_error(&key_path, e.to_string()))?;
-        let signing_key = provider
-            .key_provider
-            .load_private_key(key)
-            .map_err(|e| file_error(&key_path, e.to_string()))?;
-        let certified = CertifiedKey::new(chain, signing_key);
-        certified
-            .keys_match()
-            .map_err(|e| file_error(&key_path, format!("does not match the certificate: {e}")))?;
-        certificates.push(NamedCertificate {
-            names: certificate
-                .server_names
-                .iter()
-                .map(|n| n.to_ascii_lowercase())
-                .collect(),
-            key: Arc::new(certified),
-        });
-    }
+    let store = Arc::new(CertificateStore::load(config, dir, provider.clone())?);
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?;
     let builder = match (config.client_auth, &config.client_ca) {
@@ -173,9 +100,9 @@ pub fn server_config(
             builder.with_client_cert_verifier(verifier)
         }
     };
-    let mut server = builder.with_cert_resolver(Arc::new(SniResolver { certificates }));
+    let mut server = builder.with_cert_resolver(Arc::new(SniResolver(store.clone())));
     server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(Arc::new(server))
+    Ok((Arc::new(server), store))
 }
 
 /// The `Strict-Transport-Security` value, if enabled.
@@ -253,15 +180,6 @@ fn client_certificate(der: &CertificateDer<'_>) -> ClientCertificate {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn wildcards_match_one_label() {
-        assert!(name_matches("a.example", "a.example"));
-        assert!(name_matches("*.example", "api.example"));
-        assert!(!name_matches("*.example", "a.b.example"));
-        assert!(!name_matches("*.example", "example"));
-        assert!(!name_matches("*.example", "badexample"));
-    }
 
     #[test]
     fn hsts_defaults_to_two_years() {
