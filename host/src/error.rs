@@ -45,6 +45,9 @@ pub enum GatewayError {
     /// The gateway is shutting down.
     #[error("shutting down")]
     ShuttingDown,
+    /// The client asked for an expectation other than `100-continue`.
+    #[error("unsupported expectation")]
+    ExpectationFailed,
     /// The route requires a verified client certificate and there is none.
     #[error("no verified client certificate")]
     ClientCertificateRequired,
@@ -69,6 +72,7 @@ impl GatewayError {
             GatewayError::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             GatewayError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             GatewayError::ClientCertificateRequired => StatusCode::FORBIDDEN,
+            GatewayError::ExpectationFailed => StatusCode::EXPECTATION_FAILED,
         }
     }
 
@@ -86,6 +90,7 @@ impl GatewayError {
             GatewayError::ShuttingDown => "the gateway is shutting down",
             GatewayError::RateLimited(_) => "rate limit exceeded",
             GatewayError::ClientCertificateRequired => "a verified client certificate is required",
+            GatewayError::ExpectationFailed => "only the 100-continue expectation is supported",
         }
     }
 
@@ -102,6 +107,7 @@ impl GatewayError {
             GatewayError::ShuttingDown => "shutting_down",
             GatewayError::RateLimited(_) => "rate_limited",
             GatewayError::ClientCertificateRequired => "client_certificate_required",
+            GatewayError::ExpectationFailed => "expectation_failed",
         }
     }
 

@@ -2,17 +2,20 @@
 //! through [`handle`] and the phases below, in this order:
 //!
 //! 1. limits: a declared body larger than `server.max_request_body_bytes` is
-//!    refused before anything else (413); a streamed one is cut off there;
+//!    refused before anything else (413); expectations other than
+//!    `100-continue` get 417;
 //! 2. route match on host, path and method (404 if none);
 //! 3. the request view: hop-by-hop headers removed, the client address
 //!    resolved (`X-Forwarded-For` only from trusted proxies); this is what
-//!    plugins see;
+//!    plugins see; a route that requires a client certificate checks it,
+//!    and a declared body larger than the route's limit is refused (413);
 //! 4. rate limits keyed by client, header or route (429), before any plugin;
 //! 5. plugin chain, `request-headers` phase, in configured order: before any
 //!    of the body is read, so a denial costs no buffering;
 //! 6. rate limits keyed by the consumer that phase authenticated (429);
-//! 7. plugin chain, `request-body` phase, for plugins that declared it: the
-//!    body is buffered once, up to the largest budget, and lent to them;
+//! 7. a chunked body is read up to the route's limit (413 past it), then
+//!    the `request-body` phase, for plugins that declared it: the body is
+//!    buffered once, up to the largest budget, and lent to them;
 //! 8. upstream: `X-Forwarded-*` added, prefix stripped, target chosen, sent
 //!    (502 unreachable, 504 too slow); bodies stream unless buffered in 7;
 //! 9. plugin chain, `response-headers` then `response-body` phases, in
@@ -113,6 +116,14 @@ async fn proxy(
     if declared_length(&parts.headers).is_some_and(|len| len > max_body) {
         return Err(GatewayError::PayloadTooLarge);
     }
+    // hyper answers `100-continue` itself when the body is first read, so a
+    // request refused before that never sends its body; any other
+    // expectation cannot be met.
+    if let Some(expect) = parts.headers.get(http::header::EXPECT)
+        && !expect.as_bytes().eq_ignore_ascii_case(b"100-continue")
+    {
+        return Err(GatewayError::ExpectationFailed);
+    }
     let limit = usize::try_from(max_body).unwrap_or(usize::MAX);
     let mut request_body = body::boxed(http_body_util::Limited::new(incoming, limit));
 
@@ -168,6 +179,11 @@ async fn proxy(
     if route.require_client_cert && view.tls.as_ref().is_none_or(|t| t.client.is_none()) {
         return Err(GatewayError::ClientCertificateRequired);
     }
+    let route_max_body = route.max_body_bytes.min(max_body);
+    let declared = declared_length(&view.headers);
+    if declared.is_some_and(|len| len > route_max_body) {
+        return Err(GatewayError::PayloadTooLarge);
+    }
 
     // 4. Rate limits keyed by client, header or route, before any plugin.
     let mut allowance = check_limits(&route.limits.before_plugins, &view, &context, None)?;
@@ -187,6 +203,17 @@ async fn proxy(
         &context,
         allowance,
     )?;
+
+    // A body of unknown length (chunked) is read up to the route's limit
+    // before anything goes upstream, so an oversized one is refused (413)
+    // with the upstream none the wiser. Declared lengths were checked above.
+    if declared.is_none() && !http_body::Body::is_end_stream(&request_body) {
+        request_body = match body::buffer_up_to(request_body, route_max_body).await {
+            Ok(Buffered::Complete(bytes)) => body::full(bytes),
+            Ok(Buffered::TooLarge(..)) => return Err(GatewayError::PayloadTooLarge),
+            Err(e) => return Err(body_read_error(&*e)),
+        };
+    }
 
     // 7. request-body phase.
     if let Some(budget) = chain.body_budget(Phase::RequestBody) {

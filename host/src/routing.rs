@@ -53,6 +53,8 @@ pub struct Route {
     pub chain: Chain,
     /// The prefix to remove before forwarding, if `strip_prefix` is set.
     pub strip_prefix: Option<String>,
+    /// Largest request body.
+    pub max_body_bytes: u64,
     /// Whether a verified client certificate is required.
     pub require_client_cert: bool,
     /// Its rate limits.
@@ -91,6 +93,7 @@ impl Route {
             chain,
             strip_prefix,
             require_client_cert: config.require_client_cert,
+            max_body_bytes: config.max_body_bytes,
             limits,
         })
     }

@@ -111,3 +111,76 @@ async fn connections_past_the_per_address_cap_are_closed() {
         );
     }
 }
+
+fn small_body_route(origin: &Origin) -> String {
+    format!(
+        r#"
+[[routes]]
+id = "small"
+path = {{ prefix = "/" }}
+max_body_bytes = 1024
+upstream = {{ targets = ["{}"] }}
+"#,
+        origin.target()
+    )
+}
+
+/// Send raw bytes, read until the gateway closes or `bound` passes.
+async fn exchange(gateway: &Gateway, raw: &[u8]) -> String {
+    let mut stream = TcpStream::connect(gateway.addr).await.expect("connect");
+    stream.write_all(raw).await.expect("write");
+    let answer = read_until_closed(&mut stream, Duration::from_secs(10)).await;
+    String::from_utf8_lossy(&answer.unwrap_or_default()).into_owned()
+}
+
+fn chunked(size: usize) -> Vec<u8> {
+    let mut raw = b"POST /echo-body HTTP/1.1\r\nHost: example.com\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".to_vec();
+    for _ in 0..size / 256 {
+        raw.extend_from_slice(b"100\r\n");
+        raw.extend_from_slice(&[b'x'; 256]);
+        raw.extend_from_slice(b"\r\n");
+    }
+    raw.extend_from_slice(b"0\r\n\r\n");
+    raw
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_oversized_chunked_body_is_refused_before_the_upstream_sees_it() {
+    let origin = Origin::start().await;
+    let gateway = Gateway::start(&small_body_route(&origin));
+
+    let refused = exchange(&gateway, &chunked(2048)).await;
+    assert!(refused.starts_with("HTTP/1.1 413"), "{refused}");
+    assert_eq!(
+        origin.hits(),
+        0,
+        "the upstream saw part of an oversized body"
+    );
+
+    let accepted = exchange(&gateway, &chunked(512)).await;
+    assert!(accepted.starts_with("HTTP/1.1 200"), "{accepted}");
+    assert!(accepted.ends_with(&"x".repeat(512)), "{accepted}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expect_100_continue_is_refused_without_reading_the_body() {
+    let origin = Origin::start().await;
+    let gateway = Gateway::start(&small_body_route(&origin));
+
+    // Headers only: the body would follow a 100 Continue that never comes.
+    let too_big = exchange(
+        &gateway,
+        b"POST /echo-body HTTP/1.1\r\nHost: example.com\r\nContent-Length: 4096\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(too_big.starts_with("HTTP/1.1 413"), "{too_big}");
+    assert!(!too_big.contains("100 Continue"), "{too_big}");
+
+    let unknown = exchange(
+        &gateway,
+        b"POST /echo-body HTTP/1.1\r\nHost: example.com\r\nContent-Length: 2\r\nExpect: 200-ok\r\nConnection: close\r\n\r\nhi",
+    )
+    .await;
+    assert!(unknown.starts_with("HTTP/1.1 417"), "{unknown}");
+    assert_eq!(origin.hits(), 0);
+}

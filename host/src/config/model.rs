@@ -320,6 +320,11 @@ pub struct RouteConfig {
     /// The plugin chain, run in this order on requests and in reverse on responses.
     #[serde(default)]
     pub plugins: Vec<RoutePluginConfig>,
+    /// Largest request body for this route (413 past it, before the
+    /// upstream sees any of it). Default 10 MiB; never more than
+    /// `server.max_request_body_bytes`.
+    #[serde(default = "default_route_max_body_bytes")]
+    pub max_body_bytes: u64,
     /// Refuse (403) requests whose connection has no verified client
     /// certificate (needs `server.tls.client_auth`).
     #[serde(default)]
@@ -370,6 +375,10 @@ pub struct UpstreamConfig {
     /// How long an ejected target is left out.
     #[serde(default = "default_eject_ms")]
     pub eject_ms: u64,
+}
+
+fn default_route_max_body_bytes() -> u64 {
+    10 * 1024 * 1024
 }
 
 fn default_connect_timeout_ms() -> u64 {
