@@ -7,18 +7,6 @@ use tokio::net::TcpStream;
 
 use crate::support::{Gateway, Origin, get, send};
 
-fn route(origin: &Origin) -> String {
-    format!(
-        r#"
-[[routes]]
-id = "origin"
-path = {{ prefix = "/" }}
-upstream = {{ targets = ["{}"] }}
-"#,
-        origin.target()
-    )
-}
-
 /// Read until the peer closes; what was read, or `None` if it stays open
 /// past `bound`.
 async fn read_until_closed(stream: &mut TcpStream, bound: Duration) -> Option<Vec<u8>> {
@@ -38,7 +26,8 @@ async fn read_until_closed(stream: &mut TcpStream, bound: Duration) -> Option<Ve
 #[tokio::test(flavor = "multi_thread")]
 async fn a_client_too_slow_to_send_its_headers_is_cut_off() {
     let origin = Origin::start().await;
-    let gateway = Gateway::start_with_server_keys("header_read_timeout_ms = 300", &route(&origin));
+    let gateway =
+        Gateway::start_with_server_keys("header_read_timeout_ms = 300", &origin.route_all());
 
     let mut slow = TcpStream::connect(gateway.addr).await.expect("connect");
     slow.write_all(b"GET / HTTP/1.1\r\nHost: example.com\r\nX-Slow: ")
@@ -58,7 +47,7 @@ async fn a_client_too_slow_to_send_its_headers_is_cut_off() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_oversized_request_head_gets_431() {
     let origin = Origin::start().await;
-    let gateway = Gateway::start_with_server_keys("max_header_bytes = 16384", &route(&origin));
+    let gateway = Gateway::start_with_server_keys("max_header_bytes = 16384", &origin.route_all());
 
     let big = "a".repeat(20_000);
     let mut stream = TcpStream::connect(gateway.addr).await.expect("connect");
@@ -78,7 +67,8 @@ async fn an_oversized_request_head_gets_431() {
 #[tokio::test(flavor = "multi_thread")]
 async fn connections_past_the_per_address_cap_are_closed() {
     let origin = Origin::start().await;
-    let gateway = Gateway::start_with_server_keys("max_connections_per_ip = 2", &route(&origin));
+    let gateway =
+        Gateway::start_with_server_keys("max_connections_per_ip = 2", &origin.route_all());
 
     let first = TcpStream::connect(gateway.addr).await.expect("connect");
     let _second = TcpStream::connect(gateway.addr).await.expect("connect");

@@ -8,22 +8,10 @@ use crate::support::{Gateway, Origin, get, send};
 
 const FIVE_MIB: usize = 5 * 1024 * 1024;
 
-fn route_to(origin: &Origin) -> String {
-    format!(
-        r#"
-[[routes]]
-id = "origin"
-path = {{ prefix = "/" }}
-upstream = {{ targets = ["{}"] }}
-"#,
-        origin.target()
-    )
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn large_bodies_are_proxied_intact_both_ways() {
     let origin = Origin::start().await;
-    let gateway = Gateway::start(&route_to(&origin));
+    let gateway = Gateway::start(&origin.route_all());
 
     let down = get(&gateway.url(&format!("/bytes/{FIVE_MIB}"))).await;
     assert_eq!(down.status, 200);
@@ -43,7 +31,7 @@ async fn large_bodies_are_proxied_intact_both_ways() {
 #[tokio::test(flavor = "multi_thread")]
 async fn hop_by_hop_headers_are_removed_in_both_directions() {
     let origin = Origin::start().await;
-    let gateway = Gateway::start(&route_to(&origin));
+    let gateway = Gateway::start(&origin.route_all());
 
     let reply = send(
         "GET",
@@ -71,7 +59,7 @@ async fn hop_by_hop_headers_are_removed_in_both_directions() {
 #[tokio::test(flavor = "multi_thread")]
 async fn forwarded_headers_describe_the_client() {
     let origin = Origin::start().await;
-    let gateway = Gateway::start(&route_to(&origin));
+    let gateway = Gateway::start(&origin.route_all());
 
     let reply = send(
         "GET",
@@ -89,7 +77,7 @@ async fn forwarded_headers_describe_the_client() {
 #[tokio::test(flavor = "multi_thread")]
 async fn request_ids_are_propagated_or_generated() {
     let origin = Origin::start().await;
-    let gateway = Gateway::start(&route_to(&origin));
+    let gateway = Gateway::start(&origin.route_all());
 
     let reply = send(
         "GET",
@@ -116,7 +104,7 @@ async fn request_ids_are_propagated_or_generated() {
 #[tokio::test(flavor = "multi_thread")]
 async fn http2_prior_knowledge_is_served() {
     let origin = Origin::start().await;
-    let gateway = Gateway::start(&route_to(&origin));
+    let gateway = Gateway::start(&origin.route_all());
     let reply = send_h2("POST", &gateway.url("/echo-body"), "over h2").await;
     assert_eq!(reply.status, 200);
     assert_eq!(&reply.body[..], b"over h2");
@@ -263,7 +251,7 @@ upstream = {{ targets = ["{}"], timeout_ms = 300 }}
 async fn oversized_bodies_are_refused_with_413() {
     let origin = Origin::start().await;
     let gateway =
-        Gateway::start_with_server_keys("max_request_body_bytes = 1024", &route_to(&origin));
+        Gateway::start_with_server_keys("max_request_body_bytes = 1024", &origin.route_all());
     let reply = send("POST", &gateway.url("/echo-body"), &[], vec![0u8; 4096]).await;
     assert_eq!(reply.status, 413);
     assert_eq!(reply.json()["error"], "request body too large");

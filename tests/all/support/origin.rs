@@ -66,6 +66,14 @@ impl Origin {
         self.addr.to_string()
     }
 
+    /// A config fragment: one route sending everything to this origin.
+    pub fn route_all(&self) -> String {
+        format!(
+            "\n[[routes]]\nid = \"origin\"\npath = {{ prefix = \"/\" }}\nupstream = {{ targets = [\"{}\"] }}\n",
+            self.target()
+        )
+    }
+
     /// Requests served so far.
     pub fn hits(&self) -> usize {
         self.hits.load(Ordering::SeqCst)
