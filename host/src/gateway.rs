@@ -56,20 +56,28 @@ impl Gateway {
         let runtime = PluginRuntime::new(config).map_err(BuildError::Runtime)?;
         let chains = runtime.load_chains(config, file).await?;
         let policies = ratelimit::build_policies(config);
+        let dir = file.parent().unwrap_or(Path::new("."));
         let mut routes = Vec::with_capacity(config.routes.len());
         for (i, (route, chain)) in config.routes.iter().zip(chains).enumerate() {
             let limits = ratelimit::route_limits(&route.rate_limits, &policies);
-            let compiled = Route::new(route, Upstream::new(&route.upstream), chain, limits)
-                .map_err(|e| {
-                    ConfigError::new(
-                        file,
-                        format!("routes[{i}].path.regex"),
-                        format!("invalid regular expression: {e}"),
-                    )
-                })?;
+            let upstream = Upstream::new(&route.upstream, dir).map_err(|reason| {
+                let (key, reason) = match reason.split_once(": ") {
+                    Some((key, rest)) if key.starts_with("tls") => {
+                        (format!("routes[{i}].upstream.{key}"), rest.to_string())
+                    }
+                    _ => (format!("routes[{i}].upstream"), reason),
+                };
+                ConfigError::new(file, key, reason)
+            })?;
+            let compiled = Route::new(route, upstream, chain, limits).map_err(|e| {
+                ConfigError::new(
+                    file,
+                    format!("routes[{i}].path.regex"),
+                    format!("invalid regular expression: {e}"),
+                )
+            })?;
             routes.push(compiled);
         }
-        let dir = file.parent().unwrap_or(Path::new("."));
         let (tls, certificates) = match &config.server.tls {
             Some(settings) => {
                 let (tls, store) =

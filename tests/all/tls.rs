@@ -399,3 +399,91 @@ async fn rotated_certificates_reach_new_handshakes_and_old_connections_live_on()
         second.der
     );
 }
+
+fn tls_upstream(origin: &Origin, tls: &str) -> String {
+    format!(
+        r#"
+[[routes]]
+id = "to-tls-origin"
+path = {{ prefix = "/" }}
+upstream = {{ targets = ["{}"], tls = {{ {tls} }} }}
+"#,
+        origin.target()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn upstream_tls_verifies_the_target_and_sends_sni() {
+    let pki = Pki::new();
+    let origin_cert = pki.leaf("origin", &["origin.test"]);
+    let origin = Origin::start_tls(pki.server(&origin_cert, false)).await;
+    let ca = pki.ca_file().display().to_string();
+
+    let trusting = Gateway::start(&tls_upstream(
+        &origin,
+        &format!("ca = {ca:?}, server_name = \"origin.test\""),
+    ));
+    let reply = crate::support::get(&trusting.url("/inspect")).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.json()["path"], "/inspect");
+
+    let wrong_name = Gateway::start(&tls_upstream(
+        &origin,
+        &format!("ca = {ca:?}, server_name = \"other.test\""),
+    ));
+    assert_eq!(
+        crate::support::get(&wrong_name.url("/inspect"))
+            .await
+            .status,
+        502
+    );
+
+    let other_ca = Pki::new();
+    let other = other_ca.ca_file().display().to_string();
+    let distrusting = Gateway::start(&tls_upstream(
+        &origin,
+        &format!("ca = {other:?}, server_name = \"origin.test\""),
+    ));
+    assert_eq!(
+        crate::support::get(&distrusting.url("/inspect"))
+            .await
+            .status,
+        502
+    );
+    assert_eq!(
+        origin.hits(),
+        1,
+        "only the verified connection carried a request"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn upstream_mutual_tls_presents_the_client_certificate() {
+    let pki = Pki::new();
+    let origin_cert = pki.leaf("origin", &["origin.test"]);
+    let gateway_cert = pki.leaf("gateway", &["gateway.test"]);
+    let origin = Origin::start_tls(pki.server(&origin_cert, true)).await;
+    let ca = pki.ca_file().display().to_string();
+
+    let with_cert = Gateway::start(&tls_upstream(
+        &origin,
+        &format!(
+            "ca = {ca:?}, server_name = \"origin.test\", client_cert = {:?}, client_key = {:?}",
+            gateway_cert.cert.display().to_string(),
+            gateway_cert.key.display().to_string()
+        ),
+    ));
+    assert_eq!(
+        crate::support::get(&with_cert.url("/inspect")).await.status,
+        200
+    );
+
+    let without = Gateway::start(&tls_upstream(
+        &origin,
+        &format!("ca = {ca:?}, server_name = \"origin.test\""),
+    ));
+    assert_eq!(
+        crate::support::get(&without.url("/inspect")).await.status,
+        502
+    );
+}

@@ -372,6 +372,8 @@ pub struct UpstreamConfig {
     /// Consecutive failures that eject a target.
     #[serde(default = "default_eject_after")]
     pub eject_after_failures: u32,
+    /// Speak TLS to the targets.
+    pub tls: Option<UpstreamTlsConfig>,
     /// How long an ejected target is left out.
     #[serde(default = "default_eject_ms")]
     pub eject_ms: u64,
@@ -530,4 +532,20 @@ fn default_true() -> bool {
 
 fn default_hsts_max_age() -> u64 {
     63_072_000
+}
+
+/// `[routes.upstream.tls]`: HTTPS to the targets.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamTlsConfig {
+    /// PEM bundle of the CAs the targets' certificates must chain to
+    /// (relative to the config file). Default: the Mozilla root set.
+    pub ca: Option<PathBuf>,
+    /// The name sent as SNI and verified in the certificate. Default: the
+    /// target's host.
+    pub server_name: Option<String>,
+    /// A client certificate (PEM chain) for upstream mutual TLS.
+    pub client_cert: Option<PathBuf>,
+    /// Its key (PEM).
+    pub client_key: Option<PathBuf>,
 }

@@ -3,11 +3,13 @@
 
 mod balancer;
 pub mod echo;
+mod tls;
 
 use std::time::Duration;
 
 use http::{Method, Request, Response};
 use http_body_util::BodyExt;
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -29,27 +31,72 @@ pub enum Upstream {
 /// Real upstream servers and the client that talks to them.
 pub struct TargetPool {
     balancer: Balancer,
-    client: Client<HttpConnector, BoxBody>,
+    client: UpstreamClient,
     timeout: Duration,
     retries: u32,
+}
+
+/// Plain HTTP, or TLS to every target.
+enum UpstreamClient {
+    Plain(Client<HttpConnector, BoxBody>),
+    Tls(Client<HttpsConnector<HttpConnector>, BoxBody>),
+}
+
+impl UpstreamClient {
+    fn scheme(&self) -> http::uri::Scheme {
+        match self {
+            UpstreamClient::Plain(_) => http::uri::Scheme::HTTP,
+            UpstreamClient::Tls(_) => http::uri::Scheme::HTTPS,
+        }
+    }
+
+    fn request(&self, request: Request<BoxBody>) -> hyper_util::client::legacy::ResponseFuture {
+        match self {
+            UpstreamClient::Plain(client) => client.request(request),
+            UpstreamClient::Tls(client) => client.request(request),
+        }
+    }
 }
 
 /// How long an idle upstream connection is kept for reuse.
 const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(90);
 
 impl Upstream {
-    /// Build from a validated config.
-    pub fn new(config: &UpstreamConfig) -> Self {
+    /// Build from a validated config; TLS files are read relative to `dir`.
+    pub fn new(config: &UpstreamConfig, dir: &std::path::Path) -> Result<Self, String> {
         if config.builtin.is_some() {
-            return Upstream::Echo;
+            return Ok(Upstream::Echo);
         }
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(Duration::from_millis(config.connect_timeout_ms)));
         connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(IDLE_CONNECTION_TIMEOUT)
-            .build(connector);
-        Upstream::Targets(Box::new(TargetPool {
+        let mut builder = Client::builder(TokioExecutor::new());
+        builder.pool_idle_timeout(IDLE_CONNECTION_TIMEOUT);
+        let client = match &config.tls {
+            None => UpstreamClient::Plain(builder.build(connector)),
+            Some(tls) => {
+                // The connector must accept http URIs it is handed: the
+                // scheme is ours, set per request.
+                connector.enforce_http(false);
+                let https = hyper_rustls::HttpsConnectorBuilder::new()
+                    .with_tls_config(tls::client_config(tls, dir)?)
+                    .https_only();
+                let https = match &tls.server_name {
+                    Some(name) => {
+                        let name =
+                            rustls_pki_types::ServerName::try_from(name.clone()).map_err(|_| {
+                                format!("tls.server_name: {name:?} is not a DNS name or IP address")
+                            })?;
+                        https.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(
+                            name,
+                        ))
+                    }
+                    None => https,
+                };
+                UpstreamClient::Tls(builder.build(https.enable_http1().wrap_connector(connector)))
+            }
+        };
+        Ok(Upstream::Targets(Box::new(TargetPool {
             balancer: Balancer::new(
                 &config.targets,
                 config.eject_after_failures,
@@ -58,7 +105,7 @@ impl Upstream {
             client,
             timeout: Duration::from_millis(config.timeout_ms),
             retries: config.retries,
-        }))
+        })))
     }
 }
 
@@ -79,7 +126,7 @@ impl TargetPool {
             let target = self.balancer.target(index);
             let mut parts = parts.clone();
             let mut uri = http::uri::Parts::default();
-            uri.scheme = Some(http::uri::Scheme::HTTP);
+            uri.scheme = Some(self.client.scheme());
             uri.authority = target.uri_authority.clone();
             uri.path_and_query = parts.uri.path_and_query().cloned();
             parts.uri = http::Uri::from_parts(uri).map_err(|_| {

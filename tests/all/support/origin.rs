@@ -37,6 +37,15 @@ pub fn pattern(n: usize) -> Vec<u8> {
 impl Origin {
     /// Start an origin on the current tokio runtime.
     pub async fn start() -> Origin {
+        Self::start_with(None).await
+    }
+
+    /// Start an origin that speaks TLS with `config`.
+    pub async fn start_tls(config: std::sync::Arc<rustls::ServerConfig>) -> Origin {
+        Self::start_with(Some(tokio_rustls::TlsAcceptor::from(config))).await
+    }
+
+    async fn start_with(tls: Option<tokio_rustls::TlsAcceptor>) -> Origin {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind origin");
         let addr = listener.local_addr().expect("origin addr");
         let hits = Arc::new(AtomicUsize::new(0));
@@ -47,14 +56,27 @@ impl Origin {
                     continue;
                 };
                 let counter = counter.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |req| {
                         counter.fetch_add(1, Ordering::SeqCst);
                         answer(req)
                     });
-                    let _ = auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    let builder = auto::Builder::new(TokioExecutor::new());
+                    match tls {
+                        None => {
+                            let _ = builder
+                                .serve_connection(TokioIo::new(stream), service)
+                                .await;
+                        }
+                        Some(acceptor) => {
+                            if let Ok(stream) = acceptor.accept(stream).await {
+                                let _ = builder
+                                    .serve_connection(TokioIo::new(stream), service)
+                                    .await;
+                            }
+                        }
+                    }
                 });
             }
         });

@@ -106,3 +106,35 @@ impl Pki {
         Arc::new(config)
     }
 }
+
+impl Pki {
+    /// A server config presenting `leaf`; with `verify_clients`, it
+    /// requires client certificates signed by this CA.
+    pub fn server(&self, leaf: &Leaf, verify_clients: bool) -> Arc<rustls::ServerConfig> {
+        use rustls_pki_types::PrivateKeyDer;
+        use rustls_pki_types::pem::PemObject;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .expect("versions");
+        let builder = if verify_clients {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add(self.ca.der().clone()).expect("add CA");
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .expect("verifier");
+            builder.with_client_cert_verifier(verifier)
+        } else {
+            builder.with_no_client_auth()
+        };
+        let key = PrivateKeyDer::from_pem_file(&leaf.key).expect("key");
+        Arc::new(
+            builder
+                .with_single_cert(vec![leaf.der.clone()], key)
+                .expect("server config"),
+        )
+    }
+}
