@@ -74,7 +74,8 @@ plugins = [{{ name = "ip-filter", settings = {{ allow = ["10.0.0.0/8", "127.0.0.
     std::fs::write(&path, toml).expect("write config");
     let config = config::load_file(&path).expect("valid config");
     rt.block_on(async {
-        let runtime = PluginRuntime::new(&config).expect("runtime");
+        let policies = portcullis_host::ratelimit::build_policies(&config);
+        let runtime = PluginRuntime::new(&config, policies).expect("runtime");
         let chains = runtime.load_chains(&config, &path).await.expect("chains");
         let named = config
             .routes

@@ -53,9 +53,9 @@ impl Gateway {
     /// Load plugins, configure their instances and compile the routes of
     /// `config` (read from `file`, named in errors).
     pub async fn build(config: &Config, file: &Path) -> Result<Self, BuildError> {
-        let runtime = PluginRuntime::new(config).map_err(BuildError::Runtime)?;
-        let chains = runtime.load_chains(config, file).await?;
         let policies = ratelimit::build_policies(config);
+        let runtime = PluginRuntime::new(config, policies.clone()).map_err(BuildError::Runtime)?;
+        let chains = runtime.load_chains(config, file).await?;
         let dir = file.parent().unwrap_or(Path::new("."));
         let mut routes = Vec::with_capacity(config.routes.len());
         for (i, (route, chain)) in config.routes.iter().zip(chains).enumerate() {
@@ -98,8 +98,11 @@ impl Gateway {
             .tls
             .as_ref()
             .and_then(|t| crate::tls::hsts_value(&t.hsts));
-        let sweeper = (!policies.is_empty())
-            .then(|| tokio::spawn(ratelimit::sweep_forever(policies.into_values().collect())));
+        let sweeper = (!policies.is_empty()).then(|| {
+            tokio::spawn(ratelimit::sweep_forever(
+                policies.values().cloned().collect(),
+            ))
+        });
         Ok(Self {
             router: Router::new(routes),
             tls,

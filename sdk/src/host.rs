@@ -1,9 +1,10 @@
 //! Host capabilities. Each works only if the operator granted it to the
-//! plugin (`capabilities = ["log", "clock", "kv"]`); a plugin that uses one
-//! it was not granted fails to load.
+//! plugin (`capabilities = ["log", "clock", "kv", "rate-limit"]`); a plugin
+//! that uses one it was not granted fails to load.
 
 pub use crate::bindings::portcullis::policy::kv::KvError;
-use crate::bindings::portcullis::policy::{clock, kv, log};
+pub use crate::bindings::portcullis::policy::rate_limit::Outcome as RateLimitOutcome;
+use crate::bindings::portcullis::policy::{clock, kv, log, rate_limit};
 
 /// Write a line to the gateway's log at info level. Needs `log`.
 pub fn log_info(message: &str) {
@@ -33,4 +34,12 @@ pub fn kv_set(key: &str, value: &[u8], ttl_ms: u64) -> Result<(), KvError> {
 /// Remove `key`; true if it was present. Needs `kv`.
 pub fn kv_delete(key: &str) -> Result<bool, KvError> {
     kv::delete(key)
+}
+
+/// Count one request under `key` in the gateway's rate-limit policy named
+/// `policy` (a key of `[rate_limits]`). Keys are this plugin's own: they
+/// never share buckets with other plugins or the native limits. Needs
+/// `rate-limit`.
+pub fn rate_limit_check(policy: &str, key: &str) -> Result<RateLimitOutcome, String> {
+    rate_limit::check(policy, key)
 }

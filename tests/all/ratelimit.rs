@@ -183,3 +183,48 @@ async fn only_authentication_plugins_may_set_the_principal() {
         gateway.logs()
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plugins_can_use_the_native_limiter_with_their_own_keys() {
+    let origin = Origin::start().await;
+    let gateway = Gateway::start(&format!(
+        r#"
+[plugins.limiter]
+path = {wasm:?}
+capabilities = ["rate-limit"]
+
+[rate_limits.per-tenant]
+key = "route"
+requests = 2
+per_seconds = 60
+
+[[routes]]
+id = "tenants"
+path = {{ prefix = "/" }}
+upstream = {{ targets = ["{target}"] }}
+plugins = [{{ name = "limiter", settings = {{ policy = "per-tenant" }} }}]
+"#,
+        wasm = crate::support::fixture("limiter").display().to_string(),
+        target = origin.target()
+    ));
+    let as_tenant = |tenant: &'static str| {
+        let url = gateway.url("/x");
+        async move { send("GET", &url, &[("x-tenant", tenant)], "").await }
+    };
+    assert_eq!(
+        as_tenant("acme").await.json()["headers"]["x-tenant-left"][0],
+        "1"
+    );
+    assert_eq!(
+        as_tenant("acme").await.json()["headers"]["x-tenant-left"][0],
+        "0"
+    );
+    let limited = as_tenant("acme").await;
+    assert_eq!(limited.status, 429);
+    assert_eq!(limited.header("retry-after"), Some("30"));
+    assert_eq!(
+        as_tenant("globex").await.status,
+        200,
+        "another tenant has its own bucket"
+    );
+}

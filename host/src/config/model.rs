@@ -206,6 +206,8 @@ pub enum Capability {
     Clock,
     /// `portcullis:policy/kv`
     Kv,
+    /// `portcullis:policy/rate-limit`
+    RateLimit,
 }
 
 impl Capability {
@@ -215,6 +217,7 @@ impl Capability {
             Capability::Log => "log",
             Capability::Clock => "clock",
             Capability::Kv => "kv",
+            Capability::RateLimit => "rate-limit",
         }
     }
 }

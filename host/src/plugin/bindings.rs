@@ -21,5 +21,5 @@ mod generated {
 
 pub use generated::Plugin as PluginBindings;
 pub use generated::PluginPre as PluginBindingsPre;
-pub use generated::portcullis::policy::{clock, kv, log, types};
+pub use generated::portcullis::policy::{clock, kv, log, rate_limit, types};
 pub use types::{Decision, Denial, Edit, Phase};

@@ -8,6 +8,7 @@ use super::bindings::PluginBindingsPre;
 use super::kv_store::KvNamespace;
 use super::state::InstanceState;
 use crate::config::{OnError, OverBudget, PluginConfig, PluginRole, PoolConfig};
+use crate::ratelimit::RateLimitPolicies;
 
 /// A loaded plugin.
 pub struct PluginDefinition {
@@ -31,6 +32,8 @@ pub struct PluginDefinition {
     pub pre: PluginBindingsPre<InstanceState>,
     /// Its key-value namespace.
     pub kv: KvNamespace,
+    /// The gateway's rate-limit policies, for the `rate-limit` capability.
+    pub rate_limits: RateLimitPolicies,
 }
 
 impl PluginDefinition {
@@ -40,6 +43,7 @@ impl PluginDefinition {
         config: &PluginConfig,
         pre: PluginBindingsPre<InstanceState>,
         kv: KvNamespace,
+        rate_limits: RateLimitPolicies,
     ) -> Self {
         Self {
             name: Arc::from(name),
@@ -53,6 +57,7 @@ impl PluginDefinition {
             pool: config.pool.clone(),
             pre,
             kv,
+            rate_limits,
         }
     }
 }

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use wasmtime::component::Resource;
 
-use super::bindings::{clock, kv, log, types};
+use super::bindings::{clock, kv, log, rate_limit, types};
 use super::state::InstanceState;
 use super::view::{
     BodyResource, ContextResource, RequestResource, ResponseResource, header_all, header_first,
@@ -268,5 +268,25 @@ impl kv::Host for InstanceState {
 
     fn delete(&mut self, key: String) -> Result<std::result::Result<bool, kv::KvError>> {
         Ok(Ok(self.kv.delete(&key)))
+    }
+}
+
+impl rate_limit::Host for InstanceState {
+    fn check(
+        &mut self,
+        policy: String,
+        key: String,
+    ) -> Result<std::result::Result<rate_limit::Outcome, String>> {
+        let Some(policy) = self.rate_limits.get(&policy) else {
+            return Ok(Err(format!("no rate limit {policy:?} in [rate_limits]")));
+        };
+        // Keys are namespaced per plugin, as in the key-value store.
+        let key = format!("{}\u{0}{key}", self.plugin_name);
+        Ok(Ok(match policy.check(&key) {
+            Ok(allowance) => rate_limit::Outcome::Allowed(allowance.remaining),
+            Err(rejection) => rate_limit::Outcome::Limited(
+                u64::try_from(rejection.retry_after.as_millis()).unwrap_or(u64::MAX),
+            ),
+        }))
     }
 }

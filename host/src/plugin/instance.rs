@@ -53,6 +53,7 @@ impl Instance {
             definition.name.clone(),
             definition.memory_limit_bytes,
             definition.kv.clone(),
+            definition.rate_limits.clone(),
         );
         let mut store = Store::new(definition.pre.engine(), state);
         store.limiter(|state| &mut state.limits);

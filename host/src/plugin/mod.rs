@@ -36,6 +36,8 @@ use bindings::{PluginBindings, PluginBindingsPre};
 use chain::Chain;
 use definition::PluginDefinition;
 use kv_store::KvStore;
+
+use crate::ratelimit::RateLimitPolicies;
 use pool::InstancePool;
 use state::InstanceState;
 
@@ -44,12 +46,13 @@ pub struct PluginRuntime {
     engine: Engine,
     linker: Linker<InstanceState>,
     kv: Arc<KvStore>,
+    rate_limits: RateLimitPolicies,
     cache_dir: Option<PathBuf>,
 }
 
 impl PluginRuntime {
     /// Build the engine and link WASI and the Portcullis host interfaces.
-    pub fn new(config: &Config) -> wasmtime::Result<Self> {
+    pub fn new(config: &Config, rate_limits: RateLimitPolicies) -> wasmtime::Result<Self> {
         let engine = engine::build(&config.runtime)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
@@ -63,6 +66,7 @@ impl PluginRuntime {
             engine,
             linker,
             kv: Arc::new(KvStore::default()),
+            rate_limits,
             cache_dir,
         })
     }
@@ -102,6 +106,7 @@ impl PluginRuntime {
             config,
             pre,
             self.kv.namespace(name),
+            self.rate_limits.clone(),
         )))
     }
 

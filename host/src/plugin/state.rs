@@ -10,6 +10,7 @@ use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::kv_store::KvNamespace;
+use crate::ratelimit::RateLimitPolicies;
 
 /// Store data of one plugin instance.
 pub struct InstanceState {
@@ -26,6 +27,8 @@ pub struct InstanceState {
     pub plugin_name: Arc<str>,
     /// The plugin's key-value namespace.
     pub kv: KvNamespace,
+    /// The gateway's rate-limit policies, by name.
+    pub rate_limits: RateLimitPolicies,
     /// Body handles given out during the call in progress; reclaimed after
     /// it, so a guest that never drops one cannot pin request bodies.
     pub lent_bodies: Vec<u32>,
@@ -37,7 +40,12 @@ const MAX_TABLE_ELEMENTS: usize = 10_000;
 
 impl InstanceState {
     /// State for a new instance capped at `memory_limit_bytes`.
-    pub fn new(plugin_name: Arc<str>, memory_limit_bytes: usize, kv: KvNamespace) -> Self {
+    pub fn new(
+        plugin_name: Arc<str>,
+        memory_limit_bytes: usize,
+        kv: KvNamespace,
+        rate_limits: RateLimitPolicies,
+    ) -> Self {
         let wasi = WasiCtx::builder()
             .allow_tcp(false)
             .allow_udp(false)
@@ -55,6 +63,7 @@ impl InstanceState {
             deadline: Instant::now(),
             plugin_name,
             kv,
+            rate_limits,
             lent_bodies: Vec::new(),
         }
     }

@@ -17,6 +17,9 @@ use std::sync::Arc;
 
 use crate::config::Config;
 
+/// Every policy of the config, by name.
+pub type RateLimitPolicies = Arc<HashMap<String, Arc<Policy>>>;
+
 /// The policies of one route, split by when they can be checked.
 #[derive(Clone, Default)]
 pub struct RouteLimits {
@@ -34,12 +37,13 @@ impl RouteLimits {
 }
 
 /// Build every policy of a validated config (once; routes share them).
-pub fn build_policies(config: &Config) -> HashMap<String, Arc<Policy>> {
-    config
+pub fn build_policies(config: &Config) -> RateLimitPolicies {
+    let policies = config
         .rate_limits
         .iter()
         .filter_map(|(name, limit)| Policy::new(name, limit).map(|p| (name.clone(), Arc::new(p))))
-        .collect()
+        .collect();
+    Arc::new(policies)
 }
 
 /// The limits of a route, from its `rate_limits` names.
