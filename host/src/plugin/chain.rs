@@ -9,6 +9,7 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use super::bindings::{Decision, Denial, Phase};
+use super::definition::PluginDefinition;
 use super::edits::{self, EditTarget};
 use super::instance::CallError;
 use super::pool::{InstancePool, Lease};
@@ -84,37 +85,21 @@ impl Chain {
                 continue;
             }
             let definition = &link.definition;
-            let lent_body = match &body {
-                None => None,
-                Some(b) if b.complete && b.bytes.len() as u64 <= definition.body_budget => {
-                    Some(b.bytes.clone())
-                }
-                Some(_) => match definition.over_budget {
-                    OverBudget::Deny => return Err(GatewayError::PayloadTooLarge),
-                    OverBudget::Skip => continue,
-                },
+            let lent_body = match lend(definition, &body) {
+                Lent::Body(bytes) => bytes,
+                Lent::Skip => continue,
+                Lent::OverBudget => return Err(GatewayError::PayloadTooLarge),
             };
             let started = Instant::now();
-            let outcome = match link.acquire().await {
-                Ok(mut lease) => {
-                    let result = match lease.instance() {
-                        Some(instance) => {
-                            instance
-                                .on_request(
-                                    phase,
-                                    request.clone(),
-                                    lent_body,
-                                    context.clone(),
-                                    definition.timeout,
-                                )
-                                .await
-                        }
-                        None => Err(CallError::Trap("instance already returned".into())),
-                    };
-                    finish(lease, result)
-                }
-                Err(e) => Err(e.to_string()),
-            };
+            let outcome = call(
+                link,
+                phase,
+                request.clone(),
+                None,
+                lent_body,
+                context.clone(),
+            )
+            .await;
             let decision = match outcome {
                 Ok(decision) => decision,
                 Err(reason) => {
@@ -167,43 +152,26 @@ impl Chain {
                 continue;
             }
             let definition = &link.definition;
-            let lent_body = match &body {
-                None => None,
-                Some(b) if b.complete && b.bytes.len() as u64 <= definition.body_budget => {
-                    Some(b.bytes.clone())
+            let lent_body = match lend(definition, &body) {
+                Lent::Body(bytes) => bytes,
+                Lent::Skip => continue,
+                Lent::OverBudget => {
+                    return Err(GatewayError::BadUpstreamResponse(format!(
+                        "response body over the budget of plugin {}",
+                        definition.name
+                    )));
                 }
-                Some(_) => match definition.over_budget {
-                    OverBudget::Deny => {
-                        return Err(GatewayError::BadUpstreamResponse(format!(
-                            "response body over the budget of plugin {}",
-                            definition.name
-                        )));
-                    }
-                    OverBudget::Skip => continue,
-                },
             };
             let started = Instant::now();
-            let outcome = match link.acquire().await {
-                Ok(mut lease) => {
-                    let result = match lease.instance() {
-                        Some(instance) => {
-                            instance
-                                .on_response(
-                                    phase,
-                                    request.clone(),
-                                    response.clone(),
-                                    lent_body,
-                                    context.clone(),
-                                    definition.timeout,
-                                )
-                                .await
-                        }
-                        None => Err(CallError::Trap("instance already returned".into())),
-                    };
-                    finish(lease, result)
-                }
-                Err(e) => Err(e.to_string()),
-            };
+            let outcome = call(
+                link,
+                phase,
+                request.clone(),
+                Some(response.clone()),
+                lent_body,
+                context.clone(),
+            )
+            .await;
             let decision = match outcome {
                 Ok(decision) => decision,
                 Err(reason) => {
@@ -251,6 +219,57 @@ fn finish(lease: Lease, result: Result<Decision, CallError>) -> Result<Decision,
             Err(e.to_string())
         }
     }
+}
+
+/// What a link gets of a body phase's body.
+enum Lent {
+    /// The body (or none, outside body phases).
+    Body(Option<Bytes>),
+    /// Too big, and the plugin skips its body phase.
+    Skip,
+    /// Too big, and the plugin refuses the exchange.
+    OverBudget,
+}
+
+fn lend(definition: &PluginDefinition, body: &Option<PhaseBody<'_>>) -> Lent {
+    match body {
+        None => Lent::Body(None),
+        Some(b) if b.complete && b.bytes.len() as u64 <= definition.body_budget => {
+            Lent::Body(Some(b.bytes.clone()))
+        }
+        Some(_) => match definition.over_budget {
+            OverBudget::Deny => Lent::OverBudget,
+            OverBudget::Skip => Lent::Skip,
+        },
+    }
+}
+
+/// One call on an instance leased from `link`: a request phase, or a
+/// response phase when `response` is given.
+async fn call(
+    link: &Arc<InstancePool>,
+    phase: Phase,
+    request: Arc<RequestView>,
+    response: Option<Arc<ResponseView>>,
+    body: Option<Bytes>,
+    context: Arc<RequestContext>,
+) -> Result<Decision, String> {
+    let mut lease = link.acquire().await.map_err(|e| e.to_string())?;
+    let timeout = link.definition.timeout;
+    let result = match (lease.instance(), response) {
+        (Some(instance), None) => {
+            instance
+                .on_request(phase, request, body, context, timeout)
+                .await
+        }
+        (Some(instance), Some(response)) => {
+            instance
+                .on_response(phase, request, response, body, context, timeout)
+                .await
+        }
+        (None, _) => Err(CallError::Trap("instance already returned".into())),
+    };
+    finish(lease, result)
 }
 
 /// A plugin failed: skip it if it fails open, else fail the request.
