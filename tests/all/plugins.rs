@@ -90,6 +90,16 @@ settings.response = {{ set = {{ "x-content-type-options" = "nosniff" }}, remove 
     assert_eq!(reply.header("server"), None);
 }
 
+/// One route sending everything to `origin` through the fixture plugin
+/// `name`, configured with `extra` keys.
+fn all_through(name: &str, extra: &str, origin: &Origin) -> String {
+    format!(
+        "{}\n[[routes]]\nid = \"through-{name}\"\npath = {{ prefix = \"/\" }}\nupstream = {{ targets = [\"{}\"] }}\nplugins = [{{ name = \"{name}\" }}]\n",
+        plugin(name, &fixture(name), extra),
+        origin.target()
+    )
+}
+
 /// One route guarded by the misbehaving fixture, one plain route.
 fn misbehaving_routes(origin: &Origin, plugin_extra: &str) -> String {
     format!(
@@ -199,18 +209,7 @@ async fn a_plugin_that_fails_open_is_skipped() {
 #[tokio::test(flavor = "multi_thread")]
 async fn body_phases_see_and_rewrite_bodies() {
     let origin = Origin::start().await;
-    let gateway = Gateway::start(&format!(
-        r#"
-{}
-[[routes]]
-id = "shout"
-path = {{ prefix = "/" }}
-upstream = {{ targets = ["{}"] }}
-plugins = [{{ name = "shout" }}]
-"#,
-        plugin("shout", &fixture("shout"), "body_budget = 1024"),
-        origin.target()
-    ));
+    let gateway = Gateway::start(&all_through("shout", "body_budget = 1024", &origin));
 
     let reply = send("POST", &gateway.url("/echo-body"), &[], "make me loud").await;
     assert_eq!(reply.status, 200);
@@ -310,21 +309,10 @@ plugins = [{{ name = "future" }}]
 #[tokio::test(flavor = "multi_thread")]
 async fn per_request_isolation_gives_every_request_a_fresh_instance() {
     let origin = Origin::start().await;
-    let gateway = Gateway::start(&format!(
-        r#"
-{}
-[[routes]]
-id = "isolated"
-path = {{ prefix = "/" }}
-upstream = {{ targets = ["{}"] }}
-plugins = [{{ name = "misbehave" }}]
-"#,
-        plugin(
-            "misbehave",
-            &fixture("misbehave"),
-            "pool = { isolation = \"per-request\", prewarm = 2 }"
-        ),
-        origin.target()
+    let gateway = Gateway::start(&all_through(
+        "misbehave",
+        "pool = { isolation = \"per-request\", prewarm = 2 }",
+        &origin,
     ));
     for _ in 0..5 {
         let reply = get(&gateway.url("/x")).await;
@@ -339,21 +327,10 @@ plugins = [{{ name = "misbehave" }}]
 #[tokio::test(flavor = "multi_thread")]
 async fn pooled_instances_are_reused_and_recycled_after_max_uses() {
     let origin = Origin::start().await;
-    let gateway = Gateway::start(&format!(
-        r#"
-{}
-[[routes]]
-id = "pooled"
-path = {{ prefix = "/" }}
-upstream = {{ targets = ["{}"] }}
-plugins = [{{ name = "misbehave" }}]
-"#,
-        plugin(
-            "misbehave",
-            &fixture("misbehave"),
-            "pool = { max_uses = 3, prewarm = 1, max = 1 }"
-        ),
-        origin.target()
+    let gateway = Gateway::start(&all_through(
+        "misbehave",
+        "pool = { max_uses = 3, prewarm = 1, max = 1 }",
+        &origin,
     ));
     let mut calls = Vec::new();
     for _ in 0..7 {
