@@ -39,6 +39,9 @@ pub enum GatewayError {
     /// The upstream did not answer in time.
     #[error("upstream timed out")]
     UpstreamTimeout,
+    /// The whole request took longer than `server.request_timeout_ms`.
+    #[error("request timed out")]
+    RequestTimeout,
     /// The upstream response was unusable (e.g. too large for a body plugin).
     #[error("bad upstream response: {0}")]
     BadUpstreamResponse(String),
@@ -69,7 +72,9 @@ impl GatewayError {
             GatewayError::UpstreamUnavailable(_) | GatewayError::BadUpstreamResponse(_) => {
                 StatusCode::BAD_GATEWAY
             }
-            GatewayError::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            GatewayError::UpstreamTimeout | GatewayError::RequestTimeout => {
+                StatusCode::GATEWAY_TIMEOUT
+            }
             GatewayError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             GatewayError::ClientCertificateRequired => StatusCode::FORBIDDEN,
             GatewayError::ExpectationFailed => StatusCode::EXPECTATION_FAILED,
@@ -87,6 +92,7 @@ impl GatewayError {
                 "upstream unavailable"
             }
             GatewayError::UpstreamTimeout => "upstream timed out",
+            GatewayError::RequestTimeout => "request timed out",
             GatewayError::ShuttingDown => "the gateway is shutting down",
             GatewayError::RateLimited(_) => "rate limit exceeded",
             GatewayError::ClientCertificateRequired => "a verified client certificate is required",
@@ -103,6 +109,7 @@ impl GatewayError {
             GatewayError::PluginFailed { .. } => "plugin_failed",
             GatewayError::UpstreamUnavailable(_) => "upstream_unavailable",
             GatewayError::UpstreamTimeout => "upstream_timeout",
+            GatewayError::RequestTimeout => "request_timeout",
             GatewayError::BadUpstreamResponse(_) => "bad_upstream_response",
             GatewayError::ShuttingDown => "shutting_down",
             GatewayError::RateLimited(_) => "rate_limited",

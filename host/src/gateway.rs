@@ -27,6 +27,8 @@ pub struct Gateway {
     pub router: Router,
     /// Largest request body accepted.
     pub max_request_body_bytes: u64,
+    /// The most time from a request's head to its response head.
+    pub request_timeout: std::time::Duration,
     /// TLS settings of the listener, if it serves HTTPS.
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// The listener's certificates, for reloading.
@@ -109,6 +111,7 @@ impl Gateway {
             certificates,
             hsts,
             max_request_body_bytes: config.server.max_request_body_bytes,
+            request_timeout: std::time::Duration::from_millis(config.server.request_timeout_ms),
             trusted_proxies: config
                 .server
                 .trusted_proxies

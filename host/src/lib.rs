@@ -13,6 +13,7 @@ pub mod context;
 pub mod error;
 pub mod forwarding;
 pub mod gateway;
+pub mod idle;
 pub mod logging;
 pub mod pipeline;
 pub mod plugin;

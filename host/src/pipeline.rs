@@ -67,8 +67,13 @@ pub async fn handle(
         peer_ip: client.ip(),
         tls,
     };
-    let mut response = match proxy(&gateway, request, connection, &request_id, &mut route_id).await
-    {
+    let proxied = tokio::time::timeout(
+        gateway.request_timeout,
+        proxy(&gateway, request, connection, &request_id, &mut route_id),
+    )
+    .await
+    .unwrap_or(Err(GatewayError::RequestTimeout));
+    let mut response = match proxied {
         Ok(response) => response,
         Err(error) => {
             tracing::warn!(request_id, error = %error, code = error.code(), "request failed");

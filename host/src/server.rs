@@ -1,21 +1,25 @@
 //! The listener: accepts connections, serves HTTP/1.1 and HTTP/2 (h2c with
-//! prior knowledge) on each, and on shutdown stops accepting and lets
-//! in-flight requests finish within the grace period.
+//! prior knowledge) on each, closes connections left idle, and on shutdown
+//! stops accepting and lets in-flight requests finish within the grace
+//! period.
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 
 use crate::config::ServerConfig;
 use crate::connections::ConnectionLimits;
 use crate::gateway::Gateway;
+use crate::idle::IdleWatch;
 use crate::pipeline;
 use crate::tls;
 
@@ -47,6 +51,7 @@ pub async fn serve(
             .as_ref()
             .map_or(10_000, |t| t.handshake_timeout_ms),
     );
+    let idle_timeout = Duration::from_millis(settings.idle_timeout_ms);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
 
@@ -69,33 +74,18 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
+        let idle = IdleWatch::new(idle_timeout);
+        let stream = idle.wrap(stream);
         let gateway = gateway.clone();
-        match &tls {
-            None => {
-                let service = service_fn(move |request| {
-                    let gateway = gateway.clone();
-                    async move {
-                        Ok::<_, Infallible>(pipeline::handle(gateway, request, peer, None).await)
-                    }
-                });
-                let connection = builder
-                    .serve_connection(TokioIo::new(stream), service)
-                    .into_owned();
-                let connection = graceful.watch(connection);
-                tokio::spawn(async move {
-                    if let Err(e) = connection.await {
-                        tracing::debug!(%peer, "connection ended with an error: {e}");
-                    }
-                    drop(permit);
-                });
-            }
-            Some(acceptor) => {
-                // The handshake runs in the connection's task, bounded, so a
-                // slow or silent client holds up only itself.
-                let acceptor = acceptor.clone();
-                let builder = builder.clone();
-                let watcher = graceful.watcher();
-                tokio::spawn(async move {
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        let acceptor = tls.clone();
+        tokio::spawn(async move {
+            match acceptor {
+                None => serve_connection(gateway, builder, stream, peer, None, watcher, idle).await,
+                Some(acceptor) => {
+                    // The handshake runs in the connection's task, bounded,
+                    // so a slow or silent client holds up only itself.
                     let stream = match tokio::time::timeout(
                         handshake_timeout,
                         acceptor.accept(stream),
@@ -113,23 +103,11 @@ pub async fn serve(
                         }
                     };
                     let facts = Some(Arc::new(tls::facts(stream.get_ref().1)));
-                    let service = service_fn(move |request| {
-                        let gateway = gateway.clone();
-                        let facts = facts.clone();
-                        async move {
-                            Ok::<_, Infallible>(
-                                pipeline::handle(gateway, request, peer, facts).await,
-                            )
-                        }
-                    });
-                    let connection = builder.serve_connection(TokioIo::new(stream), service);
-                    if let Err(e) = watcher.watch(connection.into_owned()).await {
-                        tracing::debug!(%peer, "connection ended with an error: {e}");
-                    }
-                    drop(permit);
-                });
+                    serve_connection(gateway, builder, stream, peer, facts, watcher, idle).await;
+                }
             }
-        }
+            drop(permit);
+        });
     }
 
     drop(listener);
@@ -140,6 +118,44 @@ pub async fn serve(
     tokio::select! {
         () = graceful.shutdown() => tracing::info!("all connections drained"),
         () = tokio::time::sleep(grace) => tracing::warn!("grace period over; closing the remaining connections"),
+    }
+}
+
+/// Serve one accepted (and, for HTTPS, handshaken) connection until the
+/// client closes it, it stays idle past the idle timeout, or the server has
+/// drained.
+async fn serve_connection<I>(
+    gateway: Arc<Gateway>,
+    builder: auto::Builder<TokioExecutor>,
+    io: I,
+    peer: SocketAddr,
+    facts: Option<Arc<tls::TlsFacts>>,
+    watcher: Watcher,
+    idle: IdleWatch,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let requests = idle.clone();
+    let service = service_fn(move |request| {
+        let gateway = gateway.clone();
+        let facts = facts.clone();
+        let in_flight = requests.request();
+        async move {
+            let response = pipeline::handle(gateway, request, peer, facts).await;
+            drop(in_flight);
+            Ok::<_, Infallible>(response)
+        }
+    });
+    let connection = builder
+        .serve_connection(TokioIo::new(io), service)
+        .into_owned();
+    tokio::select! {
+        ended = watcher.watch(connection) => {
+            if let Err(e) = ended {
+                tracing::debug!(%peer, "connection ended with an error: {e}");
+            }
+        }
+        () = idle.expired() => tracing::debug!(%peer, "closing an idle connection"),
     }
 }
 

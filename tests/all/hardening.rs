@@ -2,26 +2,11 @@
 
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
+use crate::support::raw::{exchange, read_until_closed};
 use crate::support::{Gateway, Origin, get, send};
-
-/// Read until the peer closes; what was read, or `None` if it stays open
-/// past `bound`.
-async fn read_until_closed(stream: &mut TcpStream, bound: Duration) -> Option<Vec<u8>> {
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 4096];
-    let deadline = Instant::now() + bound;
-    loop {
-        let left = deadline.checked_duration_since(Instant::now())?;
-        match tokio::time::timeout(left, stream.read(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => return Some(seen),
-            Ok(Ok(n)) => seen.extend_from_slice(&buf[..n]),
-            Err(_) => return None,
-        }
-    }
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_client_too_slow_to_send_its_headers_is_cut_off() {
@@ -115,14 +100,6 @@ upstream = {{ targets = ["{}"] }}
     )
 }
 
-/// Send raw bytes, read until the gateway closes or `bound` passes.
-async fn exchange(gateway: &Gateway, raw: &[u8]) -> String {
-    let mut stream = TcpStream::connect(gateway.addr).await.expect("connect");
-    stream.write_all(raw).await.expect("write");
-    let answer = read_until_closed(&mut stream, Duration::from_secs(10)).await;
-    String::from_utf8_lossy(&answer.unwrap_or_default()).into_owned()
-}
-
 fn chunked(size: usize) -> Vec<u8> {
     let mut raw = b"POST /echo-body HTTP/1.1\r\nHost: example.com\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".to_vec();
     for _ in 0..size / 256 {
@@ -173,4 +150,43 @@ async fn expect_100_continue_is_refused_without_reading_the_body() {
     .await;
     assert!(unknown.starts_with("HTTP/1.1 417"), "{unknown}");
     assert_eq!(origin.hits(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idle_keep_alive_connection_is_closed_but_a_slow_upstream_is_waited_for() {
+    let origin = Origin::start().await;
+    let gateway = Gateway::start_with_server_keys(
+        "idle_timeout_ms = 300\nheader_read_timeout_ms = 60000",
+        &origin.route_all(),
+    );
+
+    // The upstream takes longer than the idle timeout: a request in flight
+    // keeps its connection.
+    let mut stream = TcpStream::connect(gateway.addr).await.expect("connect");
+    stream
+        .write_all(b"GET /delay/900 HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .expect("write");
+    let started = Instant::now();
+    let answer = read_until_closed(&mut stream, Duration::from_secs(10))
+        .await
+        .expect("the idle connection was left open");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.ends_with("done"), "{answer}");
+    // Then it sat idle and was closed.
+    assert!(started.elapsed() >= Duration::from_millis(1100));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_over_the_total_timeout_gets_504() {
+    let origin = Origin::start().await;
+    let gateway = Gateway::start_with_server_keys("request_timeout_ms = 300", &origin.route_all());
+
+    let started = Instant::now();
+    let reply = get(&gateway.url("/delay/5000")).await;
+    assert_eq!(reply.status, 504);
+    assert_eq!(reply.json()["error"], "request timed out");
+    assert!(started.elapsed() < Duration::from_secs(4));
+    assert_eq!(get(&gateway.url("/delay/10")).await.status, 200);
 }

@@ -4,6 +4,8 @@
 mod support;
 
 mod config_errors;
+mod framing;
+mod h2_abuse;
 mod hardening;
 mod lifecycle;
 mod plugins;

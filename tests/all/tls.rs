@@ -161,6 +161,75 @@ async fn tls_1_2_is_accepted_and_seen_by_plugins() {
     assert_eq!(seen["headers"]["x-seen-tls"][0], "TLSv1.2/a.test");
 }
 
+/// A ClientHello offering only `version` (e.g. `[3, 2]` for TLS 1.1), with
+/// the CBC suites and extensions a TLS 1.0/1.1 client sends. rustls cannot
+/// speak these versions even as a client, so the bytes are written by hand.
+fn legacy_client_hello(version: [u8; 2], server_name: &str) -> Vec<u8> {
+    let name = server_name.as_bytes();
+    let mut sni = vec![0];
+    sni.extend_from_slice(&(name.len() as u16).to_be_bytes());
+    sni.extend_from_slice(name);
+    let mut extensions = Vec::new();
+    let mut extension = |kind: u16, data: &[u8]| {
+        extensions.extend_from_slice(&kind.to_be_bytes());
+        extensions.extend_from_slice(&(data.len() as u16).to_be_bytes());
+        extensions.extend_from_slice(data);
+    };
+    let mut server_name_list = (sni.len() as u16).to_be_bytes().to_vec();
+    server_name_list.extend_from_slice(&sni);
+    extension(0x0000, &server_name_list); // server_name
+    extension(0x000a, &[0, 4, 0, 23, 0, 29]); // supported_groups: P-256, X25519
+    extension(0x000b, &[1, 0]); // ec_point_formats: uncompressed
+    let mut hello = version.to_vec();
+    hello.extend_from_slice(&[7u8; 32]); // random
+    hello.push(0); // no session id
+    hello.extend_from_slice(&[0, 6, 0xc0, 0x13, 0xc0, 0x14, 0x00, 0x2f]); // CBC suites
+    hello.extend_from_slice(&[1, 0]); // null compression
+    hello.extend_from_slice(&(extensions.len() as u16).to_be_bytes());
+    hello.extend_from_slice(&extensions);
+    let mut handshake = vec![1, 0];
+    handshake.extend_from_slice(&(hello.len() as u16).to_be_bytes());
+    handshake.extend_from_slice(&hello);
+    let mut record = vec![0x16, 3, 1];
+    record.extend_from_slice(&(handshake.len() as u16).to_be_bytes());
+    record.extend_from_slice(&handshake);
+    record
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_1_1_and_1_0_clients_are_refused_with_a_fatal_alert() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let pki = Pki::new();
+    let leaf = pki.leaf("a", &["a.test"]);
+    let origin = Origin::start().await;
+    let gateway = Gateway::start(&tls_config(&[(&leaf, &["a.test"])], &origin));
+
+    for (version, label) in [([3, 2], "TLS 1.1"), ([3, 1], "TLS 1.0")] {
+        let mut stream = TcpStream::connect(gateway.addr).await.expect("connect");
+        stream
+            .write_all(&legacy_client_hello(version, "a.test"))
+            .await
+            .expect("write");
+        let mut answer = Vec::new();
+        let read =
+            tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
+        assert!(read.is_ok(), "{label}: the connection stayed open");
+        // No ServerHello, one fatal (2) alert: handshake_failure (40), as
+        // such a client sends no signature_algorithms to pick a certificate
+        // by, or protocol_version (70).
+        assert!(
+            answer.len() >= 7 && answer[0] == 0x15 && answer[5] == 2,
+            "{label}: expected a fatal alert, got {answer:?}"
+        );
+        assert!(matches!(answer[6], 40 | 70), "{label}: {answer:?}");
+    }
+    // A TLS 1.2 client on the same listener still gets through.
+    let stream = connect(&gateway, pki.client(&[b"http/1.1"], &[&TLS12]), "a.test").await;
+    let (parts, _) = get_over(stream, "a.test", "/").await;
+    assert_eq!(parts.status, 200);
+    assert_eq!(origin.hits(), 1);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn plain_http_is_redirected_to_https_with_308() {
     let pki = Pki::new();

@@ -293,6 +293,16 @@ fn check(file: &Path, dir: &Path, config: &mut Config) -> Result<(), ConfigError
             return Err(err(format!("{key}.max_keys"), "must be at least 1".into()));
         }
     }
+    let server = &config.server;
+    for (key, value) in [
+        ("header_read_timeout_ms", server.header_read_timeout_ms),
+        ("idle_timeout_ms", server.idle_timeout_ms),
+        ("request_timeout_ms", server.request_timeout_ms),
+    ] {
+        if value == 0 {
+            return Err(err(format!("server.{key}"), "must be at least 1 ms".into()));
+        }
+    }
     if let Some(tls) = &config.server.tls {
         if tls.certificates.is_empty() {
             return Err(err(

@@ -47,6 +47,17 @@ pub struct ServerConfig {
     /// (slowloris).
     #[serde(default = "default_header_read_timeout_ms")]
     pub header_read_timeout_ms: u64,
+    /// A connection with no request in flight and no bytes moving for this
+    /// long is closed (HTTP/1.1 keep-alive and HTTP/2). An HTTP/1.1
+    /// connection waiting for its next request is also bound by
+    /// `header_read_timeout_ms`, whichever is shorter.
+    #[serde(default = "default_idle_timeout_ms")]
+    pub idle_timeout_ms: u64,
+    /// The most time a request may take from its head arriving to its
+    /// response head (body upload, plugins and upstream included); past it
+    /// the client gets 504.
+    #[serde(default = "default_total_request_timeout_ms")]
+    pub request_timeout_ms: u64,
     /// Most connections open at once; more are closed on accept.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
@@ -68,6 +79,14 @@ pub struct ServerConfig {
 
 fn default_header_read_timeout_ms() -> u64 {
     30_000
+}
+
+fn default_idle_timeout_ms() -> u64 {
+    60_000
+}
+
+fn default_total_request_timeout_ms() -> u64 {
+    60_000
 }
 
 fn default_max_connections() -> usize {

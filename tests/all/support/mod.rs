@@ -6,6 +6,7 @@ pub mod fixtures;
 pub mod gateway;
 pub mod origin;
 pub mod pki;
+pub mod raw;
 
 pub use client::{get, send};
 pub use fixtures::fixture;
