@@ -1,5 +1,5 @@
 //! Log output: human-readable lines by default, one JSON object per line
-//! with `--log-format json`. `RUST_LOG` overrides the level (default info).
+//! with `--log-format json`. `RUST_LOG` overrides the level (default info, rustls errors only).
 
 use clap::ValueEnum;
 use tracing_subscriber::EnvFilter;
@@ -16,7 +16,10 @@ pub enum LogFormat {
 
 /// Install the global subscriber.
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // rustls warns about each misbehaving client (e.g. a renegotiation
+    // attempt); those are the client's problem, not the operator's.
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,rustls=error"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stdout);

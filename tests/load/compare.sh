@@ -22,17 +22,9 @@ while [ $# -gt 0 ]; do
 done
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
-out="$root/target/load/$(date -u +%Y%m%dT%H%M%SZ)"
-mkdir -p "$out"
-
-need=()
-command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
-command -v wrk >/dev/null || need+=(wrk)
-if [ ${#need[@]} -gt 0 ]; then
-  echo "installing ${need[*]} from Debian"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+# shellcheck source=tests/load/lib.sh
+source "$root/tests/load/lib.sh"
+install_missing nginx:nginx wrk:wrk
 
 echo "building portcullis (release) and the noop plugin"
 (cd "$root" && cargo build --release -q -p portcullis-host \
@@ -40,40 +32,7 @@ echo "building portcullis (release) and the noop plugin"
 portcullis="$root/target/release/portcullis"
 noop="$root/target/wasm/wasm32-wasip2/plugin/portcullis_fixture_noop.wasm"
 
-origin_port=18480
-proxy_port=18481
-pids=()
-cleanup() { for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
-
-wait_port() {
-  for _ in $(seq 1 200); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  echo "nothing listens on port $1" >&2; return 1
-}
-
-# The upstream: a static nginx on core 1.
-mkdir -p "$out/origin"
-cat > "$out/origin/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $out/origin/nginx.pid;
-error_log $out/origin/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$origin_port;
-    location / { return 200 "hello from the origin\n"; }
-  }
-}
-CONF
-taskset -c 1 "$nginx_bin" -c "$out/origin/nginx.conf" -p "$out/origin" &
-pids+=($!)
-wait_port $origin_port
+start_origin
 
 # nginx as a reverse proxy, one worker, keep-alive to the upstream.
 mkdir -p "$out/nginx"
@@ -131,16 +90,6 @@ start_proxy() { # $1 = nginx | portcullis-0 | portcullis-3
   wait_port $proxy_port
 }
 
-stop_proxy() {
-  kill "$proxy_pid" 2>/dev/null || true
-  wait "$proxy_pid" 2>/dev/null || true
-  # Wait until the port is free for the next proxy.
-  for _ in $(seq 1 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$proxy_port") 2>/dev/null || return 0
-    sleep 0.05
-  done
-}
-
 # wrk's latency report prints e.g. "99%    1.23ms"; convert to microseconds.
 to_us() {
   awk '{ v=$1; if (v ~ /us$/) { sub(/us$/,"",v); print v } else if (v ~ /ms$/) { sub(/ms$/,"",v); print v*1000 } else if (v ~ /s$/) { sub(/s$/,"",v); print v*1000000 } }'
@@ -159,7 +108,7 @@ run_one() { # $1 = proxy name, $2 = round
   printf '  %-14s round %s: %10.0f req/s  p99 %8.0f us\n' "$1" "$2" "$rps" "$p99"
 }
 
-echo "machine: $(nproc) cores, $(awk '/model name/ { $1=$2=$3=""; print; exit }' /proc/cpuinfo | sed 's/^ *//'), kernel $(uname -r)"
+machine_line
 echo "load: wrk -t1 -c$connections -d${duration}s, $rounds rounds, proxies alternated"
 : > "$out/samples.txt"
 for round in $(seq 1 "$rounds"); do
@@ -168,13 +117,8 @@ for round in $(seq 1 "$rounds"); do
   done
 done
 
-median() { sort -n | awk '{ a[NR]=$1 } END { if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2 }'; }
-summary() { # $1 = proxy, $2 = column (3 rps, 4 p99)
-  awk -v p="$1" -v c="$2" '$1 == p { print $c }' "$out/samples.txt" | median
-}
-range() {
-  awk -v p="$1" -v c="$2" '$1 == p { print $c }' "$out/samples.txt" | sort -n | awk 'NR==1 { lo=$1 } { hi=$1 } END { printf "%.0f-%.0f", lo, hi }'
-}
+summary() { column_of "$out/samples.txt" "$1" "$2" | median; }
+range() { range_of "$out/samples.txt" "$1" "$2"; }
 
 nginx_rps=$(summary nginx 3)
 nginx_p99=$(summary nginx 4)

@@ -1,0 +1,75 @@
+# Shared by the load scripts: install tools, wait for ports, run the static
+# nginx upstream, summarise samples. Source it after setting `root`.
+
+out="$root/target/load/$(date -u +%Y%m%dT%H%M%SZ)"
+mkdir -p "$out"
+origin_port=18480
+proxy_port=18481
+pids=()
+cleanup() { for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+# install_missing COMMAND:PACKAGE ...
+install_missing() {
+  local need=() pair
+  for pair in "$@"; do
+    command -v "${pair%%:*}" >/dev/null || [ -x "/usr/sbin/${pair%%:*}" ] || need+=("${pair##*:}")
+  done
+  if [ ${#need[@]} -gt 0 ]; then
+    echo "installing ${need[*]} from Debian"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  fi
+  nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+}
+
+wait_port() {
+  for _ in $(seq 1 200); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.05
+  done
+  echo "nothing listens on port $1" >&2; return 1
+}
+
+# The upstream: a static nginx on core 1, shared with the load generator.
+start_origin() {
+  mkdir -p "$out/origin"
+  cat > "$out/origin/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $out/origin/nginx.pid;
+error_log $out/origin/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$origin_port;
+    location / { return 200 "hello from the origin\n"; }
+  }
+}
+CONF
+  taskset -c 1 "$nginx_bin" -c "$out/origin/nginx.conf" -p "$out/origin" &
+  pids+=($!)
+  wait_port $origin_port
+}
+
+# stop_proxy: stop $proxy_pid and wait until $proxy_port is free again.
+stop_proxy() {
+  kill "$proxy_pid" 2>/dev/null || true
+  wait "$proxy_pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$proxy_port") 2>/dev/null || return 0
+    sleep 0.05
+  done
+}
+
+median() { sort -n | awk '{ a[NR]=$1 } END { if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2 }'; }
+
+# column_of SAMPLES NAME COLUMN: the values of one column for one name.
+column_of() { awk -v p="$2" -v c="$3" '$1 == p { print $c }' "$1"; }
+
+range_of() { column_of "$@" | sort -n | awk 'NR==1 { lo=$1 } { hi=$1 } END { printf "%.0f-%.0f", lo, hi }'; }
+
+machine_line() {
+  echo "machine: $(nproc) cores, $(awk '/model name/ { $1=$2=$3=""; print; exit }' /proc/cpuinfo | sed 's/^ *//'), kernel $(uname -r)"
+}
