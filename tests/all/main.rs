@@ -7,6 +7,7 @@ mod config_errors;
 mod framing;
 mod h2_abuse;
 mod hardening;
+mod jwt;
 mod lifecycle;
 mod plugins;
 mod proxy;

@@ -4,6 +4,7 @@
 pub mod client;
 pub mod fixtures;
 pub mod gateway;
+pub mod jwt;
 pub mod origin;
 pub mod pki;
 pub mod raw;

@@ -1,0 +1,224 @@
+//! `jwt`: OAuth 2.0 / OIDC bearer tokens. A token is read from a header, a
+//! cookie or a query parameter, verified against the keys pinned for its
+//! issuer ([`verify`]), its claims checked ([`claims`]), and the principal,
+//! scopes, roles and claims written into the request context for later
+//! plugins. Refusals follow RFC 6750 ([`challenge`]).
+
+mod cache;
+mod challenge;
+mod claims;
+pub mod keys;
+mod settings;
+mod token;
+pub mod verify;
+
+use std::sync::{Arc, Mutex};
+
+use portcullis_sdk::{Context, Decision, Edit, Phase, Policy, Request, export_policy};
+use serde_json::{Map, Value};
+
+use cache::TokenCache;
+use challenge::Challenge;
+pub use keys::Issuer;
+use settings::{From, Settings};
+use token::Found;
+
+/// Largest claim value copied into the request context.
+const MAX_CONTEXT_CLAIM_BYTES: usize = 1024;
+
+/// What a verified token grants on this route.
+enum Grant {
+    /// Continue with these edits.
+    Allow(Vec<Edit>),
+    /// Refuse (the token is fine, the route wants more).
+    Refuse(Challenge, &'static str),
+}
+
+/// A configured `jwt` plugin instance.
+pub struct Jwt {
+    settings: Settings,
+    issuers: Vec<Issuer>,
+    cache: Mutex<TokenCache<Grant>>,
+}
+
+impl Jwt {
+    /// Parse and check settings (JSON).
+    pub fn from_json(json: &str) -> Result<Self, String> {
+        let settings: Settings = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        if settings.issuers.is_empty() {
+            return Err("issuers: give at least one".into());
+        }
+        let issuers = settings
+            .issuers
+            .iter()
+            .map(Issuer::compile)
+            .collect::<Result<Vec<_>, _>>()?;
+        for header in settings.forward_claims.values() {
+            let valid = !header.is_empty()
+                && header
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !valid {
+                return Err(format!(
+                    "forward_claims: {header:?} is not a lower-case header name"
+                ));
+            }
+        }
+        if settings.token.name.is_empty() {
+            return Err("token.name: must not be empty".into());
+        }
+        Ok(Self {
+            cache: Mutex::new(TokenCache::new(settings.cache_size)),
+            issuers,
+            settings,
+        })
+    }
+
+    /// Verify `token` at `now` and work out what it grants; an `Err` is the
+    /// refusal.
+    fn grant(&self, token: &str, now: u64) -> Result<Arc<Grant>, Decision> {
+        let realm = &self.settings.realm;
+        if let Some(grant) = self.lock_cache().get(token, now) {
+            return Ok(grant);
+        }
+        let claims = verify::verify(token, &self.issuers, self.settings.leeway_s, now).map_err(
+            |refusal| {
+                let challenge = match refusal {
+                    verify::Refusal::Expired => Challenge::Expired,
+                    _ => Challenge::InvalidToken,
+                };
+                challenge.decision(realm, refusal.reason())
+            },
+        )?;
+        let grant = Arc::new(self.judge(&claims));
+        if let Grant::Refuse(Challenge::InvalidToken, reason) = &*grant {
+            return Err(Challenge::InvalidToken.decision(realm, reason));
+        }
+        let expires = claims.get("exp").and_then(Value::as_u64).unwrap_or(0);
+        self.lock_cache().insert(token, expires, grant.clone(), now);
+        Ok(grant)
+    }
+
+    /// What verified `claims` grant on this route.
+    fn judge(&self, claims: &Map<String, Value>) -> Grant {
+        let settings = &self.settings;
+        if settings
+            .required_claims
+            .iter()
+            .any(|c| !claims.contains_key(c))
+        {
+            return Grant::Refuse(Challenge::InvalidToken, "required-claim-missing");
+        }
+        let Some(principal) = claims.get(&settings.principal_claim).map(claims::as_text) else {
+            return Grant::Refuse(Challenge::InvalidToken, "no-principal");
+        };
+        if !claims::matches(claims, &settings.match_claims) {
+            return Grant::Refuse(Challenge::Forbidden, "claims-do-not-match");
+        }
+        let scopes = claims::scopes(claims);
+        if !settings.required_scopes.iter().all(|s| scopes.contains(s)) {
+            let wanted = settings.required_scopes.join(" ");
+            return Grant::Refuse(Challenge::InsufficientScope(wanted), "insufficient-scope");
+        }
+        let roles = claims::strings_at(claims, &settings.roles_claim);
+
+        let mut edits = vec![Edit::SetPrincipal(principal)];
+        if !scopes.is_empty() {
+            edits.push(Edit::AddScopes(scopes));
+        }
+        if !roles.is_empty() {
+            edits.push(Edit::AddRoles(roles));
+        }
+        for (name, value) in claims {
+            let text = claims::as_text(value);
+            if text.len() <= MAX_CONTEXT_CLAIM_BYTES {
+                edits.push(Edit::SetClaim((name.clone(), text)));
+            }
+        }
+        for (claim, header) in &settings.forward_claims {
+            // Always set or removed, so a client cannot send its own value.
+            match claims.get(claim).map(claims::as_text) {
+                Some(text) => edits.push(Edit::SetHeader((header.clone(), text))),
+                None => edits.push(Edit::RemoveHeader(header.clone())),
+            }
+        }
+        Grant::Allow(edits)
+    }
+
+    /// Edits that take the token out of the request sent upstream.
+    fn strip(&self, request: &Request) -> Vec<Edit> {
+        let source = &self.settings.token;
+        match source.from {
+            From::Header => vec![Edit::RemoveHeader(source.name.clone())],
+            From::Cookie => {
+                match token::cookie_without(&request.header_all("cookie"), &source.name) {
+                    Some(rest) => vec![Edit::SetHeader(("cookie".into(), rest))],
+                    None => vec![Edit::RemoveHeader("cookie".into())],
+                }
+            }
+            From::Query => {
+                let query = request.query().unwrap_or_default();
+                let path = request.path();
+                match token::query_without(&query, &source.name) {
+                    Some(rest) => vec![Edit::RewritePath(format!("{path}?{rest}"))],
+                    None => vec![Edit::RewritePath(path)],
+                }
+            }
+        }
+    }
+
+    fn lock_cache(&self) -> std::sync::MutexGuard<'_, TokenCache<Grant>> {
+        // A poisoned cache only loses remembered tokens.
+        self.cache.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Policy for Jwt {
+    const PHASES: &'static [Phase] = &[Phase::RequestHeaders];
+
+    fn configure(config: &str) -> Result<Self, String> {
+        Jwt::from_json(config)
+    }
+
+    fn on_request(&self, _phase: Phase, request: &Request, _context: &Context) -> Decision {
+        let settings = &self.settings;
+        let realm = &settings.realm;
+        let source = &settings.token;
+        let found = match source.from {
+            From::Header => token::from_header(&request.header_all(&source.name), &source.scheme),
+            From::Cookie => token::from_cookie(&request.header_all("cookie"), &source.name),
+            From::Query => token::from_query(request.query().as_deref(), &source.name),
+        };
+        let token = match found {
+            Found::Token(token) => token,
+            Found::Missing => return Challenge::Missing.decision(realm, "no-token"),
+            Found::Ambiguous => {
+                return Challenge::InvalidRequest.decision(realm, "ambiguous-token");
+            }
+        };
+        if token.len() > settings.max_token_bytes {
+            return Challenge::InvalidToken.decision(realm, "token-too-large");
+        }
+        // WASI's wall clock, which every plugin has; the `clock` capability
+        // is not needed for this.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let grant = match self.grant(&token, now) {
+            Ok(grant) => grant,
+            Err(refusal) => return refusal,
+        };
+        match &*grant {
+            Grant::Allow(edits) => {
+                let mut edits = edits.clone();
+                if settings.strip_token {
+                    edits.extend(self.strip(request));
+                }
+                Decision::allow_with(edits)
+            }
+            Grant::Refuse(challenge, reason) => challenge.decision(realm, reason),
+        }
+    }
+}
+
+export_policy!(Jwt);
