@@ -1,0 +1,161 @@
+//! The cost of the jwt plugin: a request-headers call with a cached token
+//! (beside a trivial plugin's call, the baseline), fresh ES256 and RS256
+//! verifications in the plugin, and the same verifications natively.
+
+#[path = "../../tests/all/support/fixtures.rs"]
+#[allow(dead_code)]
+mod fixtures;
+#[path = "../../tests/all/support/jwt.rs"]
+#[allow(dead_code)]
+mod jwt;
+
+use std::hint::black_box;
+use std::path::Path;
+use std::sync::Arc;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use http::{HeaderMap, HeaderValue, Method};
+use portcullis_host::config;
+use portcullis_host::context::RequestContext;
+use portcullis_host::plugin::PluginRuntime;
+use portcullis_host::plugin::bindings::Phase;
+use portcullis_host::plugin::chain::{Chain, Flow};
+use portcullis_host::plugin::view::RequestView;
+use serde_json::json;
+
+const ISSUER: &str = "https://idp.bench";
+
+fn settings(keys: &serde_json::Value, cache_size: usize) -> serde_json::Value {
+    json!({
+        "issuers": [{ "issuer": ISSUER, "audiences": ["api"], "algorithms": ["ES256", "RS256"], "jwks": keys }],
+        "cache_size": cache_size,
+    })
+}
+
+fn load_chains(
+    rt: &tokio::runtime::Runtime,
+    dir: &Path,
+    keys: &serde_json::Value,
+) -> (PluginRuntime, Vec<(String, Chain)>) {
+    let route = |id: &str, plugin: &str, settings: Option<serde_json::Value>| {
+        let mut entry = json!({ "name": plugin });
+        if let Some(settings) = settings {
+            entry["settings"] = settings;
+        }
+        json!({ "id": id, "path": { "exact": format!("/{id}") },
+                "upstream": { "builtin": "echo" }, "plugins": [entry] })
+    };
+    let document = json!({
+        "server": { "listen": "127.0.0.1:0" },
+        "runtime": { "cache_dir": fixtures::target_dir().join("plugin-cache").display().to_string() },
+        "plugins": {
+            "noop": { "path": fixtures::fixture("noop").display().to_string() },
+            "jwt": { "builtin": "jwt", "role": "authentication", "settings": settings(keys, 1024) },
+        },
+        "routes": [
+            route("noop", "noop", None),
+            route("jwt-cached", "jwt", None),
+            route("jwt-fresh", "jwt", Some(settings(keys, 0))),
+        ],
+    });
+    let path = dir.join("bench.toml");
+    std::fs::write(&path, toml::to_string(&document).expect("toml")).expect("write config");
+    let config = config::load_file(&path).expect("valid config");
+    rt.block_on(async {
+        let policies = portcullis_host::ratelimit::build_policies(&config);
+        let runtime = PluginRuntime::new(&config, policies).expect("runtime");
+        let chains = runtime.load_chains(&config, &path).await.expect("chains");
+        let named = config
+            .routes
+            .iter()
+            .map(|r| r.id.clone())
+            .zip(chains)
+            .collect();
+        (runtime, named)
+    })
+}
+
+fn request(token: &str) -> Arc<RequestView> {
+    let mut headers = HeaderMap::new();
+    headers.insert("host", HeaderValue::from_static("api.example.com"));
+    headers.insert(
+        "authorization",
+        HeaderValue::from_str(&format!("Bearer {token}")).expect("header"),
+    );
+    Arc::new(RequestView {
+        method: Method::GET,
+        scheme: "http",
+        authority: "api.example.com".into(),
+        path: "/api/orders".into(),
+        query: None,
+        headers,
+        client_ip: "127.0.0.1".parse().expect("ip"),
+        peer_ip: "127.0.0.1".parse().expect("ip"),
+        tls: None,
+        route_id: Arc::from("bench"),
+        request_id: Arc::from("0123456789abcdef0123456789abcdef"),
+    })
+}
+
+fn jwt_costs(c: &mut Criterion) {
+    let es = jwt::Signer::es256("ec-1");
+    let rs = jwt::Signer::rs256("rsa-1");
+    let keys = json!({ "keys": [es.jwk(), rs.jwk()] });
+    let claims = json!({ "iss": ISSUER, "aud": "api", "sub": "alice", "exp": jwt::now() + 86_400,
+                         "scope": "orders:read", "roles": ["clerk"] });
+    let tokens = [("es256", es.token(&claims)), ("rs256", rs.token(&claims))];
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (_runtime, chains) = load_chains(&rt, dir.path(), &keys);
+    let chain = |id: &str| &chains.iter().find(|(name, _)| name == id).expect("route").1;
+    let call = |chain: &Chain, template: &Arc<RequestView>| {
+        rt.block_on(async {
+            let mut view = template.clone();
+            let mut context = Arc::new(RequestContext::default());
+            let flow = chain
+                .on_request(Phase::RequestHeaders, &mut view, None, &mut context)
+                .await;
+            assert!(matches!(flow, Ok(Flow::Continue)));
+            black_box(context);
+        })
+    };
+
+    let mut group = c.benchmark_group("jwt_plugin");
+    let es_request = request(&tokens[0].1);
+    group.bench_function("noop-baseline", |b| {
+        b.iter(|| call(chain("noop"), &es_request))
+    });
+    group.bench_function("cached-es256", |b| {
+        b.iter(|| call(chain("jwt-cached"), &es_request))
+    });
+    for (alg, token) in &tokens {
+        let template = request(token);
+        group.bench_function(format!("fresh-{alg}"), |b| {
+            b.iter(|| call(chain("jwt-fresh"), &template))
+        });
+    }
+    group.finish();
+
+    let issuer_keys = portcullis_plugin_jwt::keys::parse_jwks(&keys).expect("keys");
+    let algorithms = [
+        jsonwebtoken::Algorithm::ES256,
+        jsonwebtoken::Algorithm::RS256,
+    ];
+    let mut group = c.benchmark_group("jwt_native");
+    for (alg, token) in &tokens {
+        group.bench_function(format!("verify-{alg}"), |b| {
+            b.iter(|| {
+                portcullis_plugin_jwt::verify::verify_jws(token, &issuer_keys, &algorithms)
+                    .expect("valid")
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, jwt_costs);
+criterion_main!(benches);
