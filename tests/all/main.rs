@@ -12,4 +12,5 @@ mod lifecycle;
 mod plugins;
 mod proxy;
 mod ratelimit;
+mod rbac;
 mod tls;
