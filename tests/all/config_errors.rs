@@ -43,3 +43,10 @@ fn the_quickstart_config_is_valid() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(stdout.trim(), "examples/quickstart.toml: ok");
 }
+
+#[test]
+fn the_zero_trust_example_is_valid() {
+    let (code, stdout, stderr) = validate(&workspace(), "examples/zero-trust.toml");
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout.trim(), "examples/zero-trust.toml: ok");
+}

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::model::{ClientAuth, Config, OnError, PluginRole};
+use super::model::{ClientAuth, Config, DefaultPolicy, OnError, PluginRole};
 use super::secret;
 
 /// A config file that cannot be used.
@@ -168,6 +168,20 @@ fn check(file: &Path, dir: &Path, config: &mut Config) -> Result<(), ConfigError
                 format!("{key}.require_client_cert"),
                 "needs server.tls.client_auth = \"optional\" or \"required\"".into(),
             ));
+        }
+        if config.default_policy == DefaultPolicy::Deny && !route.public {
+            let authenticated = route.plugins.iter().any(|p| {
+                config
+                    .plugins
+                    .get(&p.name)
+                    .is_some_and(|d| d.role == PluginRole::Authentication)
+            });
+            if !authenticated {
+                return Err(err(
+                    format!("{key}.plugins"),
+                    "default_policy = \"deny\": the route has no plugin with role = \"authentication\"; add one, or mark the route public = true".into(),
+                ));
+            }
         }
         let path = &route.path;
         match (&path.exact, &path.prefix, &path.regex) {

@@ -11,6 +11,10 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// `"deny"`: every route must run an authentication plugin unless it is
+    /// marked `public = true` (zero trust); checked when the config loads.
+    #[serde(default)]
+    pub default_policy: DefaultPolicy,
     /// Listener and connection settings.
     pub server: ServerConfig,
     /// Plugin runtime settings.
@@ -25,6 +29,17 @@ pub struct Config {
     /// Routes, matched in order; the first match wins.
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
+}
+
+/// What a route without an authentication plugin is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DefaultPolicy {
+    /// Allowed: routes choose their own plugins.
+    #[default]
+    Allow,
+    /// Refused at load unless the route is `public = true`.
+    Deny,
 }
 
 /// `[server]`
@@ -354,6 +369,9 @@ pub struct RouteConfig {
     /// Rate-limit policies (keys of `[rate_limits]`) applied to this route.
     #[serde(default)]
     pub rate_limits: Vec<String>,
+    /// Served without authentication even under `default_policy = "deny"`.
+    #[serde(default)]
+    pub public: bool,
 }
 
 /// How a route matches the path: exactly one of the keys.
