@@ -26,6 +26,10 @@ use token::Found;
 /// Largest claim value copied into the request context.
 const MAX_CONTEXT_CLAIM_BYTES: usize = 1024;
 
+/// Claims already checked here and of no use to later plugins; left out of
+/// the context to keep each request's edits short.
+const TIME_CLAIMS: &[&str] = &["exp", "nbf", "iat", "jti"];
+
 /// What a verified token grants on this route.
 enum Grant {
     /// Continue with these edits.
@@ -130,6 +134,9 @@ impl Jwt {
             edits.push(Edit::AddRoles(roles));
         }
         for (name, value) in claims {
+            if TIME_CLAIMS.contains(&name.as_str()) {
+                continue;
+            }
             let text = claims::as_text(value);
             if text.len() <= MAX_CONTEXT_CLAIM_BYTES {
                 edits.push(Edit::SetClaim((name.clone(), text)));
