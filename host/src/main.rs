@@ -99,7 +99,7 @@ fn main() -> ExitCode {
 
 async fn run(path: &Path) -> anyhow::Result<()> {
     let config = config::load_file(path)?;
-    let gateway = Gateway::build(&config, path).await?;
+    let gateway = Arc::new(Gateway::build(&config, path).await?);
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
@@ -118,16 +118,10 @@ async fn run(path: &Path) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {redirect}"))?;
         let plain_addr = plain.local_addr().context("listener address")?;
         tracing::info!(addr = %plain_addr, "redirecting plain HTTP to HTTPS");
-        tokio::spawn(server::serve_redirect(plain, addr.port()));
+        tokio::spawn(server::serve_redirect(plain, addr.port(), gateway.clone()));
     }
     tracing::info!(addr = %addr, scheme, routes = gateway.router.routes().len(), "listening");
-    server::serve(
-        Arc::new(gateway),
-        listener,
-        &config.server,
-        server::shutdown_signal(),
-    )
-    .await;
+    server::serve(gateway, listener, &config.server, server::shutdown_signal()).await;
     Ok(())
 }
 

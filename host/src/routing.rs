@@ -57,6 +57,9 @@ pub struct Route {
     pub max_body_bytes: u64,
     /// Whether a verified client certificate is required.
     pub require_client_cert: bool,
+    /// Whether the plain-HTTP listener refuses this route instead of
+    /// redirecting it.
+    pub refuse_plain_http: bool,
     /// Its rate limits.
     pub limits: RouteLimits,
 }
@@ -93,6 +96,7 @@ impl Route {
             chain,
             strip_prefix,
             require_client_cert: config.require_client_cert,
+            refuse_plain_http: config.plain_http == crate::config::PlainHttp::Refuse,
             max_body_bytes: config.max_body_bytes,
             limits,
         })

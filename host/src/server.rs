@@ -181,7 +181,8 @@ pub async fn shutdown_signal() {
 
 /// Serve the plain-HTTP listener that only redirects to HTTPS: 308 keeps
 /// the method and body semantics, unlike 301/302.
-pub async fn serve_redirect(listener: TcpListener, https_port: u16) {
+/// Routes with `plain_http = "refuse"` get 403 instead.
+pub async fn serve_redirect(listener: TcpListener, https_port: u16, gateway: Arc<Gateway>) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -192,11 +193,21 @@ pub async fn serve_redirect(listener: TcpListener, https_port: u16) {
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
-        let service = service_fn(
-            move |request: http::Request<hyper::body::Incoming>| async move {
-                Ok::<_, Infallible>(redirect_response(&request, https_port))
-            },
-        );
+        let gateway = gateway.clone();
+        let service = service_fn(move |request: http::Request<hyper::body::Incoming>| {
+            let refused = refuses_plain_http(&gateway, &request);
+            async move {
+                Ok::<_, Infallible>(if refused {
+                    crate::error::json_error(
+                        http::StatusCode::FORBIDDEN,
+                        "this API is served over HTTPS only",
+                        "-",
+                    )
+                } else {
+                    redirect_response(&request, https_port)
+                })
+            }
+        });
         let connection = builder
             .serve_connection(TokioIo::new(stream), service)
             .into_owned();
@@ -204,6 +215,20 @@ pub async fn serve_redirect(listener: TcpListener, https_port: u16) {
             let _ = connection.await;
         });
     }
+}
+
+/// Whether the route this request would take refuses plain HTTP.
+fn refuses_plain_http<B>(gateway: &Gateway, request: &http::Request<B>) -> bool {
+    let host = request
+        .uri()
+        .authority()
+        .map(|a| a.as_str())
+        .or_else(|| request.headers().get(http::header::HOST)?.to_str().ok())
+        .unwrap_or_default();
+    gateway
+        .router
+        .find(host, request.uri().path(), request.method())
+        .is_some_and(|route| route.refuse_plain_http)
 }
 
 fn redirect_response<B>(

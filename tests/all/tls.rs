@@ -231,13 +231,18 @@ async fn tls_1_1_and_1_0_clients_are_refused_with_a_fatal_alert() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn plain_http_is_redirected_to_https_with_308() {
+async fn plain_http_is_redirected_with_308_or_refused_per_route() {
     let pki = Pki::new();
     let leaf = pki.leaf("a", &["a.test"]);
     let origin = Origin::start().await;
+    // `/api` refuses plain HTTP; everything else is redirected.
+    let refusing = format!(
+        "[[routes]]\nid = \"api\"\npath = {{ prefix = \"/api\" }}\nplain_http = \"refuse\"\nupstream = {{ targets = [\"{}\"] }}\n",
+        origin.target()
+    );
     let gateway = Gateway::start_with_server_keys(
         "http_redirect_listen = \"127.0.0.1:0\"",
-        &tls_config(&[(&leaf, &["a.test"])], &origin),
+        &tls_config_with("", &[(&leaf, &["a.test"])], &origin, &refusing),
     );
     let mut redirect_addr = None;
     assert!(gateway.wait_for_log(|line| {
@@ -249,7 +254,7 @@ async fn plain_http_is_redirected_to_https_with_308() {
     }));
     let url = format!(
         "http://{}/pay?x=1",
-        redirect_addr.expect("redirect listener address")
+        redirect_addr.clone().expect("redirect listener address")
     );
     let reply = crate::support::send("POST", &url, &[("host", "a.test")], "body").await;
     assert_eq!(reply.status, 308);
@@ -257,6 +262,17 @@ async fn plain_http_is_redirected_to_https_with_308() {
         reply.header("location"),
         Some(format!("https://a.test:{}/pay?x=1", gateway.addr.port()).as_str())
     );
+    let api = format!(
+        "http://{}/api/orders",
+        redirect_addr.expect("redirect listener address")
+    );
+    let refused = crate::support::send("GET", &api, &[("host", "a.test")], "").await;
+    assert_eq!(refused.status, 403);
+    assert_eq!(
+        refused.json()["error"],
+        "this API is served over HTTPS only"
+    );
+    assert!(refused.header("location").is_none());
     assert_eq!(origin.hits(), 0);
 }
 

@@ -2,7 +2,8 @@
 # Throughput and latency of portcullis against nginx, side by side, on the
 # same upstream. Each proxy runs one worker pinned to core 0; wrk and the
 # upstream (a static nginx) share core 1. Runs alternate A/B/A/B for
-# several rounds; the medians and the ratios to nginx are printed.
+# several rounds; the medians and the ratios to nginx are printed. Rows:
+# no plugins, three trivial Wasm plugins, and jwt + rbac with a cached token.
 #
 #   tests/load/compare.sh [--duration SECONDS] [--rounds N] [--connections N]
 #
@@ -24,7 +25,7 @@ done
 root=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=tests/load/lib.sh
 source "$root/tests/load/lib.sh"
-install_missing nginx:nginx wrk:wrk
+install_missing nginx:nginx wrk:wrk openssl:openssl
 
 echo "building portcullis (release) and the noop plugin"
 (cd "$root" && cargo build --release -q -p portcullis-host \
@@ -80,7 +81,36 @@ CONF
 portcullis_config 0 > "$out/portcullis-0.toml"
 portcullis_config 3 > "$out/portcullis-3.toml"
 
-start_proxy() { # $1 = nginx | portcullis-0 | portcullis-3
+# jwt (HS256, so the token can be made here with openssl) then rbac. The
+# same token is sent on every request, to every proxy: the plugin's
+# verified-token cache answers after the first.
+jwt_secret="load-test-secret-of-at-least-32-bytes"
+b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
+jwt_header=$(printf '{"alg":"HS256","typ":"JWT"}' | b64url)
+jwt_claims=$(printf '{"iss":"https://idp.load","sub":"load","scope":"load:read","exp":%s}' $(( $(date +%s) + 86400 )) | b64url)
+jwt_signature=$(printf '%s.%s' "$jwt_header" "$jwt_claims" | openssl dgst -sha256 -hmac "$jwt_secret" -binary | b64url)
+authorization="Bearer $jwt_header.$jwt_claims.$jwt_signature"
+cat > "$out/portcullis-auth.toml" <<CONF
+[server]
+listen = "127.0.0.1:$proxy_port"
+
+[plugins.jwt]
+builtin = "jwt"
+role = "authentication"
+settings = { issuers = [{ issuer = "https://idp.load", algorithms = ["HS256"], secret = "$jwt_secret" }] }
+
+[plugins.rbac]
+builtin = "rbac"
+settings = { rules = [{ methods = ["GET"], paths = ["/**"], scopes = ["load:read"] }] }
+
+[[routes]]
+id = "origin"
+path = { prefix = "/" }
+upstream = { targets = ["127.0.0.1:$origin_port"] }
+plugins = [{ name = "jwt" }, { name = "rbac" }]
+CONF
+
+start_proxy() { # $1 = nginx | portcullis-0 | portcullis-3 | portcullis-auth
   case "$1" in
     nginx) taskset -c 0 "$nginx_bin" -c "$out/nginx/nginx.conf" -p "$out/nginx" & ;;
     portcullis-*) RUST_LOG=warn taskset -c 0 "$portcullis" run --workers 1 --config "$out/$1.toml" >"$out/$1.log" 2>&1 & ;;
@@ -98,8 +128,12 @@ to_us() {
 run_one() { # $1 = proxy name, $2 = round
   start_proxy "$1"
   # A short warm-up fills connection pools and plugin instance pools.
-  taskset -c 1 wrk -t1 -c"$connections" -d2s "http://127.0.0.1:$proxy_port/" >/dev/null
-  taskset -c 1 wrk -t1 -c"$connections" -d"${duration}s" --latency "http://127.0.0.1:$proxy_port/" > "$out/$1-round$2.txt"
+  taskset -c 1 wrk -t1 -c"$connections" -d2s -H "Authorization: $authorization" "http://127.0.0.1:$proxy_port/" >/dev/null
+  taskset -c 1 wrk -t1 -c"$connections" -d"${duration}s" --latency -H "Authorization: $authorization" \
+    "http://127.0.0.1:$proxy_port/" > "$out/$1-round$2.txt"
+  if ! grep -q "Requests/sec" "$out/$1-round$2.txt" || grep -q "Non-2xx" "$out/$1-round$2.txt"; then
+    echo "$1 answered with errors:"; cat "$out/$1-round$2.txt"; exit 1
+  fi
   stop_proxy
   local rps p99
   rps=$(awk '/Requests\/sec/ { print $2 }' "$out/$1-round$2.txt")
@@ -112,7 +146,7 @@ machine_line
 echo "load: wrk -t1 -c$connections -d${duration}s, $rounds rounds, proxies alternated"
 : > "$out/samples.txt"
 for round in $(seq 1 "$rounds"); do
-  for proxy in nginx portcullis-0 portcullis-3; do
+  for proxy in nginx portcullis-0 portcullis-3 portcullis-auth; do
     run_one "$proxy" "$round"
   done
 done
@@ -126,13 +160,14 @@ nginx_p99=$(summary nginx 4)
   echo
   echo "| proxy | req/s (median) | min-max | p99 us (median) | throughput vs nginx | p99 vs nginx |"
   echo "|---|---|---|---|---|---|"
-  for proxy in nginx portcullis-0 portcullis-3; do
+  for proxy in nginx portcullis-0 portcullis-3 portcullis-auth; do
     rps=$(summary "$proxy" 3)
     p99=$(summary "$proxy" 4)
     awk -v name="$proxy" -v rps="$rps" -v p99="$p99" -v nr="$nginx_rps" -v np="$nginx_p99" -v rr="$(range "$proxy" 3)" \
       'BEGIN { printf "| %s | %.0f | %s | %.0f | %.2fx | %.2fx |\n", name, rps, rr, p99, rps/nr, p99/np }'
   done
   echo
-  echo "portcullis-0: no plugins; portcullis-3: three trivial Wasm plugins (noop fixture)."
+  echo "portcullis-0: no plugins; portcullis-3: three trivial Wasm plugins (noop fixture);"
+  echo "portcullis-auth: jwt (HS256, cached token) + rbac. Every proxy gets the same Authorization header."
 } | tee "$out/results.md"
 echo "raw output: $out"

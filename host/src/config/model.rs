@@ -372,6 +372,22 @@ pub struct RouteConfig {
     /// Served without authentication even under `default_policy = "deny"`.
     #[serde(default)]
     pub public: bool,
+    /// What the plain-HTTP listener (`server.http_redirect_listen`) does
+    /// with requests for this route.
+    #[serde(default)]
+    pub plain_http: PlainHttp,
+}
+
+/// A route's answer on the plain-HTTP listener.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlainHttp {
+    /// 308 to the same URL over HTTPS.
+    #[default]
+    Redirect,
+    /// 403: for APIs, a client that sent a credential in clear text should
+    /// fail loudly, not be silently redirected after the fact.
+    Refuse,
 }
 
 /// How a route matches the path: exactly one of the keys.

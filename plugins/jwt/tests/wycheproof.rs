@@ -1,4 +1,5 @@
-//! The Wycheproof JOSE signature vectors (../shared/corpora/wycheproof-jose)
+//! The Wycheproof JOSE signature vectors (`shared/corpora/wycheproof-jose`
+//! beside the checkout)
 //! through the plugin's signature verification: every `invalid` vector must
 //! be refused, every `valid` one accepted unless its algorithm is one the
 //! plugin does not support, in which case it must be refused too and is
@@ -25,9 +26,24 @@ const REFUSED_VALID: &[u64] = &[346, 347, 350, 351, 372, 373];
 /// there (the same token as valid vectors with the same key and payload).
 const CONTRADICTORY_INVALID: &[u64] = &[367, 370];
 
+/// The corpus file: under `$PORTCULLIS_CORPORA`, or in `shared/corpora`
+/// beside the checkout (or beside any folder above it).
 fn corpus() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/corpora/wycheproof-jose/json_web_signature_test.json")
+    let file = "wycheproof-jose/json_web_signature_test.json";
+    if let Some(dir) = std::env::var_os("PORTCULLIS_CORPORA") {
+        return PathBuf::from(dir).join(file);
+    }
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .ancestors()
+        .map(|dir| dir.join("shared/corpora").join(file))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "no shared/corpora/{file} beside {} or above it; set PORTCULLIS_CORPORA",
+                manifest.display()
+            )
+        })
 }
 
 /// The algorithms pinned for a key: its own `alg`, or its whole family.
