@@ -101,6 +101,7 @@ settings = { issuers = [{ issuer = "https://idp.load", algorithms = ["HS256"], s
 
 [plugins.rbac]
 builtin = "rbac"
+capabilities = ["log"]
 settings = { rules = [{ methods = ["GET"], paths = ["/**"], scopes = ["load:read"] }] }
 
 [[routes]]
