@@ -13,8 +13,9 @@ use crate::upstream::Upstream;
 /// Why a gateway could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    /// The configuration is wrong.
-    #[error("{0}")]
+    /// The configuration is wrong. Transparent, so `{:#}` prints the
+    /// message once rather than again as its own cause.
+    #[error(transparent)]
     Config(#[from] ConfigError),
     /// The plugin runtime could not start.
     #[error("cannot start the plugin runtime: {0:#}")]

@@ -25,6 +25,7 @@ struct Settings {
 pub struct Rbac {
     rules: Vec<Rule>,
     shadow: bool,
+    needs: rules::Needs,
 }
 
 impl Rbac {
@@ -38,6 +39,7 @@ impl Rbac {
             .map(|(i, rule)| Rule::compile(i, rule))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
+            needs: rules::Needs::of(&rules),
             rules,
             shadow: settings.shadow,
         })
@@ -52,11 +54,25 @@ impl Policy for Rbac {
     }
 
     fn on_request(&self, _phase: Phase, request: &Request, context: &Context) -> Decision {
+        // Only what some rule looks at crosses from the host.
+        let needs = &self.needs;
         let who = Identity {
             principal: context.principal(),
-            scopes: context.scopes(),
-            roles: context.roles(),
-            claims: context.claims(),
+            scopes: if needs.scopes {
+                context.scopes()
+            } else {
+                Vec::new()
+            },
+            roles: if needs.roles {
+                context.roles()
+            } else {
+                Vec::new()
+            },
+            claims: if needs.claims {
+                context.claims()
+            } else {
+                Vec::new()
+            },
         };
         let (method, path) = (request.method(), request.path());
         let reason = match rules::evaluate(&self.rules, &method, &path, &who) {

@@ -71,6 +71,28 @@ pub struct Rule {
     authenticated: bool,
 }
 
+/// Which identity facts any rule looks at.
+#[derive(Debug, Default)]
+pub struct Needs {
+    /// Some rule names scopes.
+    pub scopes: bool,
+    /// Some rule names roles.
+    pub roles: bool,
+    /// Some rule names claims.
+    pub claims: bool,
+}
+
+impl Needs {
+    /// What `rules` look at.
+    pub fn of(rules: &[Rule]) -> Self {
+        Self {
+            scopes: rules.iter().any(|r| !r.scopes.is_empty()),
+            roles: rules.iter().any(|r| !r.roles.is_empty()),
+            claims: rules.iter().any(|r| !r.claims.is_empty()),
+        }
+    }
+}
+
 /// The outcome of evaluating all rules.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Verdict {
