@@ -27,23 +27,18 @@ const REFUSED_VALID: &[u64] = &[346, 347, 350, 351, 372, 373];
 const CONTRADICTORY_INVALID: &[u64] = &[367, 370];
 
 /// The corpus file: under `$PORTCULLIS_CORPORA`, or in `shared/corpora`
-/// beside the checkout (or beside any folder above it).
-fn corpus() -> PathBuf {
+/// beside the checkout (or beside any folder above it). `None` when a
+/// checkout has no corpora beside it (the data is not part of the repo);
+/// `PORTCULLIS_CORPORA` set to a folder without it is an error.
+fn corpus() -> Option<PathBuf> {
     let file = "wycheproof-jose/json_web_signature_test.json";
     if let Some(dir) = std::env::var_os("PORTCULLIS_CORPORA") {
-        return PathBuf::from(dir).join(file);
+        return Some(PathBuf::from(dir).join(file));
     }
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .ancestors()
         .map(|dir| dir.join("shared/corpora").join(file))
         .find(|candidate| candidate.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "no shared/corpora/{file} beside {} or above it; set PORTCULLIS_CORPORA",
-                manifest.display()
-            )
-        })
 }
 
 /// The algorithms pinned for a key: its own `alg`, or its whole family.
@@ -66,7 +61,14 @@ fn algorithms_for(key: &Value) -> Vec<Algorithm> {
 
 #[test]
 fn wycheproof_jws_vectors() {
-    let text = std::fs::read_to_string(corpus()).expect("read the Wycheproof JOSE corpus");
+    let Some(path) = corpus() else {
+        eprintln!(
+            "SKIPPED: no shared/corpora/wycheproof-jose beside this checkout; \
+             set PORTCULLIS_CORPORA to run the Wycheproof vectors"
+        );
+        return;
+    };
+    let text = std::fs::read_to_string(&path).expect("read the Wycheproof JOSE corpus");
     let document: Value = serde_json::from_str(&text).expect("corpus JSON");
     let mut wrong = Vec::new();
     let mut unsupported = Vec::new();
