@@ -2,6 +2,7 @@
 //! (beside a trivial plugin's call, the baseline), fresh ES256 and RS256
 //! verifications in the plugin, and the same verifications natively.
 
+mod common;
 #[path = "../../tests/all/support/fixtures.rs"]
 #[allow(dead_code)]
 mod fixtures;
@@ -9,17 +10,13 @@ mod fixtures;
 #[allow(dead_code)]
 mod jwt;
 
-use std::hint::black_box;
 use std::path::Path;
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{HeaderMap, HeaderValue, Method};
-use portcullis_host::config;
-use portcullis_host::context::RequestContext;
 use portcullis_host::plugin::PluginRuntime;
-use portcullis_host::plugin::bindings::Phase;
-use portcullis_host::plugin::chain::{Chain, Flow};
+use portcullis_host::plugin::chain::Chain;
 use portcullis_host::plugin::view::RequestView;
 use serde_json::json;
 
@@ -58,21 +55,7 @@ fn load_chains(
             route("jwt-fresh", "jwt", Some(settings(keys, 0))),
         ],
     });
-    let path = dir.join("bench.toml");
-    std::fs::write(&path, toml::to_string(&document).expect("toml")).expect("write config");
-    let config = config::load_file(&path).expect("valid config");
-    rt.block_on(async {
-        let policies = portcullis_host::ratelimit::build_policies(&config);
-        let runtime = PluginRuntime::new(&config, policies).expect("runtime");
-        let chains = runtime.load_chains(&config, &path).await.expect("chains");
-        let named = config
-            .routes
-            .iter()
-            .map(|r| r.id.clone())
-            .zip(chains)
-            .collect();
-        (runtime, named)
-    })
+    common::load_chains(rt, dir, &toml::to_string(&document).expect("toml"))
 }
 
 fn request(token: &str) -> Arc<RequestView> {
@@ -112,17 +95,7 @@ fn jwt_costs(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
     let (_runtime, chains) = load_chains(&rt, dir.path(), &keys);
     let chain = |id: &str| &chains.iter().find(|(name, _)| name == id).expect("route").1;
-    let call = |chain: &Chain, template: &Arc<RequestView>| {
-        rt.block_on(async {
-            let mut view = template.clone();
-            let mut context = Arc::new(RequestContext::default());
-            let flow = chain
-                .on_request(Phase::RequestHeaders, &mut view, None, &mut context)
-                .await;
-            assert!(matches!(flow, Ok(Flow::Continue)));
-            black_box(context);
-        })
-    };
+    let call = |chain: &Chain, template: &Arc<RequestView>| common::call(&rt, chain, template);
 
     let mut group = c.benchmark_group("jwt_plugin");
     let es_request = request(&tokens[0].1);

@@ -2,21 +2,18 @@
 //! taken from its pool, and chains of 1, 3 and 5 such plugins, plus the
 //! built-in ip-filter with real settings.
 
+mod common;
 #[path = "../../tests/all/support/fixtures.rs"]
 #[allow(dead_code)]
 mod fixtures;
 
-use std::hint::black_box;
 use std::path::Path;
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{HeaderMap, HeaderValue, Method};
-use portcullis_host::config;
-use portcullis_host::context::RequestContext;
 use portcullis_host::plugin::PluginRuntime;
-use portcullis_host::plugin::bindings::Phase;
-use portcullis_host::plugin::chain::{Chain, Flow};
+use portcullis_host::plugin::chain::Chain;
 use portcullis_host::plugin::view::RequestView;
 
 /// Chains for each route of a config whose routes are named after what they measure.
@@ -70,21 +67,7 @@ plugins = [{{ name = "ip-filter", settings = {{ allow = ["10.0.0.0/8", "127.0.0.
         three = chain_of(3),
         five = chain_of(5),
     );
-    let path = dir.join("bench.toml");
-    std::fs::write(&path, toml).expect("write config");
-    let config = config::load_file(&path).expect("valid config");
-    rt.block_on(async {
-        let policies = portcullis_host::ratelimit::build_policies(&config);
-        let runtime = PluginRuntime::new(&config, policies).expect("runtime");
-        let chains = runtime.load_chains(&config, &path).await.expect("chains");
-        let named = config
-            .routes
-            .iter()
-            .map(|r| r.id.clone())
-            .zip(chains)
-            .collect();
-        (runtime, named)
-    })
+    common::load_chains(rt, dir, &toml)
 }
 
 fn request() -> Arc<RequestView> {
@@ -119,17 +102,7 @@ fn plugin_calls(c: &mut Criterion) {
     let mut group = c.benchmark_group("request_headers_phase");
     for (name, chain) in &chains {
         group.bench_function(name.as_str(), |b| {
-            b.iter(|| {
-                rt.block_on(async {
-                    let mut view = template.clone();
-                    let mut context = Arc::new(RequestContext::default());
-                    let flow = chain
-                        .on_request(Phase::RequestHeaders, &mut view, None, &mut context)
-                        .await;
-                    assert!(matches!(flow, Ok(Flow::Continue)));
-                    black_box(view);
-                })
-            })
+            b.iter(|| common::call(&rt, chain, &template))
         });
     }
     group.finish();

@@ -17,21 +17,10 @@
 # Raw output and the configs used are kept in target/load/<timestamp>/.
 set -euo pipefail
 
-duration=10
-rounds=3
-connections=50
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --duration) duration=$2; shift 2 ;;
-    --rounds) rounds=$2; shift 2 ;;
-    --connections) connections=$2; shift 2 ;;
-    *) echo "unknown option $1" >&2; exit 2 ;;
-  esac
-done
-
 root=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=tests/load/lib.sh
 source "$root/tests/load/lib.sh"
+parse_options "$@"
 install_missing nginx:nginx h2load:nghttp2-client openssl:openssl
 
 echo "building portcullis (release)"

@@ -1,6 +1,21 @@
 # Shared by the load scripts: install tools, wait for ports, run the static
 # nginx upstream, summarise samples. Source it after setting `root`.
 
+# parse_options ARGS: --duration SECONDS, --rounds N, --connections N.
+parse_options() {
+  duration=10
+  rounds=3
+  connections=50
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --duration) duration=$2; shift 2 ;;
+      --rounds) rounds=$2; shift 2 ;;
+      --connections) connections=$2; shift 2 ;;
+      *) echo "unknown option $1" >&2; exit 2 ;;
+    esac
+  done
+}
+
 out="$root/target/load/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$out"
 origin_port=18480

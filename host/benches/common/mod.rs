@@ -1,0 +1,51 @@
+//! What the plugin benches share: loading a config's chains by route id,
+//! and one request-headers call of a chain.
+
+use std::hint::black_box;
+use std::path::Path;
+use std::sync::Arc;
+
+use portcullis_host::config;
+use portcullis_host::context::RequestContext;
+use portcullis_host::plugin::PluginRuntime;
+use portcullis_host::plugin::bindings::Phase;
+use portcullis_host::plugin::chain::{Chain, Flow};
+use portcullis_host::plugin::view::RequestView;
+
+/// Write `toml` to `dir`, load it, and return the runtime (kept alive by
+/// the caller) with each route's chain, named by route id.
+pub fn load_chains(
+    rt: &tokio::runtime::Runtime,
+    dir: &Path,
+    toml: &str,
+) -> (PluginRuntime, Vec<(String, Chain)>) {
+    let path = dir.join("bench.toml");
+    std::fs::write(&path, toml).expect("write config");
+    let config = config::load_file(&path).expect("valid config");
+    rt.block_on(async {
+        let policies = portcullis_host::ratelimit::build_policies(&config);
+        let runtime = PluginRuntime::new(&config, policies).expect("runtime");
+        let chains = runtime.load_chains(&config, &path).await.expect("chains");
+        let named = config
+            .routes
+            .iter()
+            .map(|r| r.id.clone())
+            .zip(chains)
+            .collect();
+        (runtime, named)
+    })
+}
+
+/// One request-headers call of `chain` on a copy of `template`, which
+/// must let the request continue.
+pub fn call(rt: &tokio::runtime::Runtime, chain: &Chain, template: &Arc<RequestView>) {
+    rt.block_on(async {
+        let mut view = template.clone();
+        let mut context = Arc::new(RequestContext::default());
+        let flow = chain
+            .on_request(Phase::RequestHeaders, &mut view, None, &mut context)
+            .await;
+        assert!(matches!(flow, Ok(Flow::Continue)));
+        black_box((view, context));
+    })
+}
