@@ -14,6 +14,15 @@ pub fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// `base64url(header).base64url(claims)`: what a JWS signs.
+fn signing_input(header: &Value, claims: &Value) -> String {
+    format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(claims.to_string().as_bytes())
+    )
+}
+
 /// Seconds since the Unix epoch.
 pub fn now() -> u64 {
     std::time::SystemTime::now()
@@ -116,11 +125,7 @@ impl Signer {
 
     /// A token with any header, signed by this key whatever `alg` says.
     pub fn sign(&self, header: &Value, claims: &Value) -> String {
-        let message = format!(
-            "{}.{}",
-            b64(header.to_string().as_bytes()),
-            b64(claims.to_string().as_bytes())
-        );
+        let message = signing_input(header, claims);
         let rng = SystemRandom::new();
         let signature = match &self.pair {
             Pair::Ecdsa(pair) => pair
@@ -147,11 +152,7 @@ impl Signer {
 
 /// An HS256 token signed with `secret`.
 pub fn hs256(secret: &[u8], header: &Value, claims: &Value) -> String {
-    let message = format!(
-        "{}.{}",
-        b64(header.to_string().as_bytes()),
-        b64(claims.to_string().as_bytes())
-    );
+    let message = signing_input(header, claims);
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
     let tag = ring::hmac::sign(&key, message.as_bytes());
     format!("{message}.{}", b64(tag.as_ref()))
