@@ -45,7 +45,7 @@ use crate::plugin::bindings::{Denial, Phase};
 use crate::plugin::chain::{Flow, PhaseBody};
 use crate::plugin::view::{RequestView, ResponseView};
 use crate::ratelimit::{Allowance, Policy};
-use crate::routing::Route;
+use crate::routing::{self, Route};
 use crate::tls::TlsFacts;
 use crate::upstream::{self, Upstream};
 
@@ -133,17 +133,8 @@ async fn proxy(
     let mut request_body = body::boxed(http_body_util::Limited::new(incoming, limit));
 
     // 2. Route.
-    let authority = parts
-        .uri
-        .authority()
-        .map(|a| a.as_str().to_string())
-        .or_else(|| {
-            parts
-                .headers
-                .get(HOST)
-                .and_then(|h| h.to_str().ok())
-                .map(str::to_string)
-        })
+    let authority = routing::request_authority(&parts.uri, &parts.headers)
+        .map(str::to_string)
         .ok_or(GatewayError::BadRequest("the request names no host"))?;
     let route = gateway
         .router

@@ -133,6 +133,14 @@ fn strip_port(host: &str) -> &str {
     }
 }
 
+/// The authority a request is routed by: an absolute-form target or
+/// HTTP/2 `:authority`, else the `Host` header.
+pub fn request_authority<'a>(uri: &'a http::Uri, headers: &'a http::HeaderMap) -> Option<&'a str> {
+    uri.authority()
+        .map(|a| a.as_str())
+        .or_else(|| headers.get(http::header::HOST)?.to_str().ok())
+}
+
 /// All routes, in order.
 #[derive(Default)]
 pub struct Router {

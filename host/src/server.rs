@@ -219,12 +219,8 @@ pub async fn serve_redirect(listener: TcpListener, https_port: u16, gateway: Arc
 
 /// Whether the route this request would take refuses plain HTTP.
 fn refuses_plain_http<B>(gateway: &Gateway, request: &http::Request<B>) -> bool {
-    let host = request
-        .uri()
-        .authority()
-        .map(|a| a.as_str())
-        .or_else(|| request.headers().get(http::header::HOST)?.to_str().ok())
-        .unwrap_or_default();
+    let host =
+        crate::routing::request_authority(request.uri(), request.headers()).unwrap_or_default();
     gateway
         .router
         .find(host, request.uri().path(), request.method())
