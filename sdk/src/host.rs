@@ -1,10 +1,13 @@
 //! Host capabilities. Each works only if the operator granted it to the
-//! plugin (`capabilities = ["log", "clock", "kv", "rate-limit"]`); a plugin
-//! that uses one it was not granted fails to load.
+//! plugin (`capabilities = ["log", "clock", "kv", "rate-limit",
+//! "outbound-http"]`); a plugin that uses one it was not granted fails to load.
 
 pub use crate::bindings::portcullis::policy::kv::KvError;
+pub use crate::bindings::portcullis::policy::outbound_http::{
+    HttpError, IncomingResponse as HttpResponse, OutgoingRequest as HttpRequest,
+};
 pub use crate::bindings::portcullis::policy::rate_limit::Outcome as RateLimitOutcome;
-use crate::bindings::portcullis::policy::{clock, kv, log, rate_limit};
+use crate::bindings::portcullis::policy::{clock, kv, log, outbound_http, rate_limit};
 
 /// Write a line to the gateway's log at info level. Needs `log`.
 pub fn log_info(message: &str) {
@@ -42,4 +45,32 @@ pub fn kv_delete(key: &str) -> Result<bool, KvError> {
 /// `rate-limit`.
 pub fn rate_limit_check(policy: &str, key: &str) -> Result<RateLimitOutcome, String> {
     rate_limit::check(policy, key)
+}
+
+/// Send `request` to an origin the operator allowed for this plugin
+/// (`http_allow`) and wait for the whole response. Needs `outbound-http`.
+pub fn http_send(request: &HttpRequest) -> Result<HttpResponse, HttpError> {
+    outbound_http::send(request)
+}
+
+/// `GET url` with an `accept` header, waiting at most `timeout_ms`. Needs
+/// `outbound-http`.
+pub fn http_get(url: &str, accept: &str, timeout_ms: u32) -> Result<HttpResponse, HttpError> {
+    http_send(&HttpRequest {
+        method: "GET".into(),
+        url: url.into(),
+        headers: vec![("accept".into(), accept.into())],
+        body: Vec::new(),
+        timeout_ms,
+    })
+}
+
+impl HttpResponse {
+    /// First value of a header (name is case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
 }

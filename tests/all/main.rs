@@ -8,6 +8,7 @@ mod framing;
 mod h2_abuse;
 mod hardening;
 mod jwt;
+mod jwt_keys;
 mod lifecycle;
 mod plugins;
 mod proxy;

@@ -145,6 +145,9 @@ fn check(file: &Path, dir: &Path, config: &mut Config) -> Result<(), ConfigError
                 "must be at least 1".into(),
             ));
         }
+        if let Err(reason) = crate::plugin::outbound::AllowList::parse(&plugin.http_allow) {
+            return Err(err(format!("{key}.http_allow"), reason));
+        }
         secret::resolve_table(&mut plugin.settings, dir, &format!("{key}.settings"))
             .map_err(|(key, reason)| err(key, reason))?;
     }

@@ -173,9 +173,15 @@ pub struct PluginConfig {
     /// What the plugin is for; only `authentication` plugins may set the principal.
     #[serde(default)]
     pub role: PluginRole,
-    /// Host capabilities granted: `log`, `clock`, `kv`. None by default.
+    /// Host capabilities granted: `log`, `clock`, `kv`, `rate-limit`,
+    /// `outbound-http`. None by default (built-in plugins come with the
+    /// ones they are written for).
     #[serde(default)]
     pub capabilities: Vec<Capability>,
+    /// Origins (`https://host[:port]`) the plugin may call through
+    /// `outbound-http`; none by default.
+    #[serde(default)]
+    pub http_allow: Vec<String>,
     /// What a request gets when the plugin fails (traps, times out, cannot
     /// get an instance): `deny` (503) or `allow` (skip the plugin).
     pub on_error: Option<OnError>,
@@ -242,6 +248,8 @@ pub enum Capability {
     Kv,
     /// `portcullis:policy/rate-limit`
     RateLimit,
+    /// `portcullis:policy/outbound-http`
+    OutboundHttp,
 }
 
 impl Capability {
@@ -252,6 +260,7 @@ impl Capability {
             Capability::Clock => "clock",
             Capability::Kv => "kv",
             Capability::RateLimit => "rate-limit",
+            Capability::OutboundHttp => "outbound-http",
         }
     }
 }

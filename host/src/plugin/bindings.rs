@@ -8,7 +8,11 @@ mod generated {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "portcullis:policy/plugin",
-        imports: { default: trappable },
+        imports: {
+            // The one import that waits on I/O.
+            "portcullis:policy/outbound-http.send": async | trappable,
+            default: trappable,
+        },
         exports: { default: async },
         with: {
             "portcullis:policy/types.request": crate::plugin::view::RequestResource,
@@ -21,5 +25,5 @@ mod generated {
 
 pub use generated::Plugin as PluginBindings;
 pub use generated::PluginPre as PluginBindingsPre;
-pub use generated::portcullis::policy::{clock, kv, log, rate_limit, types};
+pub use generated::portcullis::policy::{clock, kv, log, outbound_http, rate_limit, types};
 pub use types::{Decision, Denial, Edit, Phase};

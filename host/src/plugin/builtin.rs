@@ -2,6 +2,8 @@
 //! host's build script and embedded in the binary, so a config can name
 //! them without a file.
 
+use crate::config::Capability;
+
 include!(concat!(env!("OUT_DIR"), "/builtin_plugins.rs"));
 
 /// The component bytes of a built-in plugin.
@@ -10,6 +12,18 @@ pub fn bytes(name: &str) -> Option<&'static [u8]> {
         .iter()
         .find(|(n, _)| *n == name)
         .map(|(_, bytes)| *bytes)
+}
+
+/// The capabilities a built-in plugin is granted without asking: the ones
+/// it is written to use. `outbound-http` still reaches only the origins in
+/// the plugin's `http_allow`, empty unless the operator fills it.
+pub fn capabilities(name: &str) -> &'static [Capability] {
+    match name {
+        "jwt" => &[Capability::Log, Capability::Kv, Capability::OutboundHttp],
+        "rbac" => &[Capability::Log],
+        "ext-authz" => &[Capability::Log, Capability::OutboundHttp],
+        _ => &[],
+    }
 }
 
 /// Whether a built-in plugin of this name exists.

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::bindings::PluginBindingsPre;
 use super::kv_store::KvNamespace;
+use super::outbound::AllowList;
 use super::state::InstanceState;
 use crate::config::{OnError, OverBudget, PluginConfig, PluginRole, PoolConfig};
 use crate::ratelimit::RateLimitPolicies;
@@ -34,6 +35,8 @@ pub struct PluginDefinition {
     pub kv: KvNamespace,
     /// The gateway's rate-limit policies, for the `rate-limit` capability.
     pub rate_limits: RateLimitPolicies,
+    /// Origins it may call, for the `outbound-http` capability.
+    pub http_allow: AllowList,
 }
 
 impl PluginDefinition {
@@ -44,6 +47,7 @@ impl PluginDefinition {
         pre: PluginBindingsPre<InstanceState>,
         kv: KvNamespace,
         rate_limits: RateLimitPolicies,
+        http_allow: AllowList,
     ) -> Self {
         Self {
             name: Arc::from(name),
@@ -58,6 +62,7 @@ impl PluginDefinition {
             pre,
             kv,
             rate_limits,
+            http_allow,
         }
     }
 }

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use wasmtime::component::Resource;
 
-use super::bindings::{clock, kv, log, rate_limit, types};
+use super::bindings::{clock, kv, log, outbound_http, rate_limit, types};
 use super::state::InstanceState;
 use super::view::{
     BodyResource, ContextResource, RequestResource, ResponseResource, header_all, header_first,
@@ -288,5 +288,45 @@ impl rate_limit::Host for InstanceState {
                 u64::try_from(rejection.retry_after.as_millis()).unwrap_or(u64::MAX),
             ),
         }))
+    }
+}
+
+impl outbound_http::Host for InstanceState {
+    async fn send(
+        &mut self,
+        request: outbound_http::OutgoingRequest,
+    ) -> Result<std::result::Result<outbound_http::IncomingResponse, outbound_http::HttpError>>
+    {
+        use super::outbound::{Outcome, Outgoing, send};
+        let started = std::time::Instant::now();
+        let outcome = send(
+            &self.http_allow,
+            Outgoing {
+                method: request.method,
+                url: request.url,
+                headers: request.headers,
+                body: request.body,
+                timeout_ms: request.timeout_ms,
+            },
+        )
+        .await;
+        // Waiting on I/O is not the plugin's compute: the call's deadline
+        // moves by the time spent here (the outbound timeout bounds it).
+        self.deadline += started.elapsed();
+        Ok(match outcome {
+            Outcome::Response {
+                status,
+                headers,
+                body,
+            } => Ok(outbound_http::IncomingResponse {
+                status,
+                headers,
+                body,
+            }),
+            Outcome::NotAllowed => Err(outbound_http::HttpError::NotAllowed),
+            Outcome::Timeout => Err(outbound_http::HttpError::Timeout),
+            Outcome::TooLarge => Err(outbound_http::HttpError::TooLarge),
+            Outcome::Failed(text) => Err(outbound_http::HttpError::Failed(text)),
+        })
     }
 }

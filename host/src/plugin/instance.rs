@@ -54,6 +54,7 @@ impl Instance {
             definition.memory_limit_bytes,
             definition.kv.clone(),
             definition.rate_limits.clone(),
+            definition.http_allow.clone(),
         );
         let mut store = Store::new(definition.pre.engine(), state);
         store.limiter(|state| &mut state.limits);

@@ -6,8 +6,8 @@
 //! - [`definition`], [`pool`], [`instance`]: a loaded plugin, its configured
 //!   instances, and the calls into one;
 //! - [`chain`], [`edits`]: running a route's chain and applying decisions;
-//! - [`bindings`], [`host_impl`], [`view`], [`state`], [`kv_store`]: the WIT
-//!   contract's host side.
+//! - [`bindings`], [`host_impl`], [`view`], [`state`], [`kv_store`],
+//!   [`outbound`]: the WIT contract's host side.
 
 pub mod artifact_cache;
 pub mod bindings;
@@ -20,6 +20,7 @@ pub mod engine;
 mod host_impl;
 pub mod instance;
 pub mod kv_store;
+pub mod outbound;
 pub mod pool;
 pub mod state;
 pub mod view;
@@ -98,7 +99,14 @@ impl PluginRuntime {
             artifact_cache::compile_cached(&engine, &wasm, cache_dir.as_deref())
         })
         .await??;
-        compat::check(&self.engine, &component, &config.capabilities)?;
+        let mut granted = config.capabilities.clone();
+        if let Some(builtin) = &config.builtin {
+            granted.extend_from_slice(builtin::capabilities(builtin));
+        }
+        compat::check(&self.engine, &component, &granted)?;
+        // Validated with the config; an error here is a bug, not bad input.
+        let http_allow =
+            outbound::AllowList::parse(&config.http_allow).map_err(anyhow::Error::msg)?;
         let pre = self.linker.instantiate_pre(&component)?;
         let pre = PluginBindingsPre::new(pre)?;
         Ok(Arc::new(PluginDefinition::new(
@@ -107,6 +115,7 @@ impl PluginRuntime {
             pre,
             self.kv.namespace(name),
             self.rate_limits.clone(),
+            http_allow,
         )))
     }
 

@@ -10,6 +10,7 @@ use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::kv_store::KvNamespace;
+use super::outbound::AllowList;
 use crate::ratelimit::RateLimitPolicies;
 
 /// Store data of one plugin instance.
@@ -29,6 +30,8 @@ pub struct InstanceState {
     pub kv: KvNamespace,
     /// The gateway's rate-limit policies, by name.
     pub rate_limits: RateLimitPolicies,
+    /// The origins the plugin may call.
+    pub http_allow: AllowList,
     /// Body handles given out during the call in progress; reclaimed after
     /// it, so a guest that never drops one cannot pin request bodies.
     pub lent_bodies: Vec<u32>,
@@ -45,6 +48,7 @@ impl InstanceState {
         memory_limit_bytes: usize,
         kv: KvNamespace,
         rate_limits: RateLimitPolicies,
+        http_allow: AllowList,
     ) -> Self {
         let wasi = WasiCtx::builder()
             .allow_tcp(false)
@@ -64,6 +68,7 @@ impl InstanceState {
             plugin_name,
             kv,
             rate_limits,
+            http_allow,
             lent_bodies: Vec::new(),
         }
     }

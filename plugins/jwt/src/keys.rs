@@ -6,6 +6,9 @@ use std::str::FromStr;
 use jsonwebtoken::jwk::{Jwk, KeyOperations, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey};
 
+use std::sync::Arc;
+
+use crate::remote::{Location, RemoteKeys, Timing};
 use crate::settings::IssuerSettings;
 
 /// A verification key.
@@ -18,6 +21,24 @@ pub struct Key {
     pub key: DecodingKey,
 }
 
+/// Where an issuer's keys come from.
+pub enum KeySet {
+    /// Given in the settings.
+    Fixed(Arc<Vec<Key>>),
+    /// Fetched from the issuer.
+    Remote(RemoteKeys),
+}
+
+impl KeySet {
+    /// The keys to check a token naming `kid` at `now_ms`.
+    pub fn get(&self, kid: Option<&str>, now_ms: u64) -> Arc<Vec<Key>> {
+        match self {
+            KeySet::Fixed(keys) => keys.clone(),
+            KeySet::Remote(remote) => remote.keys(kid, now_ms),
+        }
+    }
+}
+
 /// A trusted issuer, ready to verify tokens.
 pub struct Issuer {
     /// Its `iss`.
@@ -25,7 +46,7 @@ pub struct Issuer {
     /// Algorithms accepted in the token header.
     pub algorithms: Vec<Algorithm>,
     /// Its keys.
-    pub keys: Vec<Key>,
+    pub keys: KeySet,
     /// Accepted `aud` values (empty: not checked).
     pub audiences: Vec<String>,
 }
@@ -58,29 +79,23 @@ impl Issuer {
                     "issuer {name:?}: HS* needs `secret`, at least 32 bytes"
                 ));
             }
-            if settings.jwks.is_some() {
-                return Err(format!("issuer {name:?}: HS* takes `secret`, not `jwks`"));
+            if settings.jwks.is_some() || settings.jwks_url.is_some() || settings.discovery {
+                return Err(format!(
+                    "issuer {name:?}: HS* takes `secret`, not `jwks`, `jwks_url` or `discovery`"
+                ));
             }
-            vec![Key {
+            KeySet::Fixed(Arc::new(vec![Key {
                 kid: None,
                 alg: None,
                 key: DecodingKey::from_secret(secret.as_bytes()),
-            }]
+            }]))
         } else {
             if settings.secret.is_some() {
                 return Err(format!(
                     "issuer {name:?}: `secret` is only for HS* algorithms"
                 ));
             }
-            let jwks = settings
-                .jwks
-                .as_ref()
-                .ok_or_else(|| format!("issuer {name:?}: give `jwks`"))?;
-            let keys = parse_jwks(jwks).map_err(|e| format!("issuer {name:?}: jwks: {e}"))?;
-            if keys.is_empty() {
-                return Err(format!("issuer {name:?}: jwks: no usable signing key"));
-            }
-            keys
+            public_keys(settings)?
         };
 
         Ok(Self {
@@ -89,6 +104,53 @@ impl Issuer {
             keys,
             audiences: settings.audiences.clone(),
         })
+    }
+}
+
+/// The public keys of an issuer: exactly one of `jwks`, `jwks_url` and
+/// `discovery`.
+fn public_keys(settings: &IssuerSettings) -> Result<KeySet, String> {
+    let name = &settings.issuer;
+    let timing = Timing {
+        cache_ms: settings.jwks_cache_s.saturating_mul(1000),
+        min_refresh_ms: settings.jwks_min_refresh_s.saturating_mul(1000),
+    };
+    if timing.cache_ms == 0 {
+        return Err(format!("issuer {name:?}: jwks_cache_s must be at least 1"));
+    }
+    match (&settings.jwks, &settings.jwks_url, settings.discovery) {
+        (Some(jwks), None, false) => {
+            let keys = parse_jwks(jwks).map_err(|e| format!("issuer {name:?}: jwks: {e}"))?;
+            if keys.is_empty() {
+                return Err(format!("issuer {name:?}: jwks: no usable signing key"));
+            }
+            Ok(KeySet::Fixed(Arc::new(keys)))
+        }
+        (None, Some(url), false) => {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(format!("issuer {name:?}: jwks_url must be an http(s) URL"));
+            }
+            Ok(KeySet::Remote(RemoteKeys::new(
+                Location::Jwks(url.clone()),
+                timing,
+            )))
+        }
+        (None, None, true) => {
+            if !name.starts_with("https://") && !name.starts_with("http://") {
+                return Err(format!(
+                    "issuer {name:?}: discovery needs an issuer that is an http(s) URL"
+                ));
+            }
+            Ok(KeySet::Remote(RemoteKeys::new(
+                Location::Discovery {
+                    issuer: name.clone(),
+                },
+                timing,
+            )))
+        }
+        _ => Err(format!(
+            "issuer {name:?}: give exactly one of `jwks`, `jwks_url` and `discovery = true`"
+        )),
     }
 }
 

@@ -8,6 +8,7 @@ mod cache;
 mod challenge;
 mod claims;
 pub mod keys;
+mod remote;
 mod settings;
 mod token;
 pub mod verify;
@@ -184,7 +185,14 @@ impl Policy for Jwt {
     const PHASES: &'static [Phase] = &[Phase::RequestHeaders];
 
     fn configure(config: &str) -> Result<Self, String> {
-        Jwt::from_json(config)
+        let jwt = Jwt::from_json(config)?;
+        // Fetch remote keys now, off the request path; a failure here is
+        // not fatal (the issuer may be back by the first request).
+        let now_ms = unix_now().saturating_mul(1000);
+        for issuer in &jwt.issuers {
+            issuer.keys.get(None, now_ms);
+        }
+        Ok(jwt)
     }
 
     fn on_request(&self, _phase: Phase, request: &Request, _context: &Context) -> Decision {
@@ -206,11 +214,7 @@ impl Policy for Jwt {
         if token.len() > settings.max_token_bytes {
             return Challenge::InvalidToken.decision(realm, "token-too-large");
         }
-        // WASI's wall clock, which every plugin has; the `clock` capability
-        // is not needed for this.
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let now = unix_now();
         let grant = match self.grant(&token, now) {
             Ok(grant) => grant,
             Err(refusal) => return refusal,
@@ -226,6 +230,14 @@ impl Policy for Jwt {
             Grant::Refuse(challenge, reason) => challenge.decision(realm, reason),
         }
     }
+}
+
+/// Seconds since the Unix epoch, from WASI's wall clock, which every
+/// plugin has; the `clock` capability is not needed for this.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 export_policy!(Jwt);

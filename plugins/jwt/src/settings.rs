@@ -104,9 +104,32 @@ pub struct IssuerSettings {
     /// text, e.g. `"file:jwks.json"` through the config's secret syntax).
     #[serde(default)]
     pub jwks: Option<serde_json::Value>,
+    /// A URL serving the issuer's JWKS; its origin must be in the plugin's
+    /// `http_allow`.
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+    /// Find the JWKS through `{issuer}/.well-known/openid-configuration`;
+    /// the issuer's origin (and that of its `jwks_uri`) must be in `http_allow`.
+    #[serde(default)]
+    pub discovery: bool,
+    /// How long fetched keys are used before they are fetched again, in seconds.
+    #[serde(default = "default_jwks_cache_s")]
+    pub jwks_cache_s: u64,
+    /// Least time between two fetches, in seconds: a token with an unknown
+    /// `kid` fetches the keys again early, but no more often than this.
+    #[serde(default = "default_jwks_min_refresh_s")]
+    pub jwks_min_refresh_s: u64,
     /// The shared secret for HS256/384/512 (e.g. `"env:JWT_SECRET"`).
     #[serde(default)]
     pub secret: Option<String>,
+}
+
+fn default_jwks_cache_s() -> u64 {
+    600
+}
+
+fn default_jwks_min_refresh_s() -> u64 {
+    30
 }
 
 fn default_leeway_s() -> u64 {

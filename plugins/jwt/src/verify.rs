@@ -70,7 +70,9 @@ pub fn verify(
         .iter()
         .find(|i| i.name == issuer_name)
         .ok_or(Refusal::Issuer)?;
-    verify_jws(token, &issuer.keys, &issuer.algorithms)?;
+    let kid = decode_header(token).ok().and_then(|header| header.kid);
+    let keys = issuer.keys.get(kid.as_deref(), now.saturating_mul(1000));
+    verify_jws(token, &keys, &issuer.algorithms)?;
     check_claims(&claims, issuer, leeway_s, now)?;
     Ok(claims)
 }

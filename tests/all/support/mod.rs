@@ -2,6 +2,7 @@
 //! with a config, send a request, assert.
 
 pub mod client;
+pub mod documents;
 pub mod fixtures;
 pub mod gateway;
 pub mod jwt;
