@@ -41,6 +41,7 @@
 
 extern crate self as portcullis_sdk;
 
+mod authorization;
 mod decision;
 pub mod host;
 
@@ -61,6 +62,7 @@ pub mod bindings {
     });
 }
 
+pub use authorization::Authorization;
 pub use bindings::portcullis::policy::types::{
     Body, Context, Decision, Denial, Edit, Phase, Request, Response,
 };

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod authorizer;
 mod config_errors;
 mod framing;
 mod h2_abuse;

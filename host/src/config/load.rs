@@ -107,7 +107,7 @@ fn check(file: &Path, dir: &Path, config: &mut Config) -> Result<(), ConfigError
             }
             _ => return Err(err(key, "give exactly one of `builtin` and `path`".into())),
         }
-        if plugin.role == PluginRole::Authentication
+        if plugin.role.authenticates()
             && plugin.on_error == Some(OnError::Allow)
             && !plugin.allow_unauthenticated_on_error
         {
@@ -145,6 +145,26 @@ fn check(file: &Path, dir: &Path, config: &mut Config) -> Result<(), ConfigError
                 "must be at least 1".into(),
             ));
         }
+        match (plugin.role, &plugin.authorizer) {
+            (PluginRole::Authorizer, Some(authorizer)) => {
+                crate::plugin::authorizer::Authorizer::new(authorizer)
+                    .map_err(|(field, reason)| err(format!("{key}.authorizer.{field}"), reason))?;
+            }
+            (PluginRole::Authorizer, None) => {
+                return Err(err(
+                    format!("{key}.authorizer"),
+                    "role = \"authorizer\" needs an [authorizer] table (type, identity_sources)"
+                        .into(),
+                ));
+            }
+            (_, Some(_)) => {
+                return Err(err(
+                    format!("{key}.authorizer"),
+                    "only plugins with role = \"authorizer\" take an [authorizer] table".into(),
+                ));
+            }
+            (_, None) => {}
+        }
         if let Err(reason) = crate::plugin::outbound::AllowList::parse(&plugin.http_allow) {
             return Err(err(format!("{key}.http_allow"), reason));
         }
@@ -177,7 +197,7 @@ fn check(file: &Path, dir: &Path, config: &mut Config) -> Result<(), ConfigError
                 config
                     .plugins
                     .get(&p.name)
-                    .is_some_and(|d| d.role == PluginRole::Authentication)
+                    .is_some_and(|d| d.role.authenticates())
             });
             if !authenticated {
                 return Err(err(

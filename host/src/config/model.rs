@@ -178,6 +178,8 @@ pub struct PluginConfig {
     /// ones they are written for).
     #[serde(default)]
     pub capabilities: Vec<Capability>,
+    /// For `role = "authorizer"`: its identity sources and decision cache.
+    pub authorizer: Option<AuthorizerConfig>,
     /// Origins (`https://host[:port]`) the plugin may call through
     /// `outbound-http`; none by default.
     #[serde(default)]
@@ -231,9 +233,67 @@ fn empty_table() -> toml::Table {
 pub enum PluginRole {
     /// Establishes who the client is; may set the principal.
     Authentication,
+    /// A Lambda-style custom authorizer: called with identity sources the
+    /// host extracts (401 without a call when one is missing), its
+    /// decisions cached by the host. May set the principal.
+    Authorizer,
     /// Any other policy.
     #[default]
     Policy,
+}
+
+impl PluginRole {
+    /// Whether the plugin establishes identity (may set the principal,
+    /// counts as authentication under `default_policy = "deny"`).
+    pub fn authenticates(self) -> bool {
+        matches!(self, PluginRole::Authentication | PluginRole::Authorizer)
+    }
+}
+
+/// `[plugins.NAME.authorizer]`: what a custom authorizer is given and how
+/// long its decisions are kept.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizerConfig {
+    /// `token` (one header) or `request` (any identity sources).
+    #[serde(rename = "type")]
+    pub kind: AuthorizerKind,
+    /// `header:NAME`, `query:NAME`, `context:KEY`, `principal`, `method`,
+    /// `path`. All must be present and non-empty, else 401 without a call.
+    pub identity_sources: Vec<String>,
+    /// `token` only: the header value must match, else 401 without a call.
+    pub validation_regex: Option<String>,
+    /// Seconds an allow is cached: 0 disables, at most 3600.
+    #[serde(default = "default_authorizer_ttl_s")]
+    pub ttl_s: u64,
+    /// Seconds a denial (401/403) is cached, in a cache of its own so a
+    /// flood of bad credentials cannot push out good ones; default `ttl_s`.
+    pub negative_ttl_s: Option<u64>,
+    /// Most decisions kept in each of the two caches.
+    #[serde(default = "default_authorizer_max_entries")]
+    pub max_entries: usize,
+    /// Context entries the authorizer set, sent upstream as headers:
+    /// entry → header name. The headers are removed when the entry is unset.
+    #[serde(default)]
+    pub context_headers: std::collections::BTreeMap<String, String>,
+}
+
+/// AWS's two authorizer shapes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthorizerKind {
+    /// One header carries the credential.
+    Token,
+    /// Any combination of identity sources.
+    Request,
+}
+
+fn default_authorizer_ttl_s() -> u64 {
+    300
+}
+
+fn default_authorizer_max_entries() -> usize {
+    10_000
 }
 
 /// A host capability a plugin may be granted.

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
+use super::authorizer::{Authorizer, Gate};
 use super::bindings::{Decision, Denial, Phase};
 use super::definition::PluginDefinition;
 use super::edits::{self, EditTarget};
@@ -39,15 +40,25 @@ pub struct PhaseBody<'a> {
     pub complete: bool,
 }
 
+/// One plugin of a chain: its instance pool and, for an authorizer, the
+/// identity gate and decision cache in front of it.
+#[derive(Clone)]
+pub struct Link {
+    /// Instances configured with this route's settings.
+    pub pool: Arc<InstancePool>,
+    /// Set for `role = "authorizer"`.
+    pub authorizer: Option<Arc<Authorizer>>,
+}
+
 /// A route's chain.
 #[derive(Clone, Default)]
 pub struct Chain {
-    links: Vec<Arc<InstancePool>>,
+    links: Vec<Link>,
 }
 
 impl Chain {
-    /// A chain of these pools, in request order.
-    pub fn new(links: Vec<Arc<InstancePool>>) -> Self {
+    /// A chain of these links, in request order.
+    pub fn new(links: Vec<Link>) -> Self {
         Self { links }
     }
 
@@ -60,14 +71,14 @@ impl Chain {
     pub fn body_budget(&self, phase: Phase) -> Option<u64> {
         self.links
             .iter()
-            .filter(|l| l.has_phase(phase))
-            .map(|l| l.definition.body_budget)
+            .filter(|l| l.pool.has_phase(phase))
+            .map(|l| l.pool.definition.body_budget)
             .max()
     }
 
     /// Whether any link implements `phase`.
     pub fn has_phase(&self, phase: Phase) -> bool {
-        self.links.iter().any(|l| l.has_phase(phase))
+        self.links.iter().any(|l| l.pool.has_phase(phase))
     }
 
     /// Run `request-headers` or `request-body`.
@@ -80,7 +91,11 @@ impl Chain {
     ) -> Result<Flow, GatewayError> {
         // A plain loop: an iterator adapter with a closure, held across the
         // awaits below, makes the future not provably `Send`.
-        for link in &self.links {
+        for Link {
+            pool: link,
+            authorizer,
+        } in &self.links
+        {
             if !link.has_phase(phase) {
                 continue;
             }
@@ -91,15 +106,30 @@ impl Chain {
                 Lent::OverBudget => return Err(GatewayError::PayloadTooLarge),
             };
             let started = Instant::now();
-            let outcome = call(
-                link,
-                phase,
-                request.clone(),
-                None,
-                lent_body,
-                context.clone(),
-            )
-            .await;
+            let outcome = match (authorizer, phase) {
+                (Some(authorizer), Phase::RequestHeaders) => {
+                    match authorizer.gate(request, context) {
+                        Gate::Refuse(denial) => Ok(Decision::Deny(denial)),
+                        Gate::Known(decision) => Ok(decision),
+                        Gate::Ask(pending) => {
+                            call(link, phase, request.clone(), None, None, context.clone())
+                                .await
+                                .map(|decision| authorizer.settle(pending, decision))
+                        }
+                    }
+                }
+                _ => {
+                    call(
+                        link,
+                        phase,
+                        request.clone(),
+                        None,
+                        lent_body,
+                        context.clone(),
+                    )
+                    .await
+                }
+            };
             let decision = match outcome {
                 Ok(decision) => decision,
                 Err(reason) => {
@@ -147,7 +177,7 @@ impl Chain {
         mut body: Option<PhaseBody<'_>>,
         context: &mut Arc<RequestContext>,
     ) -> Result<Flow, GatewayError> {
-        for link in self.links.iter().rev() {
+        for Link { pool: link, .. } in self.links.iter().rev() {
             if !link.has_phase(phase) {
                 continue;
             }

@@ -25,7 +25,7 @@ pub enum EditError {
     #[error("{0} is not allowed in this phase")]
     WrongPhase(&'static str),
     /// Only authentication plugins may set the principal.
-    #[error("only plugins with role = \"authentication\" may set the principal")]
+    #[error("only plugins with role = \"authentication\" or \"authorizer\" may set the principal")]
     NotAuthentication,
     /// The plugin may not touch hop-by-hop or framing headers.
     #[error("header {0:?} is managed by the gateway")]
@@ -133,7 +133,7 @@ fn check(
             }
             Checked::Body(Bytes::from(bytes))
         }
-        Edit::SetPrincipal(_) if role != PluginRole::Authentication => {
+        Edit::SetPrincipal(_) if !role.authenticates() => {
             return Err(EditError::NotAuthentication);
         }
         context_edit => Checked::Context(context_edit),

@@ -10,6 +10,7 @@
 //!   [`outbound`]: the WIT contract's host side.
 
 pub mod artifact_cache;
+pub mod authorizer;
 pub mod bindings;
 pub mod builtin;
 pub mod chain;
@@ -33,8 +34,9 @@ use wasmtime::Engine;
 use wasmtime::component::{HasSelf, Linker};
 
 use crate::config::{Config, ConfigError, PluginConfig};
+use authorizer::Authorizer;
 use bindings::{PluginBindings, PluginBindingsPre};
-use chain::Chain;
+use chain::{Chain, Link};
 use definition::PluginDefinition;
 use kv_store::KvStore;
 
@@ -128,7 +130,7 @@ impl PluginRuntime {
         file: &Path,
     ) -> Result<Vec<Chain>, ConfigError> {
         let mut definitions: HashMap<&str, Arc<PluginDefinition>> = HashMap::new();
-        let mut pools: HashMap<(String, String), Arc<InstancePool>> = HashMap::new();
+        let mut pools: HashMap<(String, String), Link> = HashMap::new();
         let mut chains = Vec::with_capacity(config.routes.len());
         for (i, route) in config.routes.iter().enumerate() {
             let mut links = Vec::with_capacity(route.plugins.len());
@@ -159,8 +161,8 @@ impl PluginRuntime {
                     ConfigError::new(file, format!("{key}.settings"), e.to_string())
                 })?;
                 let pool_key = (entry.name.clone(), settings_json.clone());
-                let pool = match pools.get(&pool_key) {
-                    Some(pool) => pool.clone(),
+                let link = match pools.get(&pool_key) {
+                    Some(link) => link.clone(),
                     None => {
                         let pool = InstancePool::start(definition, settings_json)
                             .await
@@ -171,14 +173,36 @@ impl PluginRuntime {
                                     format!("plugin {:?}: {e}", entry.name),
                                 )
                             })?;
-                        pools.insert(pool_key, pool.clone());
-                        pool
+                        let authorizer = authorizer_of(&pool, plugin_config)
+                            .map_err(|reason| ConfigError::new(file, key.clone(), reason))?;
+                        let link = Link { pool, authorizer };
+                        pools.insert(pool_key, link.clone());
+                        link
                     }
                 };
-                links.push(pool);
+                links.push(link);
             }
             chains.push(Chain::new(links));
         }
         Ok(chains)
     }
+}
+
+/// The identity gate and decision cache of an authorizer plugin. One per
+/// (plugin, settings), like the pool: routes with the same settings share
+/// decisions.
+fn authorizer_of(
+    pool: &InstancePool,
+    config: &PluginConfig,
+) -> Result<Option<Arc<Authorizer>>, String> {
+    let Some(settings) = &config.authorizer else {
+        return Ok(None);
+    };
+    // An authorizer that skipped the headers phase would let every request by.
+    if !pool.has_phase(bindings::Phase::RequestHeaders) {
+        return Err("an authorizer must implement the request-headers phase".into());
+    }
+    let authorizer =
+        Authorizer::new(settings).map_err(|(field, reason)| format!("{field}: {reason}"))?;
+    Ok(Some(Arc::new(authorizer)))
 }

@@ -27,14 +27,23 @@ pub fn target_dir() -> PathBuf {
 
 /// Path of the built component of `tests/fixtures/<name>`.
 pub fn fixture(name: &str) -> PathBuf {
+    component(&format!("portcullis-fixture-{name}"))
+}
+
+/// Path of the built component of `examples/<name>`.
+pub fn example(name: &str) -> PathBuf {
+    component(&format!("portcullis-example-{name}"))
+}
+
+/// Build the component of workspace package `package`, once per test binary.
+fn component(package: &str) -> PathBuf {
     static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
     let built = BUILT.get_or_init(Default::default);
     let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(path) = built.get(name) {
+    if let Some(path) = built.get(package) {
         return path.clone();
     }
     let wasm_dir = target_dir().join("wasm");
-    let package = format!("portcullis-fixture-{name}");
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(workspace())
         .args([
@@ -45,7 +54,7 @@ pub fn fixture(name: &str) -> PathBuf {
             "--target",
             "wasm32-wasip2",
             "-p",
-            &package,
+            package,
         ])
         .arg("--target-dir")
         .arg(&wasm_dir)
@@ -54,16 +63,15 @@ pub fn fixture(name: &str) -> PathBuf {
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .status()
         .expect("run cargo");
-    assert!(status.success(), "building fixture {name} failed");
-    let path = wasm_dir.join("wasm32-wasip2/plugin").join(format!(
-        "portcullis_fixture_{}.wasm",
-        name.replace('-', "_")
-    ));
+    assert!(status.success(), "building {package} failed");
+    let path = wasm_dir
+        .join("wasm32-wasip2/plugin")
+        .join(format!("{}.wasm", package.replace('-', "_")));
     assert!(
         path.is_file(),
-        "fixture {name} was not built at {}",
+        "{package} was not built at {}",
         path.display()
     );
-    built.insert(name.to_string(), path.clone());
+    built.insert(package.to_string(), path.clone());
     path
 }

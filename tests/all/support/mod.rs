@@ -11,6 +11,6 @@ pub mod pki;
 pub mod raw;
 
 pub use client::{get, send};
-pub use fixtures::fixture;
+pub use fixtures::{example, fixture};
 pub use gateway::Gateway;
 pub use origin::Origin;
