@@ -5,6 +5,7 @@ mod support;
 
 mod authorizer;
 mod config_errors;
+mod ext_authz;
 mod framing;
 mod h2_abuse;
 mod hardening;

@@ -1,0 +1,219 @@
+//! The `ext-authz` plugin through the real gateway, against a real
+//! authorization service started by the test: allow with headers and a
+//! principal, refusals passed on, fail closed on errors, timeouts and
+//! origins outside `http_allow`, and answers cached when it runs as an
+//! authorizer.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+use crate::support::client::Reply;
+use crate::support::{Gateway, Origin, fixture, send};
+
+/// An authorization service: `Bearer good` is alice (200 with
+/// `x-user-id`), `Bearer slow` answers after 2 s, `Bearer broken` gets 500,
+/// `Bearer banned` 403, anything else 401 with a challenge.
+struct Service {
+    origin: String,
+    calls: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Service {
+    async fn start() -> Service {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let origin = format!("http://{}", listener.local_addr().expect("addr"));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counter = calls.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let counter = counter.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |request: Request<Incoming>| {
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        decide(request)
+                    });
+                    let _ = auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Service {
+            origin,
+            calls,
+            task,
+        }
+    }
+
+    fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn decide(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let header = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let response = Response::builder();
+    let response = match header("authorization").as_str() {
+        "Bearer good" => response
+            .status(200)
+            .header("x-user-id", "alice")
+            .header("x-seen-uri", header("x-original-uri"))
+            .header("x-seen-method", header("x-original-method")),
+        "Bearer slow" => {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            response.status(200).header("x-user-id", "slow")
+        }
+        "Bearer broken" => response.status(500),
+        "Bearer banned" => response.status(403),
+        _ => response
+            .status(401)
+            .header("www-authenticate", "Bearer realm=\"service\""),
+    };
+    Ok(response.body(Full::new(Bytes::new())).expect("response"))
+}
+
+/// A gateway running ext-authz (as `role`, with `extra` plugin keys) then
+/// show-context.
+fn gateway(origin: &Origin, service: &Service, role: &str, extra: Value) -> Gateway {
+    let mut plugin = json!({
+        "builtin": "ext-authz",
+        "role": role,
+        "http_allow": [service.origin],
+        "settings": {
+            "url": format!("{}/check", service.origin),
+            "timeout_ms": 300,
+            "upstream_headers": ["x-user-id", "x-seen-uri", "x-seen-method"],
+            "principal_header": "x-user-id",
+        },
+    });
+    for (key, value) in extra.as_object().cloned().unwrap_or_default() {
+        plugin[key] = value;
+    }
+    let config = json!({
+        "plugins": {
+            "authz": plugin,
+            "show-context": { "path": fixture("show-context").display().to_string() },
+        },
+        "routes": [{
+            "id": "api",
+            "path": { "prefix": "/" },
+            "upstream": { "targets": [origin.target()] },
+            "plugins": [{ "name": "authz" }, { "name": "show-context" }],
+        }],
+    });
+    Gateway::start(&toml::to_string(&config).expect("config as TOML"))
+}
+
+async fn with_token(gateway: &Gateway, token: &str, extra: &[(&str, &str)]) -> Reply {
+    let bearer = format!("Bearer {token}");
+    let mut headers = vec![("authorization", bearer.as_str())];
+    headers.extend_from_slice(extra);
+    send("GET", &gateway.url("/orders?id=7"), &headers, "").await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_allowed_request_carries_the_services_identity_upstream() {
+    let (origin, service) = (Origin::start().await, Service::start().await);
+    let gateway = gateway(&origin, &service, "authentication", json!({}));
+    let reply = with_token(&gateway, "good", &[("x-user-id", "mallory")]).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let seen = &reply.json()["headers"];
+    assert_eq!(seen["x-user-id"], json!(["alice"]));
+    assert_eq!(seen["x-context-principal"], json!(["alice"]));
+    assert_eq!(seen["x-seen-uri"], json!(["/orders?id=7"]));
+    assert_eq!(seen["x-seen-method"], json!(["GET"]));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_services_refusals_reach_the_client() {
+    let (origin, service) = (Origin::start().await, Service::start().await);
+    let gateway = gateway(&origin, &service, "authentication", json!({}));
+    let unauthorized = with_token(&gateway, "wrong", &[]).await;
+    assert_eq!(unauthorized.status, 401);
+    assert_eq!(
+        unauthorized.header("www-authenticate"),
+        Some("Bearer realm=\"service\"")
+    );
+    assert_eq!(unauthorized.json(), json!({ "error": "unauthorized" }));
+    assert_eq!(with_token(&gateway, "banned", &[]).await.status, 403);
+    assert_eq!(origin.hits(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn errors_and_timeouts_fail_closed() {
+    let (origin, service) = (Origin::start().await, Service::start().await);
+    let gateway = gateway(&origin, &service, "authentication", json!({}));
+    assert_eq!(with_token(&gateway, "broken", &[]).await.status, 403);
+    let started = Instant::now();
+    let slow = with_token(&gateway, "slow", &[]).await;
+    assert_eq!(slow.status, 403);
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "gave up at the 300 ms timeout, not after the service's 2 s"
+    );
+    assert_eq!(origin.hits(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_service_outside_http_allow_is_never_called() {
+    let (origin, service) = (Origin::start().await, Service::start().await);
+    let gateway = gateway(
+        &origin,
+        &service,
+        "authentication",
+        json!({ "http_allow": ["http://127.0.0.1:1"] }),
+    );
+    assert_eq!(with_token(&gateway, "good", &[]).await.status, 403);
+    assert_eq!(service.calls(), 0);
+    assert_eq!(origin.hits(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn as_an_authorizer_its_answers_are_cached() {
+    let (origin, service) = (Origin::start().await, Service::start().await);
+    let gateway = gateway(
+        &origin,
+        &service,
+        "authorizer",
+        json!({ "authorizer": {
+            "type": "token",
+            "identity_sources": ["header:authorization"],
+            "ttl_s": 300,
+        } }),
+    );
+    for _ in 0..3 {
+        assert_eq!(with_token(&gateway, "good", &[]).await.status, 200);
+        assert_eq!(with_token(&gateway, "wrong", &[]).await.status, 401);
+    }
+    assert_eq!(service.calls(), 2, "one call per identity");
+    assert_eq!(origin.hits(), 3);
+}
