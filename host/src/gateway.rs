@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::apikeys::{ApiKeys, KeyStore, Plans};
 use crate::config::{Config, ConfigError};
 use crate::plugin::PluginRuntime;
 use crate::ratelimit;
@@ -40,6 +41,8 @@ pub struct Gateway {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Keeps the engine and the plugins alive while routes use them.
     pub runtime: PluginRuntime,
+    /// The usage plans of API-key consumers.
+    pub plans: Arc<Plans>,
     /// Evicts idle rate-limit keys; stopped when the gateway is dropped.
     sweeper: Option<tokio::task::JoinHandle<()>>,
 }
@@ -56,8 +59,26 @@ impl Gateway {
     /// Load plugins, configure their instances and compile the routes of
     /// `config` (read from `file`, named in errors).
     pub async fn build(config: &Config, file: &Path) -> Result<Self, BuildError> {
+        Self::build_with_keys(config, file, None).await
+    }
+
+    /// As [`Gateway::build`], with the process's API key store (opened once
+    /// by `portcullis run`, since only one process may hold it).
+    pub async fn build_with_keys(
+        config: &Config,
+        file: &Path,
+        key_store: Option<Arc<KeyStore>>,
+    ) -> Result<Self, BuildError> {
         let policies = ratelimit::build_policies(config);
-        let runtime = PluginRuntime::new(config, policies.clone()).map_err(BuildError::Runtime)?;
+        let plans = Arc::new(Plans::new(&config.usage_plans).map_err(|(name, reason)| {
+            ConfigError::new(file, format!("usage_plans.{name}"), reason)
+        })?);
+        let api_keys = key_store.map(|store| ApiKeys {
+            store,
+            plans: plans.clone(),
+        });
+        let runtime =
+            PluginRuntime::new(config, policies.clone(), api_keys).map_err(BuildError::Runtime)?;
         let chains = runtime.load_chains(config, file).await?;
         let dir = file.parent().unwrap_or(Path::new("."));
         let mut routes = Vec::with_capacity(config.routes.len());
@@ -120,6 +141,7 @@ impl Gateway {
                 .filter_map(|p| crate::forwarding::parse_network(p))
                 .collect(),
             runtime,
+            plans,
             sweeper,
         })
     }

@@ -6,6 +6,8 @@
 // that allows it, for `Component::deserialize_file`, and says why it is sound.
 #![deny(unsafe_code)]
 
+pub mod admin;
+pub mod apikeys;
 pub mod body;
 pub mod config;
 pub mod connections;

@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use portcullis_host::admin;
+use portcullis_host::apikeys::KeyStore;
 use portcullis_host::config;
 use portcullis_host::gateway::Gateway;
 use portcullis_host::logging::{self, LogFormat};
@@ -44,13 +46,44 @@ enum Command {
         /// The configuration file.
         config: PathBuf,
     },
+    /// Issue, list and revoke API keys through a running gateway's admin
+    /// API. The admin token is read from PORTCULLIS_ADMIN_TOKEN.
+    Keys {
+        /// The admin API's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:9901")]
+        admin: String,
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+    /// Make a new admin token; print it and the `token_sha256` for [admin].
+    AdminToken,
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Issue a key; it is printed once and stored only as a hash.
+    Create {
+        /// Who the key belongs to.
+        #[arg(long)]
+        consumer: String,
+        /// The consumer's usage plan (a key of [usage_plans]).
+        #[arg(long)]
+        plan: Option<String>,
+    },
+    /// List keys: ids, consumers, plans, creation and revocation times.
+    List,
+    /// Revoke a key by id; refused from the next request on.
+    Revoke {
+        /// The key id (the `<id>` of `pk_<id>_<secret>`).
+        id: String,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let workers = match &cli.command {
         Command::Run { workers, .. } => *workers,
-        Command::Validate { .. } => None,
+        Command::Validate { .. } | Command::Keys { .. } | Command::AdminToken => None,
     };
     // One worker is served by the single-threaded scheduler: it skips the
     // work-stealing machinery a lone worker never uses.
@@ -94,12 +127,51 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Keys { admin, action } => match runtime.block_on(keys(&admin, action)) {
+            Ok(answer) => {
+                println!("{answer:#}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("portcullis: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::AdminToken => match admin::new_token() {
+            Ok((token, digest)) => {
+                println!(
+                    "token (give it to callers as {}): {token}",
+                    admin::client::TOKEN_VARIABLE
+                );
+                println!("[admin] token_sha256 = \"{digest}\"");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("portcullis: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 
 async fn run(path: &Path) -> anyhow::Result<()> {
     let config = config::load_file(path)?;
-    let gateway = Arc::new(Gateway::build(&config, path).await?);
+    let key_store = match &config.api_keys {
+        Some(api_keys) => Some(Arc::new(KeyStore::open(&api_keys.store)?)),
+        None => None,
+    };
+    let gateway = Arc::new(Gateway::build_with_keys(&config, path, key_store.clone()).await?);
+    if let Some(settings) = &config.admin {
+        let admin_api =
+            admin::server::Admin::new(&settings.token_sha256, key_store, gateway.plans.clone())
+                .map_err(|reason| anyhow::anyhow!("{}: admin.{reason}", path.display()))?;
+        let listener = tokio::net::TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("cannot listen on {} (admin)", settings.listen))?;
+        let admin_addr = listener.local_addr().context("admin listener address")?;
+        tracing::info!(addr = %admin_addr, "admin API listening");
+        tokio::spawn(admin::server::serve(listener, Arc::new(admin_api)));
+    }
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
@@ -131,4 +203,22 @@ async fn validate(path: &Path) -> Result<(), String> {
         .await
         .map(drop)
         .map_err(|e| e.to_string())
+}
+
+/// Run one `portcullis keys` action against the admin API at `base`.
+async fn keys(base: &str, action: KeysAction) -> anyhow::Result<serde_json::Value> {
+    use http::Method;
+    match action {
+        KeysAction::Create { consumer, plan } => {
+            let body = serde_json::json!({ "consumer": consumer, "plan": plan });
+            admin::client::call(base, Method::POST, "/keys", Some(body)).await
+        }
+        KeysAction::List => admin::client::call(base, Method::GET, "/keys", None).await,
+        KeysAction::Revoke { id } => {
+            if !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                anyhow::bail!("{id:?} is not a key id");
+            }
+            admin::client::call(base, Method::DELETE, &format!("/keys/{id}"), None).await
+        }
+    }
 }

@@ -1,13 +1,17 @@
 //! Host capabilities. Each works only if the operator granted it to the
 //! plugin (`capabilities = ["log", "clock", "kv", "rate-limit",
-//! "outbound-http"]`); a plugin that uses one it was not granted fails to load.
+//! "outbound-http", "api-keys"]`); a plugin that uses one it was not granted
+//! fails to load.
 
+pub use crate::bindings::portcullis::policy::api_keys::{
+    Grant as ApiKeyGrant, Limited as ApiKeyLimited, Refusal as ApiKeyRefusal,
+};
 pub use crate::bindings::portcullis::policy::kv::KvError;
 pub use crate::bindings::portcullis::policy::outbound_http::{
     HttpError, IncomingResponse as HttpResponse, OutgoingRequest as HttpRequest,
 };
 pub use crate::bindings::portcullis::policy::rate_limit::Outcome as RateLimitOutcome;
-use crate::bindings::portcullis::policy::{clock, kv, log, outbound_http, rate_limit};
+use crate::bindings::portcullis::policy::{api_keys, clock, kv, log, outbound_http, rate_limit};
 
 /// Write a line to the gateway's log at info level. Needs `log`.
 pub fn log_info(message: &str) {
@@ -73,4 +77,10 @@ impl HttpResponse {
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
+}
+
+/// Check an API key issued by the gateway's admin API and count one request
+/// against its consumer's usage plan. Needs `api-keys`.
+pub fn api_key_check(key: &str) -> Result<ApiKeyGrant, ApiKeyRefusal> {
+    api_keys::check(key)
 }

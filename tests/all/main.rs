@@ -3,6 +3,7 @@
 
 mod support;
 
+mod api_keys;
 mod authorizer;
 mod config_errors;
 mod ext_authz;

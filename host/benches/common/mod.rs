@@ -24,7 +24,7 @@ pub fn load_chains(
     let config = config::load_file(&path).expect("valid config");
     rt.block_on(async {
         let policies = portcullis_host::ratelimit::build_policies(&config);
-        let runtime = PluginRuntime::new(&config, policies).expect("runtime");
+        let runtime = PluginRuntime::new(&config, policies, None).expect("runtime");
         let chains = runtime.load_chains(&config, &path).await.expect("chains");
         let named = config
             .routes

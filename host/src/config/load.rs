@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::model::{ClientAuth, Config, DefaultPolicy, OnError, PluginRole};
+use super::model::{Capability, ClientAuth, Config, DefaultPolicy, OnError, PluginRole};
 use super::secret;
 
 /// A config file that cannot be used.
@@ -168,10 +168,45 @@ fn check(file: &Path, dir: &Path, config: &mut Config) -> Result<(), ConfigError
         if let Err(reason) = crate::plugin::outbound::AllowList::parse(&plugin.http_allow) {
             return Err(err(format!("{key}.http_allow"), reason));
         }
+        let mut granted = plugin.capabilities.clone();
+        if let Some(builtin) = &plugin.builtin {
+            granted.extend_from_slice(crate::plugin::builtin::capabilities(builtin));
+        }
+        if granted.contains(&Capability::ApiKeys) && config.api_keys.is_none() {
+            return Err(err(
+                key.clone(),
+                "the plugin checks API keys: configure [api_keys] store = \"...\"".into(),
+            ));
+        }
         secret::resolve_table(&mut plugin.settings, dir, &format!("{key}.settings"))
             .map_err(|(key, reason)| err(key, reason))?;
     }
 
+    if let Err((name, reason)) = crate::apikeys::Plans::new(&config.usage_plans) {
+        return Err(err(format!("usage_plans.{name}"), reason));
+    }
+    if let Some(admin) = &config.admin {
+        let valid = admin.token_sha256.len() == 64
+            && admin
+                .token_sha256
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !valid {
+            return Err(err(
+                "admin.token_sha256".into(),
+                "give the lower-case hex SHA-256 of the token (64 digits); `portcullis admin-token` makes one".into(),
+            ));
+        }
+        if admin.listen == config.server.listen && admin.listen.port() != 0 {
+            return Err(err(
+                "admin.listen".into(),
+                "must differ from server.listen: the admin API has a listener of its own".into(),
+            ));
+        }
+    }
+    if let Some(api_keys) = &mut config.api_keys {
+        api_keys.store = dir.join(&api_keys.store);
+    }
     let mut seen_ids = std::collections::HashSet::new();
     for (i, route) in config.routes.iter_mut().enumerate() {
         let key = format!("routes[{i}]");

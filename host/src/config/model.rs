@@ -29,6 +29,67 @@ pub struct Config {
     /// Routes, matched in order; the first match wins.
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
+    /// The admin API's listener, apart from the traffic listener.
+    pub admin: Option<AdminConfig>,
+    /// Where issued API keys are stored.
+    pub api_keys: Option<ApiKeysConfig>,
+    /// Usage plans of API-key consumers, by name.
+    #[serde(default)]
+    pub usage_plans: BTreeMap<String, UsagePlanConfig>,
+}
+
+/// `[admin]`: the admin API (API keys), on a listener of its own.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Address to listen on; loopback by default.
+    #[serde(default = "default_admin_listen")]
+    pub listen: SocketAddr,
+    /// Lower-case hex SHA-256 of the bearer token callers must present
+    /// (`portcullis admin-token` makes a token and prints both).
+    pub token_sha256: String,
+}
+
+fn default_admin_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 9901))
+}
+
+/// `[api_keys]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeysConfig {
+    /// The key database file (redb), relative to the config file; created
+    /// if missing. Holds key ids, SHA-256 hashes, consumers and plans.
+    pub store: PathBuf,
+}
+
+/// `[usage_plans.NAME]`: what one consumer may use.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsagePlanConfig {
+    /// Requests per `per_seconds` (native GCRA); none: no rate limit.
+    pub requests: Option<u32>,
+    /// Window of `requests`, in seconds.
+    #[serde(default = "default_per_seconds")]
+    pub per_seconds: u64,
+    /// Requests allowed at once (default: `requests`).
+    pub burst: Option<u32>,
+    /// Requests per quota period; none: no quota.
+    pub quota: Option<u64>,
+    /// `day` or `month` (UTC calendar periods).
+    #[serde(default)]
+    pub quota_period: QuotaPeriod,
+}
+
+/// A quota's period.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QuotaPeriod {
+    /// A UTC calendar day.
+    #[default]
+    Day,
+    /// A UTC calendar month.
+    Month,
 }
 
 /// What a route without an authentication plugin is.
@@ -310,6 +371,8 @@ pub enum Capability {
     RateLimit,
     /// `portcullis:policy/outbound-http`
     OutboundHttp,
+    /// `portcullis:policy/api-keys`
+    ApiKeys,
 }
 
 impl Capability {
@@ -321,6 +384,7 @@ impl Capability {
             Capability::Kv => "kv",
             Capability::RateLimit => "rate-limit",
             Capability::OutboundHttp => "outbound-http",
+            Capability::ApiKeys => "api-keys",
         }
     }
 }

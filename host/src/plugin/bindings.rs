@@ -25,5 +25,7 @@ mod generated {
 
 pub use generated::Plugin as PluginBindings;
 pub use generated::PluginPre as PluginBindingsPre;
-pub use generated::portcullis::policy::{clock, kv, log, outbound_http, rate_limit, types};
+pub use generated::portcullis::policy::{
+    api_keys, clock, kv, log, outbound_http, rate_limit, types,
+};
 pub use types::{Decision, Denial, Edit, Phase};

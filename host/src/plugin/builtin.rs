@@ -22,6 +22,7 @@ pub fn capabilities(name: &str) -> &'static [Capability] {
         "jwt" => &[Capability::Log, Capability::Kv, Capability::OutboundHttp],
         "rbac" => &[Capability::Log],
         "ext-authz" => &[Capability::Log, Capability::OutboundHttp],
+        "api-key" => &[Capability::ApiKeys],
         _ => &[],
     }
 }

@@ -8,6 +8,7 @@ use super::bindings::PluginBindingsPre;
 use super::kv_store::KvNamespace;
 use super::outbound::AllowList;
 use super::state::InstanceState;
+use crate::apikeys::ApiKeys;
 use crate::config::{OnError, OverBudget, PluginConfig, PluginRole, PoolConfig};
 use crate::ratelimit::RateLimitPolicies;
 
@@ -37,6 +38,8 @@ pub struct PluginDefinition {
     pub rate_limits: RateLimitPolicies,
     /// Origins it may call, for the `outbound-http` capability.
     pub http_allow: AllowList,
+    /// The gateway's API keys, for the `api-keys` capability.
+    pub api_keys: Option<ApiKeys>,
 }
 
 impl PluginDefinition {
@@ -48,6 +51,7 @@ impl PluginDefinition {
         kv: KvNamespace,
         rate_limits: RateLimitPolicies,
         http_allow: AllowList,
+        api_keys: Option<ApiKeys>,
     ) -> Self {
         Self {
             name: Arc::from(name),
@@ -63,6 +67,7 @@ impl PluginDefinition {
             kv,
             rate_limits,
             http_allow,
+            api_keys,
         }
     }
 }

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use wasmtime::component::Resource;
 
-use super::bindings::{clock, kv, log, outbound_http, rate_limit, types};
+use super::bindings::{api_keys, clock, kv, log, outbound_http, rate_limit, types};
 use super::state::InstanceState;
 use super::view::{
     BodyResource, ContextResource, RequestResource, ResponseResource, header_all, header_first,
@@ -327,6 +327,43 @@ impl outbound_http::Host for InstanceState {
             Outcome::Timeout => Err(outbound_http::HttpError::Timeout),
             Outcome::TooLarge => Err(outbound_http::HttpError::TooLarge),
             Outcome::Failed(text) => Err(outbound_http::HttpError::Failed(text)),
+        })
+    }
+}
+
+impl api_keys::Host for InstanceState {
+    fn check(
+        &mut self,
+        key: String,
+    ) -> Result<std::result::Result<api_keys::Grant, api_keys::Refusal>> {
+        use crate::apikeys::{Limit, Refusal, millis_up};
+        let Some(keys) = &self.api_keys else {
+            // Validation refuses configs that grant this without [api_keys].
+            return Ok(Err(api_keys::Refusal::Invalid));
+        };
+        Ok(match keys.check(&key) {
+            Ok(grant) => Ok(api_keys::Grant {
+                key_id: grant.record.id,
+                consumer: grant.record.consumer,
+                plan: grant.record.plan,
+                rate_remaining: grant.usage.rate_remaining,
+                quota_remaining: grant.usage.quota_remaining,
+            }),
+            Err(Refusal::Invalid) => Err(api_keys::Refusal::Invalid),
+            Err(Refusal::Limited(Limit::Rate {
+                policy,
+                retry_after,
+            })) => Err(api_keys::Refusal::RateLimited(api_keys::Limited {
+                policy,
+                retry_after_ms: millis_up(retry_after),
+            })),
+            Err(Refusal::Limited(Limit::Quota {
+                policy,
+                retry_after,
+            })) => Err(api_keys::Refusal::QuotaExceeded(api_keys::Limited {
+                policy,
+                retry_after_ms: millis_up(retry_after),
+            })),
         })
     }
 }

@@ -55,6 +55,7 @@ impl Instance {
             definition.kv.clone(),
             definition.rate_limits.clone(),
             definition.http_allow.clone(),
+            definition.api_keys.clone(),
         );
         let mut store = Store::new(definition.pre.engine(), state);
         store.limiter(|state| &mut state.limits);

@@ -40,6 +40,7 @@ use chain::{Chain, Link};
 use definition::PluginDefinition;
 use kv_store::KvStore;
 
+use crate::apikeys::ApiKeys;
 use crate::ratelimit::RateLimitPolicies;
 use pool::InstancePool;
 use state::InstanceState;
@@ -50,12 +51,17 @@ pub struct PluginRuntime {
     linker: Linker<InstanceState>,
     kv: Arc<KvStore>,
     rate_limits: RateLimitPolicies,
+    api_keys: Option<ApiKeys>,
     cache_dir: Option<PathBuf>,
 }
 
 impl PluginRuntime {
     /// Build the engine and link WASI and the Portcullis host interfaces.
-    pub fn new(config: &Config, rate_limits: RateLimitPolicies) -> wasmtime::Result<Self> {
+    pub fn new(
+        config: &Config,
+        rate_limits: RateLimitPolicies,
+        api_keys: Option<ApiKeys>,
+    ) -> wasmtime::Result<Self> {
         let engine = engine::build(&config.runtime)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
@@ -70,6 +76,7 @@ impl PluginRuntime {
             linker,
             kv: Arc::new(KvStore::default()),
             rate_limits,
+            api_keys,
             cache_dir,
         })
     }
@@ -118,6 +125,7 @@ impl PluginRuntime {
             self.kv.namespace(name),
             self.rate_limits.clone(),
             http_allow,
+            self.api_keys.clone(),
         )))
     }
 

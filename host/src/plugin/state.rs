@@ -11,6 +11,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::kv_store::KvNamespace;
 use super::outbound::AllowList;
+use crate::apikeys::ApiKeys;
 use crate::ratelimit::RateLimitPolicies;
 
 /// Store data of one plugin instance.
@@ -32,6 +33,8 @@ pub struct InstanceState {
     pub rate_limits: RateLimitPolicies,
     /// The origins the plugin may call.
     pub http_allow: AllowList,
+    /// The gateway's API keys, when configured.
+    pub api_keys: Option<ApiKeys>,
     /// Body handles given out during the call in progress; reclaimed after
     /// it, so a guest that never drops one cannot pin request bodies.
     pub lent_bodies: Vec<u32>,
@@ -49,6 +52,7 @@ impl InstanceState {
         kv: KvNamespace,
         rate_limits: RateLimitPolicies,
         http_allow: AllowList,
+        api_keys: Option<ApiKeys>,
     ) -> Self {
         let wasi = WasiCtx::builder()
             .allow_tcp(false)
@@ -69,6 +73,7 @@ impl InstanceState {
             kv,
             rate_limits,
             http_allow,
+            api_keys,
             lent_bodies: Vec::new(),
         }
     }

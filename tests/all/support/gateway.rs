@@ -101,6 +101,18 @@ impl Gateway {
         format!("http://{}{path}", self.addr)
     }
 
+    /// `http://ADDR` of the admin API, from its start-up log line.
+    pub fn admin_url(&self) -> String {
+        let addr = self
+            .logs()
+            .iter()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .find(|line| line["message"] == "admin API listening")
+            .and_then(|line| line["addr"].as_str().map(str::to_string))
+            .expect("the admin API logged its address");
+        format!("http://{addr}")
+    }
+
     /// Wait (up to 10 s) until a printed line satisfies `matches`: lines
     /// arrive through a pipe, a moment after the response that caused them.
     pub fn wait_for_log(&self, mut matches: impl FnMut(&str) -> bool) -> bool {

@@ -1,0 +1,134 @@
+//! The admin listener: HTTP/1.1, every request authenticated before it is
+//! routed, small JSON bodies both ways.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use tokio::net::TcpListener;
+
+use super::keys;
+use crate::apikeys::{KeyStore, Plans};
+
+/// Largest request body the admin API reads.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// What the admin API serves.
+pub struct Admin {
+    /// SHA-256 of the bearer token.
+    token_sha256: [u8; 32],
+    /// The key store, when `[api_keys]` is configured.
+    pub keys: Option<Arc<KeyStore>>,
+    /// The configured usage plans, to check names given at key creation.
+    pub plans: Arc<Plans>,
+}
+
+impl Admin {
+    /// An admin API accepting the token whose hex SHA-256 is `token_sha256`.
+    pub fn new(
+        token_sha256: &str,
+        keys: Option<Arc<KeyStore>>,
+        plans: Arc<Plans>,
+    ) -> Result<Self, String> {
+        let mut digest = [0u8; 32];
+        hex::decode_to_slice(token_sha256, &mut digest)
+            .map_err(|_| "token_sha256: give 64 hex digits".to_string())?;
+        Ok(Self {
+            token_sha256: digest,
+            keys,
+            plans,
+        })
+    }
+
+    fn authorized(&self, request: &Request<Incoming>) -> bool {
+        let Some(token) = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+        else {
+            return false;
+        };
+        let presented: [u8; 32] = Sha256::digest(token.trim().as_bytes()).into();
+        presented.ct_eq(&self.token_sha256).into()
+    }
+}
+
+/// Serve the admin API on `listener` until the task is dropped.
+pub async fn serve(listener: TcpListener, admin: Arc<Admin>) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                tracing::warn!("admin listener: {e}");
+                continue;
+            }
+        };
+        let admin = admin.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |request| {
+                let admin = admin.clone();
+                async move { Ok::<_, Infallible>(handle(&admin, request, peer).await) }
+            });
+            let connection = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service);
+            if let Err(e) = connection.await {
+                tracing::debug!("admin connection: {e}");
+            }
+        });
+    }
+}
+
+async fn handle(
+    admin: &Admin,
+    request: Request<Incoming>,
+    peer: std::net::SocketAddr,
+) -> Response<Full<Bytes>> {
+    if !admin.authorized(&request) {
+        tracing::warn!(%peer, path = request.uri().path(), "admin call refused: bad or missing token");
+        let mut response = json(
+            StatusCode::UNAUTHORIZED,
+            &serde_json::json!({"error": "unauthorized"}),
+        );
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            http::HeaderValue::from_static("Bearer realm=\"portcullis-admin\""),
+        );
+        return response;
+    }
+    let (parts, body) = request.into_parts();
+    let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => return error(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
+    };
+    let path = parts.uri.path();
+    match path.strip_prefix("/keys") {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => {
+            keys::handle(admin, &parts.method, rest.trim_start_matches('/'), &body).await
+        }
+        _ => error(StatusCode::NOT_FOUND, "no such endpoint"),
+    }
+}
+
+/// A JSON response.
+pub(super) fn json(status: StatusCode, value: &serde_json::Value) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(value.to_string())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// `{"error": message}` with `status`.
+pub(super) fn error(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
+    json(status, &serde_json::json!({ "error": message }))
+}
