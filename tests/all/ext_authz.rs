@@ -4,101 +4,42 @@
 //! origins outside `http_allow`, and answers cached when it runs as an
 //! authorizer.
 
-use std::convert::Infallible;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::Response;
 use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
 
 use crate::support::client::Reply;
+use crate::support::service::{Service, header};
 use crate::support::{Gateway, Origin, fixture, send};
 
 /// An authorization service: `Bearer good` is alice (200 with
 /// `x-user-id`), `Bearer slow` answers after 2 s, `Bearer broken` gets 500,
 /// `Bearer banned` 403, anything else 401 with a challenge.
-struct Service {
-    origin: String,
-    calls: Arc<AtomicUsize>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Service {
-    async fn start() -> Service {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let origin = format!("http://{}", listener.local_addr().expect("addr"));
-        let calls = Arc::new(AtomicUsize::new(0));
-        let counter = calls.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let counter = counter.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |request: Request<Incoming>| {
-                        counter.fetch_add(1, Ordering::SeqCst);
-                        decide(request)
-                    });
-                    let _ = auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
+async fn authorization_service() -> Service {
+    Service::start(|head, _body| async move {
+        let response = Response::builder();
+        let response = match header(&head, "authorization").as_str() {
+            "Bearer good" => response
+                .status(200)
+                .header("x-user-id", "alice")
+                .header("x-seen-uri", header(&head, "x-original-uri"))
+                .header("x-seen-method", header(&head, "x-original-method")),
+            "Bearer slow" => {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                response.status(200).header("x-user-id", "slow")
             }
-        });
-        Service {
-            origin,
-            calls,
-            task,
-        }
-    }
-
-    fn calls(&self) -> usize {
-        self.calls.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn decide(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    let header = |name: &str| {
-        request
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string()
-    };
-    let response = Response::builder();
-    let response = match header("authorization").as_str() {
-        "Bearer good" => response
-            .status(200)
-            .header("x-user-id", "alice")
-            .header("x-seen-uri", header("x-original-uri"))
-            .header("x-seen-method", header("x-original-method")),
-        "Bearer slow" => {
-            tokio::time::sleep(Duration::from_secs(2)).await;
-            response.status(200).header("x-user-id", "slow")
-        }
-        "Bearer broken" => response.status(500),
-        "Bearer banned" => response.status(403),
-        _ => response
-            .status(401)
-            .header("www-authenticate", "Bearer realm=\"service\""),
-    };
-    Ok(response.body(Full::new(Bytes::new())).expect("response"))
+            "Bearer broken" => response.status(500),
+            "Bearer banned" => response.status(403),
+            _ => response
+                .status(401)
+                .header("www-authenticate", "Bearer realm=\"service\""),
+        };
+        response.body(Full::new(Bytes::new())).expect("response")
+    })
+    .await
 }
 
 /// A gateway running ext-authz (as `role`, with `extra` plugin keys) then
@@ -142,7 +83,7 @@ async fn with_token(gateway: &Gateway, token: &str, extra: &[(&str, &str)]) -> R
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_allowed_request_carries_the_services_identity_upstream() {
-    let (origin, service) = (Origin::start().await, Service::start().await);
+    let (origin, service) = (Origin::start().await, authorization_service().await);
     let gateway = gateway(&origin, &service, "authentication", json!({}));
     let reply = with_token(&gateway, "good", &[("x-user-id", "mallory")]).await;
     assert_eq!(reply.status, 200, "{}", reply.text());
@@ -155,7 +96,7 @@ async fn an_allowed_request_carries_the_services_identity_upstream() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_services_refusals_reach_the_client() {
-    let (origin, service) = (Origin::start().await, Service::start().await);
+    let (origin, service) = (Origin::start().await, authorization_service().await);
     let gateway = gateway(&origin, &service, "authentication", json!({}));
     let unauthorized = with_token(&gateway, "wrong", &[]).await;
     assert_eq!(unauthorized.status, 401);
@@ -170,7 +111,7 @@ async fn the_services_refusals_reach_the_client() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn errors_and_timeouts_fail_closed() {
-    let (origin, service) = (Origin::start().await, Service::start().await);
+    let (origin, service) = (Origin::start().await, authorization_service().await);
     let gateway = gateway(&origin, &service, "authentication", json!({}));
     assert_eq!(with_token(&gateway, "broken", &[]).await.status, 403);
     let started = Instant::now();
@@ -185,7 +126,7 @@ async fn errors_and_timeouts_fail_closed() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_service_outside_http_allow_is_never_called() {
-    let (origin, service) = (Origin::start().await, Service::start().await);
+    let (origin, service) = (Origin::start().await, authorization_service().await);
     let gateway = gateway(
         &origin,
         &service,
@@ -199,7 +140,7 @@ async fn a_service_outside_http_allow_is_never_called() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn as_an_authorizer_its_answers_are_cached() {
-    let (origin, service) = (Origin::start().await, Service::start().await);
+    let (origin, service) = (Origin::start().await, authorization_service().await);
     let gateway = gateway(
         &origin,
         &service,

@@ -10,6 +10,7 @@ mod ext_authz;
 mod framing;
 mod h2_abuse;
 mod hardening;
+mod introspection;
 mod jwt;
 mod jwt_keys;
 mod lifecycle;

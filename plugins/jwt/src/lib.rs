@@ -7,6 +7,7 @@
 mod cache;
 mod challenge;
 mod claims;
+mod introspect;
 pub mod keys;
 mod remote;
 mod settings;
@@ -20,6 +21,7 @@ use serde_json::{Map, Value};
 
 use cache::TokenCache;
 use challenge::Challenge;
+use introspect::{Answer, Introspection};
 pub use keys::Issuer;
 use settings::{From, Settings};
 use token::Found;
@@ -43,6 +45,7 @@ enum Grant {
 pub struct Jwt {
     settings: Settings,
     issuers: Vec<Issuer>,
+    introspection: Option<Introspection>,
     cache: Mutex<TokenCache<Grant>>,
 }
 
@@ -50,9 +53,14 @@ impl Jwt {
     /// Parse and check settings (JSON).
     pub fn from_json(json: &str) -> Result<Self, String> {
         let settings: Settings = serde_json::from_str(json).map_err(|e| e.to_string())?;
-        if settings.issuers.is_empty() {
-            return Err("issuers: give at least one".into());
+        if settings.issuers.is_empty() && settings.introspection.is_none() {
+            return Err("issuers: give at least one, or `introspection`".into());
         }
+        let introspection = settings
+            .introspection
+            .as_ref()
+            .map(Introspection::compile)
+            .transpose()?;
         let issuers = settings
             .issuers
             .iter()
@@ -75,6 +83,7 @@ impl Jwt {
         Ok(Self {
             cache: Mutex::new(TokenCache::new(settings.cache_size)),
             issuers,
+            introspection,
             settings,
         })
     }
@@ -86,22 +95,58 @@ impl Jwt {
         if let Some(grant) = self.lock_cache().get(token, now) {
             return Ok(grant);
         }
-        let claims = verify::verify(token, &self.issuers, self.settings.leeway_s, now).map_err(
-            |refusal| {
-                let challenge = match refusal {
-                    verify::Refusal::Expired => Challenge::Expired,
-                    _ => Challenge::InvalidToken,
-                };
-                challenge.decision(realm, refusal.reason())
-            },
-        )?;
+        let (claims, expires) = match &self.introspection {
+            Some(introspection) if token.split('.').count() != 3 => {
+                self.introspect(introspection, token, now)?
+            }
+            _ => {
+                let claims = verify::verify(token, &self.issuers, self.settings.leeway_s, now)
+                    .map_err(|refusal| {
+                        let challenge = match refusal {
+                            verify::Refusal::Expired => Challenge::Expired,
+                            _ => Challenge::InvalidToken,
+                        };
+                        challenge.decision(realm, refusal.reason())
+                    })?;
+                let expires = claims.get("exp").and_then(Value::as_u64).unwrap_or(0);
+                (claims, expires)
+            }
+        };
         let grant = Arc::new(self.judge(&claims));
         if let Grant::Refuse(Challenge::InvalidToken, reason) = &*grant {
             return Err(Challenge::InvalidToken.decision(realm, reason));
         }
-        let expires = claims.get("exp").and_then(Value::as_u64).unwrap_or(0);
         self.lock_cache().insert(token, expires, grant.clone(), now);
         Ok(grant)
+    }
+
+    /// An opaque token's claims from the introspection endpoint, and until
+    /// when the answer may be reused.
+    fn introspect(
+        &self,
+        introspection: &Introspection,
+        token: &str,
+        now: u64,
+    ) -> Result<(Map<String, Value>, u64), Decision> {
+        let realm = &self.settings.realm;
+        match introspection.ask(token) {
+            Answer::Active(fields)
+                if introspection.accepts(&fields, now, self.settings.leeway_s) =>
+            {
+                let until = introspection.cache_until(&fields, now);
+                Ok((fields, until))
+            }
+            Answer::Active(_) => Err(Challenge::InvalidToken.decision(realm, "claims-rejected")),
+            Answer::Inactive => Err(Challenge::InvalidToken.decision(realm, "token-inactive")),
+            Answer::Unavailable(why) => {
+                portcullis_sdk::host::log_warn(&format!("introspection: {why}"));
+                Err(Decision::deny_json(
+                    503,
+                    "introspection-unavailable",
+                    "service unavailable",
+                ))
+            }
+        }
     }
 
     /// What verified `claims` grant on this route.

@@ -13,7 +13,11 @@ pub struct Settings {
     #[serde(default)]
     pub token: TokenSource,
     /// The issuers whose tokens are accepted, each with its pinned keys.
+    #[serde(default)]
     pub issuers: Vec<IssuerSettings>,
+    /// Opaque (non-JWT) tokens are checked at this RFC 7662 endpoint.
+    #[serde(default)]
+    pub introspection: Option<crate::introspect::IntrospectionSettings>,
     /// Clock skew allowed on `exp`, `nbf` and `iat`, in seconds.
     #[serde(default = "default_leeway_s")]
     pub leeway_s: u64,

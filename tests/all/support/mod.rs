@@ -9,6 +9,7 @@ pub mod jwt;
 pub mod origin;
 pub mod pki;
 pub mod raw;
+pub mod service;
 
 pub use client::{get, send};
 pub use fixtures::{example, fixture};
