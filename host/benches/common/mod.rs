@@ -5,6 +5,7 @@ use std::hint::black_box;
 use std::path::Path;
 use std::sync::Arc;
 
+use portcullis_host::apikeys::ApiKeys;
 use portcullis_host::config;
 use portcullis_host::context::RequestContext;
 use portcullis_host::plugin::PluginRuntime;
@@ -19,12 +20,22 @@ pub fn load_chains(
     dir: &Path,
     toml: &str,
 ) -> (PluginRuntime, Vec<(String, Chain)>) {
+    load_chains_with_keys(rt, dir, toml, None)
+}
+
+/// As [`load_chains`], with the gateway's API keys.
+pub fn load_chains_with_keys(
+    rt: &tokio::runtime::Runtime,
+    dir: &Path,
+    toml: &str,
+    api_keys: Option<ApiKeys>,
+) -> (PluginRuntime, Vec<(String, Chain)>) {
     let path = dir.join("bench.toml");
     std::fs::write(&path, toml).expect("write config");
     let config = config::load_file(&path).expect("valid config");
     rt.block_on(async {
         let policies = portcullis_host::ratelimit::build_policies(&config);
-        let runtime = PluginRuntime::new(&config, policies, None).expect("runtime");
+        let runtime = PluginRuntime::new(&config, policies, api_keys).expect("runtime");
         let chains = runtime.load_chains(&config, &path).await.expect("chains");
         let named = config
             .routes
