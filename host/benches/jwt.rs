@@ -9,6 +9,8 @@ mod fixtures;
 #[path = "../../tests/all/support/jwt.rs"]
 #[allow(dead_code)]
 mod jwt;
+#[path = "../../tests/all/support/ring_check.rs"]
+mod ring_check;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -18,6 +20,7 @@ use http::{HeaderMap, HeaderValue, Method};
 use portcullis_host::plugin::PluginRuntime;
 use portcullis_host::plugin::chain::Chain;
 use portcullis_host::plugin::view::RequestView;
+use portcullis_plugin_jwt::verify::{InGuest, verify_jws};
 use serde_json::json;
 
 const ISSUER: &str = "https://idp.bench";
@@ -119,12 +122,13 @@ fn jwt_costs(c: &mut Criterion) {
         jsonwebtoken::Algorithm::RS256,
     ];
     let mut group = c.benchmark_group("jwt_native");
+    let host_crypto = ring_check::RingCheck;
     for (alg, token) in &tokens {
-        group.bench_function(format!("verify-{alg}"), |b| {
-            b.iter(|| {
-                portcullis_plugin_jwt::verify::verify_jws(token, &issuer_keys, &algorithms)
-                    .expect("valid")
-            })
+        group.bench_function(format!("jsonwebtoken-{alg}"), |b| {
+            b.iter(|| verify_jws(token, &issuer_keys, &algorithms, &InGuest).expect("valid"))
+        });
+        group.bench_function(format!("host-crypto-{alg}"), |b| {
+            b.iter(|| verify_jws(token, &issuer_keys, &algorithms, &host_crypto).expect("valid"))
         });
     }
     group.finish();

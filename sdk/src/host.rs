@@ -1,17 +1,23 @@
 //! Host capabilities. Each works only if the operator granted it to the
 //! plugin (`capabilities = ["log", "clock", "kv", "rate-limit",
-//! "outbound-http", "api-keys"]`); a plugin that uses one it was not granted
+//! "outbound-http", "api-keys", "crypto"]`); a plugin that uses one it was not granted
 //! fails to load.
 
 pub use crate::bindings::portcullis::policy::api_keys::{
     Grant as ApiKeyGrant, Limited as ApiKeyLimited, Refusal as ApiKeyRefusal,
+};
+pub use crate::bindings::portcullis::policy::crypto::{
+    Algorithm as CryptoAlgorithm, EcKey as CryptoEcKey, PublicKey as CryptoPublicKey,
+    RsaKey as CryptoRsaKey,
 };
 pub use crate::bindings::portcullis::policy::kv::KvError;
 pub use crate::bindings::portcullis::policy::outbound_http::{
     HttpError, IncomingResponse as HttpResponse, OutgoingRequest as HttpRequest,
 };
 pub use crate::bindings::portcullis::policy::rate_limit::Outcome as RateLimitOutcome;
-use crate::bindings::portcullis::policy::{api_keys, clock, kv, log, outbound_http, rate_limit};
+use crate::bindings::portcullis::policy::{
+    api_keys, clock, crypto, kv, log, outbound_http, rate_limit,
+};
 
 /// Write a line to the gateway's log at info level. Needs `log`.
 pub fn log_info(message: &str) {
@@ -83,4 +89,15 @@ impl HttpResponse {
 /// against its consumer's usage plan. Needs `api-keys`.
 pub fn api_key_check(key: &str) -> Result<ApiKeyGrant, ApiKeyRefusal> {
     api_keys::check(key)
+}
+
+/// Whether `signature` (JWS form) of `message` verifies under `key` with
+/// `algorithm`, checked by the host's native crypto. Needs `crypto`.
+pub fn verify_signature(
+    algorithm: CryptoAlgorithm,
+    key: &CryptoPublicKey,
+    message: &[u8],
+    signature: &[u8],
+) -> bool {
+    crypto::verify(algorithm, key, message, signature)
 }

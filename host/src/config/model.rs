@@ -373,6 +373,8 @@ pub enum Capability {
     OutboundHttp,
     /// `portcullis:policy/api-keys`
     ApiKeys,
+    /// `portcullis:policy/crypto`
+    Crypto,
 }
 
 impl Capability {
@@ -385,6 +387,7 @@ impl Capability {
             Capability::RateLimit => "rate-limit",
             Capability::OutboundHttp => "outbound-http",
             Capability::ApiKeys => "api-keys",
+            Capability::Crypto => "crypto",
         }
     }
 }

@@ -19,7 +19,12 @@ pub fn bytes(name: &str) -> Option<&'static [u8]> {
 /// the plugin's `http_allow`, empty unless the operator fills it.
 pub fn capabilities(name: &str) -> &'static [Capability] {
     match name {
-        "jwt" => &[Capability::Log, Capability::Kv, Capability::OutboundHttp],
+        "jwt" => &[
+            Capability::Log,
+            Capability::Kv,
+            Capability::OutboundHttp,
+            Capability::Crypto,
+        ],
         "rbac" => &[Capability::Log],
         "ext-authz" => &[Capability::Log, Capability::OutboundHttp],
         "api-key" => &[Capability::ApiKeys],

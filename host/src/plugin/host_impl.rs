@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use wasmtime::component::Resource;
 
-use super::bindings::{api_keys, clock, kv, log, outbound_http, rate_limit, types};
+use super::bindings::{api_keys, clock, crypto, kv, log, outbound_http, rate_limit, types};
 use super::state::InstanceState;
 use super::view::{
     BodyResource, ContextResource, RequestResource, ResponseResource, header_all, header_first,
@@ -365,5 +365,37 @@ impl api_keys::Host for InstanceState {
                 retry_after_ms: millis_up(retry_after),
             })),
         })
+    }
+}
+
+impl crypto::Host for InstanceState {
+    fn verify(
+        &mut self,
+        algorithm: crypto::Algorithm,
+        key: crypto::PublicKey,
+        message: Vec<u8>,
+        signature: Vec<u8>,
+    ) -> Result<bool> {
+        use super::crypto::{Algorithm, PublicKey, verify};
+        let algorithm = match algorithm {
+            crypto::Algorithm::Rs256 => Algorithm::Rs256,
+            crypto::Algorithm::Rs384 => Algorithm::Rs384,
+            crypto::Algorithm::Rs512 => Algorithm::Rs512,
+            crypto::Algorithm::Ps256 => Algorithm::Ps256,
+            crypto::Algorithm::Ps384 => Algorithm::Ps384,
+            crypto::Algorithm::Ps512 => Algorithm::Ps512,
+            crypto::Algorithm::Es256 => Algorithm::Es256,
+            crypto::Algorithm::Es384 => Algorithm::Es384,
+            crypto::Algorithm::Ed25519 => Algorithm::Ed25519,
+        };
+        let key = match &key {
+            crypto::PublicKey::Rsa(rsa) => PublicKey::Rsa {
+                n: &rsa.n,
+                e: &rsa.e,
+            },
+            crypto::PublicKey::Ec(ec) => PublicKey::Ec { x: &ec.x, y: &ec.y },
+            crypto::PublicKey::Ed25519(x) => PublicKey::Ed25519(x),
+        };
+        Ok(verify(algorithm, key, &message, &signature))
     }
 }

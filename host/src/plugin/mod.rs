@@ -15,6 +15,7 @@ pub mod bindings;
 pub mod builtin;
 pub mod chain;
 pub mod compat;
+pub mod crypto;
 pub mod definition;
 pub mod edits;
 pub mod engine;

@@ -3,7 +3,8 @@
 
 use std::str::FromStr;
 
-use jsonwebtoken::jwk::{Jwk, KeyOperations, PublicKeyUse};
+use base64::Engine;
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyOperations, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey};
 
 use std::sync::Arc;
@@ -19,6 +20,58 @@ pub struct Key {
     pub alg: Option<Algorithm>,
     /// The decoded key.
     pub key: DecodingKey,
+    /// Its public parts, for the host's native verification.
+    pub public: Option<PublicParts>,
+}
+
+/// A public key's parts, decoded from its JWK.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublicParts {
+    /// RSA modulus and exponent.
+    Rsa {
+        /// Modulus, big-endian.
+        n: Vec<u8>,
+        /// Exponent, big-endian.
+        e: Vec<u8>,
+    },
+    /// A P-256 or P-384 point.
+    Ec {
+        /// x, big-endian.
+        x: Vec<u8>,
+        /// y, big-endian.
+        y: Vec<u8>,
+    },
+    /// An Ed25519 key.
+    Ed25519(Vec<u8>),
+}
+
+impl PublicParts {
+    /// The parts of `jwk`, if it is a public key this plugin verifies with.
+    fn of(jwk: &Jwk) -> Option<Self> {
+        let decode = |text: &str| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(text.trim_end_matches('='))
+                .ok()
+        };
+        match &jwk.algorithm {
+            AlgorithmParameters::RSA(rsa) => Some(PublicParts::Rsa {
+                n: decode(&rsa.n)?,
+                e: decode(&rsa.e)?,
+            }),
+            AlgorithmParameters::EllipticCurve(ec)
+                if matches!(ec.curve, EllipticCurve::P256 | EllipticCurve::P384) =>
+            {
+                Some(PublicParts::Ec {
+                    x: decode(&ec.x)?,
+                    y: decode(&ec.y)?,
+                })
+            }
+            AlgorithmParameters::OctetKeyPair(okp) if okp.curve == EllipticCurve::Ed25519 => {
+                Some(PublicParts::Ed25519(decode(&okp.x)?))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// Where an issuer's keys come from.
@@ -88,6 +141,7 @@ impl Issuer {
                 kid: None,
                 alg: None,
                 key: DecodingKey::from_secret(secret.as_bytes()),
+                public: None,
             }]))
         } else {
             if settings.secret.is_some() {
@@ -197,6 +251,7 @@ pub fn parse_jwks(jwks: &serde_json::Value) -> Result<Vec<Key>, String> {
             kid: jwk.common.key_id.clone(),
             alg,
             key,
+            public: PublicParts::of(&jwk),
         });
     }
     Ok(keys)

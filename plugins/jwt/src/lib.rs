@@ -7,6 +7,7 @@
 mod cache;
 mod challenge;
 mod claims;
+pub mod host_crypto;
 mod introspect;
 pub mod keys;
 mod remote;
@@ -100,14 +101,20 @@ impl Jwt {
                 self.introspect(introspection, token, now)?
             }
             _ => {
-                let claims = verify::verify(token, &self.issuers, self.settings.leeway_s, now)
-                    .map_err(|refusal| {
-                        let challenge = match refusal {
-                            verify::Refusal::Expired => Challenge::Expired,
-                            _ => Challenge::InvalidToken,
-                        };
-                        challenge.decision(realm, refusal.reason())
-                    })?;
+                let claims = verify::verify(
+                    token,
+                    &self.issuers,
+                    self.settings.leeway_s,
+                    now,
+                    &host_crypto::HostCrypto,
+                )
+                .map_err(|refusal| {
+                    let challenge = match refusal {
+                        verify::Refusal::Expired => Challenge::Expired,
+                        _ => Challenge::InvalidToken,
+                    };
+                    challenge.decision(realm, refusal.reason())
+                })?;
                 let expires = claims.get("exp").and_then(Value::as_u64).unwrap_or(0);
                 (claims, expires)
             }
