@@ -12,29 +12,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use http::{HeaderMap, HeaderValue, Method};
 use portcullis_host::apikeys::{ApiKeys, KeyStore, Plans};
 use portcullis_host::config::{QuotaPeriod, UsagePlanConfig};
 use portcullis_host::plugin::view::RequestView;
 use serde_json::json;
 
 fn request(key: &str) -> Arc<RequestView> {
-    let mut headers = HeaderMap::new();
-    headers.insert("host", HeaderValue::from_static("api.example.com"));
-    headers.insert("x-api-key", HeaderValue::from_str(key).expect("header"));
-    Arc::new(RequestView {
-        method: Method::GET,
-        scheme: "http",
-        authority: "api.example.com".into(),
-        path: "/api/orders".into(),
-        query: None,
-        headers,
-        client_ip: "127.0.0.1".parse().expect("ip"),
-        peer_ip: "127.0.0.1".parse().expect("ip"),
-        tls: None,
-        route_id: Arc::from("bench"),
-        request_id: Arc::from("0123456789abcdef0123456789abcdef"),
-    })
+    common::request("/api/orders", None, &[("x-api-key", key.to_string())])
 }
 
 fn api_key_costs(c: &mut Criterion) {

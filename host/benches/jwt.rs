@@ -16,7 +16,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use http::{HeaderMap, HeaderValue, Method};
 use portcullis_host::plugin::PluginRuntime;
 use portcullis_host::plugin::chain::Chain;
 use portcullis_host::plugin::view::RequestView;
@@ -62,25 +61,11 @@ fn load_chains(
 }
 
 fn request(token: &str) -> Arc<RequestView> {
-    let mut headers = HeaderMap::new();
-    headers.insert("host", HeaderValue::from_static("api.example.com"));
-    headers.insert(
-        "authorization",
-        HeaderValue::from_str(&format!("Bearer {token}")).expect("header"),
-    );
-    Arc::new(RequestView {
-        method: Method::GET,
-        scheme: "http",
-        authority: "api.example.com".into(),
-        path: "/api/orders".into(),
-        query: None,
-        headers,
-        client_ip: "127.0.0.1".parse().expect("ip"),
-        peer_ip: "127.0.0.1".parse().expect("ip"),
-        tls: None,
-        route_id: Arc::from("bench"),
-        request_id: Arc::from("0123456789abcdef0123456789abcdef"),
-    })
+    common::request(
+        "/api/orders",
+        None,
+        &[("authorization", format!("Bearer {token}"))],
+    )
 }
 
 fn jwt_costs(c: &mut Criterion) {

@@ -11,7 +11,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use http::{HeaderMap, HeaderValue, Method};
 use portcullis_host::plugin::PluginRuntime;
 use portcullis_host::plugin::chain::Chain;
 use portcullis_host::plugin::view::RequestView;
@@ -71,23 +70,14 @@ plugins = [{{ name = "ip-filter", settings = {{ allow = ["10.0.0.0/8", "127.0.0.
 }
 
 fn request() -> Arc<RequestView> {
-    let mut headers = HeaderMap::new();
-    headers.insert("host", HeaderValue::from_static("api.example.com"));
-    headers.insert("user-agent", HeaderValue::from_static("bench/1.0"));
-    headers.insert("accept", HeaderValue::from_static("application/json"));
-    Arc::new(RequestView {
-        method: Method::GET,
-        scheme: "http",
-        authority: "api.example.com".into(),
-        path: "/api/users/42".into(),
-        query: Some("page=2".into()),
-        headers,
-        client_ip: "127.0.0.1".parse().expect("ip"),
-        peer_ip: "127.0.0.1".parse().expect("ip"),
-        tls: None,
-        route_id: Arc::from("bench"),
-        request_id: Arc::from("0123456789abcdef0123456789abcdef"),
-    })
+    common::request(
+        "/api/users/42",
+        Some("page=2"),
+        &[
+            ("user-agent", "bench/1.0".into()),
+            ("accept", "application/json".into()),
+        ],
+    )
 }
 
 fn plugin_calls(c: &mut Criterion) {

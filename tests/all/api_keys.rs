@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::support::client::Reply;
-use crate::support::gateway::binary;
+use crate::support::gateway::{binary, one_route};
 use crate::support::{Gateway, Origin, fixture, send};
 
 const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";
@@ -17,7 +17,7 @@ const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";
 /// A gateway with the admin API, a key store at `store`, two plans, and
 /// one route behind `api-key` then `show-context`.
 fn gateway(origin: &Origin, store: &Path) -> Gateway {
-    let config = json!({
+    let settings = json!({
         "admin": {
             "listen": "127.0.0.1:0",
             "token_sha256": hex::encode(Sha256::digest(ADMIN_TOKEN)),
@@ -27,18 +27,16 @@ fn gateway(origin: &Origin, store: &Path) -> Gateway {
             "tiny": { "requests": 2, "per_seconds": 60, "burst": 2 },
             "daily": { "quota": 3, "quota_period": "day" },
         },
-        "plugins": {
-            "keys": { "builtin": "api-key", "role": "authentication" },
-            "show-context": { "path": fixture("show-context").display().to_string() },
-        },
-        "routes": [{
-            "id": "api",
-            "path": { "prefix": "/" },
-            "upstream": { "targets": [origin.target()] },
-            "plugins": [{ "name": "keys" }, { "name": "show-context" }],
-        }],
     });
-    Gateway::start(&toml::to_string(&config).expect("config as TOML"))
+    let plugins = json!({
+        "keys": { "builtin": "api-key", "role": "authentication" },
+        "show-context": { "path": fixture("show-context").display().to_string() },
+    });
+    let mut config = one_route(plugins, &origin.target(), &["keys", "show-context"]);
+    for (key, value) in settings.as_object().cloned().unwrap_or_default() {
+        config[key] = value;
+    }
+    Gateway::start_json(&config)
 }
 
 /// `portcullis keys ARGS` against `gateway`'s admin API: (success, stdout

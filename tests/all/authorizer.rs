@@ -8,29 +8,22 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::support::client::Reply;
+use crate::support::gateway::one_route;
 use crate::support::{Gateway, Origin, example, fixture, send};
 
 /// A gateway whose one route runs `plugin` as an authorizer with this
 /// `[authorizer]` table and `settings`.
 fn gateway(origin: &Origin, path: &std::path::Path, authorizer: Value, settings: Value) -> Gateway {
-    let config = json!({
-        "plugins": {
-            "auth": {
-                "path": path.display().to_string(),
-                "role": "authorizer",
-                "capabilities": ["kv"],
-                "authorizer": authorizer,
-                "settings": settings,
-            },
+    let plugins = json!({
+        "auth": {
+            "path": path.display().to_string(),
+            "role": "authorizer",
+            "capabilities": ["kv"],
+            "authorizer": authorizer,
+            "settings": settings,
         },
-        "routes": [{
-            "id": "api",
-            "path": { "prefix": "/" },
-            "upstream": { "targets": [origin.target()] },
-            "plugins": [{ "name": "auth" }],
-        }],
     });
-    Gateway::start(&toml::to_string(&config).expect("config as TOML"))
+    Gateway::start_json(&one_route(plugins, &origin.target(), &["auth"]))
 }
 
 /// The counting authorizer, keyed by `authorization`, its `call` entry

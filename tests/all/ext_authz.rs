@@ -12,6 +12,7 @@ use http_body_util::Full;
 use serde_json::{Value, json};
 
 use crate::support::client::Reply;
+use crate::support::gateway::one_route;
 use crate::support::service::{Service, header};
 use crate::support::{Gateway, Origin, fixture, send};
 
@@ -59,19 +60,15 @@ fn gateway(origin: &Origin, service: &Service, role: &str, extra: Value) -> Gate
     for (key, value) in extra.as_object().cloned().unwrap_or_default() {
         plugin[key] = value;
     }
-    let config = json!({
-        "plugins": {
-            "authz": plugin,
-            "show-context": { "path": fixture("show-context").display().to_string() },
-        },
-        "routes": [{
-            "id": "api",
-            "path": { "prefix": "/" },
-            "upstream": { "targets": [origin.target()] },
-            "plugins": [{ "name": "authz" }, { "name": "show-context" }],
-        }],
+    let plugins = json!({
+        "authz": plugin,
+        "show-context": { "path": fixture("show-context").display().to_string() },
     });
-    Gateway::start(&toml::to_string(&config).expect("config as TOML"))
+    Gateway::start_json(&one_route(
+        plugins,
+        &origin.target(),
+        &["authz", "show-context"],
+    ))
 }
 
 async fn with_token(gateway: &Gateway, token: &str, extra: &[(&str, &str)]) -> Reply {

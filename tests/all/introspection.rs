@@ -9,9 +9,11 @@ use http::Response;
 use http_body_util::Full;
 use serde_json::json;
 
+use crate::support::client::{Reply, get_with_bearer};
+use crate::support::gateway::one_route;
 use crate::support::jwt::now;
 use crate::support::service::{Service, header};
-use crate::support::{Gateway, Origin, fixture, send};
+use crate::support::{Gateway, Origin, fixture};
 
 const CLIENT_AUTH: &str = "gateway:gateway-secret";
 
@@ -53,43 +55,32 @@ async fn endpoint() -> Service {
 }
 
 fn gateway(origin: &Origin, endpoint: &Service, secret: &str) -> Gateway {
-    let config = json!({
-        "plugins": {
-            "jwt": {
-                "builtin": "jwt",
-                "role": "authentication",
-                "http_allow": [endpoint.origin],
-                "settings": {
-                    "introspection": {
-                        "url": format!("{}/introspect", endpoint.origin),
-                        "client_id": "gateway",
-                        "client_secret": secret,
-                        "audiences": ["orders-api"],
-                    },
-                    "required_scopes": ["orders:read"],
+    let plugins = json!({
+        "jwt": {
+            "builtin": "jwt",
+            "role": "authentication",
+            "http_allow": [endpoint.origin],
+            "settings": {
+                "introspection": {
+                    "url": format!("{}/introspect", endpoint.origin),
+                    "client_id": "gateway",
+                    "client_secret": secret,
+                    "audiences": ["orders-api"],
                 },
+                "required_scopes": ["orders:read"],
             },
-            "show-context": { "path": fixture("show-context").display().to_string() },
         },
-        "routes": [{
-            "id": "api",
-            "path": { "prefix": "/" },
-            "upstream": { "targets": [origin.target()] },
-            "plugins": [{ "name": "jwt" }, { "name": "show-context" }],
-        }],
+        "show-context": { "path": fixture("show-context").display().to_string() },
     });
-    Gateway::start(&toml::to_string(&config).expect("config as TOML"))
+    Gateway::start_json(&one_route(
+        plugins,
+        &origin.target(),
+        &["jwt", "show-context"],
+    ))
 }
 
-async fn with_token(gateway: &Gateway, token: &str) -> crate::support::client::Reply {
-    let bearer = format!("Bearer {token}");
-    send(
-        "GET",
-        &gateway.url("/orders"),
-        &[("authorization", &bearer)],
-        "",
-    )
-    .await
+async fn with_token(gateway: &Gateway, token: &str) -> Reply {
+    get_with_bearer(&gateway.url("/orders"), token).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

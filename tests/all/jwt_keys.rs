@@ -4,30 +4,43 @@
 
 use serde_json::{Value, json};
 
+use crate::support::client::get_with_bearer;
 use crate::support::documents::Documents;
+use crate::support::gateway::one_route;
 use crate::support::jwt::{Signer, now};
-use crate::support::{Gateway, Origin, send};
+use crate::support::{Gateway, Origin};
 
 /// A gateway whose one route runs `jwt` with this issuer entry, allowed to
 /// call `http_allow`.
 fn gateway(origin: &Origin, issuer: Value, http_allow: &[String]) -> Gateway {
-    let config = json!({
-        "plugins": {
-            "jwt": {
-                "builtin": "jwt",
-                "role": "authentication",
-                "http_allow": http_allow,
-                "settings": { "issuers": [issuer] },
-            },
+    let plugins = json!({
+        "jwt": {
+            "builtin": "jwt",
+            "role": "authentication",
+            "http_allow": http_allow,
+            "settings": { "issuers": [issuer] },
         },
-        "routes": [{
-            "id": "api",
-            "path": { "prefix": "/" },
-            "upstream": { "targets": [origin.target()] },
-            "plugins": [{ "name": "jwt" }],
-        }],
     });
-    Gateway::start(&toml::to_string(&config).expect("config as TOML"))
+    Gateway::start_json(&one_route(plugins, &origin.target(), &["jwt"]))
+}
+
+/// A gateway taking ES256 tokens of `issuer` with keys at `server`'s
+/// `/jwks`, allowed to call `http_allow`.
+fn gateway_with_jwks_url(
+    origin: &Origin,
+    issuer: &str,
+    server: &Documents,
+    http_allow: &[String],
+) -> Gateway {
+    gateway(
+        origin,
+        json!({
+            "issuer": issuer,
+            "algorithms": ["ES256"],
+            "jwks_url": format!("{}/jwks", server.origin()),
+        }),
+        http_allow,
+    )
 }
 
 fn token(signer: &Signer, issuer: &str) -> String {
@@ -36,16 +49,10 @@ fn token(signer: &Signer, issuer: &str) -> String {
 }
 
 async fn status(gateway: &Gateway, token: &str) -> u16 {
-    let bearer = format!("Bearer {token}");
-    send(
-        "GET",
-        &gateway.url("/orders"),
-        &[("authorization", &bearer)],
-        "",
-    )
-    .await
-    .status
-    .as_u16()
+    get_with_bearer(&gateway.url("/orders"), token)
+        .await
+        .status
+        .as_u16()
 }
 
 fn jwks(signers: &[&Signer]) -> Value {
@@ -63,15 +70,7 @@ async fn a_rotated_jwks_is_fetched_again_on_an_unknown_kid_but_not_more_than_the
     );
     server.put("/jwks", jwks(&[&old]));
     let issuer = "https://idp.test";
-    let gateway = gateway(
-        &origin,
-        json!({
-            "issuer": issuer,
-            "algorithms": ["ES256"],
-            "jwks_url": format!("{}/jwks", server.origin()),
-        }),
-        &[server.origin()],
-    );
+    let gateway = gateway_with_jwks_url(&origin, issuer, &server, &[server.origin()]);
     assert_eq!(status(&gateway, &token(&old, issuer)).await, 200);
     let fetched_at_start = server.fetches("/jwks");
     assert!(fetched_at_start >= 1);
@@ -139,15 +138,7 @@ async fn keys_at_an_origin_outside_http_allow_are_never_fetched() {
     let signer = Signer::es256("k");
     server.put("/jwks", jwks(&[&signer]));
     let issuer = "https://idp.test";
-    let gateway = gateway(
-        &origin,
-        json!({
-            "issuer": issuer,
-            "algorithms": ["ES256"],
-            "jwks_url": format!("{}/jwks", server.origin()),
-        }),
-        &["https://idp.test".to_string()],
-    );
+    let gateway = gateway_with_jwks_url(&origin, issuer, &server, &["https://idp.test".into()]);
     assert_eq!(status(&gateway, &token(&signer, issuer)).await, 401);
     assert_eq!(server.fetches("/jwks"), 0);
     assert_eq!(origin.hits(), 0);

@@ -60,3 +60,33 @@ pub fn call(rt: &tokio::runtime::Runtime, chain: &Chain, template: &Arc<RequestV
         black_box((view, context));
     })
 }
+
+/// A GET of `path` (and `query`) to api.example.com from 127.0.0.1 with
+/// `headers` (a `host` header is added).
+pub fn request(
+    path: &str,
+    query: Option<&str>,
+    headers: &[(&'static str, String)],
+) -> Arc<RequestView> {
+    let mut map = http::HeaderMap::new();
+    map.insert("host", http::HeaderValue::from_static("api.example.com"));
+    for (name, value) in headers {
+        map.insert(
+            *name,
+            http::HeaderValue::from_str(value).expect("header value"),
+        );
+    }
+    Arc::new(RequestView {
+        method: http::Method::GET,
+        scheme: "http",
+        authority: "api.example.com".into(),
+        path: path.into(),
+        query: query.map(str::to_string),
+        headers: map,
+        client_ip: "127.0.0.1".parse().expect("ip"),
+        peer_ip: "127.0.0.1".parse().expect("ip"),
+        tls: None,
+        route_id: Arc::from("bench"),
+        request_id: Arc::from("0123456789abcdef0123456789abcdef"),
+    })
+}

@@ -6,13 +6,12 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::RwLock;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
-use super::format;
+use super::{format, unix_now};
 
 /// key id → JSON [`KeyRecord`].
 const KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("keys");
@@ -174,12 +173,6 @@ impl KeyStore {
         // Each mutation is one insert or remove: a poisoned index is consistent.
         self.live.write().unwrap_or_else(|e| e.into_inner())
     }
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 #[cfg(test)]

@@ -88,3 +88,9 @@ async fn send_with(
         body,
     }
 }
+
+/// `GET url` with `Authorization: Bearer token`.
+pub async fn get_with_bearer(url: &str, token: &str) -> Reply {
+    let bearer = format!("Bearer {token}");
+    send("GET", url, &[("authorization", &bearer)], "").await
+}

@@ -96,6 +96,11 @@ impl Gateway {
         }
     }
 
+    /// Start a gateway on a config given as JSON (see [`one_route`]).
+    pub fn start_json(config: &serde_json::Value) -> Gateway {
+        Self::start(&toml::to_string(config).expect("config as TOML"))
+    }
+
     /// `http://127.0.0.1:PORT` + `path`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
@@ -200,4 +205,22 @@ pub fn validate(cwd: &Path, file: &str) -> (i32, String, String) {
         String::from_utf8_lossy(&output.stdout).into_owned(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
+}
+
+/// A config with these `[plugins]` and one route, `api`, sending every
+/// path to `target` through the plugins named in `chain`.
+pub fn one_route(plugins: serde_json::Value, target: &str, chain: &[&str]) -> serde_json::Value {
+    let chain: Vec<serde_json::Value> = chain
+        .iter()
+        .map(|name| serde_json::json!({ "name": name }))
+        .collect();
+    serde_json::json!({
+        "plugins": plugins,
+        "routes": [{
+            "id": "api",
+            "path": { "prefix": "/" },
+            "upstream": { "targets": [target] },
+            "plugins": chain,
+        }],
+    })
 }

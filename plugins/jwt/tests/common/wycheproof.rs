@@ -105,3 +105,29 @@ pub fn run(check: &dyn SignatureCheck) -> Option<Outcome> {
     }
     Some(outcome)
 }
+
+/// Run every vector with `check` and assert the outcome: no invalid vector
+/// accepted, exactly `refused_valid` valid ones refused. Skips (loudly)
+/// when the corpus is absent.
+pub fn assert_vectors(check: &dyn SignatureCheck, refused_valid: &[u64]) {
+    let Some(outcome) = run(check) else {
+        return;
+    };
+    assert!(
+        outcome.wrongly_accepted.is_empty(),
+        "invalid vectors accepted: {:?}",
+        outcome.wrongly_accepted
+    );
+    let refused: Vec<u64> = outcome.refused_valid.iter().map(|(id, _)| *id).collect();
+    assert_eq!(
+        refused, refused_valid,
+        "valid vectors refused: {:?}",
+        outcome.refused_valid
+    );
+    assert!(
+        outcome.valid >= 40 && outcome.invalid >= 350,
+        "{} valid, {} invalid",
+        outcome.valid,
+        outcome.invalid
+    );
+}
