@@ -50,3 +50,10 @@ fn the_zero_trust_example_is_valid() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(stdout.trim(), "examples/zero-trust.toml: ok");
 }
+
+#[test]
+fn the_api_keys_example_is_valid() {
+    let (code, stdout, stderr) = validate(&workspace(), "examples/api-keys.toml");
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout.trim(), "examples/api-keys.toml: ok");
+}
