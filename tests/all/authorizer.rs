@@ -81,6 +81,12 @@ async fn a_missing_identity_source_gets_401_without_a_call() {
     assert_eq!(refused.json(), json!({ "error": "unauthorized" }));
     let empty = request(&gateway, "GET", "/orders", &[("authorization", "")]).await;
     assert_eq!(empty.status, 401);
+    // Two values: the cache key and the authorizer could read different ones.
+    let twice = [("authorization", "alice"), ("authorization", "bob")];
+    assert_eq!(
+        request(&gateway, "GET", "/orders", &twice).await.status,
+        401
+    );
     assert_eq!(origin.hits(), 0);
     let first_call = request(&gateway, "GET", "/orders", &[("authorization", "alice")]).await;
     assert_eq!(call_seen_upstream(&first_call), "1");
@@ -144,6 +150,15 @@ async fn a_resource_specific_decision_is_cached_per_method_and_path() {
     assert_eq!(
         call(request(&gateway, "POST", "/orders", &headers).await),
         "2"
+    );
+    // The query is part of the resource.
+    assert_eq!(
+        call(request(&gateway, "GET", "/orders?id=2", &headers).await),
+        "4"
+    );
+    assert_eq!(
+        call(request(&gateway, "GET", "/orders?id=2", &headers).await),
+        "4"
     );
 }
 

@@ -152,6 +152,21 @@ async fn as_an_authorizer_its_answers_are_cached() {
         assert_eq!(with_token(&gateway, "good", &[]).await.status, 200);
         assert_eq!(with_token(&gateway, "wrong", &[]).await.status, 401);
     }
-    assert_eq!(service.calls(), 2, "one call per identity");
+    assert_eq!(service.calls(), 2, "one call per identity and resource");
     assert_eq!(origin.hits(), 3);
+    // The service saw the method and URI: another resource is asked again.
+    let elsewhere = send(
+        "DELETE",
+        &gateway.url("/users"),
+        &[("authorization", "Bearer good")],
+        "",
+    )
+    .await;
+    assert_eq!(elsewhere.status, 200);
+    assert_eq!(service.calls(), 3);
+    // A failing service is not remembered as a refusal.
+    for _ in 0..2 {
+        assert_eq!(with_token(&gateway, "broken", &[]).await.status, 403);
+    }
+    assert_eq!(service.calls(), 5);
 }

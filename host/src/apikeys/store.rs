@@ -87,7 +87,11 @@ impl KeyStore {
         consumer: &str,
         plan: Option<&str>,
     ) -> Result<(String, KeyRecord), StoreError> {
-        let issued = format::issue()?;
+        let mut issued = format::issue()?;
+        // 48-bit ids: a collision is unlikely, but must not overwrite a key.
+        while self.get(&issued.id)?.is_some() {
+            issued = format::issue()?;
+        }
         let digest = format::digest(&issued.key);
         let record = KeyRecord {
             id: issued.id,
@@ -108,12 +112,14 @@ impl KeyStore {
         let mut record = self
             .get(id)?
             .ok_or_else(|| StoreError::NotFound(id.to_string()))?;
-        // Out of the index first: from here on no request passes with it.
-        self.write_index().remove(id);
+        // Durable first, so a failed write leaves the key visibly active
+        // rather than revoked until the next restart; then out of the
+        // index, before the call returns.
         if record.revoked.is_none() {
             record.revoked = Some(unix_now());
             self.put(&record)?;
         }
+        self.write_index().remove(id);
         Ok(record)
     }
 

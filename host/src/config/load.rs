@@ -172,6 +172,14 @@ fn check(file: &Path, dir: &Path, config: &mut Config) -> Result<(), ConfigError
         if let Some(builtin) = &plugin.builtin {
             granted.extend_from_slice(crate::plugin::builtin::capabilities(builtin));
         }
+        if granted.contains(&Capability::ApiKeys) && plugin.role == PluginRole::Authorizer {
+            return Err(err(
+                format!("{key}.role"),
+                "a plugin that checks API keys cannot be an authorizer: cached decisions would skip \
+                 revocations and usage plans"
+                    .into(),
+            ));
+        }
         if granted.contains(&Capability::ApiKeys) && config.api_keys.is_none() {
             return Err(err(
                 key.clone(),
@@ -195,6 +203,14 @@ fn check(file: &Path, dir: &Path, config: &mut Config) -> Result<(), ConfigError
             return Err(err(
                 "admin.token_sha256".into(),
                 "give the lower-case hex SHA-256 of the token (64 digits); `portcullis admin-token` makes one".into(),
+            ));
+        }
+        if !admin.listen.ip().is_loopback() {
+            return Err(err(
+                "admin.listen".into(),
+                "the admin API speaks plain HTTP: listen on a loopback address and reach it through \
+                 an SSH tunnel or a TLS-terminating proxy"
+                    .into(),
             ));
         }
         if admin.listen == config.server.listen && admin.listen.port() != 0 {

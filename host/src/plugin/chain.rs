@@ -134,6 +134,7 @@ impl Chain {
                 Ok(decision) => decision,
                 Err(reason) => {
                     fail(link, phase, &reason, started)?;
+                    skipped(authorizer.as_deref(), request);
                     continue;
                 }
             };
@@ -142,7 +143,10 @@ impl Chain {
                     Some(flow) => return Ok(flow),
                     // An unusable denial from a plugin that fails open:
                     // skip it and run the rest of the chain.
-                    None => continue,
+                    None => {
+                        skipped(authorizer.as_deref(), request);
+                        continue;
+                    }
                 },
                 Decision::Continue(list) if list.is_empty() => {}
                 Decision::Continue(list) => {
@@ -232,6 +236,15 @@ impl Chain {
             }
         }
         Ok(Flow::Continue)
+    }
+}
+
+/// A plugin failed open and was skipped: if it is an authorizer, the
+/// headers its context would have set are removed, not left as the client
+/// sent them.
+fn skipped(authorizer: Option<&Authorizer>, request: &mut Arc<RequestView>) {
+    if let Some(authorizer) = authorizer {
+        authorizer.strip_context_headers(&mut Arc::make_mut(request).headers);
     }
 }
 

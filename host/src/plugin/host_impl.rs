@@ -311,8 +311,11 @@ impl outbound_http::Host for InstanceState {
         )
         .await;
         // Waiting on I/O is not the plugin's compute: the call's deadline
-        // moves by the time spent here (the outbound timeout bounds it).
-        self.deadline += started.elapsed();
+        // moves by the time spent here, up to an allowance per call so a
+        // plugin cannot chain calls without end.
+        let waited = started.elapsed().min(self.io_allowance);
+        self.io_allowance -= waited;
+        self.deadline += waited;
         Ok(match outcome {
             Outcome::Response {
                 status,

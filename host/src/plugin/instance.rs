@@ -69,6 +69,7 @@ impl Instance {
         let mut instance = Self {
             bindings: {
                 store.data_mut().deadline = Instant::now() + CONFIGURE_TIMEOUT;
+                store.data_mut().io_allowance = super::state::IO_ALLOWANCE_PER_CALL;
                 store.set_epoch_deadline(1);
                 definition
                     .pre
@@ -173,6 +174,7 @@ impl Instance {
     /// Start the deadline for a call.
     fn arm(&mut self, timeout: Duration) {
         self.store.data_mut().deadline = Instant::now() + timeout;
+        self.store.data_mut().io_allowance = super::state::IO_ALLOWANCE_PER_CALL;
         self.store.set_epoch_deadline(1);
     }
 

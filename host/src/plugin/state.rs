@@ -25,6 +25,8 @@ pub struct InstanceState {
     pub limits: StoreLimits,
     /// When the call in progress must have returned.
     pub deadline: Instant,
+    /// How much more outbound I/O may push the deadline back in this call.
+    pub io_allowance: std::time::Duration,
     /// The plugin's name, for logs.
     pub plugin_name: Arc<str>,
     /// The plugin's key-value namespace.
@@ -39,6 +41,9 @@ pub struct InstanceState {
     /// it, so a guest that never drops one cannot pin request bodies.
     pub lent_bodies: Vec<u32>,
 }
+
+/// Most time outbound requests may add to one call's deadline.
+pub const IO_ALLOWANCE_PER_CALL: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Most resources a guest may hold at once: far above what a policy needs,
 /// low enough that a leaking guest is stopped.
@@ -69,6 +74,7 @@ impl InstanceState {
             wasi,
             limits,
             deadline: Instant::now(),
+            io_allowance: IO_ALLOWANCE_PER_CALL,
             plugin_name,
             kv,
             rate_limits,

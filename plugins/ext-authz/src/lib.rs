@@ -4,12 +4,33 @@
 //! `x-original-method`, `x-original-uri` and `x-forwarded-for`; a 2xx
 //! allows, 401 and 403 refuse with that status, anything else (or no
 //! answer in time) refuses with `status_on_error`: the plugin fails closed.
-//! Run it with `role = "authorizer"` to have the gateway cache its answers.
+//! Run it with `role = "authorizer"` to have the gateway cache its answers:
+//! they are marked resource-specific (the service saw the method and URI),
+//! and the fail-closed answer is marked `Cache-Control: no-store`, so an
+//! outage is not remembered as a refusal.
 
 mod settings;
 
 use portcullis_sdk::host::{HttpRequest, HttpResponse, http_send, log_warn};
 use portcullis_sdk::{Context, Decision, Edit, Phase, Policy, Request, export_policy};
+
+/// How the gateway learns a decision holds only for this method and path
+/// (see the SDK's `Authorization::resource_specific`).
+const RESOURCE_SPECIFIC_ENTRY: &str = "portcullis.resource-specific";
+const RESOURCE_SPECIFIC_HEADER: &str = "portcullis-resource-specific";
+
+/// Headers the host sets on the outbound request itself.
+const HOST_MANAGED: &[&str] = &[
+    "host",
+    "connection",
+    "content-length",
+    "transfer-encoding",
+    "te",
+    "upgrade",
+    "keep-alive",
+    "proxy-connection",
+    "trailer",
+];
 
 use settings::Settings;
 
@@ -38,6 +59,13 @@ impl ExtAuthz {
         }
         if let Some(name) = &mut settings.principal_header {
             *name = name.to_ascii_lowercase();
+        }
+        if let Some(name) = settings
+            .send_headers
+            .iter()
+            .find(|name| HOST_MANAGED.contains(&name.as_str()) || name.starts_with("x-original-"))
+        {
+            return Err(format!("send_headers: {name:?} is set by the gateway"));
         }
         Ok(Self { settings })
     }
@@ -86,6 +114,10 @@ impl ExtAuthz {
                         None => Edit::RemoveHeader(name.clone()),
                     });
                 }
+                edits.push(Edit::SetEntry((
+                    RESOURCE_SPECIFIC_ENTRY.into(),
+                    "true".into(),
+                )));
                 Decision::allow_with(edits)
             }
             401 => {
@@ -104,7 +136,7 @@ impl ExtAuthz {
         }
     }
 
-    /// The fail-closed answer.
+    /// The fail-closed answer, never cached by the gateway.
     fn unavailable(&self, reason: &str) -> Decision {
         let status = self.settings.status_on_error;
         let message = if status == 503 {
@@ -112,7 +144,13 @@ impl ExtAuthz {
         } else {
             "forbidden"
         };
-        Decision::deny_json(status, reason, message)
+        let mut decision = Decision::deny_json(status, reason, message);
+        if let Decision::Deny(denial) = &mut decision {
+            denial
+                .headers
+                .push(("cache-control".into(), "no-store".into()));
+        }
+        decision
     }
 }
 
@@ -125,13 +163,23 @@ impl Policy for ExtAuthz {
 
     fn on_request(&self, _phase: Phase, request: &Request, _context: &Context) -> Decision {
         match http_send(&self.check_request(request)) {
-            Ok(answer) => self.judge(&answer),
+            Ok(answer) => mark_resource_specific(self.judge(&answer)),
             Err(error) => {
                 log_warn(&format!("authorization service: {error:?}"));
                 self.unavailable("service-unreachable")
             }
         }
     }
+}
+
+/// Mark a denial resource-specific too (allows are marked in `judge`).
+fn mark_resource_specific(mut decision: Decision) -> Decision {
+    if let Decision::Deny(denial) = &mut decision {
+        denial
+            .headers
+            .push((RESOURCE_SPECIFIC_HEADER.into(), "true".into()));
+    }
+    decision
 }
 
 export_policy!(ExtAuthz);
@@ -165,6 +213,7 @@ mod tests {
             Decision::Continue(vec![
                 Edit::SetHeader(("x-user-id".into(), "alice".into())),
                 Edit::RemoveHeader("x-tenant".into()),
+                Edit::SetEntry((RESOURCE_SPECIFIC_ENTRY.into(), "true".into())),
             ])
         );
     }
@@ -204,5 +253,6 @@ mod tests {
         assert!(ExtAuthz::from_json(r#"{"url": "ftp://x"}"#).is_err());
         assert!(ExtAuthz::from_json(r#"{"url": "http://x", "status_on_error": 200}"#).is_err());
         assert!(ExtAuthz::from_json(r#"{"url": "http://x", "typo": 1}"#).is_err());
+        assert!(ExtAuthz::from_json(r#"{"url": "http://x", "send_headers": ["Host"]}"#).is_err());
     }
 }

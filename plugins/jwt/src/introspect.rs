@@ -156,8 +156,13 @@ impl Introspection {
     /// Until when (Unix seconds) an answer about a token may be reused.
     pub fn cache_until(&self, fields: &Map<String, Value>, now: u64) -> u64 {
         let bound = now.saturating_add(self.cache_ttl_s);
-        match fields.get("exp").and_then(Value::as_u64) {
-            Some(exp) => exp.min(bound),
+        // NumericDate may be fractional: round down, never past expiry.
+        match fields
+            .get("exp")
+            .and_then(Value::as_f64)
+            .filter(|t| t.is_finite() && *t >= 0.0)
+        {
+            Some(exp) => (exp as u64).min(bound),
             None => bound,
         }
     }

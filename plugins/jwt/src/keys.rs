@@ -168,6 +168,7 @@ fn public_keys(settings: &IssuerSettings) -> Result<KeySet, String> {
     let timing = Timing {
         cache_ms: settings.jwks_cache_s.saturating_mul(1000),
         min_refresh_ms: settings.jwks_min_refresh_s.saturating_mul(1000),
+        max_stale_ms: settings.jwks_max_stale_s.saturating_mul(1000),
     };
     if timing.cache_ms == 0 {
         return Err(format!("issuer {name:?}: jwks_cache_s must be at least 1"));

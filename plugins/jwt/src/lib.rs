@@ -135,7 +135,6 @@ impl Jwt {
         token: &str,
         now: u64,
     ) -> Result<(Map<String, Value>, u64), Decision> {
-        let realm = &self.settings.realm;
         match introspection.ask(token) {
             Answer::Active(fields)
                 if introspection.accepts(&fields, now, self.settings.leeway_s) =>
@@ -143,8 +142,12 @@ impl Jwt {
                 let until = introspection.cache_until(&fields, now);
                 Ok((fields, until))
             }
-            Answer::Active(_) => Err(Challenge::InvalidToken.decision(realm, "claims-rejected")),
-            Answer::Inactive => Err(Challenge::InvalidToken.decision(realm, "token-inactive")),
+            Answer::Active(_) => {
+                Err(self.remember_refusal(token, introspection, now, "claims-rejected"))
+            }
+            Answer::Inactive => {
+                Err(self.remember_refusal(token, introspection, now, "token-inactive"))
+            }
             Answer::Unavailable(why) => {
                 portcullis_sdk::host::log_warn(&format!("introspection: {why}"));
                 Err(Decision::deny_json(
@@ -154,6 +157,21 @@ impl Jwt {
                 ))
             }
         }
+    }
+
+    /// Remember, for the introspection cache bound, that `token` is not
+    /// valid, so repeating it does not reach the endpoint again; the refusal.
+    fn remember_refusal(
+        &self,
+        token: &str,
+        introspection: &Introspection,
+        now: u64,
+        reason: &'static str,
+    ) -> Decision {
+        let refusal = Arc::new(Grant::Refuse(Challenge::InvalidToken, reason));
+        let until = now.saturating_add(introspection.cache_ttl_s);
+        self.lock_cache().insert(token, until, refusal, now);
+        Challenge::InvalidToken.decision(&self.settings.realm, reason)
     }
 
     /// What verified `claims` grant on this route.

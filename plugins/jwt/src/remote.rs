@@ -34,6 +34,9 @@ pub struct Timing {
     pub cache_ms: u64,
     /// Least time between two fetches.
     pub min_refresh_ms: u64,
+    /// How long past `cache_ms` the last good keys are still used while
+    /// fetches fail; after that no key is trusted until a fetch succeeds.
+    pub max_stale_ms: u64,
 }
 
 /// An issuer's remote key set.
@@ -68,6 +71,24 @@ impl RemoteKeys {
     /// fresh and it knows `kid`, else a fetched one when allowed; the last
     /// good set when a fetch fails.
     pub fn keys(&self, kid: Option<&str>, now_ms: u64) -> Arc<Vec<Key>> {
+        let keys = self.current(kid, now_ms);
+        let state = self.lock();
+        let age = now_ms.saturating_sub(state.fetched_ms);
+        if state.fetched_ms == 0
+            || age
+                > self
+                    .timing
+                    .cache_ms
+                    .saturating_add(self.timing.max_stale_ms)
+        {
+            // Fail closed: keys the issuer may have withdrawn long ago.
+            return Arc::new(Vec::new());
+        }
+        keys
+    }
+
+    /// The cached or freshly fetched keys, however old.
+    fn current(&self, kid: Option<&str>, now_ms: u64) -> Arc<Vec<Key>> {
         let mut state = self.lock();
         if self.satisfies(&state, kid, now_ms) {
             return state.keys.clone();
@@ -156,10 +177,12 @@ impl RemoteKeys {
         format!("jwks-attempt:{}", self.name())
     }
 
-    fn name(&self) -> &str {
+    /// The kv name of this set; the kind is part of it, so a JWKS URL and
+    /// an issuer discovered by name never share an entry.
+    fn name(&self) -> String {
         match &self.location {
-            Location::Jwks(url) => url,
-            Location::Discovery { issuer } => issuer,
+            Location::Jwks(url) => format!("url:{url}"),
+            Location::Discovery { issuer } => format!("discovery:{issuer}"),
         }
     }
 

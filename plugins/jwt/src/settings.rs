@@ -123,6 +123,11 @@ pub struct IssuerSettings {
     /// `kid` fetches the keys again early, but no more often than this.
     #[serde(default = "default_jwks_min_refresh_s")]
     pub jwks_min_refresh_s: u64,
+    /// How long past `jwks_cache_s` the last good keys stay in use while
+    /// fetches fail, in seconds; then every token is refused until a fetch
+    /// succeeds.
+    #[serde(default = "default_jwks_max_stale_s")]
+    pub jwks_max_stale_s: u64,
     /// The shared secret for HS256/384/512 (e.g. `"env:JWT_SECRET"`).
     #[serde(default)]
     pub secret: Option<String>,
@@ -134,6 +139,10 @@ fn default_jwks_cache_s() -> u64 {
 
 fn default_jwks_min_refresh_s() -> u64 {
     30
+}
+
+fn default_jwks_max_stale_s() -> u64 {
+    3600
 }
 
 fn default_leeway_s() -> u64 {

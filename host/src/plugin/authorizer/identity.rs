@@ -8,9 +8,9 @@ use crate::plugin::view::RequestView;
 /// One identity source.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
-    /// `header:NAME`: every value of the header, joined by `, `.
+    /// `header:NAME`: the header's one value (repeated: refused).
     Header(http::HeaderName),
-    /// `query:NAME`: the first value of the query parameter, as sent.
+    /// `query:NAME`: the parameter's one value, as sent (repeated: refused).
     Query(String),
     /// `context:KEY`: an entry an earlier plugin set.
     Context(String),
@@ -47,32 +47,45 @@ impl FromStr for Source {
 }
 
 impl Source {
-    /// The source's value in this request, if present.
-    pub fn value(&self, request: &RequestView, context: &RequestContext) -> Option<String> {
-        match self {
+    /// The source's value in this request, as raw bytes: `Ok(None)` if it
+    /// is absent, `Err(())` if a header or query parameter is repeated (the
+    /// authorizer and the cache key might read different ones).
+    pub fn value(
+        &self,
+        request: &RequestView,
+        context: &RequestContext,
+    ) -> Result<Option<Vec<u8>>, ()> {
+        Ok(match self {
             Source::Header(name) => {
-                let values: Vec<&str> = request
-                    .headers
-                    .get_all(name)
-                    .iter()
-                    .filter_map(|v| v.to_str().ok())
-                    .collect();
-                (!values.is_empty()).then(|| values.join(", "))
+                let mut values = request.headers.get_all(name).iter();
+                match (values.next(), values.next()) {
+                    (Some(value), None) => Some(value.as_bytes().to_vec()),
+                    (None, _) => None,
+                    (Some(_), Some(_)) => return Err(()),
+                }
             }
-            Source::Query(name) => request
-                .query
-                .as_deref()?
-                .split('&')
-                .find_map(|pair| match pair.split_once('=') {
-                    Some((key, value)) if key == name => Some(value.to_string()),
-                    None if pair == name => Some(String::new()),
-                    _ => None,
-                }),
-            Source::Context(key) => context.entries.get(key).cloned(),
-            Source::Principal => context.principal.clone(),
-            Source::Method => Some(request.method.as_str().to_string()),
-            Source::Path => Some(request.path.clone()),
-        }
+            Source::Query(name) => {
+                let mut values = request
+                    .query
+                    .as_deref()
+                    .unwrap_or_default()
+                    .split('&')
+                    .filter_map(|pair| match pair.split_once('=') {
+                        Some((key, value)) if key == name => Some(value),
+                        None if pair == name => Some(""),
+                        _ => None,
+                    });
+                match (values.next(), values.next()) {
+                    (Some(value), None) => Some(value.as_bytes().to_vec()),
+                    (None, _) => None,
+                    (Some(_), Some(_)) => return Err(()),
+                }
+            }
+            Source::Context(key) => context.entries.get(key).map(|v| v.as_bytes().to_vec()),
+            Source::Principal => context.principal.as_ref().map(|p| p.as_bytes().to_vec()),
+            Source::Method => Some(request.method.as_str().as_bytes().to_vec()),
+            Source::Path => Some(request.path.as_bytes().to_vec()),
+        })
     }
 }
 

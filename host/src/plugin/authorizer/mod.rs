@@ -4,8 +4,10 @@
 //! decisions keyed by a digest of those sources, as AWS API Gateway does.
 //! An authorizer whose decision depends on the method and path says so
 //! (see [`RESOURCE_SPECIFIC_ENTRY`]); its decisions are then cached per
-//! method and path too, so an allow for one resource is never replayed for
-//! another (the trap of AWS's identity-only cache key).
+//! route, host, method, path and query too, so an allow for one resource
+//! is never replayed for another (the trap of AWS's identity-only cache
+//! key), and identity-wide decisions for it are no longer replayed. A
+//! denial with `Cache-Control: no-store` is not cached.
 
 mod cache;
 mod identity;
@@ -116,41 +118,58 @@ impl Authorizer {
     pub fn gate(&self, request: &RequestView, context: &RequestContext) -> Gate {
         let mut digest = Sha256::new();
         for source in &self.sources {
-            let Some(value) = source.value(request, context).filter(|v| !v.is_empty()) else {
-                return Gate::Refuse(unauthorized("identity-source-missing"));
+            let value = match source.value(request, context) {
+                Ok(Some(value)) if !value.is_empty() => value,
+                Ok(_) => return Gate::Refuse(unauthorized("identity-source-missing")),
+                Err(()) => return Gate::Refuse(unauthorized("identity-source-repeated")),
             };
             if let Some(pattern) = &self.validation
-                && !pattern.is_match(&value)
+                && !std::str::from_utf8(&value).is_ok_and(|text| pattern.is_match(text))
             {
                 return Gate::Refuse(unauthorized("identity-source-invalid"));
             }
             // Length-prefixed, so ("ab","c") and ("a","bc") differ.
             digest.update((value.len() as u64).to_be_bytes());
-            digest.update(value.as_bytes());
+            digest.update(&value);
         }
         let identity: Key = digest.finalize().into();
-        let resource: Key = Sha256::new()
-            .chain_update(identity)
-            .chain_update(request.method.as_str())
-            .chain_update([0])
-            .chain_update(&request.path)
-            .finalize()
-            .into();
+        // The resource: route, host, method, path and query, each
+        // length-prefixed, so a decision about one never answers another.
+        let mut resource = Sha256::new();
+        resource.update(identity);
+        for part in [
+            request.route_id.as_bytes(),
+            request.authority.as_bytes(),
+            request.method.as_str().as_bytes(),
+            request.path.as_bytes(),
+            request.query.as_deref().unwrap_or("\0").as_bytes(),
+        ] {
+            resource.update((part.len() as u64).to_be_bytes());
+            resource.update(part);
+        }
+        let resource: Key = resource.finalize().into();
         let now = Instant::now();
         let mut per_resource = false;
+        let mut identity_wide = None;
         for cache in [&self.allows, &self.denials] {
             match cache.get(&identity, now) {
-                Some(Cached::Decision(decision)) => return Gate::Known(decision),
+                Some(Cached::Decision(decision)) => {
+                    identity_wide = identity_wide.or(Some(decision))
+                }
                 Some(Cached::PerResource) => per_resource = true,
                 None => {}
             }
         }
+        // Once the authorizer has said decisions for this identity depend on
+        // the resource, an identity-wide one is never replayed.
         if per_resource {
             for cache in [&self.allows, &self.denials] {
                 if let Some(Cached::Decision(decision)) = cache.get(&resource, now) {
                     return Gate::Known(decision);
                 }
             }
+        } else if let Some(decision) = identity_wide {
+            return Gate::Known(decision);
         }
         Gate::Ask(Pending { identity, resource })
     }
@@ -163,7 +182,13 @@ impl Authorizer {
         let (decision, resource_specific) = self.finish(decision);
         let cache = match &decision {
             Decision::Continue(_) => &self.allows,
-            Decision::Deny(denial) if matches!(denial.status, 401 | 403) => &self.denials,
+            // `Cache-Control: no-store` on a denial (an authorizer that
+            // could not reach its backend) keeps it out of the cache.
+            Decision::Deny(denial)
+                if matches!(denial.status, 401 | 403) && !forbids_storing(denial) =>
+            {
+                &self.denials
+            }
             Decision::Deny(_) => return decision,
         };
         let now = Instant::now();
@@ -213,6 +238,27 @@ impl Authorizer {
             }
         }
     }
+}
+
+impl Authorizer {
+    /// Remove the headers this authorizer's context entries would set, for
+    /// a request it did not decide (it failed and `on_error = "allow"`
+    /// skipped it): a client must not pass its own values through.
+    pub fn strip_context_headers(&self, headers: &mut http::HeaderMap) {
+        for (_, header) in &self.context_headers {
+            headers.remove(header.as_str());
+        }
+    }
+}
+
+/// Whether a denial says `Cache-Control: no-store`.
+fn forbids_storing(denial: &Denial) -> bool {
+    denial.headers.iter().any(|(name, value)| {
+        name.eq_ignore_ascii_case("cache-control")
+            && value
+                .split(',')
+                .any(|directive| directive.trim().eq_ignore_ascii_case("no-store"))
+    })
 }
 
 /// 401 with a small JSON body, as AWS answers a request without its
