@@ -263,3 +263,32 @@ async fn the_hmac_example_admits_signed_requests_only() {
     );
     assert_eq!(origin.hits(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_skipped_authorizer_leaves_no_client_sent_context_header() {
+    let origin = Origin::start().await;
+    let plugins = json!({
+        "auth": {
+            "path": fixture("misbehave").display().to_string(),
+            "role": "authorizer",
+            "on_error": "allow",
+            "allow_unauthenticated_on_error": true,
+            "authorizer": {
+                "type": "token",
+                "identity_sources": ["header:x-misbehave"],
+                "context_headers": { "tenant": "x-tenant" },
+            },
+        },
+    });
+    let gateway = Gateway::start_json(&one_route(plugins, &origin.target(), &["auth"]));
+    // A trap and an unusable denial: both fail open, as configured.
+    for failure in ["trap", "bad-status"] {
+        let headers = [("x-misbehave", failure), ("x-tenant", "forged")];
+        let reply = request(&gateway, "GET", "/orders", &headers).await;
+        assert_eq!(reply.status, 200, "{failure}: {}", reply.text());
+        assert!(
+            reply.json()["headers"].get("x-tenant").is_none(),
+            "{failure}: the forged header reached the upstream"
+        );
+    }
+}
