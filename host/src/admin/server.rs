@@ -9,13 +9,18 @@ use http::{Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 
 use super::keys;
 use crate::apikeys::{KeyStore, Plans};
+
+/// How long the admin API waits for a request head.
+const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Longest an admin connection lives: calls are small and few.
+const CONNECTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Largest request body the admin API reads.
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -78,9 +83,14 @@ pub async fn serve(listener: TcpListener, admin: Arc<Admin>) {
                 async move { Ok::<_, Infallible>(handle(&admin, request, peer).await) }
             });
             let connection = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
                 .serve_connection(TokioIo::new(stream), service);
-            if let Err(e) = connection.await {
-                tracing::debug!("admin connection: {e}");
+            // A connection that stalls mid-request is dropped, not held.
+            match tokio::time::timeout(CONNECTION_TIMEOUT, connection).await {
+                Ok(Err(e)) => tracing::debug!("admin connection: {e}"),
+                Err(_) => tracing::debug!(%peer, "admin connection timed out"),
+                Ok(Ok(())) => {}
             }
         });
     }
