@@ -162,9 +162,11 @@ async fn run(path: &Path) -> anyhow::Result<()> {
     };
     let gateway = Arc::new(Gateway::build_with_keys(&config, path, key_store.clone()).await?);
     if let Some(settings) = &config.admin {
-        let admin_api =
-            admin::server::Admin::new(&settings.token_sha256, key_store, gateway.plans.clone())
-                .map_err(|reason| anyhow::anyhow!("{}: admin.{reason}", path.display()))?;
+        // Validated with the config; an error here is a bug, not bad input.
+        let token_sha256 = admin::parse_token_sha256(&settings.token_sha256).map_err(|reason| {
+            anyhow::anyhow!("{}: admin.token_sha256: {reason}", path.display())
+        })?;
+        let admin_api = admin::server::Admin::new(token_sha256, key_store, gateway.plans.clone());
         let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {} (admin)", settings.listen))?;

@@ -24,6 +24,19 @@ pub fn new_token() -> anyhow::Result<(String, String)> {
     Ok((token, digest))
 }
 
+/// The digest a `token_sha256` setting names: 64 lower-case hex digits.
+pub fn parse_token_sha256(text: &str) -> Result<[u8; 32], String> {
+    let mut digest = [0u8; 32];
+    let lower = !text.bytes().any(|b| b.is_ascii_uppercase());
+    match hex::decode_to_slice(text, &mut digest) {
+        Ok(()) if lower => Ok(digest),
+        _ => Err(
+            "give the lower-case hex SHA-256 of the token (64 digits); `portcullis admin-token` makes one"
+                .into(),
+        ),
+    }
+}
+
 /// Lower-case hex SHA-256 of `token`.
 pub fn token_sha256(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))

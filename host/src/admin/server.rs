@@ -36,20 +36,14 @@ pub struct Admin {
 }
 
 impl Admin {
-    /// An admin API accepting the token whose hex SHA-256 is `token_sha256`.
-    pub fn new(
-        token_sha256: &str,
-        keys: Option<Arc<KeyStore>>,
-        plans: Arc<Plans>,
-    ) -> Result<Self, String> {
-        let mut digest = [0u8; 32];
-        hex::decode_to_slice(token_sha256, &mut digest)
-            .map_err(|_| "token_sha256: give 64 hex digits".to_string())?;
-        Ok(Self {
-            token_sha256: digest,
+    /// An admin API accepting the token whose SHA-256 is `token_sha256`
+    /// (see [`super::parse_token_sha256`]).
+    pub fn new(token_sha256: [u8; 32], keys: Option<Arc<KeyStore>>, plans: Arc<Plans>) -> Self {
+        Self {
+            token_sha256,
             keys,
             plans,
-        })
+        }
     }
 
     fn authorized(&self, request: &Request<Incoming>) -> bool {

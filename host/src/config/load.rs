@@ -168,10 +168,7 @@ fn check(file: &Path, dir: &Path, config: &mut Config) -> Result<(), ConfigError
         if let Err(reason) = crate::plugin::outbound::AllowList::parse(&plugin.http_allow) {
             return Err(err(format!("{key}.http_allow"), reason));
         }
-        let mut granted = plugin.capabilities.clone();
-        if let Some(builtin) = &plugin.builtin {
-            granted.extend_from_slice(crate::plugin::builtin::capabilities(builtin));
-        }
+        let granted = crate::plugin::builtin::granted(plugin);
         if granted.contains(&Capability::ApiKeys) && plugin.role == PluginRole::Authorizer {
             return Err(err(
                 format!("{key}.role"),
@@ -194,16 +191,8 @@ fn check(file: &Path, dir: &Path, config: &mut Config) -> Result<(), ConfigError
         return Err(err(format!("usage_plans.{name}"), reason));
     }
     if let Some(admin) = &config.admin {
-        let valid = admin.token_sha256.len() == 64
-            && admin
-                .token_sha256
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        if !valid {
-            return Err(err(
-                "admin.token_sha256".into(),
-                "give the lower-case hex SHA-256 of the token (64 digits); `portcullis admin-token` makes one".into(),
-            ));
+        if let Err(reason) = crate::admin::parse_token_sha256(&admin.token_sha256) {
+            return Err(err("admin.token_sha256".into(), reason));
         }
         if !admin.listen.ip().is_loopback() {
             return Err(err(

@@ -2,7 +2,7 @@
 //! host's build script and embedded in the binary, so a config can name
 //! them without a file.
 
-use crate::config::Capability;
+use crate::config::{Capability, PluginConfig};
 
 include!(concat!(env!("OUT_DIR"), "/builtin_plugins.rs"));
 
@@ -30,6 +30,16 @@ pub fn capabilities(name: &str) -> &'static [Capability] {
         "api-key" => &[Capability::ApiKeys],
         _ => &[],
     }
+}
+
+/// Every capability a configured plugin holds: those its config grants,
+/// and, for a built-in plugin, those it is written for.
+pub fn granted(config: &PluginConfig) -> Vec<Capability> {
+    let mut granted = config.capabilities.clone();
+    if let Some(builtin) = &config.builtin {
+        granted.extend_from_slice(capabilities(builtin));
+    }
+    granted
 }
 
 /// Whether a built-in plugin of this name exists.

@@ -68,8 +68,7 @@ impl Instance {
         });
         let mut instance = Self {
             bindings: {
-                store.data_mut().deadline = Instant::now() + CONFIGURE_TIMEOUT;
-                store.data_mut().io_allowance = super::state::IO_ALLOWANCE_PER_CALL;
+                store.data_mut().start_call(CONFIGURE_TIMEOUT);
                 store.set_epoch_deadline(1);
                 definition
                     .pre
@@ -173,8 +172,7 @@ impl Instance {
 
     /// Start the deadline for a call.
     fn arm(&mut self, timeout: Duration) {
-        self.store.data_mut().deadline = Instant::now() + timeout;
-        self.store.data_mut().io_allowance = super::state::IO_ALLOWANCE_PER_CALL;
+        self.store.data_mut().start_call(timeout);
         self.store.set_epoch_deadline(1);
     }
 

@@ -109,11 +109,7 @@ impl PluginRuntime {
             artifact_cache::compile_cached(&engine, &wasm, cache_dir.as_deref())
         })
         .await??;
-        let mut granted = config.capabilities.clone();
-        if let Some(builtin) = &config.builtin {
-            granted.extend_from_slice(builtin::capabilities(builtin));
-        }
-        compat::check(&self.engine, &component, &granted)?;
+        compat::check(&self.engine, &component, &builtin::granted(config))?;
         // Validated with the config; an error here is a bug, not bad input.
         let http_allow =
             outbound::AllowList::parse(&config.http_allow).map_err(anyhow::Error::msg)?;

@@ -24,19 +24,6 @@ const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 /// How long an idle connection to an allowed origin is kept.
 const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Headers a plugin may not set on an outbound request.
-const HOST_MANAGED: &[&str] = &[
-    "host",
-    "connection",
-    "content-length",
-    "transfer-encoding",
-    "te",
-    "upgrade",
-    "keep-alive",
-    "proxy-connection",
-    "trailer",
-];
-
 /// One allowed origin: scheme, host and port.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
@@ -176,7 +163,9 @@ pub async fn send(allowed: &AllowList, request: Outgoing) -> Outcome {
     for (name, value) in &request.headers {
         // The host owns the target and the framing: a plugin-set `Host`
         // could reach another virtual host behind an allowed origin.
-        if HOST_MANAGED.iter().any(|m| name.eq_ignore_ascii_case(m)) {
+        let managed = http::HeaderName::from_bytes(name.as_bytes())
+            .is_ok_and(|parsed| parsed == http::header::HOST || super::edits::is_managed(&parsed));
+        if managed {
             return Outcome::Failed(format!("header {name:?} is set by the host"));
         }
         builder = builder.header(name.as_str(), value.as_str());

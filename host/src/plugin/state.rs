@@ -85,6 +85,15 @@ impl InstanceState {
     }
 }
 
+impl InstanceState {
+    /// Start a call that may run for `timeout` (plus outbound waits, up to
+    /// the per-call allowance).
+    pub fn start_call(&mut self, timeout: std::time::Duration) {
+        self.deadline = Instant::now() + timeout;
+        self.io_allowance = IO_ALLOWANCE_PER_CALL;
+    }
+}
+
 impl WasiView for InstanceState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {

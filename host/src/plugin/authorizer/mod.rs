@@ -201,6 +201,15 @@ impl Authorizer {
         decision
     }
 
+    /// Remove the headers this authorizer's context entries would set, for
+    /// a request it did not decide (it failed and `on_error = "allow"`
+    /// skipped it): a client must not pass its own values through.
+    pub fn strip_context_headers(&self, headers: &mut http::HeaderMap) {
+        for (_, header) in &self.context_headers {
+            headers.remove(header.as_str());
+        }
+    }
+
     /// The decision as the chain applies it, and whether it is resource-specific.
     fn finish(&self, decision: Decision) -> (Decision, bool) {
         match decision {
@@ -236,17 +245,6 @@ impl Authorizer {
                 let resource_specific = denial.headers.len() != before;
                 (Decision::Deny(denial), resource_specific)
             }
-        }
-    }
-}
-
-impl Authorizer {
-    /// Remove the headers this authorizer's context entries would set, for
-    /// a request it did not decide (it failed and `on_error = "allow"`
-    /// skipped it): a client must not pass its own values through.
-    pub fn strip_context_headers(&self, headers: &mut http::HeaderMap) {
-        for (_, header) in &self.context_headers {
-            headers.remove(header.as_str());
         }
     }
 }
