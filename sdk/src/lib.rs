@@ -44,6 +44,7 @@ extern crate self as portcullis_sdk;
 mod authorization;
 mod decision;
 pub mod host;
+pub mod query;
 
 #[doc(hidden)]
 pub use wit_bindgen;

@@ -81,24 +81,10 @@ impl ApiKey {
         }
         match self.settings.from {
             From::Header => vec![Edit::RemoveHeader(self.settings.name.clone())],
-            From::Query => {
-                let path = request.path();
-                let rest: Vec<String> = request
-                    .query()
-                    .unwrap_or_default()
-                    .split('&')
-                    .filter(|pair| {
-                        !pair.is_empty()
-                            && pair.split('=').next() != Some(self.settings.name.as_str())
-                    })
-                    .map(str::to_string)
-                    .collect();
-                if rest.is_empty() {
-                    vec![Edit::RewritePath(path)]
-                } else {
-                    vec![Edit::RewritePath(format!("{path}?{}", rest.join("&")))]
-                }
-            }
+            From::Query => vec![portcullis_sdk::query::strip_param(
+                request,
+                &self.settings.name,
+            )],
         }
     }
 }

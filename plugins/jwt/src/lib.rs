@@ -234,14 +234,7 @@ impl Jwt {
                     None => vec![Edit::RemoveHeader("cookie".into())],
                 }
             }
-            From::Query => {
-                let query = request.query().unwrap_or_default();
-                let path = request.path();
-                match token::query_without(&query, &source.name) {
-                    Some(rest) => vec![Edit::RewritePath(format!("{path}?{rest}"))],
-                    None => vec![Edit::RewritePath(path)],
-                }
-            }
+            From::Query => vec![portcullis_sdk::query::strip_param(request, &source.name)],
         }
     }
 

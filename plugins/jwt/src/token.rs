@@ -63,16 +63,6 @@ pub fn cookie_without(cookie_headers: &[String], name: &str) -> Option<String> {
     (!kept.is_empty()).then(|| kept.join("; "))
 }
 
-/// The query string without parameter `name`; `None` if nothing is left.
-pub fn query_without(query: &str, name: &str) -> Option<String> {
-    let kept: Vec<&str> = query
-        .split('&')
-        .filter(|pair| pair.split_once('=').map_or(*pair, |(n, _)| n) != name)
-        .filter(|pair| !pair.is_empty())
-        .collect();
-    (!kept.is_empty()).then(|| kept.join("&"))
-}
-
 fn cookies(headers: &[String]) -> impl Iterator<Item = (&str, &str)> {
     headers
         .iter()
@@ -135,10 +125,5 @@ mod tests {
             from_query(Some("access_token=a&access_token=b"), "access_token"),
             Found::Ambiguous
         );
-        assert_eq!(
-            query_without("a=1&access_token=t&b=2", "access_token").as_deref(),
-            Some("a=1&b=2")
-        );
-        assert_eq!(query_without("access_token=t", "access_token"), None);
     }
 }
