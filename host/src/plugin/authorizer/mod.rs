@@ -128,26 +128,9 @@ impl Authorizer {
             {
                 return Gate::Refuse(unauthorized("identity-source-invalid"));
             }
-            // Length-prefixed, so ("ab","c") and ("a","bc") differ.
-            digest.update((value.len() as u64).to_be_bytes());
-            digest.update(&value);
+            update_framed(&mut digest, &value);
         }
         let identity: Key = digest.finalize().into();
-        // The resource: route, host, method, path and query, each
-        // length-prefixed, so a decision about one never answers another.
-        let mut resource = Sha256::new();
-        resource.update(identity);
-        for part in [
-            request.route_id.as_bytes(),
-            request.authority.as_bytes(),
-            request.method.as_str().as_bytes(),
-            request.path.as_bytes(),
-            request.query.as_deref().unwrap_or("\0").as_bytes(),
-        ] {
-            resource.update((part.len() as u64).to_be_bytes());
-            resource.update(part);
-        }
-        let resource: Key = resource.finalize().into();
         let now = Instant::now();
         let mut per_resource = false;
         let mut identity_wide = None;
@@ -162,14 +145,16 @@ impl Authorizer {
         }
         // Once the authorizer has said decisions for this identity depend on
         // the resource, an identity-wide one is never replayed.
+        if !per_resource && let Some(decision) = identity_wide {
+            return Gate::Known(decision);
+        }
+        let resource = resource_key(&identity, request);
         if per_resource {
             for cache in [&self.allows, &self.denials] {
                 if let Some(Cached::Decision(decision)) = cache.get(&resource, now) {
                     return Gate::Known(decision);
                 }
             }
-        } else if let Some(decision) = identity_wide {
-            return Gate::Known(decision);
         }
         Gate::Ask(Pending { identity, resource })
     }
@@ -247,6 +232,30 @@ impl Authorizer {
             }
         }
     }
+}
+
+/// The key of `request`'s resource for `identity`: route, host, method,
+/// path and query, so a decision about one never answers another. Only
+/// computed when a resource-specific decision may be involved.
+fn resource_key(identity: &Key, request: &RequestView) -> Key {
+    let mut digest = Sha256::new();
+    digest.update(identity);
+    for part in [
+        request.route_id.as_bytes(),
+        request.authority.as_bytes(),
+        request.method.as_str().as_bytes(),
+        request.path.as_bytes(),
+        request.query.as_deref().unwrap_or("\0").as_bytes(),
+    ] {
+        update_framed(&mut digest, part);
+    }
+    digest.finalize().into()
+}
+
+/// Hash `bytes` length-prefixed, so ("ab", "c") and ("a", "bc") differ.
+fn update_framed(digest: &mut Sha256, bytes: &[u8]) {
+    digest.update((bytes.len() as u64).to_be_bytes());
+    digest.update(bytes);
 }
 
 /// Whether a denial says `Cache-Control: no-store`.
