@@ -29,32 +29,12 @@ portcullis="$root/target/release/portcullis"
 "$root/tests/tls/make-certs.sh" "$out/certs"
 start_origin
 
-mkdir -p "$out/nginx"
-cat > "$out/nginx/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $out/nginx/nginx.pid;
-error_log $out/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  upstream origin { server 127.0.0.1:$origin_port; keepalive 128; }
-  server {
-    listen 127.0.0.1:$proxy_port ssl http2;
+write_nginx_proxy_conf "$out/nginx" "    listen 127.0.0.1:$proxy_port ssl http2;
     ssl_certificate $out/certs/server.pem;
     ssl_certificate_key $out/certs/server.key;
     ssl_protocols TLSv1.2 TLSv1.3;
     ssl_session_cache shared:SSL:10m;
-    http2_max_concurrent_streams 100;
-    location / {
-      proxy_pass http://origin;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
-  }
-}
-CONF
+    http2_max_concurrent_streams 100;"
 
 cat > "$out/portcullis.toml" <<CONF
 [server]

@@ -25,27 +25,7 @@ noop="$root/target/wasm/wasm32-wasip2/plugin/portcullis_fixture_noop.wasm"
 start_origin
 
 # nginx as a reverse proxy, one worker, keep-alive to the upstream.
-mkdir -p "$out/nginx"
-cat > "$out/nginx/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $out/nginx/nginx.pid;
-error_log $out/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  upstream origin { server 127.0.0.1:$origin_port; keepalive 128; }
-  server {
-    listen 127.0.0.1:$proxy_port;
-    location / {
-      proxy_pass http://origin;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
-  }
-}
-CONF
+write_nginx_proxy_conf "$out/nginx" "    listen 127.0.0.1:$proxy_port;"
 
 portcullis_config() { # $1 = number of noop plugins
   local plugins=""

@@ -45,24 +45,45 @@ wait_port() {
   echo "nothing listens on port $1" >&2; return 1
 }
 
-# The upstream: a static nginx on core 1, shared with the load generator.
-start_origin() {
-  mkdir -p "$out/origin"
-  cat > "$out/origin/nginx.conf" <<CONF
+# write_nginx_conf DIR HTTP_BLOCK: DIR/nginx.conf for one nginx worker in
+# the foreground, no access log, long keep-alive, HTTP_BLOCK inside http {}.
+write_nginx_conf() {
+  mkdir -p "$1"
+  cat > "$1/nginx.conf" <<CONF
 worker_processes 1;
 daemon off;
-pid $out/origin/nginx.pid;
-error_log $out/origin/error.log warn;
+pid $1/nginx.pid;
+error_log $1/error.log warn;
 events { worker_connections 4096; }
 http {
   access_log off;
   keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$origin_port;
-    location / { return 200 "hello from the origin\n"; }
-  }
+$2
 }
 CONF
+}
+
+# write_nginx_proxy_conf DIR SERVER_LINES: nginx as a reverse proxy to the
+# origin, keep-alive upstream; SERVER_LINES open the server block (listen,
+# TLS settings).
+write_nginx_proxy_conf() {
+  write_nginx_conf "$1" "  upstream origin { server 127.0.0.1:$origin_port; keepalive 128; }
+  server {
+$2
+    location / {
+      proxy_pass http://origin;
+      proxy_http_version 1.1;
+      proxy_set_header Connection \"\";
+    }
+  }"
+}
+
+# The upstream: a static nginx on core 1, shared with the load generator.
+start_origin() {
+  write_nginx_conf "$out/origin" "  server {
+    listen 127.0.0.1:$origin_port;
+    location / { return 200 \"hello from the origin\\n\"; }
+  }"
   taskset -c 1 "$nginx_bin" -c "$out/origin/nginx.conf" -p "$out/origin" &
   pids+=($!)
   wait_port $origin_port
