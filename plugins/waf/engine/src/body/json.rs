@@ -1,0 +1,62 @@
+//! JSON bodies flattened into arguments: `{"a":{"b":[1]}}` gives
+//! `json.a.b.0 = 1`, so rules over ARGS see every leaf.
+
+use serde_json::Value;
+
+/// Deeper documents are refused: a body processor must not recurse without bound.
+const MAX_DEPTH: usize = 64;
+
+pub fn flatten(input: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, String> {
+    let value: Value = serde_json::from_slice(input).map_err(|error| error.to_string())?;
+    let mut out = Vec::new();
+    walk(&value, b"json".to_vec(), 0, &mut out)?;
+    Ok(out)
+}
+
+fn walk(
+    value: &Value,
+    name: Vec<u8>,
+    depth: usize,
+    out: &mut Vec<(Vec<u8>, Vec<u8>)>,
+) -> Result<(), String> {
+    if depth > MAX_DEPTH {
+        return Err("JSON nested too deeply".into());
+    }
+    let child = |key: &[u8]| {
+        let mut child = name.clone();
+        child.push(b'.');
+        child.extend_from_slice(key);
+        child
+    };
+    match value {
+        Value::Object(members) => {
+            for (key, member) in members {
+                walk(member, child(key.as_bytes()), depth + 1, out)?;
+            }
+        }
+        Value::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                walk(item, child(index.to_string().as_bytes()), depth + 1, out)?;
+            }
+        }
+        Value::String(text) => out.push((name, text.as_bytes().to_vec())),
+        Value::Number(number) => out.push((name, number.to_string().into_bytes())),
+        Value::Bool(flag) => out.push((name, flag.to_string().into_bytes())),
+        Value::Null => out.push((name, Vec::new())),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flattens_nested_documents() {
+        let args = flatten(br#"{"a":{"b":["x",2]},"c":null}"#).expect("parses");
+        assert_eq!(args[0], (b"json.a.b.0".to_vec(), b"x".to_vec()));
+        assert_eq!(args[1], (b"json.a.b.1".to_vec(), b"2".to_vec()));
+        assert_eq!(args[2], (b"json.c".to_vec(), Vec::new()));
+        assert!(flatten(b"{bad").is_err());
+    }
+}

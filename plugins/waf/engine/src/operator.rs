@@ -1,0 +1,373 @@
+//! Operators (`@rx`, `@pm`, `@eq` ...), compiled once when the rules load.
+
+use std::net::IpAddr;
+use std::path::Path;
+
+use aho_corasick::AhoCorasick;
+use regex::bytes::{Regex, RegexBuilder};
+
+use crate::macros::{MacroSource, MacroString};
+
+#[derive(Debug)]
+pub enum Operator {
+    Rx(Regex),
+    /// Case-insensitive phrase match (`@pm`, `@pmFromFile`).
+    Pm(AhoCorasick),
+    DetectSqli,
+    DetectXss,
+    /// Matches when a byte falls outside the allowed set.
+    ValidateByteRange(Box<[bool; 256]>),
+    ValidateUrlEncoding,
+    ValidateUtf8Encoding,
+    Compare(Comparison, MacroString),
+    Text(TextTest, MacroString),
+    IpMatch(Vec<(IpAddr, u8)>),
+    Unconditional,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Comparison {
+    Eq,
+    Ge,
+    Gt,
+    Le,
+    Lt,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum TextTest {
+    Streq,
+    Contains,
+    BeginsWith,
+    EndsWith,
+    /// The operand contains the value.
+    Within,
+    ContainsWord,
+}
+
+/// The captures a matching operator hands to `capture`: TX:0 to TX:9.
+pub type Captures = Vec<Vec<u8>>;
+
+impl Operator {
+    /// Compiles `@name argument`; a bare argument is `@rx`. `data_dir` is
+    /// where `@pmFromFile` looks.
+    pub fn compile(text: &str, data_dir: &Path) -> Result<(Operator, bool), String> {
+        let (negated, text) = match text.strip_prefix('!') {
+            Some(rest) => (true, rest),
+            None => (false, text),
+        };
+        let (name, argument) = match text.strip_prefix('@') {
+            Some(rest) => match rest.split_once([' ', '\t']) {
+                Some((name, argument)) => (name, argument.trim_start()),
+                None => (rest, ""),
+            },
+            None => ("rx", text),
+        };
+        let operator = match name {
+            "rx" => Operator::Rx(compile_regex(argument)?),
+            "pm" => Operator::Pm(phrases(argument.split_whitespace().map(str::to_string))?),
+            "pmFromFile" | "pmf" => Operator::Pm(phrases(phrase_file(argument, data_dir)?)?),
+            "detectSQLi" => Operator::DetectSqli,
+            "detectXSS" => Operator::DetectXss,
+            "validateByteRange" => Operator::ValidateByteRange(byte_ranges(argument)?),
+            "validateUrlEncoding" => Operator::ValidateUrlEncoding,
+            "validateUtf8Encoding" => Operator::ValidateUtf8Encoding,
+            "eq" => Operator::Compare(Comparison::Eq, MacroString::parse(argument)),
+            "ge" => Operator::Compare(Comparison::Ge, MacroString::parse(argument)),
+            "gt" => Operator::Compare(Comparison::Gt, MacroString::parse(argument)),
+            "le" => Operator::Compare(Comparison::Le, MacroString::parse(argument)),
+            "lt" => Operator::Compare(Comparison::Lt, MacroString::parse(argument)),
+            "streq" => Operator::Text(TextTest::Streq, MacroString::parse(argument)),
+            "contains" => Operator::Text(TextTest::Contains, MacroString::parse(argument)),
+            "containsWord" => Operator::Text(TextTest::ContainsWord, MacroString::parse(argument)),
+            "beginsWith" => Operator::Text(TextTest::BeginsWith, MacroString::parse(argument)),
+            "endsWith" => Operator::Text(TextTest::EndsWith, MacroString::parse(argument)),
+            "within" => Operator::Text(TextTest::Within, MacroString::parse(argument)),
+            "ipMatch" => Operator::IpMatch(networks(argument)?),
+            "unconditionalMatch" => Operator::Unconditional,
+            "noMatch" => Operator::Never,
+            other => return Err(format!("@{other}: unknown operator")),
+        };
+        Ok((operator, negated))
+    }
+
+    /// Whether `value` matches; with `captures`, fills it on a match.
+    pub fn matches(
+        &self,
+        value: &[u8],
+        source: &dyn MacroSource,
+        captures: Option<&mut Captures>,
+    ) -> bool {
+        match self {
+            Operator::Rx(regex) => match captures {
+                None => regex.is_match(value),
+                Some(out) => match regex.captures(value) {
+                    None => false,
+                    Some(found) => {
+                        out.clear();
+                        out.extend(
+                            found
+                                .iter()
+                                .take(10)
+                                .map(|group| group.map(|g| g.as_bytes().to_vec()).unwrap_or_default()),
+                        );
+                        true
+                    }
+                },
+            },
+            Operator::Pm(phrases) => match phrases.find(value) {
+                None => false,
+                Some(found) => {
+                    if let Some(out) = captures {
+                        out.clear();
+                        out.push(value[found.range()].to_vec());
+                    }
+                    true
+                }
+            },
+            Operator::DetectSqli => {
+                let result = libinjectionrs::detect_sqli(value);
+                if result.is_injection()
+                    && let (Some(out), Some(fingerprint)) = (captures, &result.fingerprint)
+                {
+                    out.clear();
+                    out.push(fingerprint.as_bytes().to_vec());
+                }
+                result.is_injection()
+            }
+            Operator::DetectXss => libinjectionrs::detect_xss(value).is_injection(),
+            Operator::ValidateByteRange(allowed) => {
+                value.iter().any(|&byte| !allowed[usize::from(byte)])
+            }
+            Operator::ValidateUrlEncoding => has_bad_url_encoding(value),
+            Operator::ValidateUtf8Encoding => std::str::from_utf8(value).is_err(),
+            Operator::Compare(comparison, operand) => {
+                let left = leading_integer(value);
+                let right = leading_integer(&operand.expand(source));
+                match comparison {
+                    Comparison::Eq => left == right,
+                    Comparison::Ge => left >= right,
+                    Comparison::Gt => left > right,
+                    Comparison::Le => left <= right,
+                    Comparison::Lt => left < right,
+                }
+            }
+            Operator::Text(test, operand) => {
+                let operand = operand.expand(source);
+                let found = text_test(*test, value, &operand);
+                if found && let Some(out) = captures {
+                    out.clear();
+                    out.push(value.to_vec());
+                }
+                found
+            }
+            Operator::IpMatch(networks) => std::str::from_utf8(value)
+                .ok()
+                .and_then(|text| text.trim().parse::<IpAddr>().ok())
+                .is_some_and(|address| networks.iter().any(|net| in_network(address, *net))),
+            Operator::Unconditional => true,
+            Operator::Never => false,
+        }
+    }
+}
+
+/// Compiles a PCRE-style pattern to match bytes as PCRE does without UTF
+/// mode: `\w`, `\s`, `\b` and case folding are ASCII, `.` is any byte. A
+/// pattern that needs Unicode syntax falls back to Unicode mode.
+pub fn compile_regex(pattern: &str) -> Result<Regex, String> {
+    let build = |unicode: bool| {
+        RegexBuilder::new(pattern)
+            .unicode(unicode)
+            .size_limit(256 << 20)
+            .dfa_size_limit(16 << 20)
+            .build()
+    };
+    build(false)
+        .or_else(|_| build(true))
+        .map_err(|error| format!("@rx: {error}"))
+}
+
+fn phrases(list: impl IntoIterator<Item = String>) -> Result<AhoCorasick, String> {
+    let list: Vec<String> = list.into_iter().filter(|p| !p.is_empty()).collect();
+    AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+        .build(&list)
+        .map_err(|error| format!("@pm: {error}"))
+}
+
+fn phrase_file(names: &str, data_dir: &Path) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for name in names.split_whitespace() {
+        let path = data_dir.join(name);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|error| format!("@pmFromFile {}: {error}", path.display()))?;
+        out.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|line| !line.is_empty() && !line.starts_with('#'))
+                .map(str::to_string),
+        );
+    }
+    Ok(out)
+}
+
+fn byte_ranges(text: &str) -> Result<Box<[bool; 256]>, String> {
+    let mut allowed = Box::new([false; 256]);
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let parse = |n: &str| {
+            n.trim()
+                .parse::<u8>()
+                .map_err(|_| format!("@validateByteRange {text}: {n} is not a byte"))
+        };
+        let (first, last) = match part.split_once('-') {
+            Some((a, b)) => (parse(a)?, parse(b)?),
+            None => (parse(part)?, parse(part)?),
+        };
+        for byte in first..=last {
+            allowed[usize::from(byte)] = true;
+        }
+    }
+    Ok(allowed)
+}
+
+fn networks(text: &str) -> Result<Vec<(IpAddr, u8)>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|part| {
+            let (address, bits) = match part.split_once('/') {
+                Some((address, bits)) => (address, Some(bits)),
+                None => (part, None),
+            };
+            let address: IpAddr = address
+                .parse()
+                .map_err(|_| format!("@ipMatch: {part} is not an address or network"))?;
+            let max = if address.is_ipv4() { 32 } else { 128 };
+            let bits = match bits {
+                Some(bits) => bits
+                    .parse::<u8>()
+                    .ok()
+                    .filter(|b| *b <= max)
+                    .ok_or_else(|| format!("@ipMatch: {part} has a bad prefix length"))?,
+                None => max,
+            };
+            Ok((address, bits))
+        })
+        .collect()
+}
+
+fn in_network(address: IpAddr, (network, bits): (IpAddr, u8)) -> bool {
+    let (address, network, width) = match (address, network) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => (u128::from(u32::from(a)), u128::from(u32::from(n)), 32),
+        (IpAddr::V6(a), IpAddr::V6(n)) => (u128::from(a), u128::from(n), 128),
+        (IpAddr::V6(a), IpAddr::V4(n)) => match a.to_ipv4_mapped() {
+            Some(a) => (u128::from(u32::from(a)), u128::from(u32::from(n)), 32),
+            None => return false,
+        },
+        (IpAddr::V4(_), IpAddr::V6(_)) => return false,
+    };
+    if bits == 0 {
+        return true;
+    }
+    let shift = width - u32::from(bits);
+    address >> shift == network >> shift
+}
+
+fn has_bad_url_encoding(value: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(offset) = memchr::memchr(b'%', &value[i..]) {
+        let at = i + offset;
+        match value.get(at + 1..at + 3) {
+            Some(pair) if pair.iter().all(u8::is_ascii_hexdigit) => i = at + 3,
+            _ => return true,
+        }
+    }
+    false
+}
+
+/// The integer a value starts with, as C's atoi reads it (0 when none).
+pub fn leading_integer(value: &[u8]) -> i64 {
+    let text = value.trim_ascii_start();
+    let (sign, digits) = match text.first() {
+        Some(b'-') => (-1, &text[1..]),
+        Some(b'+') => (1, &text[1..]),
+        _ => (1, text),
+    };
+    let mut number: i64 = 0;
+    for &digit in digits.iter().take_while(|b| b.is_ascii_digit()) {
+        number = number.saturating_mul(10).saturating_add(i64::from(digit - b'0'));
+    }
+    sign * number
+}
+
+fn text_test(test: TextTest, value: &[u8], operand: &[u8]) -> bool {
+    match test {
+        TextTest::Streq => value == operand,
+        TextTest::Contains => memchr::memmem::find(value, operand).is_some(),
+        TextTest::BeginsWith => value.starts_with(operand),
+        TextTest::EndsWith => value.ends_with(operand),
+        TextTest::Within => memchr::memmem::find(operand, value).is_some(),
+        TextTest::ContainsWord => {
+            let word = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_');
+            memchr::memmem::find_iter(value, operand).any(|at| {
+                let before = at.checked_sub(1).and_then(|i| value.get(i));
+                !word(before) && !word(value.get(at + operand.len()))
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::borrow::Cow;
+
+    use crate::variable::Variable;
+
+    struct NoSource;
+    impl MacroSource for NoSource {
+        fn lookup(&self, _: Variable, _: Option<&[u8]>) -> Option<Cow<'_, [u8]>> {
+            Some(Cow::Borrowed(b"3"))
+        }
+    }
+
+    fn check(operator: &str, value: &[u8]) -> bool {
+        let (operator, negated) = Operator::compile(operator, Path::new(".")).expect("compiles");
+        operator.matches(value, &NoSource, None) != negated
+    }
+
+    #[test]
+    fn regex_matches_bytes_not_text() {
+        assert!(check("@rx ^\\xff.$", b"\xff\xfe"));
+        assert!(check("@rx (?i)select", b"SeLeCt"));
+        assert!(!check("!@rx a", b"cat"));
+    }
+
+    #[test]
+    fn numbers_compare_with_macros() {
+        assert!(check("@lt %{tx.x}", b"2"));
+        assert!(check("@ge 3", b"3abc"));
+        assert!(check("@eq 0", b""));
+    }
+
+    #[test]
+    fn byte_ranges_urls_and_utf8() {
+        assert!(check("@validateByteRange 32-126", b"ab\x01"));
+        assert!(!check("@validateByteRange 32-126", b"ab c"));
+        assert!(check("@validateUrlEncoding", b"a%2"));
+        assert!(!check("@validateUrlEncoding", b"a%2f"));
+        assert!(check("@validateUtf8Encoding", b"\xc0\xaf"));
+    }
+
+    #[test]
+    fn phrases_addresses_and_text() {
+        assert!(check("@pm gzip compress", b"x-COMPRESS"));
+        assert!(check("@ipMatch 127.0.0.1,::1,10.0.0.0/8", b"10.1.2.3"));
+        assert!(!check("@ipMatch 127.0.0.1", b"127.0.0.2"));
+        assert!(check("@within |GET| |POST|", b"GET"));
+        assert!(check("@detectSQLi", b"1' OR '1'='1"));
+        assert!(check("@detectXSS", b"<script>alert(1)</script>"));
+    }
+}

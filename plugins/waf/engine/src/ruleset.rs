@@ -1,0 +1,334 @@
+//! Loading SecLang text into rules compiled once and laid out per phase.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::operator::Operator;
+use crate::parse::{actions::parse_actions, directives::directives, targets};
+use crate::rule::{Disruptive, Rule};
+use crate::transform::TransformChain;
+
+/// Why a rule file was refused: the file, the line and the reason.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}:{line}: {reason}")]
+pub struct LoadError {
+    pub file: String,
+    pub line: usize,
+    pub reason: String,
+}
+
+/// One position in a phase's rule list.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Step {
+    /// Index into `RuleSet::rules`; None for a marker.
+    pub rule: Option<usize>,
+    /// Where a matching rule's `skipAfter` continues in this phase.
+    pub skip_to: Option<usize>,
+}
+
+/// Every loaded rule, compiled, with one ordered list per phase.
+#[derive(Debug, Default)]
+pub struct RuleSet {
+    pub(crate) rules: Vec<Rule>,
+    pub(crate) phases: [Vec<Step>; 6],
+    pub(crate) default_disruptive: [Option<Disruptive>; 6],
+    /// Markers and rules in load order, before phase lists are built.
+    order: Vec<Entry>,
+    by_id: HashMap<u32, usize>,
+    chain_ids: HashMap<Vec<crate::transform::Transform>, u16>,
+}
+
+#[derive(Debug)]
+enum Entry {
+    Marker(String),
+    Rule(usize),
+}
+
+/// Directives that configure a web server's ModSecurity rather than rules;
+/// the gateway's own settings take their place.
+const SERVER_DIRECTIVES: &[&str] = &[
+    "SecRuleEngine",
+    "SecRequestBodyAccess",
+    "SecResponseBodyAccess",
+    "SecRequestBodyLimit",
+    "SecRequestBodyNoFilesLimit",
+    "SecRequestBodyLimitAction",
+    "SecResponseBodyLimit",
+    "SecResponseBodyLimitAction",
+    "SecResponseBodyMimeType",
+    "SecComponentSignature",
+    "SecCollectionTimeout",
+    "SecAuditEngine",
+    "SecAuditLog",
+    "SecAuditLogParts",
+    "SecAuditLogType",
+    "SecAuditLogRelevantStatus",
+    "SecDebugLog",
+    "SecDebugLogLevel",
+    "SecTmpDir",
+    "SecDataDir",
+    "SecArgumentSeparator",
+    "SecCookieFormat",
+    "SecUnicodeMapFile",
+    "SecStatusEngine",
+    "SecPcreMatchLimit",
+    "SecPcreMatchLimitRecursion",
+    "SecArgumentsLimit",
+    "SecRequestBodyJsonDepthLimit",
+];
+
+impl RuleSet {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Loads one file's text; `data_dir` is where its `@pmFromFile` lists are.
+    pub fn add(&mut self, file: &str, text: &str, data_dir: &Path) -> Result<(), LoadError> {
+        let error = |line: usize, reason: String| LoadError {
+            file: file.to_string(),
+            line,
+            reason,
+        };
+        let parsed = directives(text).map_err(|(line, reason)| error(line, reason))?;
+        let mut open_chain: Option<(usize, usize)> = None;
+        for directive in parsed {
+            let line = directive.line;
+            let arg = |index: usize| {
+                directive
+                    .args
+                    .get(index)
+                    .map(String::as_str)
+                    .ok_or_else(|| error(line, format!("{} needs more arguments", directive.name)))
+            };
+            match directive.name.as_str() {
+                "SecRule" | "SecAction" => {
+                    let rule = if directive.name == "SecRule" {
+                        self.compile_rule(arg(0)?, arg(1)?, directive.args.get(2).map(String::as_str), data_dir)
+                    } else {
+                        self.compile_action(arg(0)?)
+                    }
+                    .map_err(|reason| error(line, reason))?;
+                    let chains_on = rule.actions.chain;
+                    match open_chain.take() {
+                        Some((owner, depth)) => {
+                            attach_link(&mut self.rules[owner], rule, depth);
+                            if chains_on {
+                                open_chain = Some((owner, depth + 1));
+                            }
+                        }
+                        None => {
+                            if rule.id() == 0 {
+                                return Err(error(line, "a rule needs an id".into()));
+                            }
+                            if self.by_id.contains_key(&rule.id()) {
+                                return Err(error(line, format!("id:{} is used twice", rule.id())));
+                            }
+                            let index = self.rules.len();
+                            self.by_id.insert(rule.id(), index);
+                            self.rules.push(rule);
+                            self.order.push(Entry::Rule(index));
+                            if chains_on {
+                                open_chain = Some((index, 1));
+                            }
+                        }
+                    }
+                }
+                "SecMarker" => self.order.push(Entry::Marker(arg(0)?.trim_matches('\'').to_string())),
+                "SecDefaultAction" => {
+                    let actions = parse_actions(arg(0)?).map_err(|reason| error(line, reason))?;
+                    let phase = usize::from(actions.phase.unwrap_or(2));
+                    self.default_disruptive[phase] = actions.disruptive;
+                }
+                "SecRuleUpdateTargetById" => {
+                    let ids = crate::parse::actions::id_range(arg(0)?).map_err(|r| error(line, r))?;
+                    let written = arg(1)?;
+                    for rule in self.rules.iter_mut().filter(|r| ids.contains(r.id())) {
+                        update_targets(rule, written).map_err(|reason| error(line, reason))?;
+                    }
+                }
+                "SecRuleUpdateTargetByTag" => {
+                    let tag = arg(0)?;
+                    let written = arg(1)?;
+                    for rule in self.rules.iter_mut().filter(|r| r.has_tag(tag)) {
+                        update_targets(rule, written).map_err(|reason| error(line, reason))?;
+                    }
+                }
+                "SecRuleRemoveById" => {
+                    for range in &directive.args {
+                        let ids = crate::parse::actions::id_range(range).map_err(|r| error(line, r))?;
+                        self.remove_where(|rule| ids.contains(rule.id()));
+                    }
+                }
+                "SecRuleRemoveByTag" => {
+                    let tag = arg(0)?.to_string();
+                    self.remove_where(|rule| rule.has_tag(&tag));
+                }
+                name if SERVER_DIRECTIVES.contains(&name) => {}
+                other => return Err(error(line, format!("{other}: unknown directive"))),
+            }
+        }
+        if open_chain.is_some() {
+            return Err(error(0, "the file ends inside a chain".into()));
+        }
+        Ok(())
+    }
+
+    /// Loads `*.conf` files of a directory in name order, as Include does
+    /// with a wildcard, reading `.data` files from the same directory.
+    pub fn add_dir(&mut self, dir: &Path) -> Result<(), LoadError> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|error| LoadError {
+                file: dir.display().to_string(),
+                line: 0,
+                reason: error.to_string(),
+            })?
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "conf"))
+            .collect();
+        files.sort();
+        for path in files {
+            let text = std::fs::read_to_string(&path).map_err(|error| LoadError {
+                file: path.display().to_string(),
+                line: 0,
+                reason: error.to_string(),
+            })?;
+            self.add(&path.display().to_string(), &text, dir)?;
+        }
+        Ok(())
+    }
+
+    /// Lays the rules out per phase with `skipAfter` resolved. Call after
+    /// the last `add`.
+    pub fn finish(&mut self) -> Result<(), LoadError> {
+        for phase in 1..=5u8 {
+            let mut steps = Vec::new();
+            let mut markers: HashMap<String, usize> = HashMap::new();
+            for entry in &self.order {
+                match entry {
+                    Entry::Marker(name) => {
+                        markers.insert(name.clone(), steps.len());
+                        steps.push(Step { rule: None, skip_to: None });
+                    }
+                    Entry::Rule(index) if self.rules[*index].actions.phase.unwrap_or(2) == phase => {
+                        steps.push(Step { rule: Some(*index), skip_to: None });
+                    }
+                    Entry::Rule(_) => {}
+                }
+            }
+            for step in steps.iter_mut() {
+                let Some(index) = step.rule else { continue };
+                if let Some(marker) = &self.rules[index].actions.skip_after {
+                    // A marker that was never declared skips to the end of the
+                    // phase, as ModSecurity does.
+                    step.skip_to = Some(markers.get(marker).copied().unwrap_or(usize::MAX));
+                }
+            }
+            self.phases[usize::from(phase)] = steps;
+        }
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// Every rule id, in load order.
+    pub fn ids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.rules.iter().map(Rule::id)
+    }
+
+    fn remove_where(&mut self, doomed: impl Fn(&Rule) -> bool) {
+        let rules = &self.rules;
+        self.order.retain(|entry| match entry {
+            Entry::Rule(index) => !doomed(&rules[*index]),
+            Entry::Marker(_) => true,
+        });
+    }
+
+    fn compile_rule(
+        &mut self,
+        targets_text: &str,
+        operator_text: &str,
+        actions_text: Option<&str>,
+        data_dir: &Path,
+    ) -> Result<Rule, String> {
+        let targets = targets::parse_targets(targets_text)?;
+        let (operator, negated) = Operator::compile(operator_text, data_dir)
+            .map_err(|reason| format!("{reason} (in \"{}\")", short(operator_text)))?;
+        let actions = parse_actions(actions_text.unwrap_or(""))?;
+        let transforms = self.intern(actions.transforms.clone());
+        Ok(Rule {
+            targets,
+            operator,
+            negated,
+            transforms,
+            actions,
+            chained: None,
+            unconditional: false,
+        })
+    }
+
+    fn compile_action(&mut self, actions_text: &str) -> Result<Rule, String> {
+        let actions = parse_actions(actions_text)?;
+        let transforms = self.intern(None);
+        Ok(Rule {
+            targets: Vec::new(),
+            operator: Operator::Unconditional,
+            negated: false,
+            transforms,
+            actions,
+            chained: None,
+            unconditional: true,
+        })
+    }
+
+    /// Numbers each distinct transformation list so values transformed the
+    /// same way can share a cache entry.
+    fn intern(&mut self, chain: Option<TransformChain>) -> TransformChain {
+        let mut chain = chain.unwrap_or_else(|| TransformChain::new(Vec::new()));
+        let next = self.chain_ids.len() as u16;
+        chain.id = *self.chain_ids.entry(chain.steps.clone()).or_insert(next);
+        chain
+    }
+}
+
+fn attach_link(owner: &mut Rule, link: Rule, depth: usize) {
+    let mut slot = &mut owner.chained;
+    for _ in 1..depth {
+        match slot {
+            Some(next) => slot = &mut next.chained,
+            None => break,
+        }
+    }
+    *slot = Some(Box::new(link));
+}
+
+/// `SecRuleUpdateTargetById`: `!VAR:key` excludes, anything else adds.
+fn update_targets(rule: &mut Rule, written: &str) -> Result<(), String> {
+    for target in targets::parse_written_list(written)? {
+        if target.negated {
+            targets::add_exclusion(&mut rule.targets, target.variable, target.selector);
+        } else if !rule
+            .targets
+            .iter()
+            .any(|t| t.variable == target.variable && t.selector.same_as(&target.selector))
+        {
+            rule.targets.push(crate::rule::Target {
+                variable: target.variable,
+                selector: target.selector,
+                count: target.count,
+                exclusions: Vec::new(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn short(text: &str) -> String {
+    text.chars().take(60).collect()
+}

@@ -1,0 +1,526 @@
+//! One request's run through the rules: its variables, its TX collection,
+//! what matched, and whether it must be stopped.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use crate::body;
+use crate::macros::MacroSource;
+use crate::operator::{Captures, leading_integer};
+use crate::request::{RequestData, RequestHead};
+use crate::rule::{BodyProcessor, Ctl, Disruptive, EngineMode, IdRange, Phase, Rule, Selector, SetVarOp};
+use crate::ruleset::RuleSet;
+use crate::variable::Variable;
+
+/// A rule that matched and logs.
+#[derive(Debug, Clone)]
+pub struct Detection {
+    pub rule_id: u32,
+    pub phase: Phase,
+    pub severity: Option<u8>,
+    pub message: String,
+    /// The rule's `logdata`, expanded. It may quote request data: callers
+    /// that log it must bound and redact it.
+    pub data: String,
+    /// Where the last match was, e.g. `ARGS:q`.
+    pub location: String,
+}
+
+/// The transaction must be stopped with this status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interruption {
+    pub status: u16,
+    pub rule_id: u32,
+}
+
+#[derive(Debug)]
+struct Matched {
+    name: Vec<u8>,
+    value: Vec<u8>,
+    captures: Option<Captures>,
+}
+
+/// Rules and targets removed for this transaction by `ctl` actions.
+#[derive(Debug, Default)]
+struct Removals {
+    ids: Vec<IdRange>,
+    tags: Vec<String>,
+    targets_by_id: Vec<(IdRange, Variable, Selector)>,
+    targets_by_tag: Vec<(String, Variable, Selector)>,
+}
+
+impl Removals {
+    fn removes(&self, rule: &Rule) -> bool {
+        self.ids.iter().any(|range| range.contains(rule.id()))
+            || self.tags.iter().any(|tag| rule.has_tag(tag))
+    }
+
+    /// Selectors removed from `variable` for `owner` (the chain's first rule).
+    fn target_removals<'a>(&'a self, owner: &Rule, variable: Variable) -> Vec<&'a Selector> {
+        let by_id = self
+            .targets_by_id
+            .iter()
+            .filter(|(range, var, _)| *var == variable && range.contains(owner.id()))
+            .map(|(_, _, selector)| selector);
+        let by_tag = self
+            .targets_by_tag
+            .iter()
+            .filter(|(tag, var, _)| *var == variable && owner.has_tag(tag))
+            .map(|(_, _, selector)| selector);
+        by_id.chain(by_tag).collect()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.targets_by_id.is_empty() && self.targets_by_tag.is_empty()
+    }
+}
+
+pub struct Transaction<'r> {
+    rules: &'r RuleSet,
+    data: RequestData,
+    tx: BTreeMap<Vec<u8>, Vec<u8>>,
+    mode: EngineMode,
+    processor: Option<BodyProcessor>,
+    removals: Removals,
+    matched_var: Vec<u8>,
+    matched_var_name: Vec<u8>,
+    /// The previous chain link's matches, which the next link may inspect.
+    matched_vars: Vec<(Vec<u8>, Vec<u8>)>,
+    detections: Vec<Detection>,
+    interruption: Option<Interruption>,
+    allowed: bool,
+}
+
+impl std::fmt::Debug for Transaction<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transaction")
+            .field("mode", &self.mode)
+            .field("detections", &self.detections)
+            .field("interruption", &self.interruption)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'r> Transaction<'r> {
+    pub fn new(rules: &'r RuleSet, head: RequestHead, mode: EngineMode) -> Self {
+        let data = RequestData::new(head);
+        let processor = data.header(b"content-type").and_then(body::processor_for);
+        Transaction {
+            rules,
+            data,
+            tx: BTreeMap::new(),
+            mode,
+            processor,
+            removals: Removals::default(),
+            matched_var: Vec::new(),
+            matched_var_name: Vec::new(),
+            matched_vars: Vec::new(),
+            detections: Vec::new(),
+            interruption: None,
+            allowed: false,
+        }
+    }
+
+    /// Phase 1: request line and headers.
+    pub fn request_headers(&mut self) {
+        self.run_phase(1);
+    }
+
+    /// Phase 2: parses `body` with the chosen processor, then runs the
+    /// request-body rules. Call it with an empty body for requests without one:
+    /// the CRS decides on blocking in this phase.
+    pub fn request_body(&mut self, body: &[u8]) {
+        if self.mode == EngineMode::Off {
+            return;
+        }
+        self.data.read_body(body, self.processor);
+        self.run_phase(2);
+    }
+
+    /// Phase 3: response status and headers.
+    pub fn response_headers(&mut self, status: u16, protocol: &str, headers: Vec<(Vec<u8>, Vec<u8>)>) {
+        self.data.response_status = status.to_string().into_bytes();
+        self.data.response_protocol = protocol.as_bytes().to_vec();
+        self.data.response_headers = headers;
+        self.run_phase(3);
+    }
+
+    /// Phase 4: response body.
+    pub fn response_body(&mut self, body: &[u8]) {
+        self.data.response_body = body.to_vec();
+        self.run_phase(4);
+    }
+
+    /// Phase 5: logging rules (correlation).
+    pub fn logging(&mut self) {
+        let stopped = self.interruption.take();
+        let allowed = std::mem::take(&mut self.allowed);
+        self.run_phase(5);
+        self.interruption = stopped;
+        self.allowed = allowed;
+    }
+
+    pub fn detections(&self) -> &[Detection] {
+        &self.detections
+    }
+
+    pub fn interruption(&self) -> Option<Interruption> {
+        self.interruption
+    }
+
+    pub fn mode(&self) -> EngineMode {
+        self.mode
+    }
+
+    /// A TX variable (name lowercase), e.g. the CRS's `blocking_inbound_anomaly_score`.
+    pub fn tx(&self, name: &str) -> Option<&[u8]> {
+        self.tx.get(name.as_bytes()).map(Vec::as_slice)
+    }
+
+    /// A TX variable read as an integer (0 when unset).
+    pub fn tx_number(&self, name: &str) -> i64 {
+        self.tx(name).map_or(0, leading_integer)
+    }
+
+    fn run_phase(&mut self, phase: Phase) {
+        if self.mode == EngineMode::Off || self.allowed || self.interruption.is_some() {
+            return;
+        }
+        let rules = self.rules;
+        let steps = &rules.phases[usize::from(phase)];
+        let mut position = 0;
+        while position < steps.len() {
+            let step = steps[position];
+            if let Some(index) = step.rule {
+                let rule = &rules.rules[index];
+                if !self.removals.removes(rule) && self.evaluate(rule, phase) {
+                    if self.interruption.is_some() || self.allowed {
+                        return;
+                    }
+                    if let Some(next) = step.skip_to {
+                        position = next;
+                        continue;
+                    }
+                }
+            }
+            position += 1;
+        }
+    }
+
+    /// Runs a rule and its chain; on a full match runs their actions.
+    fn evaluate(&mut self, rule: &'r Rule, phase: Phase) -> bool {
+        let mut links: Vec<(&'r Rule, Vec<Matched>)> = Vec::new();
+        let mut link = rule;
+        loop {
+            let matches = self.match_link(rule, link);
+            if matches.is_empty() {
+                return false;
+            }
+            if let Some(last) = matches.last() {
+                self.remember(last);
+            }
+            self.matched_vars = matches
+                .iter()
+                .map(|m| (m.name.clone(), m.value.clone()))
+                .collect();
+            links.push((link, matches));
+            match &link.chained {
+                Some(next) => link = next,
+                None => break,
+            }
+        }
+        let chained = links.len() > 1;
+        for (link, matches) in &links {
+            // A rule acts once per matching value; a chain acts once.
+            let rounds: &[Matched] = if chained {
+                &matches[matches.len() - 1..]
+            } else {
+                matches
+            };
+            for matched in rounds {
+                self.remember(matched);
+                self.run_actions(link);
+            }
+        }
+        if rule.logs() {
+            self.detections.push(Detection {
+                rule_id: rule.id(),
+                phase,
+                severity: rule.actions.severity,
+                message: self.expand_text(rule.actions.msg.as_ref()),
+                data: self.expand_text(rule.actions.logdata.as_ref()),
+                location: String::from_utf8_lossy(&self.matched_var_name).into_owned(),
+            });
+        }
+        self.disrupt(rule, phase);
+        true
+    }
+
+    fn remember(&mut self, matched: &Matched) {
+        self.matched_var.clone_from(&matched.value);
+        self.matched_var_name.clone_from(&matched.name);
+        if let Some(captures) = &matched.captures {
+            for (index, group) in captures.iter().enumerate() {
+                self.tx.insert(index.to_string().into_bytes(), group.clone());
+            }
+        }
+    }
+
+    fn expand_text(&self, text: Option<&crate::macros::MacroString>) -> String {
+        text.map(|t| String::from_utf8_lossy(&t.expand(self)).into_owned())
+            .unwrap_or_default()
+    }
+
+    fn disrupt(&mut self, rule: &Rule, phase: Phase) {
+        let action = match rule.actions.disruptive {
+            Some(Disruptive::Block) | None => self.rules.default_disruptive[usize::from(phase)],
+            other => other,
+        };
+        if self.mode != EngineMode::On {
+            return;
+        }
+        match action {
+            Some(Disruptive::Deny | Disruptive::Drop) => {
+                self.interruption = Some(Interruption {
+                    status: rule.actions.status.unwrap_or(403),
+                    rule_id: rule.id(),
+                });
+            }
+            Some(Disruptive::Allow) => self.allowed = true,
+            Some(Disruptive::Pass | Disruptive::Block) | None => {}
+        }
+    }
+
+    fn run_actions(&mut self, link: &Rule) {
+        for setvar in &link.actions.setvars {
+            if !setvar.transient {
+                continue;
+            }
+            let name = setvar.name.expand(self).to_ascii_lowercase();
+            match &setvar.op {
+                SetVarOp::Set(value) => {
+                    let value = value.expand(self).into_owned();
+                    self.tx.insert(name, value);
+                }
+                SetVarOp::Add(amount) | SetVarOp::Subtract(amount) => {
+                    let amount = leading_integer(&amount.expand(self));
+                    let current = self.tx.get(&name).map_or(0, |v| leading_integer(v));
+                    let next = if matches!(setvar.op, SetVarOp::Add(_)) {
+                        current.saturating_add(amount)
+                    } else {
+                        current.saturating_sub(amount)
+                    };
+                    self.tx.insert(name, next.to_string().into_bytes());
+                }
+                SetVarOp::Delete => {
+                    self.tx.remove(&name);
+                }
+            }
+        }
+        for ctl in &link.actions.ctls {
+            match ctl {
+                Ctl::RuleEngine(mode) => self.mode = *mode,
+                Ctl::RuleRemoveById(range) => self.removals.ids.push(*range),
+                Ctl::RuleRemoveByTag(tag) => self.removals.tags.push(tag.clone()),
+                Ctl::RuleRemoveTargetById(range, variable, selector) => {
+                    self.removals
+                        .targets_by_id
+                        .push((*range, *variable, selector.clone()))
+                }
+                Ctl::RuleRemoveTargetByTag(tag, variable, selector) => {
+                    self.removals
+                        .targets_by_tag
+                        .push((tag.clone(), *variable, selector.clone()))
+                }
+                Ctl::RequestBodyProcessor(processor) => self.processor = Some(*processor),
+                Ctl::ForceRequestBodyVariable(_) | Ctl::Ignored => {}
+            }
+        }
+    }
+
+    /// Every value of `link`'s targets that passes its operator.
+    fn match_link(&self, owner: &Rule, link: &Rule) -> Vec<Matched> {
+        if link.unconditional {
+            return vec![Matched {
+                name: Vec::new(),
+                value: Vec::new(),
+                captures: None,
+            }];
+        }
+        let mut matches = Vec::new();
+        let want_captures = link.actions.capture;
+        for target in &link.targets {
+            let removed = if self.removals.is_empty() {
+                Vec::new()
+            } else {
+                self.removals.target_removals(owner, target.variable)
+            };
+            let mut test = |name: &dyn Fn() -> Vec<u8>, value: &[u8]| {
+                let mut captures = want_captures.then(Vec::new);
+                let hit = if link.actions.multi_match {
+                    link.transforms.apply_each(value).iter().any(|candidate| {
+                        link.operator.matches(candidate, self, captures.as_mut()) != link.negated
+                    })
+                } else {
+                    let transformed = link.transforms.apply(value);
+                    link.operator.matches(&transformed, self, captures.as_mut()) != link.negated
+                };
+                if hit {
+                    matches.push(Matched {
+                        name: name(),
+                        value: link.transforms.apply(value).into_owned(),
+                        captures: captures.filter(|c| !c.is_empty()),
+                    });
+                }
+            };
+            if target.count {
+                let mut count = 0usize;
+                self.visit(target.variable, &target.selector, &mut |key, _| {
+                    if !target.excludes(key) && !removed.iter().any(|s| s.accepts(key)) {
+                        count += 1;
+                    }
+                });
+                let label = || format!("&{}", target.variable.name()).into_bytes();
+                test(&label, count.to_string().as_bytes());
+                continue;
+            }
+            self.visit(target.variable, &target.selector, &mut |key, value| {
+                if target.excludes(key) || removed.iter().any(|s| s.accepts(key)) {
+                    return;
+                }
+                let name = || qualified_name(target.variable, key);
+                test(&name, value);
+            });
+        }
+        matches
+    }
+
+    /// Calls `each(key, value)` for every member of `variable` the selector
+    /// accepts; single-valued variables have an empty key.
+    fn visit(&self, variable: Variable, selector: &Selector, each: &mut dyn FnMut(&[u8], &[u8])) {
+        let data = &self.data;
+        let pairs = |list: &[(Vec<u8>, Vec<u8>)], each: &mut dyn FnMut(&[u8], &[u8])| {
+            for (key, value) in list {
+                if selector.accepts(key) {
+                    each(key, value);
+                }
+            }
+        };
+        let names = |list: &[(Vec<u8>, Vec<u8>)], each: &mut dyn FnMut(&[u8], &[u8])| {
+            for (key, _) in list {
+                if selector.accepts(key) {
+                    each(key, key);
+                }
+            }
+        };
+        let mut scalar = |value: &[u8]| each(b"", value);
+        match variable {
+            Variable::Args => {
+                pairs(&data.args_get, each);
+                pairs(&data.args_post, each);
+            }
+            Variable::ArgsNames => {
+                names(&data.args_get, each);
+                names(&data.args_post, each);
+            }
+            Variable::ArgsGet => pairs(&data.args_get, each),
+            Variable::ArgsGetNames => names(&data.args_get, each),
+            Variable::ArgsPost => pairs(&data.args_post, each),
+            Variable::ArgsPostNames => names(&data.args_post, each),
+            Variable::Files => pairs(&data.files, each),
+            Variable::FilesNames => names(&data.files, each),
+            Variable::FilesSizes => pairs(&data.file_sizes, each),
+            Variable::MultipartPartHeaders => pairs(&data.part_headers, each),
+            Variable::RequestHeaders => pairs(&data.head.headers, each),
+            Variable::RequestHeadersNames => names(&data.head.headers, each),
+            Variable::RequestCookies => pairs(&data.cookies, each),
+            Variable::RequestCookiesNames => names(&data.cookies, each),
+            Variable::ResponseHeaders => pairs(&data.response_headers, each),
+            Variable::ResponseHeadersNames => names(&data.response_headers, each),
+            Variable::Tx => {
+                for (key, value) in &self.tx {
+                    if selector.accepts(key) {
+                        each(key, value);
+                    }
+                }
+            }
+            Variable::MatchedVars => pairs(&self.matched_vars, each),
+            Variable::MatchedVarsNames => names(&self.matched_vars, each),
+            Variable::Xml => {
+                let Some(xml) = &data.xml else { return };
+                let attributes = matches!(selector, Selector::Key(path) if path.ends_with(b"@*"));
+                if attributes {
+                    for value in &xml.attributes {
+                        each(b"//@*", value);
+                    }
+                } else {
+                    each(b"/*", &xml.text);
+                }
+            }
+            Variable::ArgsCombinedSize => scalar(data.args_combined_size().to_string().as_bytes()),
+            Variable::FilesCombinedSize => scalar(data.files_combined_size.to_string().as_bytes()),
+            Variable::RequestFilename => scalar(&data.filename),
+            Variable::RequestBasename => scalar(&data.basename),
+            Variable::RequestLine => scalar(&data.line),
+            Variable::RequestMethod => scalar(data.head.method.as_bytes()),
+            Variable::RequestProtocol => scalar(data.head.protocol.as_bytes()),
+            Variable::RequestUri => scalar(&data.uri),
+            Variable::RequestUriRaw => scalar(data.head.target.as_bytes()),
+            Variable::QueryString => scalar(&data.query),
+            Variable::RequestBody => scalar(&data.body),
+            Variable::RequestBodyLength => scalar(data.body.len().to_string().as_bytes()),
+            Variable::ReqbodyProcessor => {
+                if let Some(processor) = self.processor {
+                    scalar(processor.name().as_bytes());
+                }
+            }
+            Variable::ReqbodyError => scalar(if data.body_error { b"1" } else { b"0" }),
+            Variable::RemoteAddr => scalar(data.head.remote_addr.as_bytes()),
+            Variable::UniqueId => scalar(data.head.unique_id.as_bytes()),
+            Variable::MatchedVar => scalar(&self.matched_var),
+            Variable::MatchedVarName => scalar(&self.matched_var_name),
+            Variable::ResponseStatus => scalar(&data.response_status),
+            Variable::ResponseProtocol => scalar(&data.response_protocol),
+            Variable::ResponseBody => scalar(&data.response_body),
+            Variable::ResponseContentType => {
+                if let Some((_, value)) = data
+                    .response_headers
+                    .iter()
+                    .find(|(name, _)| name.eq_ignore_ascii_case(b"content-type"))
+                {
+                    scalar(value);
+                }
+            }
+            Variable::Empty => {}
+        }
+    }
+}
+
+/// `ARGS:q`, `TX:score`, or just `REQUEST_URI` for single values.
+fn qualified_name(variable: Variable, key: &[u8]) -> Vec<u8> {
+    let mut name = variable.name().as_bytes().to_vec();
+    if !key.is_empty() {
+        name.push(b':');
+        name.extend_from_slice(key);
+    }
+    name
+}
+
+impl MacroSource for Transaction<'_> {
+    fn lookup(&self, variable: Variable, key: Option<&[u8]>) -> Option<Cow<'_, [u8]>> {
+        if variable == Variable::Tx {
+            return self.tx.get(key?).map(|v| Cow::Borrowed(v.as_slice()));
+        }
+        let selector = match key {
+            Some(key) => Selector::Key(key.to_vec()),
+            None => Selector::All,
+        };
+        let mut found = None;
+        self.visit(variable, &selector, &mut |_, value| {
+            if found.is_none() {
+                found = Some(value.to_vec());
+            }
+        });
+        found.map(Cow::Owned)
+    }
+}
