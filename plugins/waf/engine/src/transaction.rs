@@ -81,6 +81,9 @@ pub struct Transaction<'r> {
     tx: BTreeMap<Vec<u8>, Vec<u8>>,
     mode: EngineMode,
     processor: Option<BodyProcessor>,
+    /// `ctl:forceRequestBodyVariable`: REQUEST_BODY holds a body no
+    /// processor claimed.
+    force_body_variable: bool,
     removals: Removals,
     matched_var: Vec<u8>,
     matched_var_name: Vec<u8>,
@@ -111,6 +114,7 @@ impl<'r> Transaction<'r> {
             tx: BTreeMap::new(),
             mode,
             processor,
+            force_body_variable: false,
             removals: Removals::default(),
             matched_var: Vec::new(),
             matched_var_name: Vec::new(),
@@ -207,39 +211,25 @@ impl<'r> Transaction<'r> {
         }
     }
 
-    /// Runs a rule and its chain; on a full match runs their actions.
+    /// Runs a rule and its chain. As in ModSecurity, each link's
+    /// non-disruptive actions run as soon as it matches, once per matching
+    /// value (the next link may read what they set); logging and the
+    /// disruptive action wait for the whole chain.
     fn evaluate(&mut self, rule: &'r Rule, phase: Phase) -> bool {
-        let mut links: Vec<(&'r Rule, Vec<Matched>)> = Vec::new();
         let mut link = rule;
         loop {
             let matches = self.match_link(rule, link);
             if matches.is_empty() {
                 return false;
             }
-            if let Some(last) = matches.last() {
-                self.remember(last);
+            for matched in &matches {
+                self.remember(matched);
+                self.run_actions(link);
             }
-            self.matched_vars = matches
-                .iter()
-                .map(|m| (m.name.clone(), m.value.clone()))
-                .collect();
-            links.push((link, matches));
+            self.matched_vars = matches.into_iter().map(|m| (m.name, m.value)).collect();
             match &link.chained {
                 Some(next) => link = next,
                 None => break,
-            }
-        }
-        let chained = links.len() > 1;
-        for (link, matches) in &links {
-            // A rule acts once per matching value; a chain acts once.
-            let rounds: &[Matched] = if chained {
-                &matches[matches.len() - 1..]
-            } else {
-                matches
-            };
-            for matched in rounds {
-                self.remember(matched);
-                self.run_actions(link);
             }
         }
         if rule.logs() {
@@ -333,7 +323,8 @@ impl<'r> Transaction<'r> {
                         .push((tag.clone(), *variable, selector.clone()))
                 }
                 Ctl::RequestBodyProcessor(processor) => self.processor = Some(*processor),
-                Ctl::ForceRequestBodyVariable(_) | Ctl::Ignored => {}
+                Ctl::ForceRequestBodyVariable(on) => self.force_body_variable = *on,
+                Ctl::Ignored => {}
             }
         }
     }
@@ -467,12 +458,17 @@ impl<'r> Transaction<'r> {
             Variable::RequestUri => scalar(&data.uri),
             Variable::RequestUriRaw => scalar(data.head.target.as_bytes()),
             Variable::QueryString => scalar(&data.query),
-            Variable::RequestBody => scalar(&data.body),
+            // As in ModSecurity, the raw body is a variable only for form
+            // bodies or when forced for bodies no processor claimed: parsed
+            // JSON, XML and multipart are inspected through their parts.
+            Variable::RequestBody => match self.processor {
+                Some(BodyProcessor::UrlEncoded) => scalar(&data.body),
+                None if self.force_body_variable => scalar(&data.body),
+                _ => {}
+            },
             Variable::RequestBodyLength => scalar(data.body.len().to_string().as_bytes()),
             Variable::ReqbodyProcessor => {
-                if let Some(processor) = self.processor {
-                    scalar(processor.name().as_bytes());
-                }
+                scalar(self.processor.map_or("", BodyProcessor::name).as_bytes())
             }
             Variable::ReqbodyError => scalar(if data.body_error { b"1" } else { b"0" }),
             Variable::RemoteAddr => scalar(data.head.remote_addr.as_bytes()),

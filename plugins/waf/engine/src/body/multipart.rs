@@ -81,7 +81,7 @@ fn read_part(part: &[u8], out: &mut Multipart) {
             continue;
         };
         if line[..colon].trim_ascii().eq_ignore_ascii_case(b"content-disposition") {
-            for param in line[colon + 1..].split(|&b| b == b';') {
+            for param in split_params(&line[colon + 1..]) {
                 let Some(eq) = memchr::memchr(b'=', param) else {
                     continue;
                 };
@@ -105,6 +105,29 @@ fn read_part(part: &[u8], out: &mut Multipart) {
         }
         None => out.args.push((name, content.to_vec())),
     }
+}
+
+/// Splits `; `-separated parameters, keeping a `;` inside quotes.
+fn split_params(value: &[u8]) -> Vec<&[u8]> {
+    let mut params = Vec::new();
+    let (mut start, mut quoted, mut escaped) = (0, false, false);
+    for (index, &byte) in value.iter().enumerate() {
+        match byte {
+            b'\\' if quoted && !escaped => {
+                escaped = true;
+                continue;
+            }
+            b'"' if !escaped => quoted = !quoted,
+            b';' if !quoted => {
+                params.push(&value[start..index]);
+                start = index + 1;
+            }
+            _ => {}
+        }
+        escaped = false;
+    }
+    params.push(&value[start..]);
+    params
 }
 
 fn unquote(value: &[u8]) -> Vec<u8> {

@@ -4,7 +4,7 @@
 
 use portcullis_waf_engine::{EngineMode, RequestHead, Transaction};
 
-use crate::ftw::{Stage, load_stages};
+use crate::ftw::{Reflection, Stage, load_stages, reflect};
 use crate::{crs_dir, load_crs};
 
 /// The settings the CRS project runs its own suite with.
@@ -59,11 +59,30 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
     }
 }
 
+fn transaction_path(stage: &Stage) -> String {
+    let line = stage.raw.split(|&b| b == b'\n').next().unwrap_or_default();
+    let target = String::from_utf8_lossy(line).split(' ').nth(1).unwrap_or_default().to_string();
+    target.split('?').next().unwrap_or_default().to_string()
+}
+
 fn fired(rules: &portcullis_waf_engine::RuleSet, stage: &Stage) -> Vec<u32> {
     let (head, body) = parse_raw(&stage.raw);
     let mut transaction = Transaction::new(rules, head, EngineMode::DetectionOnly);
     transaction.request_headers();
     transaction.request_body(&body);
+    let path = transaction_path(stage);
+    let response = if path == "/reflect" {
+        reflect(&body)
+    } else {
+        Reflection { status: 200, headers: Vec::new(), body: Vec::new() }
+    };
+    let headers = response
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_bytes().to_vec(), v.as_bytes().to_vec()))
+        .collect();
+    transaction.response_headers(response.status, "HTTP/1.1", headers);
+    transaction.response_body(&response.body);
     transaction.logging();
     transaction.detections().iter().map(|d| d.rule_id).collect()
 }

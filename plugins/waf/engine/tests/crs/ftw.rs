@@ -152,3 +152,35 @@ fn base64_decode(text: &str) -> Vec<u8> {
     }
     out
 }
+
+/// What the suite's reflecting upstream (albedo's `/reflect`) answers to a
+/// JSON body `{"status": 200, "headers": {...}, "body": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reflection {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+pub fn reflect(request_body: &[u8]) -> Reflection {
+    let document: serde_json::Value = serde_json::from_slice(request_body).unwrap_or_default();
+    let status = document["status"]
+        .as_u64()
+        .and_then(|s| u16::try_from(s).ok())
+        .filter(|s| (200..600).contains(s))
+        .unwrap_or(200);
+    let headers = document["headers"]
+        .as_object()
+        .map(|map| {
+            map.iter()
+                .map(|(name, value)| (name.clone(), value.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let body = match (document["body"].as_str(), document["encodedBody"].as_str()) {
+        (Some(body), _) => body.as_bytes().to_vec(),
+        (None, Some(encoded)) => base64_decode(encoded),
+        (None, None) => Vec::new(),
+    };
+    Reflection { status, headers, body }
+}
