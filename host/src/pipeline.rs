@@ -5,9 +5,10 @@
 //!    refused before anything else (413); expectations other than
 //!    `100-continue` get 417;
 //! 2. route match on host, path and method (404 if none);
-//! 3. the request view: hop-by-hop headers removed, the client address
-//!    resolved (`X-Forwarded-For` only from trusted proxies); this is what
-//!    plugins see; a route that requires a client certificate checks it,
+//! 3. the request view: the headers as the client sent them (hop-by-hop
+//!    ones included, so a firewall sees `Connection` and `Transfer-Encoding`;
+//!    they never go upstream), the client address resolved
+//!    (`X-Forwarded-For` only from trusted proxies); this is what plugins see; a route that requires a client certificate checks it,
 //!    and a declared body larger than the route's limit is refused (413);
 //! 4. rate limits keyed by client, header or route (429), before any plugin;
 //! 5. plugin chain, `request-headers` phase, in configured order: before any
@@ -143,7 +144,6 @@ async fn proxy(
     *route_id = Some(route.id.clone());
 
     // 3. The request as plugins see it.
-    forwarding::strip_hop_by_hop(&mut parts.headers);
     // The upstream must see the host this request was routed by: an
     // absolute-form target or an HTTP/2 `:authority` wins over a `Host`
     // header that says otherwise (RFC 9112 §3.2.2).
@@ -163,6 +163,7 @@ async fn proxy(
         path: parts.uri.path().to_string(),
         query: parts.uri.query().map(str::to_string),
         headers: std::mem::take(&mut parts.headers),
+        version: parts.version,
         client_ip,
         peer_ip: connection.peer_ip,
         tls: connection.tls,
@@ -324,6 +325,8 @@ fn upstream_request(
     } else {
         std::mem::take(&mut Arc::make_mut(view).headers)
     };
+    // Hop-by-hop headers belong to the client's connection, not this one.
+    forwarding::strip_hop_by_hop(&mut headers);
     let view = &**view;
     let path = match &route.strip_prefix {
         Some(prefix) => match view.path.strip_prefix(prefix.trim_end_matches('/')) {

@@ -80,6 +80,12 @@ pub trait Policy: Sized + Send + Sync + 'static {
     /// The phases this plugin implements. The gateway calls no others.
     const PHASES: &'static [Phase];
 
+    /// The phases this configured instance implements; by default
+    /// [`Policy::PHASES`]. Asked once at load, after `configure`.
+    fn phases(&self) -> Vec<Phase> {
+        Self::PHASES.to_vec()
+    }
+
     /// Build the plugin from its route settings, given as JSON text. An
     /// error fails the gateway's config load with this message.
     fn configure(config: &str) -> Result<Self, String>;
@@ -116,7 +122,10 @@ macro_rules! export_policy {
 
             impl $crate::bindings::exports::portcullis::policy::policy::Guest for Exports {
                 fn phases() -> ::std::vec::Vec<$crate::Phase> {
-                    <$policy as $crate::Policy>::PHASES.to_vec()
+                    match CONFIGURED.get() {
+                        Some(policy) => $crate::Policy::phases(policy),
+                        None => <$policy as $crate::Policy>::PHASES.to_vec(),
+                    }
                 }
 
                 fn configure(

@@ -20,3 +20,4 @@ mod proxy;
 mod ratelimit;
 mod rbac;
 mod tls;
+mod waf_crs;

@@ -107,6 +107,24 @@ fn check(file: &Path, dir: &Path, config: &mut Config) -> Result<(), ConfigError
             }
             _ => return Err(err(key, "give exactly one of `builtin` and `path`".into())),
         }
+        for (mount, path) in plugin.mounts.iter_mut() {
+            let mount_key = format!("{key}.mounts.{mount}");
+            if mount.is_empty()
+                || !mount
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return Err(err(
+                    mount_key,
+                    "a mount name is letters, digits, - and _ (the plugin sees /NAME)".into(),
+                ));
+            }
+            let full = dir.join(&*path);
+            if !full.is_dir() {
+                return Err(err(mount_key, format!("{} is not a directory", full.display())));
+            }
+            *path = full;
+        }
         if plugin.role.authenticates()
             && plugin.on_error == Some(OnError::Allow)
             && !plugin.allow_unauthenticated_on_error

@@ -245,6 +245,11 @@ pub struct PluginConfig {
     /// `outbound-http`; none by default.
     #[serde(default)]
     pub http_allow: Vec<String>,
+    /// Directories the plugin may read (never write), by the name it sees
+    /// them under: `crs = "rules/crs"` makes `/crs` in the plugin the
+    /// directory `rules/crs` beside the config file. None by default.
+    #[serde(default)]
+    pub mounts: std::collections::BTreeMap<String, PathBuf>,
     /// What a request gets when the plugin fails (traps, times out, cannot
     /// get an instance): `deny` (503) or `allow` (skip the plugin).
     pub on_error: Option<OnError>,

@@ -28,6 +28,7 @@ pub fn capabilities(name: &str) -> &'static [Capability] {
         "rbac" => &[Capability::Log],
         "ext-authz" => &[Capability::Log, Capability::OutboundHttp],
         "api-key" => &[Capability::ApiKeys],
+        "waf" => &[Capability::Log],
         _ => &[],
     }
 }

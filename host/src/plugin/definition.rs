@@ -40,6 +40,8 @@ pub struct PluginDefinition {
     pub http_allow: AllowList,
     /// The gateway's API keys, for the `api-keys` capability.
     pub api_keys: Option<ApiKeys>,
+    /// Host directories the plugin reads, and the path it sees each at.
+    pub mounts: Vec<(std::path::PathBuf, String)>,
 }
 
 impl PluginDefinition {
@@ -68,6 +70,11 @@ impl PluginDefinition {
             rate_limits,
             http_allow,
             api_keys,
+            mounts: config
+                .mounts
+                .iter()
+                .map(|(name, dir)| (dir.clone(), format!("/{name}")))
+                .collect(),
         }
     }
 }

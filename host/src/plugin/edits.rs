@@ -207,6 +207,7 @@ mod tests {
             path: "/a".into(),
             query: None,
             headers: HeaderMap::new(),
+            version: http::Version::HTTP_11,
             client_ip: std::net::Ipv4Addr::LOCALHOST.into(),
             peer_ip: std::net::Ipv4Addr::LOCALHOST.into(),
             tls: None,

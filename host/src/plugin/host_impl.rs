@@ -9,7 +9,7 @@ use super::bindings::{api_keys, clock, crypto, kv, log, outbound_http, rate_limi
 use super::state::InstanceState;
 use super::view::{
     BodyResource, ContextResource, RequestResource, ResponseResource, header_all, header_first,
-    header_list,
+    header_list, raw_header_list, version_text,
 };
 
 type Result<T> = wasmtime::Result<T>;
@@ -87,6 +87,14 @@ impl types::HostRequest for InstanceState {
 
     fn headers(&mut self, r: Resource<RequestResource>) -> Result<Vec<(String, String)>> {
         Ok(header_list(&self.table.get(&r)?.view.headers))
+    }
+
+    fn raw_headers(&mut self, r: Resource<RequestResource>) -> Result<Vec<(String, Vec<u8>)>> {
+        Ok(raw_header_list(&self.table.get(&r)?.view.headers))
+    }
+
+    fn version(&mut self, r: Resource<RequestResource>) -> Result<String> {
+        Ok(version_text(self.table.get(&r)?.view.version).to_string())
     }
 
     fn client_ip(&mut self, r: Resource<RequestResource>) -> Result<String> {

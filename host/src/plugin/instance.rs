@@ -56,7 +56,8 @@ impl Instance {
             definition.rate_limits.clone(),
             definition.http_allow.clone(),
             definition.api_keys.clone(),
-        );
+            &definition.mounts,
+        )?;
         let mut store = Store::new(definition.pre.engine(), state);
         store.limiter(|state| &mut state.limits);
         store.epoch_deadline_callback(|ctx| {

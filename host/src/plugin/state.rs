@@ -7,8 +7,9 @@ use std::time::Instant;
 
 use wasmtime::component::ResourceTable;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 
+use super::instance::CallError;
 use super::kv_store::KvNamespace;
 use super::outbound::AllowList;
 use crate::apikeys::ApiKeys;
@@ -58,18 +59,25 @@ impl InstanceState {
         rate_limits: RateLimitPolicies,
         http_allow: AllowList,
         api_keys: Option<ApiKeys>,
-    ) -> Self {
-        let wasi = WasiCtx::builder()
-            .allow_tcp(false)
+        mounts: &[(std::path::PathBuf, String)],
+    ) -> Result<Self, CallError> {
+        let mut wasi = WasiCtx::builder();
+        wasi.allow_tcp(false)
             .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
+            .allow_ip_name_lookup(false);
+        for (dir, guest_path) in mounts {
+            wasi.preopened_dir(dir, guest_path, FsPerms::ReadOnly)
+                .map_err(|e| {
+                    CallError::Configure(format!("cannot open mount {}: {e}", dir.display()))
+                })?;
+        }
+        let wasi = wasi.build();
         let limits = StoreLimitsBuilder::new()
             .memory_size(memory_limit_bytes)
             .table_elements(MAX_TABLE_ELEMENTS)
             .trap_on_grow_failure(true)
             .build();
-        Self {
+        Ok(Self {
             table: ResourceTable::new(),
             wasi,
             limits,
@@ -81,7 +89,7 @@ impl InstanceState {
             http_allow,
             api_keys,
             lent_bodies: Vec::new(),
-        }
+        })
     }
 }
 

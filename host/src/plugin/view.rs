@@ -26,6 +26,8 @@ pub struct RequestView {
     pub query: Option<String>,
     /// Headers.
     pub headers: HeaderMap,
+    /// The HTTP version the client spoke.
+    pub version: http::Version,
     /// The client's address.
     pub client_ip: IpAddr,
     /// The socket peer (a proxy, when `client_ip` came from `X-Forwarded-For`).
@@ -86,6 +88,25 @@ pub fn header_all(headers: &HeaderMap, name: &str) -> Vec<String> {
 }
 
 /// Every header, in order.
+/// Every header, values as received.
+pub fn raw_header_list(headers: &HeaderMap) -> Vec<(String, Vec<u8>)> {
+    headers
+        .iter()
+        .map(|(name, value)| (name.as_str().to_string(), value.as_bytes().to_vec()))
+        .collect()
+}
+
+/// `HTTP/1.1` and the like, as in a request line.
+pub fn version_text(version: http::Version) -> &'static str {
+    match version {
+        http::Version::HTTP_09 => "HTTP/0.9",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_2 => "HTTP/2",
+        http::Version::HTTP_3 => "HTTP/3",
+        _ => "HTTP/1.1",
+    }
+}
+
 pub fn header_list(headers: &HeaderMap) -> Vec<(String, String)> {
     headers
         .iter()

@@ -176,6 +176,7 @@ impl Operator {
 /// mode: `\w`, `\s`, `\b` and case folding are ASCII, `.` is any byte. A
 /// pattern that needs Unicode syntax falls back to Unicode mode.
 pub fn compile_regex(pattern: &str) -> Result<Regex, String> {
+    let pattern = &byte_escapes(pattern);
     let build = |unicode: bool| {
         RegexBuilder::new(pattern)
             .unicode(unicode)
@@ -186,6 +187,40 @@ pub fn compile_regex(pattern: &str) -> Result<Regex, String> {
     build(false)
         .or_else(|_| build(true))
         .map_err(|error| format!("@rx: {error}"))
+}
+
+/// PCRE reads `\x{bc}` as the byte 0xbc when not in UTF mode; the regex
+/// crate reads it as U+00BC, which it refuses inside a byte class. Rewrite
+/// one- and two-digit braced escapes as `\xHH`, which it reads as a byte.
+fn byte_escapes(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    let mut chars = pattern.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let rest = &pattern[at + 1..];
+        let braced = rest
+            .strip_prefix("x{")
+            .and_then(|inner| inner.split_once('}'))
+            .filter(|(digits, _)| (1..=2).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_hexdigit()));
+        match braced {
+            Some((digits, _)) => {
+                out.push_str(&format!("\\x{digits:0>2}"));
+                for _ in 0..digits.len() + 3 {
+                    chars.next();
+                }
+            }
+            None => {
+                out.push('\\');
+                if let Some((_, escaped)) = chars.next() {
+                    out.push(escaped);
+                }
+            }
+        }
+    }
+    out
 }
 
 fn phrases(list: impl IntoIterator<Item = String>) -> Result<AhoCorasick, String> {
@@ -343,6 +378,12 @@ mod tests {
         assert!(check("@rx ^\\xff.$", b"\xff\xfe"));
         assert!(check("@rx (?i)select", b"SeLeCt"));
         assert!(!check("!@rx a", b"cat"));
+    }
+
+    #[test]
+    fn braced_hex_escapes_are_bytes() {
+        assert_eq!(byte_escapes(r"[^>\x{be}]\\x{41}\x{1}\x{263a}"), r"[^>\xbe]\\x{41}\x01\x{263a}");
+        assert!(check("@rx \\x{bc}[^>\\x{be}]*\\x{be}", b"\xbcscript\xbe"));
     }
 
     #[test]

@@ -168,6 +168,11 @@ impl<'r> Transaction<'r> {
         &self.detections
     }
 
+    /// Forgets what matched so far (the variables stay).
+    pub fn clear_detections(&mut self) {
+        self.detections.clear();
+    }
+
     pub fn interruption(&self) -> Option<Interruption> {
         self.interruption
     }
@@ -179,6 +184,12 @@ impl<'r> Transaction<'r> {
     /// A TX variable (name lowercase), e.g. the CRS's `blocking_inbound_anomaly_score`.
     pub fn tx(&self, name: &str) -> Option<&[u8]> {
         self.tx.get(name.as_bytes()).map(Vec::as_slice)
+    }
+
+    /// Sets a TX variable, as `setvar:tx.NAME=VALUE` would.
+    pub fn set_tx(&mut self, name: &str, value: &str) {
+        self.tx
+            .insert(name.to_ascii_lowercase().into_bytes(), value.as_bytes().to_vec());
     }
 
     /// A TX variable read as an integer (0 when unset).
