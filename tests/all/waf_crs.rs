@@ -33,7 +33,13 @@ fn list_file(name: &str) -> PathBuf {
 fn read_list(name: &str) -> Vec<String> {
     let text = std::fs::read_to_string(list_file(name)).unwrap_or_default();
     text.lines()
-        .map(|line| line.split('#').next().unwrap_or_default().trim().to_string())
+        .map(|line| {
+            line.split('#')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_string()
+        })
         .filter(|line| !line.is_empty())
         .collect()
 }
@@ -102,18 +108,20 @@ async fn send_raw(addr: std::net::SocketAddr, raw: &[u8]) -> Option<Answer> {
     }
     let text = String::from_utf8_lossy(&seen);
     let status = text.split(' ').nth(1)?.parse().ok()?;
-    let request_id = text
-        .lines()
-        .find_map(|l| {
-            let (name, value) = l.split_once(':')?;
-            name.eq_ignore_ascii_case("x-request-id").then(|| value.trim().to_string())
-        });
+    let request_id = text.lines().find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.eq_ignore_ascii_case("x-request-id")
+            .then(|| value.trim().to_string())
+    });
     Some(Answer { status, request_id })
 }
 
 /// The raw request with an `X-Request-Id` header after the request line.
 fn with_request_id(raw: &[u8], id: &str) -> Vec<u8> {
-    let line_end = raw.windows(2).position(|w| w == b"\r\n").map_or(raw.len(), |at| at + 2);
+    let line_end = raw
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .map_or(raw.len(), |at| at + 2);
     let mut out = raw[..line_end].to_vec();
     out.extend_from_slice(format!("X-Request-Id: {id}\r\n").as_bytes());
     out.extend_from_slice(&raw[line_end..]);
@@ -124,18 +132,24 @@ fn with_request_id(raw: &[u8], id: &str) -> Vec<u8> {
 fn fired_by_request(logs: &[String]) -> HashMap<String, Vec<u32>> {
     let mut fired: HashMap<String, Vec<u32>> = HashMap::new();
     for line in logs {
-        let Some(at) = line.find("waf ") else { continue };
-        let text = &line[at..];
-        let Some(id) = text.split(": request ").nth(1).and_then(|r| r.split(' ').next()) else {
+        let Some(at) = line.find("waf ") else {
             continue;
         };
-        let Some(rules) = text.split("; rules").nth(1) else { continue };
-        let ids = rules
-            .split_whitespace()
-            .filter_map(|token| {
-                let digits: String = token.chars().take_while(char::is_ascii_digit).collect();
-                digits.parse::<u32>().ok()
-            });
+        let text = &line[at..];
+        let Some(id) = text
+            .split(": request ")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+        else {
+            continue;
+        };
+        let Some(rules) = text.split("; rules").nth(1) else {
+            continue;
+        };
+        let ids = rules.split_whitespace().filter_map(|token| {
+            let digits: String = token.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse::<u32>().ok()
+        });
         fired.entry(id.to_string()).or_default().extend(ids);
     }
     fired
@@ -167,7 +181,10 @@ async fn crs_regression_suite_through_the_gateway() {
         if answer.is_none() {
             let id = format!("crs-stage-{index}");
             let _ = send_raw(gateway.addr, &with_request_id(&stage.raw, &id)).await;
-            *answer = Some(Answer { status: 0, request_id: Some(id) });
+            *answer = Some(Answer {
+                status: 0,
+                request_id: Some(id),
+            });
         }
     }
 
@@ -180,11 +197,15 @@ async fn crs_regression_suite_through_the_gateway() {
         .expect("marker answered");
     let gateway_for_wait = gateway.clone();
     let marker_seen = tokio::task::spawn_blocking(move || {
-        gateway_for_wait.wait_for_log(|line| line.contains(&marker_id) && line.contains("waf request"))
+        gateway_for_wait
+            .wait_for_log(|line| line.contains(&marker_id) && line.contains("waf request"))
     })
     .await
     .expect("wait for marker");
-    assert!(marker_seen, "the marker request's detections were never logged");
+    assert!(
+        marker_seen,
+        "the marker request's detections were never logged"
+    );
     let fired = fired_by_request(&gateway.logs());
 
     let parser_rejects: HashSet<String> = read_list("crs-parser-rejects.txt").into_iter().collect();
@@ -222,12 +243,18 @@ async fn crs_regression_suite_through_the_gateway() {
         .filter(|(name, _)| !known.contains(*name))
         .map(|(name, status)| format!("{name} (status {status})"))
         .collect();
-    let stale: Vec<&String> = known.iter().filter(|name| !failing.contains_key(*name)).collect();
+    let stale: Vec<&String> = known
+        .iter()
+        .filter(|name| !failing.contains_key(*name))
+        .collect();
     assert!(
         unexplained.is_empty(),
         "stages failing without an entry in tests/waf/crs-known-failures.txt:\n{}",
         unexplained.join("\n")
     );
-    assert!(stale.is_empty(), "listed as failing but passing now: {stale:?}");
+    assert!(
+        stale.is_empty(),
+        "listed as failing but passing now: {stale:?}"
+    );
     assert!(rate >= 97.0, "{rate:.2}% of stages pass");
 }

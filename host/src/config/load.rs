@@ -121,7 +121,10 @@ fn check(file: &Path, dir: &Path, config: &mut Config) -> Result<(), ConfigError
             }
             let full = dir.join(&*path);
             if !full.is_dir() {
-                return Err(err(mount_key, format!("{} is not a directory", full.display())));
+                return Err(err(
+                    mount_key,
+                    format!("{} is not a directory", full.display()),
+                ));
             }
             *path = full;
         }

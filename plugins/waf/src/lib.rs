@@ -78,14 +78,24 @@ fn log(request: &Request, stage: &str, transaction: &Transaction<'_>, score_vari
 }
 
 fn blocked(status: u16) -> Decision {
-    Decision::deny_json(status, "waf-blocked", "request blocked by the web application firewall")
+    Decision::deny_json(
+        status,
+        "waf-blocked",
+        "request blocked by the web application firewall",
+    )
 }
 
 /// Context entries that carry the request's scores to later plugins and to
 /// this plugin's response phase (instances keep nothing between phases).
 const SCORE_ENTRIES: [(&str, &str); 2] = [
-    ("waf.inbound-anomaly-score", "blocking_inbound_anomaly_score"),
-    ("waf.detection-inbound-anomaly-score", "detection_inbound_anomaly_score"),
+    (
+        "waf.inbound-anomaly-score",
+        "blocking_inbound_anomaly_score",
+    ),
+    (
+        "waf.detection-inbound-anomaly-score",
+        "detection_inbound_anomaly_score",
+    ),
 ];
 
 impl Policy for Waf {
@@ -112,7 +122,12 @@ impl Policy for Waf {
         let mut transaction = self.transaction(request);
         transaction.request_headers();
         if phase == Phase::RequestHeaders {
-            log(request, "headers", &transaction, "blocking_inbound_anomaly_score");
+            log(
+                request,
+                "headers",
+                &transaction,
+                "blocking_inbound_anomaly_score",
+            );
             return match transaction.interruption() {
                 Some(interruption) => blocked(interruption.status),
                 None => Decision::allow(),
@@ -121,14 +136,22 @@ impl Policy for Waf {
         transaction.clear_detections();
         let body = request.body().map(|body| body.bytes()).unwrap_or_default();
         transaction.request_body(&body);
-        log(request, "request", &transaction, "blocking_inbound_anomaly_score");
+        log(
+            request,
+            "request",
+            &transaction,
+            "blocking_inbound_anomaly_score",
+        );
         if let Some(interruption) = transaction.interruption() {
             return blocked(interruption.status);
         }
         let entries = SCORE_ENTRIES
             .iter()
             .map(|(entry, variable)| {
-                Edit::SetEntry((entry.to_string(), transaction.tx_number(variable).to_string()))
+                Edit::SetEntry((
+                    entry.to_string(),
+                    transaction.tx_number(variable).to_string(),
+                ))
             })
             .collect();
         Decision::allow_with(entries)
@@ -158,7 +181,12 @@ impl Policy for Waf {
         let body = response.body().map(|body| body.bytes()).unwrap_or_default();
         transaction.response_body(&body);
         transaction.logging();
-        log(request, "response", &transaction, "blocking_outbound_anomaly_score");
+        log(
+            request,
+            "response",
+            &transaction,
+            "blocking_outbound_anomaly_score",
+        );
         match transaction.interruption() {
             Some(interruption) => blocked(interruption.status),
             None => Decision::allow(),

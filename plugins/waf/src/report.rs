@@ -9,8 +9,15 @@ use portcullis_waf_engine::Detection;
 const MAX_LISTED: usize = 24;
 const MAX_LOCATION: usize = 64;
 
-pub fn line(request_id: &str, stage: &str, detections: &[Detection], score: i64, outcome: &str) -> String {
-    let mut text = format!("waf {stage}: request {request_id} {outcome}, anomaly score {score}; rules");
+pub fn line(
+    request_id: &str,
+    stage: &str,
+    detections: &[Detection],
+    score: i64,
+    outcome: &str,
+) -> String {
+    let mut text =
+        format!("waf {stage}: request {request_id} {outcome}, anomaly score {score}; rules");
     for detection in detections.iter().take(MAX_LISTED) {
         let _ = write!(text, " {}", detection.rule_id);
         if !detection.location.is_empty() {
@@ -50,8 +57,17 @@ mod tests {
 
     #[test]
     fn lists_ids_and_locations_but_no_values() {
-        let text = line("r1", "request", &[detection(942100, "ARGS:q\nforged"), detection(949110, "")], 10, "blocked");
-        assert_eq!(text, "waf request: request r1 blocked, anomaly score 10; rules 942100@ARGS:q?forged 949110");
+        let text = line(
+            "r1",
+            "request",
+            &[detection(942100, "ARGS:q\nforged"), detection(949110, "")],
+            10,
+            "blocked",
+        );
+        assert_eq!(
+            text,
+            "waf request: request r1 blocked, anomaly score 10; rules 942100@ARGS:q?forged 949110"
+        );
         assert!(!text.contains("SECRET"));
     }
 }

@@ -84,10 +84,17 @@ const SETTINGS_RULE_ID: u32 = 9_990_001;
 impl Settings {
     pub fn check(&self) -> Result<(), String> {
         let levels = [Some(self.paranoia_level), self.detection_paranoia_level];
-        if levels.iter().flatten().any(|level| !(1..=4).contains(level)) {
+        if levels
+            .iter()
+            .flatten()
+            .any(|level| !(1..=4).contains(level))
+        {
             return Err("paranoia levels run from 1 to 4".into());
         }
-        if self.detection_paranoia_level.is_some_and(|d| d < self.paranoia_level) {
+        if self
+            .detection_paranoia_level
+            .is_some_and(|d| d < self.paranoia_level)
+        {
             return Err("detection_paranoia_level must not be below paranoia_level".into());
         }
         if self.inbound_threshold == 0 || self.outbound_threshold == 0 {
@@ -95,19 +102,35 @@ impl Settings {
         }
         for (name, value) in &self.crs_variables {
             if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-                return Err(format!("crs_variables.{name}: names are letters, digits and _"));
+                return Err(format!(
+                    "crs_variables.{name}: names are letters, digits and _"
+                ));
             }
             if value.contains(['\'', '"', '\\', '\n']) {
-                return Err(format!("crs_variables.{name}: quotes, backslashes and newlines are not allowed"));
+                return Err(format!(
+                    "crs_variables.{name}: quotes, backslashes and newlines are not allowed"
+                ));
             }
         }
         for exclusion in &self.exclusions {
-            if exclusion.rule_ids.is_empty() && exclusion.tags.is_empty() && exclusion.targets.is_empty() {
+            if exclusion.rule_ids.is_empty()
+                && exclusion.tags.is_empty()
+                && exclusion.targets.is_empty()
+            {
                 return Err("an exclusion names rule_ids, tags or targets".into());
             }
-            let words = exclusion.rule_ids.iter().chain(&exclusion.tags).chain(&exclusion.targets);
-            if let Some(bad) = words.clone().find(|w| w.is_empty() || w.contains(['"', '\n', ' '])) {
-                return Err(format!("exclusions: {bad:?} is not a rule id, tag or target"));
+            let words = exclusion
+                .rule_ids
+                .iter()
+                .chain(&exclusion.tags)
+                .chain(&exclusion.targets);
+            if let Some(bad) = words
+                .clone()
+                .find(|w| w.is_empty() || w.contains(['"', '\n', ' ']))
+            {
+                return Err(format!(
+                    "exclusions: {bad:?} is not a rule id, tag or target"
+                ));
             }
         }
         Ok(())
@@ -122,8 +145,14 @@ impl Settings {
                 "setvar:tx.detection_paranoia_level={}",
                 self.detection_paranoia_level.unwrap_or(self.paranoia_level)
             ),
-            format!("setvar:tx.inbound_anomaly_score_threshold={}", self.inbound_threshold),
-            format!("setvar:tx.outbound_anomaly_score_threshold={}", self.outbound_threshold),
+            format!(
+                "setvar:tx.inbound_anomaly_score_threshold={}",
+                self.inbound_threshold
+            ),
+            format!(
+                "setvar:tx.outbound_anomaly_score_threshold={}",
+                self.outbound_threshold
+            ),
         ];
         for (name, value) in &self.crs_variables {
             setvars.push(format!("setvar:'tx.{}={value}'", name.to_ascii_lowercase()));
@@ -173,7 +202,9 @@ mod tests {
 
     #[test]
     fn setup_sets_the_crs_variables() {
-        let s = settings(r#"{"rules_dir":"/crs","paranoia_level":2,"crs_variables":{"allowed_methods":"GET POST"}}"#);
+        let s = settings(
+            r#"{"rules_dir":"/crs","paranoia_level":2,"crs_variables":{"allowed_methods":"GET POST"}}"#,
+        );
         s.check().expect("valid");
         let text = s.setup_rules();
         assert!(text.contains("tx.blocking_paranoia_level=2"));
@@ -192,13 +223,27 @@ mod tests {
         let text = s.exclusion_rules();
         assert!(text.contains("SecRuleRemoveById 942100 942200-942210\n"));
         assert!(text.contains("SecRuleUpdateTargetByTag \"attack-sqli\" \"!ARGS:q\"\n"));
-        assert!(text.contains("SecRuleUpdateTargetByTag \"OWASP_CRS\" \"!REQUEST_COOKIES:session\"\n"));
+        assert!(
+            text.contains("SecRuleUpdateTargetByTag \"OWASP_CRS\" \"!REQUEST_COOKIES:session\"\n")
+        );
     }
 
     #[test]
     fn bad_settings_are_refused() {
-        assert!(settings(r#"{"rules_dir":"/crs","paranoia_level":5}"#).check().is_err());
-        assert!(settings(r#"{"rules_dir":"/crs","crs_variables":{"x":"a'b"}}"#).check().is_err());
-        assert!(settings(r#"{"rules_dir":"/crs","exclusions":[{}]}"#).check().is_err());
+        assert!(
+            settings(r#"{"rules_dir":"/crs","paranoia_level":5}"#)
+                .check()
+                .is_err()
+        );
+        assert!(
+            settings(r#"{"rules_dir":"/crs","crs_variables":{"x":"a'b"}}"#)
+                .check()
+                .is_err()
+        );
+        assert!(
+            settings(r#"{"rules_dir":"/crs","exclusions":[{}]}"#)
+                .check()
+                .is_err()
+        );
     }
 }

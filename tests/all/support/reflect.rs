@@ -19,11 +19,15 @@ pub mod ftw;
 
 /// Start a reflecting upstream; returns its address.
 pub async fn start() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind reflector");
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind reflector");
     let addr = listener.local_addr().expect("reflector addr");
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
             tokio::spawn(async move {
                 let _ = auto::Builder::new(TokioExecutor::new())
                     .serve_connection(TokioIo::new(stream), service_fn(answer))

@@ -7,7 +7,10 @@ use crate::variable::Variable;
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Part {
     Literal(Vec<u8>),
-    Reference { variable: Variable, key: Option<Vec<u8>> },
+    Reference {
+        variable: Variable,
+        key: Option<Vec<u8>>,
+    },
 }
 
 /// A string parsed once into literals and references.
@@ -56,7 +59,9 @@ impl MacroString {
 
     /// Whether expansion can change the text (so it must be done per use).
     pub fn is_constant(&self) -> bool {
-        self.parts.iter().all(|part| matches!(part, Part::Literal(_)))
+        self.parts
+            .iter()
+            .all(|part| matches!(part, Part::Literal(_)))
     }
 
     pub fn expand<'a>(&'a self, source: &dyn MacroSource) -> Cow<'a, [u8]> {

@@ -100,22 +100,21 @@ impl Operator {
         captures: Option<&mut Captures>,
     ) -> bool {
         match self {
-            Operator::Rx(regex) => match captures {
-                None => regex.is_match(value),
-                Some(out) => match regex.captures(value) {
-                    None => false,
-                    Some(found) => {
-                        out.clear();
-                        out.extend(
-                            found
-                                .iter()
-                                .take(10)
-                                .map(|group| group.map(|g| g.as_bytes().to_vec()).unwrap_or_default()),
-                        );
-                        true
-                    }
-                },
-            },
+            Operator::Rx(regex) => {
+                match captures {
+                    None => regex.is_match(value),
+                    Some(out) => match regex.captures(value) {
+                        None => false,
+                        Some(found) => {
+                            out.clear();
+                            out.extend(found.iter().take(10).map(|group| {
+                                group.map(|g| g.as_bytes().to_vec()).unwrap_or_default()
+                            }));
+                            true
+                        }
+                    },
+                }
+            }
             Operator::Pm(phrases) => match phrases.find(value) {
                 None => false,
                 Some(found) => {
@@ -204,7 +203,9 @@ fn byte_escapes(pattern: &str) -> String {
         let braced = rest
             .strip_prefix("x{")
             .and_then(|inner| inner.split_once('}'))
-            .filter(|(digits, _)| (1..=2).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_hexdigit()));
+            .filter(|(digits, _)| {
+                (1..=2).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_hexdigit())
+            });
         match braced {
             Some((digits, _)) => {
                 out.push_str(&format!("\\x{digits:0>2}"));
@@ -332,7 +333,9 @@ pub fn leading_integer(value: &[u8]) -> i64 {
     };
     let mut number: i64 = 0;
     for &digit in digits.iter().take_while(|b| b.is_ascii_digit()) {
-        number = number.saturating_mul(10).saturating_add(i64::from(digit - b'0'));
+        number = number
+            .saturating_mul(10)
+            .saturating_add(i64::from(digit - b'0'));
     }
     sign * number
 }
@@ -382,7 +385,10 @@ mod tests {
 
     #[test]
     fn braced_hex_escapes_are_bytes() {
-        assert_eq!(byte_escapes(r"[^>\x{be}]\\x{41}\x{1}\x{263a}"), r"[^>\xbe]\\x{41}\x01\x{263a}");
+        assert_eq!(
+            byte_escapes(r"[^>\x{be}]\\x{41}\x{1}\x{263a}"),
+            r"[^>\xbe]\\x{41}\x01\x{263a}"
+        );
         assert!(check("@rx \\x{bc}[^>\\x{be}]*\\x{be}", b"\xbcscript\xbe"));
     }
 

@@ -54,6 +54,8 @@ impl RequestData {
             Some(at) => (uri[..at].to_vec(), uri[at + 1..].to_vec()),
             None => (uri.clone(), Vec::new()),
         };
+        // As ModSecurity 3 does, the file name is the path percent-decoded.
+        let path = percent_decode(&path);
         let basename = path
             .rsplit(|&b| b == b'/')
             .next()
@@ -137,11 +139,36 @@ impl RequestData {
     }
 }
 
+/// `%HH` decoding only: in a path, `+` is a plus.
+fn percent_decode(input: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(input.len());
+    let mut i = 0;
+    while i < input.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if input[i] == b'%'
+            && let (Some(high), Some(low)) = (
+                input.get(i + 1).and_then(|b| hex(*b)),
+                input.get(i + 2).and_then(|b| hex(*b)),
+            )
+        {
+            out.push((high * 16 + low) as u8);
+            i += 3;
+        } else {
+            out.push(input[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
 fn strip_origin(target: &[u8]) -> &[u8] {
     let Some(scheme_end) = memchr::memmem::find(target, b"://") else {
         return target;
     };
-    if target[..scheme_end].iter().any(|b| !b.is_ascii_alphanumeric()) {
+    if target[..scheme_end]
+        .iter()
+        .any(|b| !b.is_ascii_alphanumeric())
+    {
         return target;
     }
     let after = &target[scheme_end + 3..];
@@ -158,7 +185,10 @@ fn parse_cookies(header: &[u8]) -> Pairs {
         .map(<[u8]>::trim_ascii)
         .filter(|pair| !pair.is_empty())
         .map(|pair| match memchr::memchr(b'=', pair) {
-            Some(at) => (pair[..at].trim_ascii().to_vec(), pair[at + 1..].trim_ascii().to_vec()),
+            Some(at) => (
+                pair[..at].trim_ascii().to_vec(),
+                pair[at + 1..].trim_ascii().to_vec(),
+            ),
             None => (pair.to_vec(), Vec::new()),
         })
         .collect()
@@ -184,15 +214,15 @@ mod tests {
     #[test]
     fn splits_the_target_and_reads_cookies() {
         let data = RequestData::new(head(
-            "http://h/a/b.php?x=1&y=%27",
+            "http://h/a/b%2ephp?x=1&y=%27",
             &[("Cookie", "s=1; t = two ;flag")],
         ));
-        assert_eq!(data.uri, b"/a/b.php?x=1&y=%27");
+        assert_eq!(data.uri, b"/a/b%2ephp?x=1&y=%27");
         assert_eq!(data.filename, b"/a/b.php");
         assert_eq!(data.basename, b"b.php");
         assert_eq!(data.args_get[1].1, b"'");
         assert_eq!(data.cookies.len(), 3);
         assert_eq!(data.cookies[1], (b"t".to_vec(), b"two".to_vec()));
-        assert_eq!(data.line, b"GET http://h/a/b.php?x=1&y=%27 HTTP/1.1");
+        assert_eq!(data.line, b"GET http://h/a/b%2ephp?x=1&y=%27 HTTP/1.1");
     }
 }

@@ -53,7 +53,9 @@ pub struct Target {
 
 impl Target {
     pub fn excludes(&self, key: &[u8]) -> bool {
-        self.exclusions.iter().any(|exclusion| exclusion.accepts(key))
+        self.exclusions
+            .iter()
+            .any(|exclusion| exclusion.accepts(key))
     }
 }
 
@@ -191,7 +193,10 @@ impl Rule {
     }
 
     pub fn has_tag(&self, tag: &str) -> bool {
-        self.actions.tags.iter().any(|own| own.eq_ignore_ascii_case(tag))
+        self.actions
+            .tags
+            .iter()
+            .any(|own| own.eq_ignore_ascii_case(tag))
     }
 
     /// Whether the rule reports its matches (`nolog` rules still act).

@@ -103,7 +103,12 @@ impl RuleSet {
             match directive.name.as_str() {
                 "SecRule" | "SecAction" => {
                     let rule = if directive.name == "SecRule" {
-                        self.compile_rule(arg(0)?, arg(1)?, directive.args.get(2).map(String::as_str), data_dir)
+                        self.compile_rule(
+                            arg(0)?,
+                            arg(1)?,
+                            directive.args.get(2).map(String::as_str),
+                            data_dir,
+                        )
                     } else {
                         self.compile_action(arg(0)?)
                     }
@@ -133,14 +138,17 @@ impl RuleSet {
                         }
                     }
                 }
-                "SecMarker" => self.order.push(Entry::Marker(arg(0)?.trim_matches('\'').to_string())),
+                "SecMarker" => self
+                    .order
+                    .push(Entry::Marker(arg(0)?.trim_matches('\'').to_string())),
                 "SecDefaultAction" => {
                     let actions = parse_actions(arg(0)?).map_err(|reason| error(line, reason))?;
                     let phase = usize::from(actions.phase.unwrap_or(2));
                     self.default_disruptive[phase] = actions.disruptive;
                 }
                 "SecRuleUpdateTargetById" => {
-                    let ids = crate::parse::actions::id_range(arg(0)?).map_err(|r| error(line, r))?;
+                    let ids =
+                        crate::parse::actions::id_range(arg(0)?).map_err(|r| error(line, r))?;
                     let written = arg(1)?;
                     for rule in self.rules.iter_mut().filter(|r| ids.contains(r.id())) {
                         update_targets(rule, written).map_err(|reason| error(line, reason))?;
@@ -155,7 +163,8 @@ impl RuleSet {
                 }
                 "SecRuleRemoveById" => {
                     for range in &directive.args {
-                        let ids = crate::parse::actions::id_range(range).map_err(|r| error(line, r))?;
+                        let ids =
+                            crate::parse::actions::id_range(range).map_err(|r| error(line, r))?;
                         self.remove_where(|rule| ids.contains(rule.id()));
                     }
                 }
@@ -208,10 +217,18 @@ impl RuleSet {
                 match entry {
                     Entry::Marker(name) => {
                         markers.insert(name.clone(), steps.len());
-                        steps.push(Step { rule: None, skip_to: None });
+                        steps.push(Step {
+                            rule: None,
+                            skip_to: None,
+                        });
                     }
-                    Entry::Rule(index) if self.rules[*index].actions.phase.unwrap_or(2) == phase => {
-                        steps.push(Step { rule: Some(*index), skip_to: None });
+                    Entry::Rule(index)
+                        if self.rules[*index].actions.phase.unwrap_or(2) == phase =>
+                    {
+                        steps.push(Step {
+                            rule: Some(*index),
+                            skip_to: None,
+                        });
                     }
                     Entry::Rule(_) => {}
                 }

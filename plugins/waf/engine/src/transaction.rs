@@ -8,7 +8,9 @@ use crate::body;
 use crate::macros::MacroSource;
 use crate::operator::{Captures, leading_integer};
 use crate::request::{RequestData, RequestHead};
-use crate::rule::{BodyProcessor, Ctl, Disruptive, EngineMode, IdRange, Phase, Rule, Selector, SetVarOp};
+use crate::rule::{
+    BodyProcessor, Ctl, Disruptive, EngineMode, IdRange, Phase, Rule, Selector, SetVarOp,
+};
 use crate::ruleset::RuleSet;
 use crate::variable::Variable;
 
@@ -142,7 +144,12 @@ impl<'r> Transaction<'r> {
     }
 
     /// Phase 3: response status and headers.
-    pub fn response_headers(&mut self, status: u16, protocol: &str, headers: Vec<(Vec<u8>, Vec<u8>)>) {
+    pub fn response_headers(
+        &mut self,
+        status: u16,
+        protocol: &str,
+        headers: Vec<(Vec<u8>, Vec<u8>)>,
+    ) {
         self.data.response_status = status.to_string().into_bytes();
         self.data.response_protocol = protocol.as_bytes().to_vec();
         self.data.response_headers = headers;
@@ -188,8 +195,10 @@ impl<'r> Transaction<'r> {
 
     /// Sets a TX variable, as `setvar:tx.NAME=VALUE` would.
     pub fn set_tx(&mut self, name: &str, value: &str) {
-        self.tx
-            .insert(name.to_ascii_lowercase().into_bytes(), value.as_bytes().to_vec());
+        self.tx.insert(
+            name.to_ascii_lowercase().into_bytes(),
+            value.as_bytes().to_vec(),
+        );
     }
 
     /// A TX variable read as an integer (0 when unset).
@@ -262,7 +271,8 @@ impl<'r> Transaction<'r> {
         self.matched_var_name.clone_from(&matched.name);
         if let Some(captures) = &matched.captures {
             for (index, group) in captures.iter().enumerate() {
-                self.tx.insert(index.to_string().into_bytes(), group.clone());
+                self.tx
+                    .insert(index.to_string().into_bytes(), group.clone());
             }
         }
     }
@@ -323,16 +333,14 @@ impl<'r> Transaction<'r> {
                 Ctl::RuleEngine(mode) => self.mode = *mode,
                 Ctl::RuleRemoveById(range) => self.removals.ids.push(*range),
                 Ctl::RuleRemoveByTag(tag) => self.removals.tags.push(tag.clone()),
-                Ctl::RuleRemoveTargetById(range, variable, selector) => {
-                    self.removals
-                        .targets_by_id
-                        .push((*range, *variable, selector.clone()))
-                }
-                Ctl::RuleRemoveTargetByTag(tag, variable, selector) => {
-                    self.removals
-                        .targets_by_tag
-                        .push((tag.clone(), *variable, selector.clone()))
-                }
+                Ctl::RuleRemoveTargetById(range, variable, selector) => self
+                    .removals
+                    .targets_by_id
+                    .push((*range, *variable, selector.clone())),
+                Ctl::RuleRemoveTargetByTag(tag, variable, selector) => self
+                    .removals
+                    .targets_by_tag
+                    .push((tag.clone(), *variable, selector.clone())),
                 Ctl::RequestBodyProcessor(processor) => self.processor = Some(*processor),
                 Ctl::ForceRequestBodyVariable(on) => self.force_body_variable = *on,
                 Ctl::Ignored => {}
@@ -469,11 +477,11 @@ impl<'r> Transaction<'r> {
             Variable::RequestUri => scalar(&data.uri),
             Variable::RequestUriRaw => scalar(data.head.target.as_bytes()),
             Variable::QueryString => scalar(&data.query),
-            // As in ModSecurity, the raw body is a variable only for form
-            // bodies or when forced for bodies no processor claimed: parsed
-            // JSON, XML and multipart are inspected through their parts.
+            // The raw body is a variable for form and JSON bodies, and for
+            // bodies no processor claimed when forced; XML and multipart are
+            // inspected through their parts (the CRS suite expects both).
             Variable::RequestBody => match self.processor {
-                Some(BodyProcessor::UrlEncoded) => scalar(&data.body),
+                Some(BodyProcessor::UrlEncoded | BodyProcessor::Json) => scalar(&data.body),
                 None if self.force_body_variable => scalar(&data.body),
                 _ => {}
             },

@@ -80,7 +80,10 @@ fn read_part(part: &[u8], out: &mut Multipart) {
         let Some(colon) = memchr::memchr(b':', line) else {
             continue;
         };
-        if line[..colon].trim_ascii().eq_ignore_ascii_case(b"content-disposition") {
+        if line[..colon]
+            .trim_ascii()
+            .eq_ignore_ascii_case(b"content-disposition")
+        {
             for param in split_params(&line[colon + 1..]) {
                 let Some(eq) = memchr::memchr(b'=', param) else {
                     continue;
@@ -89,7 +92,9 @@ fn read_part(part: &[u8], out: &mut Multipart) {
                 let value = unquote(param[eq + 1..].trim_ascii());
                 if key.eq_ignore_ascii_case(b"name") {
                     name = value;
-                } else if key.eq_ignore_ascii_case(b"filename") || key.eq_ignore_ascii_case(b"filename*") {
+                } else if key.eq_ignore_ascii_case(b"filename")
+                    || key.eq_ignore_ascii_case(b"filename*")
+                {
                     filename = Some(value);
                 }
             }
@@ -130,18 +135,22 @@ fn split_params(value: &[u8]) -> Vec<&[u8]> {
     params
 }
 
+/// Removes the quotes; `\"` is a quote, other backslashes stay (file names
+/// from Windows clients hold them, and the rules look for them).
 fn unquote(value: &[u8]) -> Vec<u8> {
-    match value.strip_prefix(b"\"").and_then(|v| v.strip_suffix(b"\"")) {
+    match value
+        .strip_prefix(b"\"")
+        .and_then(|v| v.strip_suffix(b"\""))
+    {
         Some(inner) => {
             let mut out = Vec::with_capacity(inner.len());
-            let mut escaped = false;
-            for &byte in inner {
-                if byte == b'\\' && !escaped {
-                    escaped = true;
-                    continue;
+            let mut i = 0;
+            while i < inner.len() {
+                if inner[i] == b'\\' && inner.get(i + 1) == Some(&b'"') {
+                    i += 1;
                 }
-                escaped = false;
-                out.push(byte);
+                out.push(inner[i]);
+                i += 1;
             }
             out
         }
@@ -157,7 +166,10 @@ mod tests {
     fn fields_files_and_part_headers() {
         let body = b"--xx\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\none\r\n\
 --xx\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x.php\"\r\nContent-Type: text/plain\r\n\r\n<?php\r\n--xx--\r\n";
-        assert_eq!(boundary(b"multipart/form-data; boundary=\"xx\""), Some(b"xx".to_vec()));
+        assert_eq!(
+            boundary(b"multipart/form-data; boundary=\"xx\""),
+            Some(b"xx".to_vec())
+        );
         let parsed = parse(body, b"xx").expect("parses");
         assert_eq!(parsed.args, vec![(b"a".to_vec(), b"one".to_vec())]);
         assert_eq!(parsed.files, vec![(b"f".to_vec(), b"x.php".to_vec())]);
@@ -168,6 +180,12 @@ mod tests {
 
     #[test]
     fn an_unclosed_part_is_an_error() {
-        assert!(parse(b"--xx\r\nContent-Disposition: form-data; name=a\r\n\r\nv", b"xx").is_err());
+        assert!(
+            parse(
+                b"--xx\r\nContent-Disposition: form-data; name=a\r\n\r\nv",
+                b"xx"
+            )
+            .is_err()
+        );
     }
 }

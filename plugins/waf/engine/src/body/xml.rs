@@ -93,8 +93,9 @@ mod tests {
 
     #[test]
     fn text_and_attributes() {
-        let xml = parse(b"<?xml version=\"1.0\"?><a x='1 &lt;'><b y=\"2\">hi</b><![CDATA[<s>]]></a>")
-            .expect("parses");
+        let xml =
+            parse(b"<?xml version=\"1.0\"?><a x='1 &lt;'><b y=\"2\">hi</b><![CDATA[<s>]]></a>")
+                .expect("parses");
         assert_eq!(xml.text, b"hi<s>");
         assert_eq!(xml.attributes, vec![b"1 <".to_vec(), b"2".to_vec()]);
         assert!(parse(b"not xml").is_err());

@@ -234,9 +234,7 @@ fn ctl(value: &str) -> Result<Ctl, String> {
             Ctl::ForceRequestBodyVariable(argument.eq_ignore_ascii_case("on"))
         }
         "auditEngine" | "auditLogParts" | "requestBodyAccess" | "responseBodyAccess"
-        | "debugLogLevel" | "hashEngine" | "parseXmlIntoArgs" | "requestBodyLimit" => {
-            Ctl::Ignored
-        }
+        | "debugLogLevel" | "hashEngine" | "parseXmlIntoArgs" | "requestBodyLimit" => Ctl::Ignored,
         _ => return Err(format!("ctl:{value}: unknown control")),
     })
 }
@@ -271,6 +269,10 @@ mod tests {
 
     #[test]
     fn unknown_action_is_refused() {
-        assert!(parse_actions("id:1,explode").unwrap_err().contains("explode"));
+        assert!(
+            parse_actions("id:1,explode")
+                .unwrap_err()
+                .contains("explode")
+        );
     }
 }

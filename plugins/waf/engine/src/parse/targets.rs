@@ -44,7 +44,10 @@ pub fn add_exclusion(targets: &mut [Target], variable: Variable, selector: Selec
 /// Each entry of a written list, negated ones included, as
 /// `SecRuleUpdateTargetById` gives them.
 pub fn parse_written_list(text: &str) -> Result<Vec<WrittenTarget>, String> {
-    split_targets(text)?.iter().map(|item| parse_written(item)).collect()
+    split_targets(text)?
+        .iter()
+        .map(|item| parse_written(item))
+        .collect()
 }
 
 /// One target such as `ARGS:foo`, as `ctl:ruleRemoveTargetById` names it.
@@ -116,8 +119,7 @@ fn parse_written(item: &str) -> Result<WrittenTarget, String> {
         Some((name, key)) => (name, Some(key)),
         None => (rest, None),
     };
-    let variable =
-        Variable::from_name(name).ok_or_else(|| format!("{name}: unknown variable"))?;
+    let variable = Variable::from_name(name).ok_or_else(|| format!("{name}: unknown variable"))?;
     let selector = match key {
         None => Selector::All,
         Some(key) => selector(variable, key)?,

@@ -40,7 +40,9 @@ pub fn url(input: &[u8], unicode: bool) -> Option<Vec<u8>> {
     while i < input.len() {
         match input[i] {
             b'%' if unicode
-                && input.get(i + 1).is_some_and(|b| b.eq_ignore_ascii_case(&b'u'))
+                && input
+                    .get(i + 1)
+                    .is_some_and(|b| b.eq_ignore_ascii_case(&b'u'))
                 && input.len() >= i + 6 =>
             {
                 match wide_escape_byte(&input[i + 2..i + 6]) {
@@ -100,7 +102,11 @@ pub fn html_entities(input: &[u8]) -> Option<Vec<u8>> {
 /// The byte an entity body (after `&`) stands for and how many bytes it used.
 fn entity(rest: &[u8]) -> Option<(u8, usize)> {
     let with_semicolon = |byte: u8, used: usize| {
-        let used = if rest.get(used) == Some(&b';') { used + 1 } else { used };
+        let used = if rest.get(used) == Some(&b';') {
+            used + 1
+        } else {
+            used
+        };
         Some((byte, used))
     };
     if rest.first() == Some(&b'#') {
@@ -364,7 +370,10 @@ mod tests {
     #[test]
     fn url_decoding_keeps_bad_escapes_and_maps_full_width() {
         assert_eq!(url(b"a%27+b%zz%", false).expect("changed"), b"a' b%zz%");
-        assert_eq!(url(b"%uff1cscript%u0027%u12", true).expect("changed"), b"<script'%u12");
+        assert_eq!(
+            url(b"%uff1cscript%u0027%u12", true).expect("changed"),
+            b"<script'%u12"
+        );
     }
 
     #[test]
@@ -377,8 +386,14 @@ mod tests {
 
     #[test]
     fn js_and_css_escapes() {
-        assert_eq!(js(b"\\x3cs\\u003e\\101\\n\\q").expect("changed"), b"<s>A\nq");
-        assert_eq!(css(b"\\3c scr\\69 pt\\\n\\\"").expect("changed"), b"<script\"");
+        assert_eq!(
+            js(b"\\x3cs\\u003e\\101\\n\\q").expect("changed"),
+            b"<s>A\nq"
+        );
+        assert_eq!(
+            css(b"\\3c scr\\69 pt\\\n\\\"").expect("changed"),
+            b"<script\""
+        );
     }
 
     #[test]
@@ -388,6 +403,9 @@ mod tests {
 
     #[test]
     fn utf8_sequences_become_percent_u() {
-        assert_eq!(utf8_to_unicode("a\u{e9}\u{ff1c}".as_bytes()).expect("changed"), b"a%u00e9%uff1c");
+        assert_eq!(
+            utf8_to_unicode("a\u{e9}\u{ff1c}".as_bytes()).expect("changed"),
+            b"a%u00e9%uff1c"
+        );
     }
 }

@@ -94,8 +94,14 @@ pub fn remove_nulls(input: &[u8]) -> Option<Vec<u8>> {
 }
 
 pub fn trim(input: &[u8]) -> Option<Vec<u8>> {
-    let start = input.iter().position(|&b| !is_space(b)).unwrap_or(input.len());
-    let end = input.iter().rposition(|&b| !is_space(b)).map_or(start, |last| last + 1);
+    let start = input
+        .iter()
+        .position(|&b| !is_space(b))
+        .unwrap_or(input.len());
+    let end = input
+        .iter()
+        .rposition(|&b| !is_space(b))
+        .map_or(start, |last| last + 1);
     (start > 0 || end < input.len()).then(|| input[start..end].to_vec())
 }
 
@@ -196,21 +202,36 @@ mod tests {
 
     #[test]
     fn cmd_line_folds_shell_tricks() {
-        assert_eq!(cmd_line(b"C^at   'ETC' /p\"ass\\wd ; (x)"), b"cat etc/passwd(x)");
+        assert_eq!(
+            cmd_line(b"C^at   'ETC' /p\"ass\\wd ; (x)"),
+            b"cat etc/passwd(x)"
+        );
     }
 
     #[test]
     fn comments_and_white_space() {
-        assert_eq!(replace_comments(b"a/*x*/b/*open").expect("changed"), b"a b ");
-        assert_eq!(remove_comment_chars(b"a--b#c/*d*/").expect("changed"), b"abcd");
+        assert_eq!(
+            replace_comments(b"a/*x*/b/*open").expect("changed"),
+            b"a b "
+        );
+        assert_eq!(
+            remove_comment_chars(b"a--b#c/*d*/").expect("changed"),
+            b"abcd"
+        );
         assert_eq!(compress_whitespace(b"a \t\n b").expect("changed"), b"a b");
         assert_eq!(remove_whitespace(b"a \t\n b").expect("changed"), b"ab");
     }
 
     #[test]
     fn paths_resolve_dot_segments() {
-        assert_eq!(path(b"/a/./b/../../../etc//passwd", false).expect("changed"), b"/etc/passwd");
-        assert_eq!(path(b"..\\..\\boot.ini", true).expect("changed"), b"../../boot.ini");
+        assert_eq!(
+            path(b"/a/./b/../../../etc//passwd", false).expect("changed"),
+            b"/etc/passwd"
+        );
+        assert_eq!(
+            path(b"..\\..\\boot.ini", true).expect("changed"),
+            b"../../boot.ini"
+        );
         assert_eq!(path(b"/a/b/", false), None);
     }
 }

@@ -19,7 +19,9 @@ fn parse_raw(raw: &[u8]) -> (RequestHead, Vec<u8>) {
         .unwrap_or((raw.len(), raw.len()));
     let head_text = &raw[..split.0];
     let body = raw[split.1..].to_vec();
-    let mut lines = head_text.split(|&b| b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let mut lines = head_text
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
     let request_line = String::from_utf8_lossy(lines.next().unwrap_or_default()).into_owned();
     let mut parts = request_line.splitn(3, ' ');
     let method = parts.next().unwrap_or_default().to_string();
@@ -28,7 +30,10 @@ fn parse_raw(raw: &[u8]) -> (RequestHead, Vec<u8>) {
     let headers: Vec<(Vec<u8>, Vec<u8>)> = lines
         .filter_map(|line| {
             let colon = line.iter().position(|&b| b == b':')?;
-            Some((line[..colon].to_vec(), line[colon + 1..].trim_ascii().to_vec()))
+            Some((
+                line[..colon].to_vec(),
+                line[colon + 1..].trim_ascii().to_vec(),
+            ))
         })
         .collect();
     let chunked = headers.iter().any(|(n, v)| {
@@ -49,8 +54,11 @@ fn parse_raw(raw: &[u8]) -> (RequestHead, Vec<u8>) {
 fn dechunk(mut body: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     loop {
-        let Some(end) = body.windows(2).position(|w| w == b"\r\n") else { return out };
-        let size = usize::from_str_radix(String::from_utf8_lossy(&body[..end]).trim(), 16).unwrap_or(0);
+        let Some(end) = body.windows(2).position(|w| w == b"\r\n") else {
+            return out;
+        };
+        let size =
+            usize::from_str_radix(String::from_utf8_lossy(&body[..end]).trim(), 16).unwrap_or(0);
         if size == 0 || body.len() < end + 2 + size {
             return out;
         }
@@ -61,7 +69,11 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
 
 fn transaction_path(stage: &Stage) -> String {
     let line = stage.raw.split(|&b| b == b'\n').next().unwrap_or_default();
-    let target = String::from_utf8_lossy(line).split(' ').nth(1).unwrap_or_default().to_string();
+    let target = String::from_utf8_lossy(line)
+        .split(' ')
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
     target.split('?').next().unwrap_or_default().to_string()
 }
 
@@ -74,7 +86,11 @@ fn fired(rules: &portcullis_waf_engine::RuleSet, stage: &Stage) -> Vec<u32> {
     let response = if path == "/reflect" {
         reflect(&body)
     } else {
-        Reflection { status: 200, headers: Vec::new(), body: Vec::new() }
+        Reflection {
+            status: 200,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
     };
     let headers = response
         .headers
@@ -90,16 +106,22 @@ fn fired(rules: &portcullis_waf_engine::RuleSet, stage: &Stage) -> Vec<u32> {
 /// The checked-in denominator, shared with the gateway runner; rewritten
 /// with `PORTCULLIS_BLESS=1`.
 fn check_stage_list(stages: &[Stage]) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../tests/waf/crs-stages.txt");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../tests/waf/crs-stages.txt");
     let names: Vec<&str> = stages.iter().map(|s| s.name.as_str()).collect();
     if std::env::var_os("PORTCULLIS_BLESS").is_some() {
-        let mut text = String::from("# Every id-checking stage of the CRS v4.28.0 regression suite (rule-test[/stage]).\n");
+        let mut text = String::from(
+            "# Every id-checking stage of the CRS v4.28.0 regression suite (rule-test[/stage]).\n",
+        );
         text.push_str(&names.join("\n"));
         text.push('\n');
         std::fs::write(&path, text).expect("write the stage list");
     }
     let listed = std::fs::read_to_string(&path).unwrap_or_default();
-    let listed: Vec<&str> = listed.lines().filter(|l| !l.starts_with('#') && !l.is_empty()).collect();
+    let listed: Vec<&str> = listed
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .collect();
     assert_eq!(names, listed, "stages differ from {}", path.display());
 }
 
@@ -119,16 +141,31 @@ fn crs_regression_suite_natively() {
             println!("{}\nfired {fired:?}", String::from_utf8_lossy(&stage.raw));
         }
         if !stage.passes(&fired) {
-            let missing: Vec<_> = stage.expect_ids.iter().filter(|id| !fired.contains(id)).collect();
-            let unwanted: Vec<_> = stage.no_expect_ids.iter().filter(|id| fired.contains(id)).collect();
-            failures.push(format!("{} missing {missing:?} unwanted {unwanted:?}", stage.name));
+            let missing: Vec<_> = stage
+                .expect_ids
+                .iter()
+                .filter(|id| !fired.contains(id))
+                .collect();
+            let unwanted: Vec<_> = stage
+                .no_expect_ids
+                .iter()
+                .filter(|id| fired.contains(id))
+                .collect();
+            failures.push(format!(
+                "{} missing {missing:?} unwanted {unwanted:?}",
+                stage.name
+            ));
         }
     }
     let passed = stages.len() - failures.len();
     let rate = passed as f64 * 100.0 / stages.len() as f64;
     let report = std::env::temp_dir().join("waf-native-failures.txt");
     std::fs::write(&report, failures.join("\n")).expect("write report");
-    println!("native: {passed}/{} stages pass ({rate:.1}%); failures in {}", stages.len(), report.display());
+    println!(
+        "native: {passed}/{} stages pass ({rate:.1}%); failures in {}",
+        stages.len(),
+        report.display()
+    );
     if only.is_some() {
         return;
     }

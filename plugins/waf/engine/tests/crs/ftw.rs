@@ -36,24 +36,41 @@ pub fn load_stages(dir: &Path) -> Vec<Stage> {
         let document: Value = serde_yaml::from_str(&text)
             .unwrap_or_else(|error| panic!("{}: {error}", file.display()));
         let rule = document["rule_id"].as_u64().unwrap_or_default();
-        let Some(tests) = document["tests"].as_sequence() else { continue };
+        let Some(tests) = document["tests"].as_sequence() else {
+            continue;
+        };
         for test in tests {
             let test_id = test["test_id"].as_u64().unwrap_or_default();
-            let Some(list) = test["stages"].as_sequence() else { continue };
+            let Some(list) = test["stages"].as_sequence() else {
+                continue;
+            };
             for (index, stage) in list.iter().enumerate() {
-                let stage = if stage["stage"].is_mapping() { &stage["stage"] } else { stage };
+                let stage = if stage["stage"].is_mapping() {
+                    &stage["stage"]
+                } else {
+                    stage
+                };
                 let log = &stage["output"]["log"];
                 let ids = |key: &str| -> Vec<u32> {
                     log[key]
                         .as_sequence()
-                        .map(|list| list.iter().filter_map(|v| v.as_u64()).map(|v| v as u32).collect())
+                        .map(|list| {
+                            list.iter()
+                                .filter_map(|v| v.as_u64())
+                                .map(|v| v as u32)
+                                .collect()
+                        })
                         .unwrap_or_default()
                 };
                 let (expect_ids, no_expect_ids) = (ids("expect_ids"), ids("no_expect_ids"));
                 if expect_ids.is_empty() && no_expect_ids.is_empty() {
                     continue;
                 }
-                let suffix = if index == 0 { String::new() } else { format!("/{index}") };
+                let suffix = if index == 0 {
+                    String::new()
+                } else {
+                    format!("/{index}")
+                };
                 stages.push(Stage {
                     name: format!("{rule}-{test_id}{suffix}"),
                     raw: raw_request(&stage["input"]),
@@ -108,12 +125,17 @@ pub fn raw_request(input: &Value) -> Vec<u8> {
         })
         .unwrap_or_default();
     let has = |headers: &[(String, String)], name: &str| {
-        headers.iter().any(|(own, _)| own.eq_ignore_ascii_case(name))
+        headers
+            .iter()
+            .any(|(own, _)| own.eq_ignore_ascii_case(name))
     };
     if autocomplete {
         // go-ftw sends data as a form unless the test says otherwise.
         if !data.is_empty() && !has(&headers, "content-type") {
-            headers.push(("Content-Type".into(), "application/x-www-form-urlencoded".into()));
+            headers.push((
+                "Content-Type".into(),
+                "application/x-www-form-urlencoded".into(),
+            ));
         }
         if !data.is_empty() && !has(&headers, "content-length") {
             headers.push(("Content-Length".into(), data.len().to_string()));
@@ -182,5 +204,9 @@ pub fn reflect(request_body: &[u8]) -> Reflection {
         (None, Some(encoded)) => base64_decode(encoded),
         (None, None) => Vec::new(),
     };
-    Reflection { status, headers, body }
+    Reflection {
+        status,
+        headers,
+        body,
+    }
 }

@@ -20,7 +20,9 @@ pub fn load_crs(before: &str) -> RuleSet {
     rules
         .add("crs-setup.conf.example", &setup, &crs.join("rules"))
         .expect("setup loads");
-    rules.add("test-setup", before, &crs.join("rules")).expect("test setup loads");
+    rules
+        .add("test-setup", before, &crs.join("rules"))
+        .expect("test setup loads");
     rules.add_dir(&crs.join("rules")).expect("rules load");
     rules.finish().expect("phases resolve");
     rules
