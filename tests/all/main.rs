@@ -21,3 +21,4 @@ mod ratelimit;
 mod rbac;
 mod tls;
 mod waf_crs;
+mod waf_false_positives;

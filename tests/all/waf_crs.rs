@@ -20,10 +20,7 @@ use tokio::net::TcpStream;
 use crate::support::Gateway;
 use crate::support::fixtures::workspace;
 use crate::support::reflect::{self, ftw};
-
-fn corpus() -> PathBuf {
-    workspace().join("../shared/corpora/owasp-crs-v4.28.0")
-}
+use crate::support::waf;
 
 fn list_file(name: &str) -> PathBuf {
     workspace().join("tests/waf").join(name)
@@ -45,34 +42,10 @@ fn read_list(name: &str) -> Vec<String> {
 }
 
 /// The settings the CRS project runs its suite with.
-fn gateway_config(upstream: std::net::SocketAddr) -> String {
-    format!(
-        r#"
-[plugins.waf]
-builtin = "waf"
-timeout_ms = 5000
-memory_limit_mib = 512
-body_budget = 1048576
-mounts = {{ crs = "{crs}" }}
-pool = {{ max = 4 }}
-
-[[routes]]
-id = "crs"
-path = {{ prefix = "/" }}
-upstream = {{ targets = ["{upstream}"] }}
-
-[[routes.plugins]]
-name = "waf"
-[routes.plugins.settings]
-rules_dir = "/crs"
-mode = "detect"
+const SUITE_SETTINGS: &str = r#"mode = "detect"
 paranoia_level = 4
 inspect_responses = true
-crs_variables = {{ crs_validate_utf8_encoding = "1", arg_name_length = "100", arg_length = "400", total_arg_length = "64000", max_num_args = "255", max_file_size = "64100", combined_file_sizes = "65535" }}
-"#,
-        crs = corpus().display()
-    )
-}
+crs_variables = { crs_validate_utf8_encoding = "1", arg_name_length = "100", arg_length = "400", total_arg_length = "64000", max_num_args = "255", max_file_size = "64100", combined_file_sizes = "65535" }"#;
 
 /// What came back for one stage.
 struct Answer {
@@ -158,8 +131,12 @@ fn fired_by_request(logs: &[String]) -> HashMap<String, Vec<u32>> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crs_regression_suite_through_the_gateway() {
     let upstream = reflect::start().await;
-    let gateway = Arc::new(Gateway::start(&gateway_config(upstream)));
-    let stages = ftw::load_stages(&corpus().join("regression-tests"));
+    let gateway = Arc::new(Gateway::start(&waf::config(
+        &upstream.to_string(),
+        SUITE_SETTINGS,
+        "",
+    )));
+    let stages = ftw::load_stages(&waf::crs().join("regression-tests"));
 
     let names: Vec<String> = stages.iter().map(|s| s.name.clone()).collect();
     let listed = read_list("crs-stages.txt");

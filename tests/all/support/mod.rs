@@ -12,6 +12,7 @@ pub mod raw;
 pub mod reflect;
 pub mod ring_check;
 pub mod service;
+pub mod waf;
 
 pub use client::{get, send};
 pub use fixtures::{example, fixture};
