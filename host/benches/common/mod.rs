@@ -83,6 +83,7 @@ pub fn request(
         path: path.into(),
         query: query.map(str::to_string),
         headers: map,
+        version: http::Version::HTTP_11,
         client_ip: "127.0.0.1".parse().expect("ip"),
         peer_ip: "127.0.0.1".parse().expect("ip"),
         tls: None,

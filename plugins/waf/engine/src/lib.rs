@@ -8,9 +8,11 @@
 #![forbid(unsafe_code)]
 
 pub mod body;
+mod cache;
 pub mod macros;
 pub mod operator;
 pub mod parse;
+pub mod prefilter;
 pub mod request;
 pub mod rule;
 pub mod ruleset;

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::operator::Operator;
 use crate::parse::{actions::parse_actions, directives::directives, targets};
+use crate::prefilter::{self, Prefilter};
 use crate::rule::{Disruptive, Rule};
 use crate::transform::TransformChain;
 
@@ -32,6 +33,8 @@ pub struct RuleSet {
     pub(crate) rules: Vec<Rule>,
     pub(crate) phases: [Vec<Step>; 6],
     pub(crate) default_disruptive: [Option<Disruptive>; 6],
+    /// One automaton over the literal groups of every prefiltered link.
+    pub(crate) prefilter: Option<Prefilter>,
     /// Markers and rules in load order, before phase lists are built.
     order: Vec<Entry>,
     by_id: HashMap<u32, usize>,
@@ -243,7 +246,68 @@ impl RuleSet {
             }
             self.phases[usize::from(phase)] = steps;
         }
+        self.build_prefilters();
         Ok(())
+    }
+
+    /// Gives every regex link whose matches need one of a bounded set of
+    /// literals a group in one automaton over all of them.
+    fn build_prefilters(&mut self) {
+        let mut groups: Vec<Vec<Vec<u8>>> = Vec::new();
+        for rule in &mut self.rules {
+            let mut link = Some(rule);
+            while let Some(current) = link {
+                current.prefilter = None;
+                current.fixed_targets = !current.targets.is_empty()
+                    && current
+                        .targets
+                        .iter()
+                        .all(|t| t.variable.is_fixed() && !t.count);
+                if let Operator::Rx(regex) = &current.operator
+                    && !current.actions.multi_match
+                    && let Some(literals) = prefilter::required_literals(regex.as_str())
+                {
+                    current.prefilter = Some(groups.len() as u32);
+                    groups.push(literals);
+                }
+                link = current.chained.as_deref_mut();
+            }
+        }
+        self.prefilter = Prefilter::build(&groups);
+        if self.prefilter.is_none() {
+            // Without an automaton nothing is ruled out.
+            for rule in &mut self.rules {
+                let mut link = Some(rule);
+                while let Some(current) = link {
+                    current.prefilter = None;
+                    link = current.chained.as_deref_mut();
+                }
+            }
+        }
+    }
+
+    /// The prefilter's literal count and size in bytes.
+    pub fn prefilter_size(&self) -> (usize, usize) {
+        self.prefilter
+            .as_ref()
+            .map_or((0, 0), |p| (p.literals(), p.memory_usage()))
+    }
+
+    /// How many regex rules (chain links included) have a literal prefilter,
+    /// of how many.
+    pub fn prefilter_coverage(&self) -> (usize, usize) {
+        let (mut covered, mut total) = (0, 0);
+        for rule in &self.rules {
+            let mut link = Some(rule);
+            while let Some(current) = link {
+                if matches!(current.operator, Operator::Rx(_)) {
+                    total += 1;
+                    covered += usize::from(current.prefilter.is_some());
+                }
+                link = current.chained.as_deref();
+            }
+        }
+        (covered, total)
     }
 
     pub fn len(&self) -> usize {
@@ -287,6 +351,8 @@ impl RuleSet {
             actions,
             chained: None,
             unconditional: false,
+            prefilter: None,
+            fixed_targets: false,
         })
     }
 
@@ -301,6 +367,8 @@ impl RuleSet {
             actions,
             chained: None,
             unconditional: true,
+            prefilter: None,
+            fixed_targets: false,
         })
     }
 
@@ -310,6 +378,11 @@ impl RuleSet {
         let mut chain = chain.unwrap_or_else(|| TransformChain::new(Vec::new()));
         let next = self.chain_ids.len() as u16;
         chain.id = *self.chain_ids.entry(chain.steps.clone()).or_insert(next);
+        let next = self.chain_ids.len() as u16;
+        chain.scan_id = *self
+            .chain_ids
+            .entry(chain.scan_steps.clone())
+            .or_insert(next);
         chain
     }
 }

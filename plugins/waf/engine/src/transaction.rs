@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use crate::body;
+use crate::cache::TransformCache;
 use crate::macros::MacroSource;
 use crate::operator::{Captures, leading_integer};
 use crate::request::{RequestData, RequestHead};
@@ -94,6 +95,7 @@ pub struct Transaction<'r> {
     detections: Vec<Detection>,
     interruption: Option<Interruption>,
     allowed: bool,
+    cache: TransformCache,
 }
 
 impl std::fmt::Debug for Transaction<'_> {
@@ -124,6 +126,7 @@ impl<'r> Transaction<'r> {
             detections: Vec::new(),
             interruption: None,
             allowed: false,
+            cache: TransformCache::default(),
         }
     }
 
@@ -140,6 +143,7 @@ impl<'r> Transaction<'r> {
             return;
         }
         self.data.read_body(body, self.processor);
+        self.cache.clear();
         self.run_phase(2);
     }
 
@@ -153,6 +157,7 @@ impl<'r> Transaction<'r> {
         self.data.response_status = status.to_string().into_bytes();
         self.data.response_protocol = protocol.as_bytes().to_vec();
         self.data.response_headers = headers;
+        self.cache.clear();
         self.run_phase(3);
     }
 
@@ -357,6 +362,10 @@ impl<'r> Transaction<'r> {
                 captures: None,
             }];
         }
+        let all_values = |each: &mut dyn FnMut(Option<u32>, &[u8])| self.each_fixed_value(each);
+        if !self.cache.may_match(self.rules, link, &all_values) {
+            return Vec::new();
+        }
         let mut matches = Vec::new();
         let want_captures = link.actions.capture;
         for target in &link.targets {
@@ -365,150 +374,255 @@ impl<'r> Transaction<'r> {
             } else {
                 self.removals.target_removals(owner, target.variable)
             };
-            let mut test = |name: &dyn Fn() -> Vec<u8>, value: &[u8]| {
+            let mut test = |slot: Option<u32>, name: &dyn Fn() -> Vec<u8>, value: &[u8]| {
                 let mut captures = want_captures.then(Vec::new);
-                let hit = if link.actions.multi_match {
-                    link.transforms.apply_each(value).iter().any(|candidate| {
+                let (hit, transformed) = if link.actions.multi_match {
+                    let hit = link.transforms.apply_each(value).iter().any(|candidate| {
                         link.operator.matches(candidate, self, captures.as_mut()) != link.negated
-                    })
+                    });
+                    (hit, None)
                 } else {
-                    let transformed = link.transforms.apply(value);
-                    link.operator.matches(&transformed, self, captures.as_mut()) != link.negated
+                    let (transformed, ruled_out) =
+                        self.cache.prepare(self.rules, link, slot, value);
+                    let found =
+                        !ruled_out && link.operator.matches(&transformed, self, captures.as_mut());
+                    (found != link.negated, Some(transformed))
                 };
                 if hit {
+                    let value = match transformed {
+                        Some(transformed) => transformed.to_vec(),
+                        None => link.transforms.apply(value).into_owned(),
+                    };
                     matches.push(Matched {
                         name: name(),
-                        value: link.transforms.apply(value).into_owned(),
+                        value,
                         captures: captures.filter(|c| !c.is_empty()),
                     });
                 }
             };
             if target.count {
                 let mut count = 0usize;
-                self.visit(target.variable, &target.selector, &mut |key, _| {
+                self.visit(target.variable, &target.selector, &mut |_, key, _| {
                     if !target.excludes(key) && !removed.iter().any(|s| s.accepts(key)) {
                         count += 1;
                     }
                 });
                 let label = || format!("&{}", target.variable.name()).into_bytes();
-                test(&label, count.to_string().as_bytes());
+                test(None, &label, count.to_string().as_bytes());
                 continue;
             }
-            self.visit(target.variable, &target.selector, &mut |key, value| {
-                if target.excludes(key) || removed.iter().any(|s| s.accepts(key)) {
-                    return;
-                }
-                let name = || qualified_name(target.variable, key);
-                test(&name, value);
-            });
+            self.visit(
+                target.variable,
+                &target.selector,
+                &mut |slot, key, value| {
+                    if target.excludes(key) || removed.iter().any(|s| s.accepts(key)) {
+                        return;
+                    }
+                    let name = || qualified_name(target.variable, key);
+                    test(slot, &name, value);
+                },
+            );
         }
         matches
     }
 
-    /// Calls `each(key, value)` for every member of `variable` the selector
-    /// accepts; single-valued variables have an empty key.
-    fn visit(&self, variable: Variable, selector: &Selector, each: &mut dyn FnMut(&[u8], &[u8])) {
+    /// Calls `each(slot, value)` for every fixed value of the transaction
+    /// (see [`Variable::is_fixed`]), each once.
+    fn each_fixed_value(&self, each: &mut dyn FnMut(Option<u32>, &[u8])) {
+        const STORES: [Variable; 21] = [
+            Variable::Args,
+            Variable::ArgsNames,
+            Variable::Files,
+            Variable::FilesNames,
+            Variable::FilesSizes,
+            Variable::MultipartPartHeaders,
+            Variable::RequestHeaders,
+            Variable::RequestHeadersNames,
+            Variable::RequestCookies,
+            Variable::RequestCookiesNames,
+            Variable::ResponseHeaders,
+            Variable::ResponseHeadersNames,
+            Variable::RequestFilename,
+            Variable::RequestBasename,
+            Variable::RequestLine,
+            Variable::RequestMethod,
+            Variable::RequestProtocol,
+            Variable::RequestUri,
+            Variable::RequestUriRaw,
+            Variable::QueryString,
+            Variable::RemoteAddr,
+        ];
+        for variable in STORES {
+            self.visit(variable, &Selector::All, &mut |slot, _, value| {
+                each(slot, value)
+            });
+        }
+        let attributes = Selector::Key(b"//@*".to_vec());
+        self.visit(Variable::Xml, &Selector::All, &mut |slot, _, value| {
+            each(slot, value)
+        });
+        self.visit(Variable::Xml, &attributes, &mut |slot, _, value| {
+            each(slot, value)
+        });
+    }
+
+    /// Calls `each(slot, key, value)` for every member of `variable` the
+    /// selector accepts; single-valued variables have an empty key. `slot`
+    /// names a value that stays the same for the rest of the request part
+    /// being inspected, so its transformations can be cached.
+    fn visit(&self, variable: Variable, selector: &Selector, each: &mut Visitor<'_>) {
         let data = &self.data;
-        let pairs = |list: &[(Vec<u8>, Vec<u8>)], each: &mut dyn FnMut(&[u8], &[u8])| {
-            for (key, value) in list {
+        let pairs = |store: u32, list: &[(Vec<u8>, Vec<u8>)], each: &mut Visitor<'_>| {
+            for (index, (key, value)) in list.iter().enumerate() {
                 if selector.accepts(key) {
-                    each(key, value);
+                    each(slot(store, index), key, value);
                 }
             }
         };
-        let names = |list: &[(Vec<u8>, Vec<u8>)], each: &mut dyn FnMut(&[u8], &[u8])| {
-            for (key, _) in list {
+        let names = |store: u32, list: &[(Vec<u8>, Vec<u8>)], each: &mut Visitor<'_>| {
+            for (index, (key, _)) in list.iter().enumerate() {
                 if selector.accepts(key) {
-                    each(key, key);
+                    each(slot(store | NAMES, index), key, key);
                 }
             }
         };
-        let mut scalar = |value: &[u8]| each(b"", value);
+        let fixed = |each: &mut Visitor<'_>, value: &[u8]| {
+            each(slot(SCALARS, variable as usize), b"", value)
+        };
+        let mut changing = |value: &[u8]| each(None, b"", value);
         match variable {
             Variable::Args => {
-                pairs(&data.args_get, each);
-                pairs(&data.args_post, each);
+                pairs(ARGS_GET, &data.args_get, each);
+                pairs(ARGS_POST, &data.args_post, each);
             }
             Variable::ArgsNames => {
-                names(&data.args_get, each);
-                names(&data.args_post, each);
+                names(ARGS_GET, &data.args_get, each);
+                names(ARGS_POST, &data.args_post, each);
             }
-            Variable::ArgsGet => pairs(&data.args_get, each),
-            Variable::ArgsGetNames => names(&data.args_get, each),
-            Variable::ArgsPost => pairs(&data.args_post, each),
-            Variable::ArgsPostNames => names(&data.args_post, each),
-            Variable::Files => pairs(&data.files, each),
-            Variable::FilesNames => names(&data.files, each),
-            Variable::FilesSizes => pairs(&data.file_sizes, each),
-            Variable::MultipartPartHeaders => pairs(&data.part_headers, each),
-            Variable::RequestHeaders => pairs(&data.head.headers, each),
-            Variable::RequestHeadersNames => names(&data.head.headers, each),
-            Variable::RequestCookies => pairs(&data.cookies, each),
-            Variable::RequestCookiesNames => names(&data.cookies, each),
-            Variable::ResponseHeaders => pairs(&data.response_headers, each),
-            Variable::ResponseHeadersNames => names(&data.response_headers, each),
-            Variable::Tx => {
-                for (key, value) in &self.tx {
+            Variable::ArgsGet => pairs(ARGS_GET, &data.args_get, each),
+            Variable::ArgsGetNames => names(ARGS_GET, &data.args_get, each),
+            Variable::ArgsPost => pairs(ARGS_POST, &data.args_post, each),
+            Variable::ArgsPostNames => names(ARGS_POST, &data.args_post, each),
+            Variable::Files => pairs(FILES, &data.files, each),
+            Variable::FilesNames => names(FILES, &data.files, each),
+            Variable::FilesSizes => pairs(FILE_SIZES, &data.file_sizes, each),
+            Variable::MultipartPartHeaders => pairs(PART_HEADERS, &data.part_headers, each),
+            Variable::RequestHeaders => pairs(HEADERS, &data.head.headers, each),
+            Variable::RequestHeadersNames => names(HEADERS, &data.head.headers, each),
+            Variable::RequestCookies => pairs(COOKIES, &data.cookies, each),
+            Variable::RequestCookiesNames => names(COOKIES, &data.cookies, each),
+            Variable::ResponseHeaders => pairs(RESPONSE_HEADERS, &data.response_headers, each),
+            Variable::ResponseHeadersNames => names(RESPONSE_HEADERS, &data.response_headers, each),
+            Variable::Tx => match selector {
+                // TX keys are stored lowercase, as selectors are.
+                Selector::Key(key) => {
+                    if let Some(value) = self.tx.get(key) {
+                        each(None, key, value);
+                    }
+                }
+                _ => {
+                    for (key, value) in &self.tx {
+                        if selector.accepts(key) {
+                            each(None, key, value);
+                        }
+                    }
+                }
+            },
+            Variable::MatchedVars => {
+                for (key, value) in &self.matched_vars {
                     if selector.accepts(key) {
-                        each(key, value);
+                        each(None, key, value);
                     }
                 }
             }
-            Variable::MatchedVars => pairs(&self.matched_vars, each),
-            Variable::MatchedVarsNames => names(&self.matched_vars, each),
+            Variable::MatchedVarsNames => {
+                for (key, _) in &self.matched_vars {
+                    if selector.accepts(key) {
+                        each(None, key, key);
+                    }
+                }
+            }
             Variable::Xml => {
                 let Some(xml) = &data.xml else { return };
                 let attributes = matches!(selector, Selector::Key(path) if path.ends_with(b"@*"));
                 if attributes {
-                    for value in &xml.attributes {
-                        each(b"//@*", value);
+                    for (index, value) in xml.attributes.iter().enumerate() {
+                        each(slot(XML_ATTRIBUTES, index), b"//@*", value);
                     }
                 } else {
-                    each(b"/*", &xml.text);
+                    each(slot(XML_TEXT, 0), b"/*", &xml.text);
                 }
             }
-            Variable::ArgsCombinedSize => scalar(data.args_combined_size().to_string().as_bytes()),
-            Variable::FilesCombinedSize => scalar(data.files_combined_size.to_string().as_bytes()),
-            Variable::RequestFilename => scalar(&data.filename),
-            Variable::RequestBasename => scalar(&data.basename),
-            Variable::RequestLine => scalar(&data.line),
-            Variable::RequestMethod => scalar(data.head.method.as_bytes()),
-            Variable::RequestProtocol => scalar(data.head.protocol.as_bytes()),
-            Variable::RequestUri => scalar(&data.uri),
-            Variable::RequestUriRaw => scalar(data.head.target.as_bytes()),
-            Variable::QueryString => scalar(&data.query),
+            Variable::RequestFilename => fixed(each, &data.filename),
+            Variable::RequestBasename => fixed(each, &data.basename),
+            Variable::RequestLine => fixed(each, &data.line),
+            Variable::RequestMethod => fixed(each, data.head.method.as_bytes()),
+            Variable::RequestProtocol => fixed(each, data.head.protocol.as_bytes()),
+            Variable::RequestUri => fixed(each, &data.uri),
+            Variable::RequestUriRaw => fixed(each, data.head.target.as_bytes()),
+            Variable::QueryString => fixed(each, &data.query),
+            Variable::RemoteAddr => fixed(each, data.head.remote_addr.as_bytes()),
+            Variable::UniqueId => fixed(each, data.head.unique_id.as_bytes()),
+            Variable::ArgsCombinedSize => {
+                changing(data.args_combined_size().to_string().as_bytes())
+            }
+            Variable::FilesCombinedSize => {
+                changing(data.files_combined_size.to_string().as_bytes())
+            }
             // The raw body is a variable for form and JSON bodies, and for
             // bodies no processor claimed when forced; XML and multipart are
             // inspected through their parts (the CRS suite expects both).
             Variable::RequestBody => match self.processor {
-                Some(BodyProcessor::UrlEncoded | BodyProcessor::Json) => scalar(&data.body),
-                None if self.force_body_variable => scalar(&data.body),
+                Some(BodyProcessor::UrlEncoded | BodyProcessor::Json) => changing(&data.body),
+                None if self.force_body_variable => changing(&data.body),
                 _ => {}
             },
-            Variable::RequestBodyLength => scalar(data.body.len().to_string().as_bytes()),
+            Variable::RequestBodyLength => changing(data.body.len().to_string().as_bytes()),
             Variable::ReqbodyProcessor => {
-                scalar(self.processor.map_or("", BodyProcessor::name).as_bytes())
+                changing(self.processor.map_or("", BodyProcessor::name).as_bytes())
             }
-            Variable::ReqbodyError => scalar(if data.body_error { b"1" } else { b"0" }),
-            Variable::RemoteAddr => scalar(data.head.remote_addr.as_bytes()),
-            Variable::UniqueId => scalar(data.head.unique_id.as_bytes()),
-            Variable::MatchedVar => scalar(&self.matched_var),
-            Variable::MatchedVarName => scalar(&self.matched_var_name),
-            Variable::ResponseStatus => scalar(&data.response_status),
-            Variable::ResponseProtocol => scalar(&data.response_protocol),
-            Variable::ResponseBody => scalar(&data.response_body),
+            Variable::ReqbodyError => changing(if data.body_error { b"1" } else { b"0" }),
+            Variable::MatchedVar => changing(&self.matched_var),
+            Variable::MatchedVarName => changing(&self.matched_var_name),
+            Variable::ResponseStatus => changing(&data.response_status),
+            Variable::ResponseProtocol => changing(&data.response_protocol),
+            Variable::ResponseBody => changing(&data.response_body),
             Variable::ResponseContentType => {
                 if let Some((_, value)) = data
                     .response_headers
                     .iter()
                     .find(|(name, _)| name.eq_ignore_ascii_case(b"content-type"))
                 {
-                    scalar(value);
+                    changing(value);
                 }
             }
             Variable::Empty => {}
         }
     }
+}
+
+type Visitor<'a> = dyn FnMut(Option<u32>, &[u8], &[u8]) + 'a;
+
+// Where a cached value comes from: a store, its names, or a fixed scalar.
+const ARGS_GET: u32 = 1;
+const ARGS_POST: u32 = 2;
+const FILES: u32 = 3;
+const FILE_SIZES: u32 = 4;
+const PART_HEADERS: u32 = 5;
+const HEADERS: u32 = 6;
+const COOKIES: u32 = 7;
+const RESPONSE_HEADERS: u32 = 8;
+const XML_TEXT: u32 = 9;
+const XML_ATTRIBUTES: u32 = 10;
+const SCALARS: u32 = 11;
+const NAMES: u32 = 16;
+
+/// A value's cache slot: its store in the high byte, its index below.
+fn slot(store: u32, index: usize) -> Option<u32> {
+    u32::try_from(index)
+        .ok()
+        .filter(|index| *index < 1 << 24)
+        .map(|index| store << 24 | index)
 }
 
 /// `ARGS:q`, `TX:score`, or just `REQUEST_URI` for single values.
@@ -531,7 +645,7 @@ impl MacroSource for Transaction<'_> {
             None => Selector::All,
         };
         let mut found = None;
-        self.visit(variable, &selector, &mut |_, value| {
+        self.visit(variable, &selector, &mut |_, _, value| {
             if found.is_none() {
                 found = Some(value.to_vec());
             }

@@ -166,18 +166,40 @@ impl Variable {
         })
     }
 
-    /// Whether the values depend only on the request, so a transformed value
-    /// can be cached for the rest of the transaction.
-    pub fn is_stable(self) -> bool {
-        !matches!(
+    /// Whether its values stay fixed while one part of the request (head,
+    /// body, response) is inspected: what the transformation cache and the
+    /// prefilter may rely on. Anything rules write (TX, matches) or that
+    /// depends on the body processor is not.
+    pub fn is_fixed(self) -> bool {
+        matches!(
             self,
-            Self::Tx
-                | Self::MatchedVar
-                | Self::MatchedVarName
-                | Self::MatchedVars
-                | Self::MatchedVarsNames
-                | Self::ReqbodyProcessor
-                | Self::Empty
+            Self::Args
+                | Self::ArgsNames
+                | Self::ArgsGet
+                | Self::ArgsGetNames
+                | Self::ArgsPost
+                | Self::ArgsPostNames
+                | Self::Files
+                | Self::FilesNames
+                | Self::FilesSizes
+                | Self::MultipartPartHeaders
+                | Self::RequestHeaders
+                | Self::RequestHeadersNames
+                | Self::RequestCookies
+                | Self::RequestCookiesNames
+                | Self::ResponseHeaders
+                | Self::ResponseHeadersNames
+                | Self::Xml
+                | Self::RequestFilename
+                | Self::RequestBasename
+                | Self::RequestLine
+                | Self::RequestMethod
+                | Self::RequestProtocol
+                | Self::RequestUri
+                | Self::RequestUriRaw
+                | Self::QueryString
+                | Self::RemoteAddr
+                | Self::UniqueId
         )
     }
 }

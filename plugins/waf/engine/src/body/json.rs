@@ -3,22 +3,19 @@
 
 use serde_json::Value;
 
+use crate::request::Pairs;
+
 /// Deeper documents are refused: a body processor must not recurse without bound.
 const MAX_DEPTH: usize = 64;
 
-pub fn flatten(input: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, String> {
+pub fn flatten(input: &[u8]) -> Result<Pairs, String> {
     let value: Value = serde_json::from_slice(input).map_err(|error| error.to_string())?;
     let mut out = Vec::new();
     walk(&value, b"json".to_vec(), 0, &mut out)?;
     Ok(out)
 }
 
-fn walk(
-    value: &Value,
-    name: Vec<u8>,
-    depth: usize,
-    out: &mut Vec<(Vec<u8>, Vec<u8>)>,
-) -> Result<(), String> {
+fn walk(value: &Value, name: Vec<u8>, depth: usize, out: &mut Pairs) -> Result<(), String> {
     if depth > MAX_DEPTH {
         return Err("JSON nested too deeply".into());
     }

@@ -271,7 +271,7 @@ mod tests {
     fn unknown_action_is_refused() {
         assert!(
             parse_actions("id:1,explode")
-                .unwrap_err()
+                .expect_err("refused")
                 .contains("explode")
         );
     }

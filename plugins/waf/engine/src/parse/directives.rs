@@ -109,6 +109,9 @@ mod tests {
 
     #[test]
     fn unclosed_quote_is_an_error_with_its_line() {
-        assert_eq!(directives("\nSecRule ARGS \"@rx a").unwrap_err().0, 2);
+        assert_eq!(
+            directives("\nSecRule ARGS \"@rx a").expect_err("refused").0,
+            2
+        );
     }
 }

@@ -89,17 +89,150 @@ impl Transform {
     }
 }
 
+/// Byte classes whose presence lets a transformation change a value: a
+/// value holding none of a list's triggers comes out of it unchanged, which
+/// a table lookup per byte tells without running the list.
+pub mod trigger {
+    pub const PERCENT_OR_PLUS: u32 = 1;
+    pub const AMPERSAND: u32 = 1 << 1;
+    pub const BACKSLASH: u32 = 1 << 2;
+    pub const NUL: u32 = 1 << 3;
+    pub const COMMENT: u32 = 1 << 4;
+    pub const SPACE: u32 = 1 << 5;
+    pub const UPPER: u32 = 1 << 6;
+    pub const NON_ASCII: u32 = 1 << 7;
+    pub const PATH: u32 = 1 << 8;
+    pub const SHELL: u32 = 1 << 9;
+    /// The transformation changes every value (hashes, encodings, length).
+    pub const ALWAYS: u32 = 1 << 31;
+
+    const fn class(byte: u8) -> u32 {
+        let mut classes = 0;
+        if byte == b'%' || byte == b'+' {
+            classes |= PERCENT_OR_PLUS;
+        }
+        if byte == b'&' {
+            classes |= AMPERSAND;
+        }
+        if byte == b'\\' {
+            classes |= BACKSLASH | PATH | SHELL;
+        }
+        if byte == 0 {
+            classes |= NUL;
+        }
+        if matches!(byte, b'/' | b'*' | b'-' | b'#') {
+            classes |= COMMENT;
+        }
+        if matches!(byte, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0xa0) {
+            classes |= SPACE | SHELL;
+        }
+        if byte.is_ascii_uppercase() {
+            classes |= UPPER;
+        }
+        if byte >= 0x80 {
+            classes |= NON_ASCII;
+        }
+        if matches!(byte, b'/' | b'.') {
+            classes |= PATH;
+        }
+        if matches!(byte, b'"' | b'\'' | b'^' | b',' | b';' | b'/' | b'(') {
+            classes |= SHELL;
+        }
+        classes
+    }
+
+    const TABLE: [u32; 256] = {
+        let mut table = [0; 256];
+        let mut byte = 0;
+        while byte < 256 {
+            table[byte] = class(byte as u8);
+            byte += 1;
+        }
+        table
+    };
+
+    /// The classes of the bytes in `value`.
+    pub fn classes(value: &[u8]) -> u32 {
+        value
+            .iter()
+            .fold(0, |acc, &byte| acc | TABLE[usize::from(byte)])
+    }
+}
+
+impl Transform {
+    /// The byte classes without which this transformation changes nothing.
+    pub fn triggers(self) -> u32 {
+        use trigger::*;
+        match self {
+            Self::Lowercase => UPPER,
+            Self::UrlDecode | Self::UrlDecodeUni => PERCENT_OR_PLUS,
+            Self::HtmlEntityDecode => AMPERSAND,
+            Self::JsDecode | Self::CssDecode | Self::EscapeSeqDecode => BACKSLASH,
+            Self::Utf8ToUnicode => NON_ASCII,
+            Self::CmdLine => SHELL | UPPER,
+            Self::CompressWhitespace | Self::RemoveWhitespace | Self::Trim => SPACE,
+            Self::RemoveNulls => NUL,
+            Self::ReplaceComments | Self::RemoveCommentsChar => COMMENT,
+            Self::NormalizePath | Self::NormalizePathWin => PATH,
+            Self::Base64Decode | Self::HexEncode | Self::Sha1 | Self::Length => ALWAYS,
+        }
+    }
+}
+
 /// A rule's transformation list, numbered so transformed values can be
 /// cached per (value, chain) for the whole transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransformChain {
     pub steps: Vec<Transform>,
     pub id: u16,
+    /// The steps that matter to a case-insensitive literal scan (all but
+    /// `lowercase`), and their list's id: values only lowercased need no
+    /// scan of their own.
+    pub scan_steps: Vec<Transform>,
+    pub scan_id: u16,
+    /// The triggers of the steps, and of the scan steps.
+    pub triggers: u32,
+    pub scan_triggers: u32,
 }
 
 impl TransformChain {
     pub fn new(steps: Vec<Transform>) -> Self {
-        TransformChain { steps, id: 0 }
+        let scan_steps: Vec<Transform> = steps
+            .iter()
+            .copied()
+            .filter(|step| *step != Transform::Lowercase)
+            .collect();
+        let triggers_of =
+            |steps: &[Transform]| steps.iter().fold(0, |acc, step| acc | step.triggers());
+        TransformChain {
+            triggers: triggers_of(&steps),
+            scan_triggers: triggers_of(&scan_steps),
+            steps,
+            id: 0,
+            scan_steps,
+            scan_id: 0,
+        }
+    }
+
+    /// Whether a value with these byte classes comes out unchanged.
+    pub fn leaves(&self, classes: u32) -> bool {
+        self.triggers & (classes | trigger::ALWAYS) == 0
+    }
+
+    /// Whether the scan steps leave a value with these byte classes unchanged.
+    pub fn scan_leaves(&self, classes: u32) -> bool {
+        self.scan_triggers & (classes | trigger::ALWAYS) == 0
+    }
+
+    /// `input` through the scan steps.
+    pub fn apply_scan_steps<'a>(&self, input: &'a [u8]) -> Cow<'a, [u8]> {
+        let mut value = Cow::Borrowed(input);
+        for step in &self.scan_steps {
+            if let Some(changed) = step.apply(&value) {
+                value = Cow::Owned(changed);
+            }
+        }
+        value
     }
 
     pub fn len(&self) -> usize {

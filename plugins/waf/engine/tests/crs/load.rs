@@ -4,4 +4,13 @@ use crate::load_crs;
 fn every_crs_rule_loads() {
     let rules = load_crs("");
     assert!(rules.len() > 600, "{} rules", rules.len());
+    let (covered, total) = rules.prefilter_coverage();
+    let (literals, bytes) = rules.prefilter_size();
+    println!(
+        "{covered} of {total} regex rules have a literal prefilter: {literals} literals, {bytes} bytes"
+    );
+    assert!(
+        covered * 2 > total,
+        "only {covered} of {total} regex rules are prefiltered"
+    );
 }

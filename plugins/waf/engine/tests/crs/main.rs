@@ -3,6 +3,8 @@
 mod conformance;
 mod ftw;
 mod load;
+#[allow(dead_code)]
+mod requests;
 
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,239 @@
+//! Per-transaction cache of transformed values and of which prefilter
+//! groups they hold: many rules share a transformation list, so each
+//! (value, list) pair is transformed and scanned once however many rules
+//! inspect it, and a rule whose literals occur in no value is skipped
+//! without looking at any.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::ops::Deref;
+use std::rc::Rc;
+
+use crate::prefilter::{Prefilter, has_group};
+use crate::rule::Rule;
+use crate::ruleset::RuleSet;
+use crate::transform::TransformChain;
+
+/// A value after a link's transformations.
+pub enum Transformed<'v> {
+    Unchanged(&'v [u8]),
+    Changed(Rc<[u8]>),
+}
+
+impl Deref for Transformed<'_> {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Transformed::Unchanged(value) => value,
+            Transformed::Changed(value) => value,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Entry {
+    /// None when the transformations left the value as it was.
+    value: Option<Rc<[u8]>>,
+    /// Which prefilter groups' literals the transformed value holds.
+    groups: Option<Rc<[u64]>>,
+}
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<SlotHasher>>;
+
+/// Calls its argument with every fixed value of the transaction.
+pub type AllValues<'a> = dyn Fn(&mut dyn FnMut(Option<u32>, &[u8])) + 'a;
+
+/// What is known of a fixed value before any transformation.
+struct Raw {
+    /// Its byte classes (see [`crate::transform::trigger`]).
+    classes: u32,
+    /// The prefilter groups it holds, once scanned.
+    groups: Option<Rc<[u64]>>,
+}
+
+#[derive(Default)]
+pub struct TransformCache {
+    /// (slot, transformation list) to the transformed value.
+    entries: RefCell<FastMap<u64, Entry>>,
+    /// Slot to what its untransformed value holds.
+    raw: RefCell<FastMap<u32, Raw>>,
+    /// Transformation list to the groups present in any fixed value.
+    unions: RefCell<FastMap<u16, Rc<[u64]>>>,
+}
+
+impl TransformCache {
+    /// Forget everything: the request's values changed (its body was read).
+    pub fn clear(&self) {
+        self.entries.borrow_mut().clear();
+        self.raw.borrow_mut().clear();
+        self.unions.borrow_mut().clear();
+    }
+
+    /// Whether `link` can match any of the transaction's values: false only
+    /// when all its targets are fixed values and none holds its literals.
+    pub fn may_match(&self, rules: &RuleSet, link: &Rule, all_values: &AllValues<'_>) -> bool {
+        let (Some(group), Some(prefilter)) = (link.prefilter, &rules.prefilter) else {
+            return true;
+        };
+        if link.negated || !link.fixed_targets {
+            return true;
+        }
+        let chain = link.transforms.scan_id;
+        if let Some(union) = self.unions.borrow().get(&chain) {
+            return has_group(union, group);
+        }
+        let mut union = vec![0u64; prefilter.words()];
+        all_values(&mut |slot, value| {
+            if let Some(slot) = slot {
+                let groups = self.groups(prefilter, &link.transforms, slot, value);
+                for (word, bits) in union.iter_mut().zip(groups.iter()) {
+                    *word |= bits;
+                }
+            }
+        });
+        let found = has_group(&union, group);
+        self.unions.borrow_mut().insert(chain, Rc::from(union));
+        found
+    }
+
+    /// `value` transformed by `link`'s list, and whether the link's
+    /// prefilter rules a match out. Values without a slot change during the
+    /// transaction and are transformed afresh.
+    pub fn prepare<'v>(
+        &self,
+        rules: &RuleSet,
+        link: &Rule,
+        slot: Option<u32>,
+        value: &'v [u8],
+    ) -> (Transformed<'v>, bool) {
+        let Some(slot) = slot else {
+            let transformed = match link.transforms.apply(value) {
+                Cow::Borrowed(value) => Transformed::Unchanged(value),
+                Cow::Owned(value) => Transformed::Changed(Rc::from(value)),
+            };
+            return (transformed, false);
+        };
+        let ruled_out = match (link.prefilter, &rules.prefilter) {
+            (Some(group), Some(prefilter)) => !has_group(
+                &self.groups(prefilter, &link.transforms, slot, value),
+                group,
+            ),
+            _ => false,
+        };
+        if ruled_out {
+            return (Transformed::Unchanged(value), true);
+        }
+        if link.transforms.leaves(self.classes(slot, value)) {
+            return (Transformed::Unchanged(value), false);
+        }
+        let mut entries = self.entries.borrow_mut();
+        let entry = entries
+            .entry(key(slot, &link.transforms))
+            .or_insert_with(|| transform(&link.transforms, value));
+        let transformed = match &entry.value {
+            Some(changed) => Transformed::Changed(changed.clone()),
+            None => Transformed::Unchanged(value),
+        };
+        (transformed, ruled_out)
+    }
+
+    /// The groups present in `value` after `chain`'s scan steps: the
+    /// untransformed value's scan when they change nothing, else a scan of
+    /// its own.
+    fn groups(
+        &self,
+        prefilter: &Prefilter,
+        chain: &TransformChain,
+        slot: u32,
+        value: &[u8],
+    ) -> Rc<[u64]> {
+        if chain.scan_leaves(self.classes(slot, value)) {
+            return self.raw_groups(prefilter, slot, value);
+        }
+        let mut entries = self.entries.borrow_mut();
+        let entry = entries
+            .entry(u64::from(slot) << 16 | u64::from(chain.scan_id))
+            .or_insert_with(|| Entry {
+                value: match chain.apply_scan_steps(value) {
+                    Cow::Borrowed(_) => None,
+                    Cow::Owned(changed) => Some(Rc::from(changed)),
+                },
+                groups: None,
+            });
+        if let Some(groups) = &entry.groups {
+            return groups.clone();
+        }
+        let groups = match &entry.value {
+            Some(changed) => Rc::from(prefilter.scan(changed)),
+            None => self.raw_groups(prefilter, slot, value),
+        };
+        entry.groups = Some(groups.clone());
+        groups
+    }
+
+    fn raw_entry<'a>(raw: &'a mut FastMap<u32, Raw>, slot: u32, value: &[u8]) -> &'a mut Raw {
+        raw.entry(slot).or_insert_with(|| Raw {
+            classes: crate::transform::trigger::classes(value),
+            groups: None,
+        })
+    }
+
+    fn classes(&self, slot: u32, value: &[u8]) -> u32 {
+        Self::raw_entry(&mut self.raw.borrow_mut(), slot, value).classes
+    }
+
+    fn raw_groups(&self, prefilter: &Prefilter, slot: u32, value: &[u8]) -> Rc<[u64]> {
+        let mut raw = self.raw.borrow_mut();
+        let entry = Self::raw_entry(&mut raw, slot, value);
+        entry
+            .groups
+            .get_or_insert_with(|| Rc::from(prefilter.scan(value)))
+            .clone()
+    }
+}
+
+fn key(slot: u32, chain: &TransformChain) -> u64 {
+    u64::from(slot) << 16 | u64::from(chain.id)
+}
+
+fn transform(chain: &TransformChain, value: &[u8]) -> Entry {
+    Entry {
+        value: match chain.apply(value) {
+            Cow::Borrowed(_) => None,
+            Cow::Owned(changed) => Some(Rc::from(changed)),
+        },
+        groups: None,
+    }
+}
+
+/// Slot keys are small distinct integers: a multiply-rotate hash is enough
+/// and far cheaper than SipHash.
+#[derive(Default)]
+pub struct SlotHasher(u64);
+
+impl Hasher for SlotHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write_u64(u64::from(byte));
+        }
+    }
+
+    fn write_u16(&mut self, value: u16) {
+        self.write_u64(u64::from(value));
+    }
+
+    fn write_u32(&mut self, value: u32) {
+        self.write_u64(u64::from(value));
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = (self.0.rotate_left(5) ^ value).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}

@@ -1,0 +1,268 @@
+//! Literal prefilters: most rules cannot match most values, and saying so
+//! costs one multi-literal scan per (value, transformation list) instead of
+//! one regex search per (value, rule).
+//!
+//! Every match of a regular expression starts with one of its prefix
+//! literals (or ends with one of its suffix literals), when the set is
+//! finite. All such rules share one case-insensitive Aho-Corasick automaton
+//! over their literals; scanning a value once tells which rules may match it
+//! (and a value the rule's transformations leave unchanged needs no second
+//! scan). ASCII-case-insensitive search only widens the set, so a rule it
+//! rules out cannot match.
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use regex_syntax::hir::literal::{ExtractKind, Extractor};
+use regex_syntax::hir::{Class, Hir, HirKind};
+
+/// A one-byte literal that is a letter, digit or space occurs in nearly
+/// every value: a set holding one filters nothing and is not worth a scan.
+fn too_common(literal: &[u8]) -> bool {
+    matches!(literal, [byte] if byte.is_ascii_alphanumeric() || *byte == b' ')
+}
+
+/// `(?i)` turns each letter into a two-byte class (`[Ss]`), and literal
+/// extraction multiplies them out. The automaton ignores ASCII case anyway,
+/// so fold such classes back into their lowercase letter first.
+fn fold_case_classes(hir: Hir) -> Hir {
+    match hir.into_kind() {
+        HirKind::Class(Class::Bytes(class)) => {
+            let ranges = class.ranges();
+            if let [a, b] = ranges
+                && a.start() == a.end()
+                && b.start() == b.end()
+                && a.start().is_ascii_uppercase()
+                && b.start() == a.start().to_ascii_lowercase()
+            {
+                return Hir::literal([b.start()]);
+            }
+            Hir::class(Class::Bytes(class))
+        }
+        HirKind::Concat(parts) => Hir::concat(parts.into_iter().map(fold_case_classes).collect()),
+        HirKind::Alternation(parts) => {
+            Hir::alternation(parts.into_iter().map(fold_case_classes).collect())
+        }
+        HirKind::Repetition(mut repetition) => {
+            let sub = std::mem::replace(&mut repetition.sub, Box::new(Hir::empty()));
+            repetition.sub = Box::new(fold_case_classes(*sub));
+            Hir::repetition(repetition)
+        }
+        HirKind::Capture(mut capture) => {
+            let sub = std::mem::replace(&mut capture.sub, Box::new(Hir::empty()));
+            capture.sub = Box::new(fold_case_classes(*sub));
+            Hir::capture(capture)
+        }
+        HirKind::Class(class) => Hir::class(class),
+        HirKind::Literal(literal) => Hir::literal(literal.0),
+        HirKind::Look(look) => Hir::look(look),
+        HirKind::Empty => Hir::empty(),
+    }
+}
+
+/// The literals any match of `pattern` must start (or end) with, lowercase;
+/// None when they cannot be bounded usefully.
+pub fn required_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
+    let hir = regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(pattern)
+        .ok()?;
+    let hir = fold_case_classes(hir);
+    let mut candidates = vec![necessary(&hir)];
+    for kind in [ExtractKind::Prefix, ExtractKind::Suffix] {
+        let mut extractor = Extractor::new();
+        extractor
+            .kind(kind)
+            .limit_class(8)
+            .limit_repeat(8)
+            .limit_literal_len(16)
+            .limit_total(MAX_LITERALS);
+        let seq = extractor.extract(&hir);
+        candidates.push(seq.literals().map(|literals| {
+            literals
+                .iter()
+                .map(|literal| literal.as_bytes().to_vec())
+                .collect()
+        }));
+    }
+    candidates
+        .into_iter()
+        .flatten()
+        .filter_map(usable)
+        .max_by_key(|literals| quality(literals))
+}
+
+/// Most literals one rule may add to the automaton.
+const MAX_LITERALS: usize = 256;
+
+/// Lowercased, deduplicated, or None if the set would filter nothing.
+fn usable(literals: Vec<Vec<u8>>) -> Option<Vec<Vec<u8>>> {
+    let mut lowered: Vec<Vec<u8>> = literals.iter().map(|l| l.to_ascii_lowercase()).collect();
+    lowered.sort();
+    lowered.dedup();
+    let useless = lowered.is_empty()
+        || lowered.len() > MAX_LITERALS
+        || lowered
+            .iter()
+            .any(|literal| literal.is_empty() || too_common(literal));
+    (!useless).then_some(lowered)
+}
+
+/// Longer shortest literals filter better; then fewer literals.
+fn quality(literals: &[Vec<u8>]) -> (usize, std::cmp::Reverse<usize>) {
+    let shortest = literals.iter().map(Vec::len).min().unwrap_or(0);
+    (shortest.min(8), std::cmp::Reverse(literals.len()))
+}
+
+/// Literals of which every match contains at least one: a literal is
+/// itself, a small class each of its bytes, a concatenation its best part,
+/// an alternation the union of its branches, a repetition its body when it
+/// must occur at least once. Anything that may match empty gives None.
+fn necessary(hir: &Hir) -> Option<Vec<Vec<u8>>> {
+    match hir.kind() {
+        HirKind::Literal(literal) => Some(vec![literal.0.to_vec()]),
+        HirKind::Class(Class::Bytes(class)) => {
+            let count: usize = class
+                .ranges()
+                .iter()
+                .map(|r| usize::from(r.end() - r.start()) + 1)
+                .sum();
+            (count <= 16).then(|| {
+                class
+                    .ranges()
+                    .iter()
+                    .flat_map(|r| r.start()..=r.end())
+                    .map(|byte| vec![byte])
+                    .collect()
+            })
+        }
+        HirKind::Class(Class::Unicode(_)) | HirKind::Look(_) | HirKind::Empty => None,
+        HirKind::Capture(capture) => necessary(&capture.sub),
+        HirKind::Repetition(repetition) if repetition.min >= 1 => necessary(&repetition.sub),
+        HirKind::Repetition(_) => None,
+        HirKind::Concat(parts) => parts
+            .iter()
+            .filter_map(necessary)
+            .filter_map(usable)
+            .max_by_key(|literals| quality(literals)),
+        HirKind::Alternation(branches) => {
+            let mut union = Vec::new();
+            for branch in branches {
+                union.extend(necessary(branch)?);
+                if union.len() > MAX_LITERALS {
+                    return None;
+                }
+            }
+            Some(union)
+        }
+    }
+}
+
+/// One automaton over the literals of every prefiltered rule.
+#[derive(Debug)]
+pub struct Prefilter {
+    automaton: AhoCorasick,
+    /// For each automaton pattern, the rule group it belongs to.
+    group_of_pattern: Vec<u32>,
+    groups: usize,
+}
+
+impl Prefilter {
+    /// `groups[i]` are the literals of group `i`.
+    pub fn build(groups: &[Vec<Vec<u8>>]) -> Option<Self> {
+        let mut patterns = Vec::new();
+        let mut group_of_pattern = Vec::new();
+        for (group, literals) in groups.iter().enumerate() {
+            for literal in literals {
+                patterns.push(literal.as_slice());
+                group_of_pattern.push(group as u32);
+            }
+        }
+        let automaton = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .build(&patterns)
+            .ok()?;
+        Some(Prefilter {
+            automaton,
+            group_of_pattern,
+            groups: groups.len(),
+        })
+    }
+
+    /// Bytes the automaton takes.
+    pub fn memory_usage(&self) -> usize {
+        self.automaton.memory_usage()
+    }
+
+    /// Literals in the automaton.
+    pub fn literals(&self) -> usize {
+        self.group_of_pattern.len()
+    }
+
+    /// Words in a group bit set.
+    pub fn words(&self) -> usize {
+        self.groups.div_ceil(64)
+    }
+
+    /// The groups with a literal somewhere in `value`, as a bit set.
+    pub fn scan(&self, value: &[u8]) -> Vec<u64> {
+        let mut bits = vec![0u64; self.groups.div_ceil(64)];
+        let mut left = self.groups;
+        for found in self.automaton.find_overlapping_iter(value) {
+            let group = self.group_of_pattern[found.pattern().as_usize()] as usize;
+            let word = &mut bits[group / 64];
+            let bit = 1u64 << (group % 64);
+            if *word & bit == 0 {
+                *word |= bit;
+                left -= 1;
+                if left == 0 {
+                    break;
+                }
+            }
+        }
+        bits
+    }
+}
+
+pub fn has_group(bits: &[u64], group: u32) -> bool {
+    let group = group as usize;
+    bits.get(group / 64)
+        .is_some_and(|word| word & (1 << (group % 64)) != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_of_alternations_and_case_insensitive_words() {
+        let literals = required_literals("(?i)\\b(?:select|union)\\b").expect("bounded");
+        assert!(literals.contains(&b"select".to_vec()));
+        assert!(literals.contains(&b"union".to_vec()));
+        assert_eq!(literals.len(), 2);
+    }
+
+    #[test]
+    fn unbounded_patterns_have_no_prefilter() {
+        assert_eq!(required_literals("[a-z]+"), None);
+        let inner = required_literals("^[^!&]*\\)[ ]*(?:=|~)").expect("bounded");
+        assert!(inner.contains(&b")=".to_vec()), "{inner:?}");
+        assert!(required_literals("[^a]+(?:x|\\(y)z").is_some());
+        assert_eq!(required_literals(".*x"), None);
+        assert_eq!(required_literals("a"), None);
+        assert_eq!(
+            required_literals("<").expect("bounded"),
+            vec![b"<".to_vec()]
+        );
+    }
+
+    #[test]
+    fn scanning_marks_the_groups_present() {
+        let filter = Prefilter::build(&[vec![b"select".to_vec()], vec![b"<script".to_vec()]])
+            .expect("builds");
+        let bits = filter.scan(b"1 SELECT 2");
+        assert!(has_group(&bits, 0));
+        assert!(!has_group(&bits, 1));
+    }
+}
