@@ -57,3 +57,10 @@ fn the_api_keys_example_is_valid() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(stdout.trim(), "examples/api-keys.toml: ok");
 }
+
+#[test]
+fn the_waf_example_is_valid() {
+    let (code, stdout, stderr) = validate(&workspace(), "examples/waf/waf.toml");
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout.trim(), "examples/waf/waf.toml: ok");
+}

@@ -20,5 +20,6 @@ mod proxy;
 mod ratelimit;
 mod rbac;
 mod tls;
+mod waf;
 mod waf_crs;
 mod waf_false_positives;

@@ -115,7 +115,7 @@ fn check(file: &Path, dir: &Path, config: &mut Config) -> Result<(), ConfigError
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
             {
                 return Err(err(
-                    mount_key,
+                    format!("{key}.mounts.{mount:?}"),
                     "a mount name is letters, digits, - and _ (the plugin sees /NAME)".into(),
                 ));
             }
