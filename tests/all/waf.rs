@@ -93,3 +93,26 @@ fn bad_settings_fail_the_load_with_the_reason() {
         .expect("the gateway refuses the config");
     assert!(error.contains("paranoia levels run from 1 to 4"), "{error}");
 }
+
+#[tokio::test]
+async fn a_body_its_processor_cannot_parse_is_refused() {
+    let origin = Origin::start().await;
+    let gateway = Gateway::start(&waf::config(&origin.target(), "paranoia_level = 1", ""));
+    let json = [("content-type", "application/json")];
+    let broken = crate::support::send(
+        "POST",
+        &gateway.url("/orders"),
+        &json,
+        "{\"q\": \"1' or '1'='1\"",
+    )
+    .await;
+    assert_eq!(broken.status, 400, "{}", broken.text());
+    let fine = crate::support::send(
+        "POST",
+        &gateway.url("/orders"),
+        &json,
+        "{\"q\": \"winter boots\"}",
+    )
+    .await;
+    assert_eq!(fine.status, 200, "{}", fine.text());
+}

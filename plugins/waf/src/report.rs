@@ -31,8 +31,13 @@ pub fn line(
 }
 
 /// A location is a variable and a key the client chose: bounded, and kept
-/// to printable ASCII so it cannot forge log lines.
+/// to printable ASCII so it cannot forge log lines. For `*_NAMES` variables
+/// the key is the matched value itself, so only the variable is given.
 fn printable(location: &str) -> String {
+    let location = match location.split_once(':') {
+        Some((variable, _)) if variable.ends_with("_NAMES") => variable,
+        _ => location,
+    };
     location
         .chars()
         .take(MAX_LOCATION)
@@ -69,5 +74,13 @@ mod tests {
             "waf request: request r1 blocked, anomaly score 10; rules 942100@ARGS:q?forged 949110"
         );
         assert!(!text.contains("SECRET"));
+        let names = line(
+            "r2",
+            "request",
+            &[detection(942100, "ARGS_NAMES:1' or 1=1--")],
+            5,
+            "blocked",
+        );
+        assert!(names.ends_with("rules 942100@ARGS_NAMES"), "{names}");
     }
 }

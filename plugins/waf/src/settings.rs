@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use portcullis_waf_engine::parse::actions::id_range;
+use portcullis_waf_engine::parse::targets::parse_single_target;
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -78,8 +80,17 @@ fn default_outbound_threshold() -> u32 {
     4
 }
 
-/// Rule ids for the settings' own SecActions, outside the CRS's range.
+/// Rule ids for the settings' own rules, outside the CRS's range.
 const SETTINGS_RULE_ID: u32 = 9_990_001;
+const BODY_ERROR_RULE_ID: u32 = 9_990_002;
+
+/// CRS variables the settings set themselves, after checking them.
+const OWN_VARIABLES: [&str; 4] = [
+    "blocking_paranoia_level",
+    "detection_paranoia_level",
+    "inbound_anomaly_score_threshold",
+    "outbound_anomaly_score_threshold",
+];
 
 impl Settings {
     pub fn check(&self) -> Result<(), String> {
@@ -106,9 +117,15 @@ impl Settings {
                     "crs_variables.{name}: names are letters, digits and _"
                 ));
             }
-            if value.contains(['\'', '"', '\\', '\n']) {
+            if OWN_VARIABLES.contains(&name.to_ascii_lowercase().as_str()) {
                 return Err(format!(
-                    "crs_variables.{name}: quotes, backslashes and newlines are not allowed"
+                    "crs_variables.{name}: set it with its own setting (paranoia_level, \
+                     detection_paranoia_level, inbound_threshold, outbound_threshold)"
+                ));
+            }
+            if value.contains(['\'', '"', '\\', '\n']) || value.contains("%{") {
+                return Err(format!(
+                    "crs_variables.{name}: quotes, backslashes, newlines and %{{ are not allowed"
                 ));
             }
         }
@@ -119,18 +136,24 @@ impl Settings {
             {
                 return Err("an exclusion names rule_ids, tags or targets".into());
             }
-            let words = exclusion
-                .rule_ids
-                .iter()
-                .chain(&exclusion.tags)
-                .chain(&exclusion.targets);
-            if let Some(bad) = words
-                .clone()
-                .find(|w| w.is_empty() || w.contains(['"', '\n', ' ']))
-            {
-                return Err(format!(
-                    "exclusions: {bad:?} is not a rule id, tag or target"
-                ));
+            for id in &exclusion.rule_ids {
+                id_range(id)
+                    .map_err(|_| format!("exclusions: {id:?} is not a rule id or id range"))?;
+            }
+            for tag in &exclusion.tags {
+                if tag.is_empty() || tag.contains(['"', '\n', '\\']) {
+                    return Err(format!("exclusions: {tag:?} is not a tag"));
+                }
+            }
+            for target in &exclusion.targets {
+                // One target each: a `|` would add targets instead of removing one.
+                let single = !target.contains(['|', '!', '&', '"', '\n', '\\', ' ', '\t'])
+                    && parse_single_target(target).is_ok();
+                if !single {
+                    return Err(format!(
+                        "exclusions: {target:?} is not one target such as ARGS:name"
+                    ));
+                }
             }
         }
         Ok(())
@@ -157,8 +180,13 @@ impl Settings {
         for (name, value) in &self.crs_variables {
             setvars.push(format!("setvar:'tx.{}={value}'", name.to_ascii_lowercase()));
         }
+        // A body its processor cannot parse is refused (as ModSecurity's
+        // recommended configuration does): otherwise its arguments would
+        // go uninspected.
         format!(
-            "SecAction \"id:{SETTINGS_RULE_ID},phase:1,pass,nolog,{}\"\n",
+            "SecAction \"id:{SETTINGS_RULE_ID},phase:1,pass,nolog,{}\"\n\
+             SecRule REQBODY_ERROR \"!@eq 0\" \"id:{BODY_ERROR_RULE_ID},phase:2,deny,status:400,log,\
+             msg:'Request body could not be parsed'\"\n",
             setvars.join(",")
         )
     }

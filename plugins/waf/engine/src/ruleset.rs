@@ -215,11 +215,11 @@ impl RuleSet {
     pub fn finish(&mut self) -> Result<(), LoadError> {
         for phase in 1..=5u8 {
             let mut steps = Vec::new();
-            let mut markers: HashMap<String, usize> = HashMap::new();
+            let mut marker_names: HashMap<usize, &str> = HashMap::new();
             for entry in &self.order {
                 match entry {
                     Entry::Marker(name) => {
-                        markers.insert(name.clone(), steps.len());
+                        marker_names.insert(steps.len(), name.as_str());
                         steps.push(Step {
                             rule: None,
                             skip_to: None,
@@ -236,12 +236,27 @@ impl RuleSet {
                     Entry::Rule(_) => {}
                 }
             }
-            for step in steps.iter_mut() {
-                let Some(index) = step.rule else { continue };
-                if let Some(marker) = &self.rules[index].actions.skip_after {
-                    // A marker that was never declared skips to the end of the
-                    // phase, as ModSecurity does.
-                    step.skip_to = Some(markers.get(marker).copied().unwrap_or(usize::MAX));
+            // Each skipAfter goes to the first marker of that name after its
+            // rule (never back: a loop could not end); a marker that never
+            // follows skips to the end of the phase, as ModSecurity does.
+            let mut following: HashMap<&str, usize> = HashMap::new();
+            for position in (0..steps.len()).rev() {
+                match steps[position].rule {
+                    None => {
+                        if let Some(name) = marker_names.get(&position) {
+                            following.insert(name, position);
+                        }
+                    }
+                    Some(index) => {
+                        if let Some(marker) = &self.rules[index].actions.skip_after {
+                            steps[position].skip_to = Some(
+                                following
+                                    .get(marker.as_str())
+                                    .copied()
+                                    .unwrap_or(usize::MAX),
+                            );
+                        }
+                    }
                 }
             }
             self.phases[usize::from(phase)] = steps;

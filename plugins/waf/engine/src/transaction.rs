@@ -429,7 +429,7 @@ impl<'r> Transaction<'r> {
     /// Calls `each(slot, value)` for every fixed value of the transaction
     /// (see [`Variable::is_fixed`]), each once.
     fn each_fixed_value(&self, each: &mut dyn FnMut(Option<u32>, &[u8])) {
-        const STORES: [Variable; 21] = [
+        const STORES: [Variable; 22] = [
             Variable::Args,
             Variable::ArgsNames,
             Variable::Files,
@@ -451,6 +451,7 @@ impl<'r> Transaction<'r> {
             Variable::RequestUriRaw,
             Variable::QueryString,
             Variable::RemoteAddr,
+            Variable::UniqueId,
         ];
         for variable in STORES {
             self.visit(variable, &Selector::All, &mut |slot, _, value| {

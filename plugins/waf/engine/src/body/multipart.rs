@@ -30,35 +30,61 @@ pub fn parse(body: &[u8], boundary: &[u8]) -> Result<Multipart, String> {
     let mut delimiter = b"--".to_vec();
     delimiter.extend_from_slice(boundary);
     let mut out = Multipart::default();
-    let mut rest = match memchr::memmem::find(body, &delimiter) {
-        Some(at) => &body[at + delimiter.len()..],
-        None => return Err("multipart body without its boundary".into()),
+    // The first delimiter may open the body; every one after it starts a line.
+    let mut rest = if body.starts_with(&delimiter) && is_delimiter_end(&body[delimiter.len()..]) {
+        &body[delimiter.len()..]
+    } else {
+        let at = next_delimiter(body, &delimiter)
+            .ok_or_else(|| "multipart body without its boundary".to_string())?;
+        &body[at.1..]
     };
     loop {
         if rest.starts_with(b"--") {
             return Ok(out);
         }
-        rest = skip_line_end(rest);
-        let end = memchr::memmem::find(rest, &delimiter)
+        rest = after_line_end(rest);
+        let (start, end) = next_delimiter(rest, &delimiter)
             .ok_or_else(|| "multipart part is not closed by its boundary".to_string())?;
-        let part = trim_line_end(&rest[..end]);
+        let part = rest[..start].strip_suffix(b"\r").unwrap_or(&rest[..start]);
         read_part(part, &mut out);
-        rest = &rest[end + delimiter.len()..];
+        rest = &rest[end..];
     }
 }
 
-fn skip_line_end(input: &[u8]) -> &[u8] {
-    input
-        .strip_prefix(b"\r\n")
-        .or_else(|| input.strip_prefix(b"\n"))
-        .unwrap_or(input)
+/// The next `\n--boundary` that is a whole delimiter line (followed by
+/// `--`, or white space and a line end): where its line break is, and where
+/// the delimiter ends. A boundary inside a line is content, as parsers that
+/// follow RFC 2046 read it.
+fn next_delimiter(input: &[u8], delimiter: &[u8]) -> Option<(usize, usize)> {
+    let mut from = 0;
+    while let Some(offset) = memchr::memmem::find(&input[from..], delimiter) {
+        let at = from + offset;
+        let end = at + delimiter.len();
+        if at > 0 && input[at - 1] == b'\n' && is_delimiter_end(&input[end..]) {
+            return Some((at - 1, end));
+        }
+        from = at + 1;
+    }
+    None
 }
 
-fn trim_line_end(input: &[u8]) -> &[u8] {
-    input
-        .strip_suffix(b"\r\n")
-        .or_else(|| input.strip_suffix(b"\n"))
-        .unwrap_or(input)
+fn is_delimiter_end(after: &[u8]) -> bool {
+    if after.starts_with(b"--") {
+        return true;
+    }
+    let trimmed = after
+        .iter()
+        .position(|&b| b != b' ' && b != b'\t')
+        .map_or(&after[after.len()..], |at| &after[at..]);
+    trimmed.is_empty() || trimmed.starts_with(b"\r\n") || trimmed.starts_with(b"\n")
+}
+
+/// Skips the rest of the delimiter line.
+fn after_line_end(input: &[u8]) -> &[u8] {
+    match memchr::memchr(b'\n', input) {
+        Some(at) => &input[at + 1..],
+        None => &input[input.len()..],
+    }
 }
 
 fn read_part(part: &[u8], out: &mut Multipart) {
@@ -176,6 +202,16 @@ mod tests {
         assert_eq!(parsed.file_sizes, vec![(b"f".to_vec(), 5)]);
         assert_eq!(parsed.part_headers.len(), 3);
         assert_eq!(parsed.part_headers[2].1, b"Content-Type: text/plain");
+    }
+
+    #[test]
+    fn a_boundary_inside_a_line_is_content() {
+        let body = b"--xx\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nv--xx--\r\n\
+--xx\r\nContent-Disposition: form-data; name=\"b\"\r\n\r\n<script>\r\n--xx--\r\n";
+        let parsed = parse(body, b"xx").expect("parses");
+        assert_eq!(parsed.args.len(), 2, "{:?}", parsed.args);
+        assert_eq!(parsed.args[0].1, b"v--xx--");
+        assert_eq!(parsed.args[1].1, b"<script>");
     }
 
     #[test]

@@ -197,10 +197,25 @@ pub struct TransformChain {
 
 impl TransformChain {
     pub fn new(steps: Vec<Transform>) -> Self {
+        // Lowercasing is dropped only where no later step reads case
+        // (`\\N` is not `\\n`; hashes and base64 differ by case).
+        let case_sensitive = |step: &Transform| {
+            matches!(
+                step,
+                Transform::JsDecode
+                    | Transform::EscapeSeqDecode
+                    | Transform::Base64Decode
+                    | Transform::HexEncode
+                    | Transform::Sha1
+            )
+        };
         let scan_steps: Vec<Transform> = steps
             .iter()
-            .copied()
-            .filter(|step| *step != Transform::Lowercase)
+            .enumerate()
+            .filter(|(index, step)| {
+                **step != Transform::Lowercase || steps[index + 1..].iter().any(case_sensitive)
+            })
+            .map(|(_, step)| *step)
             .collect();
         let triggers_of =
             |steps: &[Transform]| steps.iter().fold(0, |acc, step| acc | step.triggers());
