@@ -19,6 +19,10 @@ pub struct RequestHead {
 
 pub type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
 
+/// Most arguments (and multipart header lines) a body may carry, as
+/// ModSecurity's recommended `SecArgumentsLimit`.
+pub const MAX_ARGUMENTS: usize = 1000;
+
 /// Collections derived from the request, filled as its parts arrive.
 #[derive(Debug, Default)]
 pub(crate) struct RequestData {
@@ -127,7 +131,12 @@ impl RequestData {
                 })
             }
         };
-        self.body_error = outcome.is_err();
+        // Past the limit the body is refused (REQBODY_ERROR) and only the
+        // first arguments are kept: every ARGS rule walks all of them.
+        let too_many = self.args_post.len() + self.part_headers.len() > MAX_ARGUMENTS;
+        self.args_post.truncate(MAX_ARGUMENTS);
+        self.part_headers.truncate(MAX_ARGUMENTS);
+        self.body_error = outcome.is_err() || too_many;
     }
 
     pub fn args_combined_size(&self) -> usize {
@@ -209,6 +218,15 @@ mod tests {
                 .collect(),
             ..RequestHead::default()
         }
+    }
+
+    #[test]
+    fn a_body_with_too_many_arguments_is_an_error() {
+        let mut data = RequestData::new(head("/", &[]));
+        let body = "a=1&".repeat(MAX_ARGUMENTS + 1);
+        data.read_body(body.as_bytes(), Some(BodyProcessor::UrlEncoded));
+        assert!(data.body_error);
+        assert_eq!(data.args_post.len(), MAX_ARGUMENTS);
     }
 
     #[test]
