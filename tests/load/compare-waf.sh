@@ -104,10 +104,6 @@ start_proxy() { # $1 = nginx | modsec | portcullis-waf
   wait_port $proxy_port
 }
 
-to_us() {
-  awk '{ v=$1; if (v ~ /us$/) { sub(/us$/,"",v); print v } else if (v ~ /ms$/) { sub(/ms$/,"",v); print v*1000 } else if (v ~ /s$/) { sub(/s$/,"",v); print v*1000000 } }'
-}
-
 status_of() { # $1 = proxy, $2 = request: the status one request gets
   curl -s -o /dev/null -w '%{http_code}' -X "$([ "$2" = benign ] && echo POST || echo GET)" \
     -H 'Content-Type: application/json' --data-binary "$([ "$2" = benign ] && echo "$body" || true)" \

@@ -90,11 +90,6 @@ start_proxy() { # $1 = nginx | portcullis-0 | portcullis-3 | portcullis-auth
   wait_port $proxy_port
 }
 
-# wrk's latency report prints e.g. "99%    1.23ms"; convert to microseconds.
-to_us() {
-  awk '{ v=$1; if (v ~ /us$/) { sub(/us$/,"",v); print v } else if (v ~ /ms$/) { sub(/ms$/,"",v); print v*1000 } else if (v ~ /s$/) { sub(/s$/,"",v); print v*1000000 } }'
-}
-
 run_one() { # $1 = proxy name, $2 = round
   start_proxy "$1"
   # A short warm-up fills connection pools and plugin instance pools.

@@ -99,6 +99,11 @@ stop_proxy() {
   done
 }
 
+# wrk's latency report prints e.g. "99%    1.23ms"; convert to microseconds.
+to_us() {
+  awk '{ v=$1; if (v ~ /us$/) { sub(/us$/,"",v); print v } else if (v ~ /ms$/) { sub(/ms$/,"",v); print v*1000 } else if (v ~ /s$/) { sub(/s$/,"",v); print v*1000000 } }'
+}
+
 median() { sort -n | awk '{ a[NR]=$1 } END { if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2 }'; }
 
 # column_of SAMPLES NAME COLUMN: the values of one column for one name.

@@ -132,7 +132,7 @@ impl TransformCache {
         let mut entries = self.entries.borrow_mut();
         let entry = entries
             .entry(key(slot, &link.transforms))
-            .or_insert_with(|| transform(&link.transforms, value));
+            .or_insert_with(|| entry(link.transforms.apply(value)));
         let transformed = match &entry.value {
             Some(changed) => Transformed::Changed(changed.clone()),
             None => Transformed::Unchanged(value),
@@ -156,13 +156,7 @@ impl TransformCache {
         let mut entries = self.entries.borrow_mut();
         let entry = entries
             .entry(u64::from(slot) << 16 | u64::from(chain.scan_id))
-            .or_insert_with(|| Entry {
-                value: match chain.apply_scan_steps(value) {
-                    Cow::Borrowed(_) => None,
-                    Cow::Owned(changed) => Some(Rc::from(changed)),
-                },
-                groups: None,
-            });
+            .or_insert_with(|| entry(chain.apply_scan_steps(value)));
         if let Some(groups) = &entry.groups {
             return groups.clone();
         }
@@ -199,9 +193,10 @@ fn key(slot: u32, chain: &TransformChain) -> u64 {
     u64::from(slot) << 16 | u64::from(chain.id)
 }
 
-fn transform(chain: &TransformChain, value: &[u8]) -> Entry {
+/// A cache entry for a value as transformed (borrowed when unchanged).
+fn entry(transformed: Cow<'_, [u8]>) -> Entry {
     Entry {
-        value: match chain.apply(value) {
+        value: match transformed {
             Cow::Borrowed(_) => None,
             Cow::Owned(changed) => Some(Rc::from(changed)),
         },

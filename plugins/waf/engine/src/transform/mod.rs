@@ -241,13 +241,7 @@ impl TransformChain {
 
     /// `input` through the scan steps.
     pub fn apply_scan_steps<'a>(&self, input: &'a [u8]) -> Cow<'a, [u8]> {
-        let mut value = Cow::Borrowed(input);
-        for step in &self.scan_steps {
-            if let Some(changed) = step.apply(&value) {
-                value = Cow::Owned(changed);
-            }
-        }
-        value
+        apply_steps(&self.scan_steps, input)
     }
 
     pub fn len(&self) -> usize {
@@ -259,13 +253,7 @@ impl TransformChain {
     }
 
     pub fn apply<'a>(&self, input: &'a [u8]) -> Cow<'a, [u8]> {
-        let mut value = Cow::Borrowed(input);
-        for step in &self.steps {
-            if let Some(changed) = step.apply(&value) {
-                value = Cow::Owned(changed);
-            }
-        }
-        value
+        apply_steps(&self.steps, input)
     }
 
     /// Every intermediate value (for `multiMatch`), the input first.
@@ -279,4 +267,15 @@ impl TransformChain {
         }
         values
     }
+}
+
+/// `input` through `steps` in order, copied only when a step changes it.
+fn apply_steps<'a>(steps: &[Transform], input: &'a [u8]) -> Cow<'a, [u8]> {
+    let mut value = Cow::Borrowed(input);
+    for step in steps {
+        if let Some(changed) = step.apply(&value) {
+            value = Cow::Owned(changed);
+        }
+    }
+    value
 }

@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use portcullis_waf_engine::transform::Transform;
 use serde_yaml::Value;
 
 #[derive(Debug, Clone)]
@@ -153,26 +154,11 @@ pub fn raw_request(input: &Value) -> Vec<u8> {
     raw
 }
 
+/// Standard base64, the engine's own decoder (the text has no white space).
 fn base64_decode(text: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    let (mut buffer, mut bits) = (0u32, 0);
-    for byte in text.bytes() {
-        let value = match byte {
-            b'A'..=b'Z' => byte - b'A',
-            b'a'..=b'z' => byte - b'a' + 26,
-            b'0'..=b'9' => byte - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => continue,
-        };
-        buffer = buffer << 6 | u32::from(value);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buffer >> bits) as u8);
-        }
-    }
-    out
+    Transform::Base64Decode
+        .apply(text.as_bytes())
+        .unwrap_or_default()
 }
 
 /// What the suite's reflecting upstream (albedo's `/reflect`) answers to a
