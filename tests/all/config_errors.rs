@@ -37,30 +37,18 @@ fn invalid_configs_fail_with_their_golden_error_text() {
     assert!(checked >= 10, "only {checked} golden configs found");
 }
 
+/// Every config the README and examples/ point users at loads as it is.
 #[test]
-fn the_quickstart_config_is_valid() {
-    let (code, stdout, stderr) = validate(&workspace(), "examples/quickstart.toml");
-    assert_eq!(code, 0, "{stderr}");
-    assert_eq!(stdout.trim(), "examples/quickstart.toml: ok");
-}
-
-#[test]
-fn the_zero_trust_example_is_valid() {
-    let (code, stdout, stderr) = validate(&workspace(), "examples/zero-trust.toml");
-    assert_eq!(code, 0, "{stderr}");
-    assert_eq!(stdout.trim(), "examples/zero-trust.toml: ok");
-}
-
-#[test]
-fn the_api_keys_example_is_valid() {
-    let (code, stdout, stderr) = validate(&workspace(), "examples/api-keys.toml");
-    assert_eq!(code, 0, "{stderr}");
-    assert_eq!(stdout.trim(), "examples/api-keys.toml: ok");
-}
-
-#[test]
-fn the_waf_example_is_valid() {
-    let (code, stdout, stderr) = validate(&workspace(), "examples/waf/waf.toml");
-    assert_eq!(code, 0, "{stderr}");
-    assert_eq!(stdout.trim(), "examples/waf/waf.toml: ok");
+fn every_example_config_is_valid() {
+    for file in [
+        "examples/quickstart.toml",
+        "examples/zero-trust.toml",
+        "examples/api-keys.toml",
+        "examples/waf/waf.toml",
+        "examples/validate/validate.toml",
+    ] {
+        let (code, stdout, stderr) = validate(&workspace(), file);
+        assert_eq!(code, 0, "{file}: {stderr}");
+        assert_eq!(stdout.trim(), format!("{file}: ok"));
+    }
 }

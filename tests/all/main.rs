@@ -20,6 +20,7 @@ mod proxy;
 mod ratelimit;
 mod rbac;
 mod tls;
+mod validate;
 mod waf;
 mod waf_crs;
 mod waf_false_positives;
