@@ -6,6 +6,7 @@ mod support;
 mod api_keys;
 mod authorizer;
 mod config_errors;
+mod cors_csrf;
 mod crypto;
 mod ext_authz;
 mod framing;
