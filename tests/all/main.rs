@@ -16,6 +16,7 @@ mod introspection;
 mod jwt;
 mod jwt_keys;
 mod lifecycle;
+mod mask;
 mod plugins;
 mod proxy;
 mod ratelimit;

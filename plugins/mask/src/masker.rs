@@ -1,0 +1,334 @@
+//! Masking one response body: decode it, mask JSON values (chosen fields
+//! wholly, every string and number by pattern) or plain text (by
+//! pattern), and encode it again. A body with nothing to mask is passed
+//! on as it came.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::codec::{CodecError, Coding};
+use crate::detect::{Detectors, Kind};
+use crate::json_path::JsonPath;
+use crate::style::Style;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Settings {
+    /// Kinds of data to find in text and JSON values (default: all).
+    detect: Option<Vec<Kind>>,
+    /// JSON fields to mask whatever they hold (`$.user.ssn`).
+    #[serde(default)]
+    fields: Vec<String>,
+    /// `full`, `last4` (the default) or `hash`.
+    #[serde(default)]
+    style: StyleName,
+    /// The key for `hash` (required with it).
+    hash_key: Option<String>,
+    /// Largest decoded body, in bytes (compressed bodies can expand).
+    #[serde(default = "default_max_decoded")]
+    max_decoded_bytes: usize,
+}
+
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum StyleName {
+    Full,
+    #[default]
+    Last4,
+    Hash,
+}
+
+fn default_max_decoded() -> usize {
+    16 * 1024 * 1024
+}
+
+/// Why a body could not be masked; the response is refused (502) rather
+/// than sent unmasked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MaskError {
+    /// The coding could not be undone.
+    Codec(CodecError),
+    /// Fields were asked for, but the JSON body does not parse.
+    UnparsableJson,
+}
+
+/// What the body is, from its Content-Type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Text,
+    /// Anything else (images, archives...): passed through.
+    Other,
+}
+
+impl Format {
+    /// From a Content-Type header.
+    pub fn of(content_type: Option<&str>) -> Self {
+        let essence = content_type
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        match essence.split_once('/') {
+            Some((_, subtype)) if subtype == "json" || subtype.ends_with("+json") => Self::Json,
+            Some(("text", _)) => Self::Text,
+            Some(("application", "xml" | "javascript" | "x-www-form-urlencoded")) => Self::Text,
+            _ => Self::Other,
+        }
+    }
+}
+
+/// A configured masker.
+#[derive(Debug)]
+pub struct Masker {
+    detectors: Detectors,
+    fields: Vec<JsonPath>,
+    style: Style,
+    max_decoded: usize,
+}
+
+impl Masker {
+    /// Parse settings (JSON).
+    pub fn from_json(json: &str) -> Result<Self, String> {
+        let settings: Settings = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        let style = match (settings.style, settings.hash_key) {
+            (StyleName::Hash, Some(key)) if key.len() >= 16 => Style::Hash(key.into_bytes()),
+            (StyleName::Hash, _) => {
+                return Err("style = \"hash\" needs a `hash_key` of at least 16 characters".into());
+            }
+            (StyleName::Full, _) => Style::Full,
+            (StyleName::Last4, _) => Style::KeepLast4,
+        };
+        let fields = settings
+            .fields
+            .iter()
+            .map(|f| JsonPath::parse(f))
+            .collect::<Result<Vec<_>, _>>()?;
+        let kinds = settings.detect.unwrap_or_else(|| Kind::ALL.to_vec());
+        Ok(Self {
+            detectors: Detectors::new(&kinds),
+            fields,
+            style,
+            max_decoded: settings.max_decoded_bytes,
+        })
+    }
+
+    /// The masked body, or `None` when nothing needed masking.
+    pub fn mask(
+        &self,
+        format: Format,
+        coding: Coding,
+        body: &[u8],
+    ) -> Result<Option<Vec<u8>>, MaskError> {
+        if format == Format::Other || body.is_empty() {
+            return Ok(None);
+        }
+        let decoded = coding
+            .decode(body, self.max_decoded)
+            .map_err(MaskError::Codec)?;
+        let masked = match format {
+            Format::Json => self.mask_json(&decoded)?,
+            _ => self
+                .mask_text(&String::from_utf8_lossy(&decoded))
+                .map(String::into_bytes),
+        };
+        Ok(masked.map(|plain| coding.encode(&plain)))
+    }
+
+    fn mask_json(&self, body: &[u8]) -> Result<Option<Vec<u8>>, MaskError> {
+        // Most bodies hold nothing to mask: one pass of the detectors over
+        // the raw bytes proves it without parsing. Escapes (`\n4111...`)
+        // could hide a candidate from that pass, so bodies with any
+        // backslash are always parsed.
+        if self.fields.is_empty()
+            && !body.contains(&b'\\')
+            && let Ok(text) = std::str::from_utf8(body)
+            && self.detectors.find(text).is_empty()
+        {
+            return Ok(None);
+        }
+        let mut document: Value = match serde_json::from_slice(body) {
+            Ok(document) => document,
+            // Patterns still apply to what is not JSON (or nests past the
+            // parser's limit); chosen fields cannot, so that fails closed.
+            Err(_) if self.fields.is_empty() => {
+                return Ok(self
+                    .mask_text(&String::from_utf8_lossy(body))
+                    .map(String::into_bytes));
+            }
+            Err(_) => return Err(MaskError::UnparsableJson),
+        };
+        let mut changed = false;
+        for field in &self.fields {
+            field.for_each_mut(&mut document, &mut |value| {
+                if let Some(masked) = self.mask_field(value) {
+                    *value = masked;
+                    changed = true;
+                }
+            });
+        }
+        changed |= self.mask_values(&mut document);
+        if !changed {
+            return Ok(None);
+        }
+        // Serialising a Value cannot fail.
+        Ok(serde_json::to_vec(&document).ok())
+    }
+
+    /// A chosen field, whatever it holds: scalars masked whole, containers
+    /// masked member by member.
+    fn mask_field(&self, value: &Value) -> Option<Value> {
+        match value {
+            Value::String(text) => Some(Value::String(self.style.apply(text))),
+            Value::Number(number) => Some(Value::String(self.style.apply(&number.to_string()))),
+            Value::Bool(_) => Some(Value::String(self.style.apply("****"))),
+            Value::Array(items) => Some(Value::Array(
+                items
+                    .iter()
+                    .map(|item| self.mask_field(item).unwrap_or(Value::Null))
+                    .collect(),
+            )),
+            Value::Object(map) => Some(Value::Object(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), self.mask_field(v).unwrap_or(Value::Null)))
+                    .collect(),
+            )),
+            Value::Null => None,
+        }
+    }
+
+    /// Pattern masking over every string (and number: a card number is
+    /// sometimes sent as one) in the document.
+    fn mask_values(&self, value: &mut Value) -> bool {
+        match value {
+            Value::String(text) => match self.mask_text(text) {
+                Some(masked) => {
+                    *text = masked;
+                    true
+                }
+                None => false,
+            },
+            Value::Number(number) if !number.is_f64() => {
+                let digits = number.to_string();
+                match self.mask_text(&digits) {
+                    Some(masked) => {
+                        *value = Value::String(masked);
+                        true
+                    }
+                    None => false,
+                }
+            }
+            Value::Array(items) => items
+                .iter_mut()
+                .fold(false, |changed, item| self.mask_values(item) | changed),
+            Value::Object(map) => map
+                .values_mut()
+                .fold(false, |changed, item| self.mask_values(item) | changed),
+            _ => false,
+        }
+    }
+
+    /// `text` with every detected span masked, or `None` if there was none.
+    pub fn mask_text(&self, text: &str) -> Option<String> {
+        let found = self.detectors.find(text);
+        if found.is_empty() {
+            return None;
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut at = 0;
+        for (range, _) in found {
+            out.push_str(&text[at..range.start]);
+            out.push_str(&self.style.apply(&text[range.clone()]));
+            at = range.end;
+        }
+        out.push_str(&text[at..]);
+        Some(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Format, MaskError, Masker};
+    use crate::codec::Coding;
+    use serde_json::{Value, json};
+
+    fn masker(settings: Value) -> Masker {
+        Masker::from_json(&settings.to_string()).expect("configures")
+    }
+
+    fn mask_json(masker: &Masker, document: Value) -> Value {
+        let out = masker
+            .mask(
+                Format::Json,
+                Coding::Identity,
+                &serde_json::to_vec(&document).expect("JSON"),
+            )
+            .expect("masks")
+            .expect("changed");
+        serde_json::from_slice(&out).expect("still JSON")
+    }
+
+    #[test]
+    fn fields_and_patterns_are_masked_and_key_order_kept() {
+        let masker = masker(json!({"fields": ["$.user.ssn", "$.items[*].card"]}));
+        let out = mask_json(
+            &masker,
+            json!({
+                "user": {"name": "Ann", "ssn": 123456789, "note": "reach me at ann@example.com"},
+                "items": [{"card": "4000056655665556", "id": 1}],
+                "z": "first", "a": "second"
+            }),
+        );
+        assert_eq!(out["user"]["ssn"], "*****6789");
+        assert_eq!(out["user"]["note"], "reach me at ***@******e.com");
+        assert_eq!(out["items"][0]["card"], "************5556");
+        assert_eq!(out["items"][0]["id"], 1);
+        let keys: Vec<&String> = out.as_object().expect("object").keys().collect();
+        assert_eq!(keys, ["user", "items", "z", "a"]);
+    }
+
+    #[test]
+    fn clean_bodies_pass_untouched_and_other_types_are_not_read() {
+        let masker = masker(json!({}));
+        assert_eq!(
+            masker.mask(Format::Json, Coding::Identity, br#"{"ok": true}"#),
+            Ok(None)
+        );
+        assert_eq!(
+            masker.mask(Format::Other, Coding::Identity, b"4111111111111111"),
+            Ok(None)
+        );
+        let text = masker
+            .mask(Format::Text, Coding::Identity, b"card 4111111111111111")
+            .expect("masks");
+        assert_eq!(text.as_deref(), Some(&b"card ************1111"[..]));
+    }
+
+    #[test]
+    fn compressed_bodies_are_masked_and_recompressed() {
+        let masker = masker(json!({"style": "full"}));
+        for coding in [Coding::Gzip, Coding::Brotli] {
+            let body = coding.encode(br#"{"ssn":"123-45-6789"}"#);
+            let out = masker
+                .mask(Format::Json, coding, &body)
+                .expect("masks")
+                .expect("changed");
+            assert_eq!(
+                coding.decode(&out, 1000).expect("decodes"),
+                br#"{"ssn":"***-**-****"}"#
+            );
+        }
+    }
+
+    #[test]
+    fn unparsable_json_with_fields_fails_closed() {
+        let masker = masker(json!({"fields": ["$.ssn"]}));
+        assert_eq!(
+            masker.mask(Format::Json, Coding::Identity, b"{not json"),
+            Err(MaskError::UnparsableJson)
+        );
+        assert!(Masker::from_json(r#"{"style":"hash"}"#).is_err());
+    }
+}
