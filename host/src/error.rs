@@ -57,6 +57,13 @@ pub enum GatewayError {
     /// A rate-limit policy refused the request.
     #[error("rate limited by policy {}", .0.name)]
     RateLimited(crate::ratelimit::Rejection),
+    /// A signed upload URL is missing, invalid, expired or for another
+    /// request (the reason is logged where it is found).
+    #[error("signed upload refused")]
+    UploadRefused,
+    /// A signed upload without a Content-Length.
+    #[error("length required")]
+    LengthRequired,
 }
 
 impl GatewayError {
@@ -78,6 +85,8 @@ impl GatewayError {
             GatewayError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             GatewayError::ClientCertificateRequired => StatusCode::FORBIDDEN,
             GatewayError::ExpectationFailed => StatusCode::EXPECTATION_FAILED,
+            GatewayError::UploadRefused => StatusCode::FORBIDDEN,
+            GatewayError::LengthRequired => StatusCode::LENGTH_REQUIRED,
         }
     }
 
@@ -97,6 +106,8 @@ impl GatewayError {
             GatewayError::RateLimited(_) => "rate limit exceeded",
             GatewayError::ClientCertificateRequired => "a verified client certificate is required",
             GatewayError::ExpectationFailed => "only the 100-continue expectation is supported",
+            GatewayError::UploadRefused => "the signed upload URL is not valid for this request",
+            GatewayError::LengthRequired => "a signed upload needs a Content-Length",
         }
     }
 
@@ -115,6 +126,8 @@ impl GatewayError {
             GatewayError::RateLimited(_) => "rate_limited",
             GatewayError::ClientCertificateRequired => "client_certificate_required",
             GatewayError::ExpectationFailed => "expectation_failed",
+            GatewayError::UploadRefused => "upload_refused",
+            GatewayError::LengthRequired => "length_required",
         }
     }
 

@@ -93,13 +93,30 @@ impl Gateway {
                 };
                 ConfigError::new(file, key, reason)
             })?;
-            let compiled = Route::new(route, upstream, chain, limits).map_err(|e| {
+            let upload_key = |name: &str| {
+                crate::uploads::UploadKey::new(
+                    config
+                        .upload_keys
+                        .get(name)
+                        .map_or(&b""[..], |k| k.as_bytes()),
+                )
+            };
+            let upstream = match &route.upload_signer {
+                Some(signer) => Upstream::UploadSigner(Box::new(
+                    crate::uploads::UploadSigner::new(upload_key(&signer.key), signer),
+                )),
+                None => upstream,
+            };
+            let mut compiled = Route::new(route, upstream, chain, limits).map_err(|e| {
                 ConfigError::new(
                     file,
                     format!("routes[{i}].path.regex"),
                     format!("invalid regular expression: {e}"),
                 )
             })?;
+            compiled.signed_uploads = route.signed_uploads.as_ref().map(|uploads| {
+                crate::uploads::SignedUploads::new(upload_key(&uploads.key), uploads.required)
+            });
             routes.push(compiled);
         }
         let (tls, certificates) = match &config.server.tls {

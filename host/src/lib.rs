@@ -23,4 +23,5 @@ pub mod ratelimit;
 pub mod routing;
 pub mod server;
 pub mod tls;
+pub mod uploads;
 pub mod upstream;

@@ -2,9 +2,11 @@
 //! through [`handle`] and the phases below, in this order:
 //!
 //! 1. limits: a declared body larger than `server.max_request_body_bytes` is
-//!    refused before anything else (413); expectations other than
-//!    `100-continue` get 417;
-//! 2. route match on host, path and method (404 if none);
+//!    refused before anything else (413), unless the URL is a signed upload
+//!    URL; expectations other than `100-continue` get 417;
+//! 2. route match on host, path and method (404 if none); on a route with
+//!    `signed_uploads`, the URL's signature is checked natively (403, 411,
+//!    413) and a valid one sets the body limit to the signed size;
 //! 3. the request view: the headers as the client sent them (hop-by-hop
 //!    ones included, so a firewall sees `Connection` and `Transfer-Encoding`;
 //!    they never go upstream), the client address resolved
@@ -48,6 +50,7 @@ use crate::plugin::view::{RequestView, ResponseView};
 use crate::ratelimit::{Allowance, Policy};
 use crate::routing::{self, Route};
 use crate::tls::TlsFacts;
+use crate::uploads;
 use crate::upstream::{self, Upstream};
 
 /// Serve one request.
@@ -119,7 +122,10 @@ async fn proxy(
     // 1. Limits.
     let (mut parts, incoming) = request.into_parts();
     let max_body = gateway.max_request_body_bytes;
-    if declared_length(&parts.headers).is_some_and(|len| len > max_body) {
+    // A signed upload URL may allow more than the server's limit; the
+    // route it is for decides, once matched.
+    let signed = uploads::signature::looks_signed(parts.uri.query());
+    if !signed && declared_length(&parts.headers).is_some_and(|len| len > max_body) {
         return Err(GatewayError::PayloadTooLarge);
     }
     // hyper answers `100-continue` itself when the body is first read, so a
@@ -130,9 +136,6 @@ async fn proxy(
     {
         return Err(GatewayError::ExpectationFailed);
     }
-    let limit = usize::try_from(max_body).unwrap_or(usize::MAX);
-    let mut request_body = body::boxed(http_body_util::Limited::new(incoming, limit));
-
     // 2. Route.
     let authority = routing::request_authority(&parts.uri, &parts.headers)
         .map(str::to_string)
@@ -142,6 +145,22 @@ async fn proxy(
         .find(&authority, parts.uri.path(), &parts.method)
         .ok_or(GatewayError::NoRoute)?;
     *route_id = Some(route.id.clone());
+
+    // A valid signed upload URL sets this request's body limit, and its
+    // body streams upstream unbuffered (it has a Content-Length).
+    let admitted = match &route.signed_uploads {
+        Some(signed_uploads) => signed_uploads.admit(
+            parts.method.as_str(),
+            parts.uri.path(),
+            parts.uri.query(),
+            &parts.headers,
+            uploads::unix_now(),
+        )?,
+        None => None,
+    };
+    let body_limit = admitted.as_ref().map_or(max_body, |a| a.max_bytes);
+    let limit = usize::try_from(body_limit).unwrap_or(usize::MAX);
+    let mut request_body = body::boxed(http_body_util::Limited::new(incoming, limit));
 
     // 3. The request as plugins see it.
     // The upstream must see the host this request was routed by: an
@@ -161,7 +180,11 @@ async fn proxy(
         },
         authority,
         path: parts.uri.path().to_string(),
-        query: parts.uri.query().map(str::to_string),
+        query: match &admitted {
+            // The signature is for the gateway, not the upstream.
+            Some(upload) => upload.upstream_query.clone(),
+            None => parts.uri.query().map(str::to_string),
+        },
         headers: std::mem::take(&mut parts.headers),
         version: parts.version,
         client_ip,
@@ -176,7 +199,10 @@ async fn proxy(
     if route.require_client_cert && view.tls.as_ref().is_none_or(|t| t.client.is_none()) {
         return Err(GatewayError::ClientCertificateRequired);
     }
-    let route_max_body = route.max_body_bytes.min(max_body);
+    let route_max_body = match &admitted {
+        Some(upload) => upload.max_bytes,
+        None => route.max_body_bytes.min(max_body),
+    };
     let declared = declared_length(&view.headers);
     if declared.is_some_and(|len| len > route_max_body) {
         return Err(GatewayError::PayloadTooLarge);
@@ -240,6 +266,17 @@ async fn proxy(
         };
     }
 
+    // The signing endpoint answers here, after the chain authenticated.
+    if let Upstream::UploadSigner(signer) = &route.upstream {
+        let bytes = match body::buffer_up_to(request_body, uploads::signer::MAX_REQUEST_BYTES).await
+        {
+            Ok(Buffered::Complete(bytes)) => bytes,
+            Ok(Buffered::TooLarge(..)) => return Err(GatewayError::PayloadTooLarge),
+            Err(e) => return Err(body_read_error(&*e)),
+        };
+        return Ok(signer.answer(&view, &context, &bytes, uploads::unix_now()));
+    }
+
     // 8. Upstream. The headers move into the upstream request unless a
     // response phase still needs the request view.
     let keep_view = chain.has_phase(Phase::ResponseHeaders) || chain.has_phase(Phase::ResponseBody);
@@ -251,6 +288,12 @@ async fn proxy(
             upstream::echo::respond(&Request::from_parts(head, ()), &bytes)
         }
         Upstream::Targets(targets) => targets.send(upstream_request).await?,
+        // Answered before the upstream step.
+        Upstream::UploadSigner(_) => {
+            return Err(GatewayError::UpstreamUnavailable(
+                "upload signer reached the upstream step".into(),
+            ));
+        }
     };
 
     // 9. Response phases.

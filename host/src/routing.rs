@@ -62,6 +62,8 @@ pub struct Route {
     pub refuse_plain_http: bool,
     /// Its rate limits.
     pub limits: RouteLimits,
+    /// Signed upload URLs it accepts, if any.
+    pub signed_uploads: Option<crate::uploads::SignedUploads>,
 }
 
 impl Route {
@@ -99,6 +101,7 @@ impl Route {
             refuse_plain_http: config.plain_http == crate::config::PlainHttp::Refuse,
             max_body_bytes: config.max_body_bytes,
             limits,
+            signed_uploads: None,
         })
     }
 

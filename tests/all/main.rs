@@ -21,6 +21,7 @@ mod plugins;
 mod proxy;
 mod ratelimit;
 mod rbac;
+mod signed_uploads;
 mod tls;
 mod validate;
 mod waf;

@@ -234,6 +234,16 @@ fn check(file: &Path, dir: &Path, config: &mut Config) -> Result<(), ConfigError
         api_keys.store = dir.join(&api_keys.store);
     }
     let mut seen_ids = std::collections::HashSet::new();
+    for (name, secret) in config.upload_keys.iter_mut() {
+        let key = format!("upload_keys.{name}");
+        if let Some(resolved) = secret::resolve(secret, dir).map_err(|e| err(key.clone(), e))? {
+            *secret = resolved;
+        }
+        if secret.len() < 32 {
+            return Err(err(key, "an upload key needs at least 32 bytes".into()));
+        }
+    }
+
     for (i, route) in config.routes.iter_mut().enumerate() {
         let key = format!("routes[{i}]");
         if route.id.is_empty() || !seen_ids.insert(route.id.clone()) {
@@ -316,11 +326,11 @@ fn check(file: &Path, dir: &Path, config: &mut Config) -> Result<(), ConfigError
         let upstream = &route.upstream;
         let ukey = format!("{key}.upstream");
         match (&upstream.builtin, upstream.targets.is_empty()) {
-            (Some(b), true) if b == "echo" => {}
+            (Some(b), true) if b == "echo" || b == "upload-signer" => {}
             (Some(b), true) => {
                 return Err(err(
                     format!("{ukey}.builtin"),
-                    format!("unknown built-in upstream {b:?} (known: echo)"),
+                    format!("unknown built-in upstream {b:?} (known: echo, upload-signer)"),
                 ));
             }
             (None, false) => {
@@ -353,6 +363,7 @@ fn check(file: &Path, dir: &Path, config: &mut Config) -> Result<(), ConfigError
         if upstream.connect_timeout_ms == 0 || upstream.timeout_ms == 0 {
             return Err(err(ukey, "timeouts must be at least 1 ms".into()));
         }
+        check_uploads(route, &config.upload_keys, &key).map_err(|(k, reason)| err(k, reason))?;
         for (j, entry) in route.plugins.iter_mut().enumerate() {
             let pkey = format!("{key}.plugins[{j}]");
             if !config.plugins.contains_key(&entry.name) {
@@ -435,6 +446,63 @@ fn check(file: &Path, dir: &Path, config: &mut Config) -> Result<(), ConfigError
                 format!("{proxy:?} is not an IP address or CIDR network"),
             ));
         }
+    }
+    Ok(())
+}
+
+/// A route's signed-upload settings: the signer upstream and its table go
+/// together, and keys must exist.
+fn check_uploads(
+    route: &super::model::RouteConfig,
+    keys: &std::collections::BTreeMap<String, String>,
+    key: &str,
+) -> Result<(), (String, String)> {
+    let is_signer = route.upstream.builtin.as_deref() == Some("upload-signer");
+    match (&route.upload_signer, is_signer) {
+        (Some(signer), true) => {
+            let skey = format!("{key}.upload_signer");
+            if !keys.contains_key(&signer.key) {
+                return Err((
+                    format!("{skey}.key"),
+                    format!("no key {:?} in [upload_keys]", signer.key),
+                ));
+            }
+            if !signer.path_prefix.starts_with('/') {
+                return Err((format!("{skey}.path_prefix"), "must start with /".into()));
+            }
+            if signer.max_bytes == 0 {
+                return Err((format!("{skey}.max_bytes"), "must be at least 1".into()));
+            }
+            if signer.default_expires_secs == 0
+                || signer.default_expires_secs > signer.max_expires_secs
+            {
+                return Err((
+                    format!("{skey}.default_expires_secs"),
+                    "must be between 1 and max_expires_secs".into(),
+                ));
+            }
+        }
+        (None, true) => {
+            return Err((
+                format!("{key}.upload_signer"),
+                "the upload-signer upstream needs an [routes.upload_signer] table".into(),
+            ));
+        }
+        (Some(_), false) => {
+            return Err((
+                format!("{key}.upload_signer"),
+                "only a route whose upstream is builtin = \"upload-signer\" signs uploads".into(),
+            ));
+        }
+        (None, false) => {}
+    }
+    if let Some(uploads) = &route.signed_uploads
+        && !keys.contains_key(&uploads.key)
+    {
+        return Err((
+            format!("{key}.signed_uploads.key"),
+            format!("no key {:?} in [upload_keys]", uploads.key),
+        ));
     }
     Ok(())
 }

@@ -36,6 +36,10 @@ pub struct Config {
     /// Usage plans of API-key consumers, by name.
     #[serde(default)]
     pub usage_plans: BTreeMap<String, UsagePlanConfig>,
+    /// Keys that sign upload URLs, by name: secrets of at least 32 bytes,
+    /// best given as `env:NAME` or `file:PATH`.
+    #[serde(default)]
+    pub upload_keys: BTreeMap<String, String>,
 }
 
 /// `[admin]`: the admin API (API keys), on a listener of its own.
@@ -517,6 +521,49 @@ pub struct RouteConfig {
     /// with requests for this route.
     #[serde(default)]
     pub plain_http: PlainHttp,
+    /// This route issues signed upload URLs (its upstream is
+    /// `builtin = "upload-signer"`).
+    pub upload_signer: Option<UploadSignerConfig>,
+    /// This route accepts signed upload URLs, whose bodies may exceed
+    /// `max_body_bytes` up to the signed size.
+    pub signed_uploads: Option<SignedUploadsConfig>,
+}
+
+/// `[routes.upload_signer]`: what the signing endpoint may sign.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadSignerConfig {
+    /// The key (in `[upload_keys]`) to sign with.
+    pub key: String,
+    /// Paths it signs must start with this.
+    pub path_prefix: String,
+    /// The largest size it signs, in bytes.
+    pub max_bytes: u64,
+    /// How long a URL lives unless the caller asks for less.
+    #[serde(default = "default_upload_expiry")]
+    pub default_expires_secs: u64,
+    /// The longest life a caller may ask for.
+    #[serde(default = "default_upload_max_expiry")]
+    pub max_expires_secs: u64,
+}
+
+fn default_upload_expiry() -> u64 {
+    900
+}
+
+fn default_upload_max_expiry() -> u64 {
+    3600
+}
+
+/// `[routes.signed_uploads]`: which signed URLs the route accepts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedUploadsConfig {
+    /// The key (in `[upload_keys]`) URLs must be signed with.
+    pub key: String,
+    /// Refuse (403) requests without a signed URL.
+    #[serde(default = "default_true")]
+    pub required: bool,
 }
 
 /// A route's answer on the plain-HTTP listener.

@@ -24,6 +24,8 @@ use crate::error::GatewayError;
 pub enum Upstream {
     /// The built-in echo server.
     Echo,
+    /// The built-in signing endpoint for upload URLs.
+    UploadSigner(Box<crate::uploads::UploadSigner>),
     /// Real servers.
     Targets(Box<TargetPool>),
 }
@@ -64,6 +66,7 @@ const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(90);
 impl Upstream {
     /// Build from a validated config; TLS files are read relative to `dir`.
     pub fn new(config: &UpstreamConfig, dir: &std::path::Path) -> Result<Self, String> {
+        // `upload-signer` is built by the gateway, which holds its key.
         if config.builtin.is_some() {
             return Ok(Upstream::Echo);
         }

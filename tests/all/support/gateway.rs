@@ -133,6 +133,11 @@ impl Gateway {
         }
     }
 
+    /// The gateway's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Every line the gateway printed so far.
     pub fn logs(&self) -> Vec<String> {
         self.logs.lock().expect("logs").clone()
