@@ -98,7 +98,10 @@ impl Detectors {
         };
         let combined = (!ordered.is_empty()).then(|| {
             let alternation: Vec<String> = ordered.iter().map(|&k| bounded(k)).collect();
-            Regex::new(&alternation.join("|")).expect("the built-in patterns compile")
+            regex::RegexBuilder::new(&alternation.join("|"))
+                .dfa_size_limit(16 << 20)
+                .build()
+                .expect("the built-in patterns compile")
         });
         let kinds = ordered
             .into_iter()
@@ -111,6 +114,15 @@ impl Detectors {
             })
             .collect();
         Self { combined, kinds }
+    }
+
+    /// Where the combined pattern matches in `text`, unconfirmed: a cheap
+    /// map of where sensitive data can be.
+    pub fn candidates(&self, text: &str) -> Vec<Range<usize>> {
+        match &self.combined {
+            Some(combined) => combined.find_iter(text).map(|m| m.range()).collect(),
+            None => Vec::new(),
+        }
     }
 
     /// Spans of confirmed sensitive data in `text`, in order.

@@ -10,6 +10,7 @@ pub mod codec;
 pub mod detect;
 pub mod json_path;
 pub mod masker;
+pub mod stream;
 pub mod style;
 
 use portcullis_sdk::{Context, Decision, Edit, Phase, Policy, Request, Response, export_policy};

@@ -1,14 +1,14 @@
-//! Masking one response body: decode it, mask JSON values (chosen fields
-//! wholly, every string and number by pattern) or plain text (by
-//! pattern), and encode it again. A body with nothing to mask is passed
-//! on as it came.
+//! Masking one response body: decode it, mask JSON values ([`stream`]:
+//! chosen fields wholly, every string and number by pattern) or plain text
+//! (by pattern), and encode it again. A body with nothing to mask is
+//! passed on as it came.
 
 use serde::Deserialize;
-use serde_json::Value;
 
 use crate::codec::{CodecError, Coding};
 use crate::detect::{Detectors, Kind};
 use crate::json_path::JsonPath;
+use crate::stream::{self, NotJson, Rules};
 use crate::style::Style;
 
 #[derive(Debug, Deserialize)]
@@ -138,95 +138,19 @@ impl Masker {
     }
 
     fn mask_json(&self, body: &[u8]) -> Result<Option<Vec<u8>>, MaskError> {
-        // Most bodies hold nothing to mask: one pass of the detectors over
-        // the raw bytes proves it without parsing. Escapes (`\n4111...`)
-        // could hide a candidate from that pass, so bodies with any
-        // backslash are always parsed.
-        if self.fields.is_empty()
-            && !body.contains(&b'\\')
-            && let Ok(text) = std::str::from_utf8(body)
-            && self.detectors.find(text).is_empty()
-        {
-            return Ok(None);
-        }
-        let mut document: Value = match serde_json::from_slice(body) {
-            Ok(document) => document,
-            // Patterns still apply to what is not JSON (or nests past the
-            // parser's limit); chosen fields cannot, so that fails closed.
-            Err(_) if self.fields.is_empty() => {
-                return Ok(self
-                    .mask_text(&String::from_utf8_lossy(body))
-                    .map(String::into_bytes));
-            }
-            Err(_) => return Err(MaskError::UnparsableJson),
+        let rules = Rules {
+            detectors: &self.detectors,
+            fields: &self.fields,
+            style: &self.style,
         };
-        let mut changed = false;
-        for field in &self.fields {
-            field.for_each_mut(&mut document, &mut |value| {
-                if let Some(masked) = self.mask_field(value) {
-                    *value = masked;
-                    changed = true;
-                }
-            });
-        }
-        changed |= self.mask_values(&mut document);
-        if !changed {
-            return Ok(None);
-        }
-        // Serialising a Value cannot fail.
-        Ok(serde_json::to_vec(&document).ok())
-    }
-
-    /// A chosen field, whatever it holds: scalars masked whole, containers
-    /// masked member by member.
-    fn mask_field(&self, value: &Value) -> Option<Value> {
-        match value {
-            Value::String(text) => Some(Value::String(self.style.apply(text))),
-            Value::Number(number) => Some(Value::String(self.style.apply(&number.to_string()))),
-            Value::Bool(_) => Some(Value::String(self.style.apply("****"))),
-            Value::Array(items) => Some(Value::Array(
-                items
-                    .iter()
-                    .map(|item| self.mask_field(item).unwrap_or(Value::Null))
-                    .collect(),
-            )),
-            Value::Object(map) => Some(Value::Object(
-                map.iter()
-                    .map(|(k, v)| (k.clone(), self.mask_field(v).unwrap_or(Value::Null)))
-                    .collect(),
-            )),
-            Value::Null => None,
-        }
-    }
-
-    /// Pattern masking over every string (and number: a card number is
-    /// sometimes sent as one) in the document.
-    fn mask_values(&self, value: &mut Value) -> bool {
-        match value {
-            Value::String(text) => match self.mask_text(text) {
-                Some(masked) => {
-                    *text = masked;
-                    true
-                }
-                None => false,
-            },
-            Value::Number(number) if !number.is_f64() => {
-                let digits = number.to_string();
-                match self.mask_text(&digits) {
-                    Some(masked) => {
-                        *value = Value::String(masked);
-                        true
-                    }
-                    None => false,
-                }
-            }
-            Value::Array(items) => items
-                .iter_mut()
-                .fold(false, |changed, item| self.mask_values(item) | changed),
-            Value::Object(map) => map
-                .values_mut()
-                .fold(false, |changed, item| self.mask_values(item) | changed),
-            _ => false,
+        match stream::mask(body, &rules) {
+            Ok(masked) => Ok(masked),
+            // Patterns still apply to a body that is not JSON after all;
+            // chosen fields cannot, so that fails closed.
+            Err(NotJson) if self.fields.is_empty() => Ok(self
+                .mask_text(&String::from_utf8_lossy(body))
+                .map(String::into_bytes)),
+            Err(NotJson) => Err(MaskError::UnparsableJson),
         }
     }
 
@@ -258,35 +182,62 @@ mod tests {
         Masker::from_json(&settings.to_string()).expect("configures")
     }
 
-    fn mask_json(masker: &Masker, document: Value) -> Value {
+    #[test]
+    fn fields_and_patterns_are_masked_and_everything_else_kept_byte_for_byte() {
+        let masker = masker(json!({"fields": ["$.user.ssn", "$.items[*].card", "$.secret"]}));
+        let body = br#"{ "z": "first",
+  "user": {"name": "Ann", "ssn": 123456789, "note": "reach me at ann@example.com"},
+  "items": [{"card": "4000056655665556", "id": 1}, {"card": null}],
+  "secret": {"pin": 1234, "ok": true, "tags": ["a b c d"]},
+  "escaped": "line\n4111111111111111", "a": 1.5e3 }"#;
         let out = masker
-            .mask(
-                Format::Json,
-                Coding::Identity,
-                &serde_json::to_vec(&document).expect("JSON"),
-            )
+            .mask(Format::Json, Coding::Identity, body)
             .expect("masks")
             .expect("changed");
-        serde_json::from_slice(&out).expect("still JSON")
+        let expected = r#"{ "z": "first",
+  "user": {"name": "Ann", "ssn": "*****6789", "note": "reach me at ***@******e.com"},
+  "items": [{"card": "************5556", "id": 1}, {"card": null}],
+  "secret": {"pin": "****", "ok": "****", "tags": ["* * * *"]},
+  "escaped": "line\n************1111", "a": 1.5e3 }"#;
+        assert_eq!(String::from_utf8_lossy(&out), expected);
+        let _: Value = serde_json::from_slice(&out).expect("still JSON");
     }
 
     #[test]
-    fn fields_and_patterns_are_masked_and_key_order_kept() {
-        let masker = masker(json!({"fields": ["$.user.ssn", "$.items[*].card"]}));
-        let out = mask_json(
-            &masker,
-            json!({
-                "user": {"name": "Ann", "ssn": 123456789, "note": "reach me at ann@example.com"},
-                "items": [{"card": "4000056655665556", "id": 1}],
-                "z": "first", "a": "second"
-            }),
+    fn deep_nesting_costs_no_recursion() {
+        let masker = masker(json!({}));
+        let body = format!(
+            "{}\"4111111111111111\"{}",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
         );
-        assert_eq!(out["user"]["ssn"], "*****6789");
-        assert_eq!(out["user"]["note"], "reach me at ***@******e.com");
-        assert_eq!(out["items"][0]["card"], "************5556");
-        assert_eq!(out["items"][0]["id"], 1);
-        let keys: Vec<&String> = out.as_object().expect("object").keys().collect();
-        assert_eq!(keys, ["user", "items", "z", "a"]);
+        let out = masker
+            .mask(Format::Json, Coding::Identity, body.as_bytes())
+            .expect("masks")
+            .expect("changed");
+        assert!(String::from_utf8_lossy(&out).contains("************1111"));
+    }
+
+    #[test]
+    fn malformed_json_is_not_taken_for_json() {
+        let masker = masker(json!({"fields": ["$.a"]}));
+        for bad in [
+            &b"{\"a\":1,}"[..],
+            b"[1,]",
+            b"{\"a\" 1}",
+            b"[1] x",
+            b"{\"a\":tru}",
+            b"\"open",
+            b"{",
+            b"[1 2]",
+        ] {
+            assert_eq!(
+                masker.mask(Format::Json, Coding::Identity, bad),
+                Err(MaskError::UnparsableJson),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 
     #[test]
