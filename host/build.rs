@@ -17,7 +17,8 @@ fn main() {
         .to_path_buf();
     let out_dir = PathBuf::from(env("OUT_DIR"));
 
-    for watched in ["plugins", "sdk", "wit", "Cargo.lock"] {
+    // Cargo.toml holds the plugin profile, so it changes the artifacts too.
+    for watched in ["plugins", "sdk", "wit", "Cargo.lock", "Cargo.toml"] {
         println!(
             "cargo:rerun-if-changed={}",
             workspace.join(watched).display()

@@ -60,7 +60,11 @@ async fn upstream() -> Service {
             ),
             "/mask/zstd" => ("application/json", Some("zstd"), b"(zstd frames)".to_vec()),
             "/mask/large" => ("application/json", None, large_document()),
-            "/mask/nested" => ("application/json", None, nested_document(5_000).into_bytes()),
+            "/mask/nested" => (
+                "application/json",
+                None,
+                nested_document(5_000).into_bytes(),
+            ),
             "/mask/text" => (
                 "text/plain; charset=utf-8",
                 None,

@@ -6,6 +6,10 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use portcullis_plugin_validate::{Head, RequestValidator};
 use serde_json::json;
 
+#[path = "shared/orders.rs"]
+mod orders;
+use orders::order_body;
+
 fn examples() -> String {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/validate");
     // `$ref`s resolve against the schema's URI, which must not hold `..`.
@@ -13,18 +17,6 @@ fn examples() -> String {
         .expect("examples/validate")
         .display()
         .to_string()
-}
-
-/// An order of about 10 KB: 95 lines with longer notes.
-fn order_body() -> Vec<u8> {
-    let items: Vec<_> = (0..95)
-        .map(|i| json!({"sku": format!("ABC-{:04}", i), "qty": i % 9 + 1, "note": "gift wrap, leave at the door please, ring twice and wait a minute or two"}))
-        .collect();
-    let address = json!({"name": "A. Person", "street": "1 Main St", "city": "Oslo", "postcode": "0150", "country": "NO"});
-    serde_json::to_vec(
-        &json!({"items": items, "shipping": address, "billing": address, "coupon": null}),
-    )
-    .expect("JSON")
 }
 
 fn bench(c: &mut Criterion) {
