@@ -151,6 +151,7 @@ async fn proxy(
     let admitted = match &route.signed_uploads {
         Some(signed_uploads) => signed_uploads.admit(
             parts.method.as_str(),
+            &authority,
             parts.uri.path(),
             parts.uri.query(),
             &parts.headers,

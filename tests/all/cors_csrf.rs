@@ -175,3 +175,33 @@ async fn cross_site_writes_are_refused_and_same_origin_ones_pass() {
     let read = send("GET", &url, &[("sec-fetch-site", "cross-site")], "").await;
     assert_eq!(read.status, 200, "safe methods pass");
 }
+
+#[tokio::test]
+async fn the_upstreams_own_cors_headers_do_not_override_the_policy() {
+    let upstream = crate::support::service::Service::start(|_, _| async {
+        http::Response::builder()
+            .header("access-control-allow-origin", "*")
+            .header("access-control-allow-credentials", "true")
+            .body(http_body_util::Full::new(bytes::Bytes::from_static(b"{}")))
+            .expect("response")
+    })
+    .await;
+    let gateway = Gateway::start(&config(upstream.origin.trim_start_matches("http://")));
+    let url = gateway.url("/api/items");
+    let other = send("GET", &url, &[("origin", "https://evil.test")], "").await;
+    assert_eq!(other.header("access-control-allow-origin"), None);
+    assert_eq!(other.header("access-control-allow-credentials"), None);
+    let allowed = send("GET", &url, &[("origin", "https://app.example.com")], "").await;
+    assert_eq!(
+        allowed.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    assert_eq!(
+        allowed
+            .headers
+            .get_all("access-control-allow-origin")
+            .iter()
+            .count(),
+        1
+    );
+}

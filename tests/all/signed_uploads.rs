@@ -156,6 +156,20 @@ async fn upload(
     (status, body)
 }
 
+/// `target` re-signed with the right key for another host.
+fn signed_for_another_host(target: &str) -> (String, &'static str) {
+    let (path, _) = target.split_once('?').expect("a query");
+    let query = UploadKey::new(KEY.as_bytes()).sign(
+        "PUT",
+        "files.example.com",
+        path,
+        u64::MAX / 2,
+        4 * MIB,
+        Some("image/png"),
+    );
+    (format!("{path}?{query}"), "files.example.com")
+}
+
 fn peak_rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
     status
@@ -246,8 +260,16 @@ async fn bad_signed_urls_are_refused() {
         "no length"
     );
 
+    let host = gateway.url("");
+    let host = host.trim_start_matches("http://").trim_end_matches('/');
     let expired =
-        UploadKey::new(KEY.as_bytes()).sign("PUT", "/uploads/a.bin", 1_000_000, MIB, None);
+        UploadKey::new(KEY.as_bytes()).sign("PUT", host, "/uploads/a.bin", 1_000_000, MIB, None);
+    let (other_host, name) = signed_for_another_host(&target);
+    assert_eq!(
+        upload(&gateway, &other_host, Some(10), 10, octets).await.0,
+        403,
+        "signed for {name}"
+    );
     assert_eq!(
         upload(
             &gateway,
@@ -277,6 +299,8 @@ async fn only_authenticated_callers_get_urls_and_only_within_bounds() {
     for request in [
         serde_json::json!({"path": "/elsewhere/a", "max_bytes": 10}),
         serde_json::json!({"path": "/uploads/../etc", "max_bytes": 10}),
+        serde_json::json!({"path": "/uploads/%2e%2e/etc", "max_bytes": 10}),
+        serde_json::json!({"path": "/uploads-private/a", "max_bytes": 10}),
         serde_json::json!({"path": "/uploads/a", "max_bytes": 400 * MIB}),
         serde_json::json!({"path": "/uploads/a", "max_bytes": 10, "expires_in": 86400}),
         serde_json::json!({"path": "/uploads/a", "max_bytes": 10, "method": "DELETE"}),

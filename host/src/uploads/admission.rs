@@ -36,6 +36,7 @@ impl SignedUploads {
     pub fn admit(
         &self,
         method: &str,
+        authority: &str,
         path: &str,
         query: Option<&str>,
         headers: &HeaderMap,
@@ -48,11 +49,18 @@ impl SignedUploads {
                 Ok(None)
             };
         }
-        let grant = self.key.verify(method, path, query, now).map_err(refused)?;
+        let grant = self
+            .key
+            .verify(method, authority, path, query, now)
+            .map_err(refused)?;
         if let Some(expected) = &grant.content_type {
-            let sent = headers
-                .get(CONTENT_TYPE)
+            // One Content-Type, the signed one: with two, the upstream
+            // could act on the other.
+            let mut sent = headers.get_all(CONTENT_TYPE).iter();
+            let (first, second) = (sent.next(), sent.next());
+            let sent = first
                 .and_then(|v| v.to_str().ok())
+                .filter(|_| second.is_none())
                 .unwrap_or("");
             if !sent.eq_ignore_ascii_case(expected) {
                 tracing::info!(

@@ -1,8 +1,8 @@
 //! The signed-upload URL format. A signer appends
 //! `pc-expires=<unix seconds>&pc-max-bytes=<n>[&pc-content-type=<type>]`
 //! and then `&pc-signature=<hex HMAC-SHA256>` to the path's query; the
-//! MAC covers a version tag, the method, the path and everything in the
-//! query before the signature, so any change to them breaks it.
+//! MAC covers a version tag, the method, the host, the path and everything
+//! in the query before the signature, so any change to them breaks it.
 
 use ring::hmac;
 
@@ -62,11 +62,13 @@ impl UploadKey {
         Self(hmac::Key::new(hmac::HMAC_SHA256, secret))
     }
 
-    /// The query (without `?`) that signs `method path` until `expires`
+    /// The query (without `?`) that signs `method` on `authority` and
+    /// `path` until `expires`
     /// for bodies up to `max_bytes`.
     pub fn sign(
         &self,
         method: &str,
+        authority: &str,
         path: &str,
         expires: u64,
         max_bytes: u64,
@@ -79,14 +81,19 @@ impl UploadKey {
                 percent_encode(content_type)
             ));
         }
-        let tag = hmac::sign(&self.0, canonical(method, path, &query).as_bytes());
+        let tag = hmac::sign(
+            &self.0,
+            canonical(method, authority, path, &query).as_bytes(),
+        );
         format!("{query}&{SIGNATURE_PARAM}={}", hex::encode(tag.as_ref()))
     }
 
-    /// Check a request's method, path and query at `now` (Unix seconds).
+    /// Check a request's method, host, path and query at `now` (Unix
+    /// seconds).
     pub fn verify(
         &self,
         method: &str,
+        authority: &str,
         path: &str,
         query: Option<&str>,
         now: u64,
@@ -98,8 +105,12 @@ impl UploadKey {
         let mut tag = [0u8; 32];
         hex::decode_to_slice(signature, &mut tag).map_err(|_| Refusal::Malformed)?;
         // Constant-time comparison inside ring.
-        hmac::verify(&self.0, canonical(method, path, signed).as_bytes(), &tag)
-            .map_err(|_| Refusal::BadSignature)?;
+        hmac::verify(
+            &self.0,
+            canonical(method, authority, path, signed).as_bytes(),
+            &tag,
+        )
+        .map_err(|_| Refusal::BadSignature)?;
 
         let (mut expires, mut max_bytes, mut content_type) = (None, None, None);
         let mut rest = Vec::new();
@@ -137,8 +148,12 @@ impl UploadKey {
     }
 }
 
-fn canonical(method: &str, path: &str, signed_query: &str) -> String {
-    format!("{VERSION}\n{method}\n{path}\n{signed_query}")
+fn canonical(method: &str, authority: &str, path: &str, signed_query: &str) -> String {
+    // The host is lower-cased: it is case-insensitive on the wire.
+    format!(
+        "{VERSION}\n{method}\n{}\n{path}\n{signed_query}",
+        authority.to_ascii_lowercase()
+    )
 }
 
 /// Percent-encode everything but unreserved characters (RFC 3986).
@@ -186,8 +201,15 @@ mod tests {
 
     #[test]
     fn a_signed_url_verifies_for_its_method_and_path_until_it_expires() {
-        let query = key().sign("PUT", "/uploads/a.bin", NOW + 60, 1000, Some("video/mp4"));
-        let grant = key().verify("PUT", "/uploads/a.bin", Some(&query), NOW);
+        let query = key().sign(
+            "PUT",
+            "h",
+            "/uploads/a.bin",
+            NOW + 60,
+            1000,
+            Some("video/mp4"),
+        );
+        let grant = key().verify("PUT", "h", "/uploads/a.bin", Some(&query), NOW);
         assert_eq!(
             grant,
             Ok(Grant {
@@ -197,30 +219,34 @@ mod tests {
             })
         );
         assert_eq!(
-            key().verify("PUT", "/uploads/a.bin", Some(&query), NOW + 61),
+            key().verify("PUT", "h", "/uploads/a.bin", Some(&query), NOW + 61),
             Err(Refusal::Expired)
         );
         assert_eq!(
-            key().verify("PUT", "/uploads/b.bin", Some(&query), NOW),
+            key().verify("PUT", "h", "/uploads/b.bin", Some(&query), NOW),
             Err(Refusal::BadSignature)
         );
         assert_eq!(
-            key().verify("POST", "/uploads/a.bin", Some(&query), NOW),
+            key().verify("POST", "h", "/uploads/a.bin", Some(&query), NOW),
+            Err(Refusal::BadSignature)
+        );
+        assert_eq!(
+            key().verify("PUT", "other.example", "/uploads/a.bin", Some(&query), NOW),
             Err(Refusal::BadSignature)
         );
         let other = UploadKey::new(b"another key another key another!");
         assert_eq!(
-            other.verify("PUT", "/uploads/a.bin", Some(&query), NOW),
+            other.verify("PUT", "h", "/uploads/a.bin", Some(&query), NOW),
             Err(Refusal::BadSignature)
         );
     }
 
     #[test]
     fn tampering_with_any_part_of_the_query_breaks_the_signature() {
-        let query = key().sign("PUT", "/u/a", NOW + 60, 1000, None);
+        let query = key().sign("PUT", "h", "/u/a", NOW + 60, 1000, None);
         let bigger = query.replace("pc-max-bytes=1000", "pc-max-bytes=9999");
         assert_eq!(
-            key().verify("PUT", "/u/a", Some(&bigger), NOW),
+            key().verify("PUT", "h", "/u/a", Some(&bigger), NOW),
             Err(Refusal::BadSignature)
         );
         let later = query.replace(
@@ -228,21 +254,22 @@ mod tests {
             &format!("pc-expires={}", NOW + 6000),
         );
         assert_eq!(
-            key().verify("PUT", "/u/a", Some(&later), NOW),
+            key().verify("PUT", "h", "/u/a", Some(&later), NOW),
             Err(Refusal::BadSignature)
         );
         let extra = format!("x=1&{query}");
         assert_eq!(
-            key().verify("PUT", "/u/a", Some(&extra), NOW),
+            key().verify("PUT", "h", "/u/a", Some(&extra), NOW),
             Err(Refusal::BadSignature)
         );
         assert_eq!(
-            key().verify("PUT", "/u/a", Some("pc-expires=1"), NOW),
+            key().verify("PUT", "h", "/u/a", Some("pc-expires=1"), NOW),
             Err(Refusal::Missing)
         );
         assert_eq!(
             key().verify(
                 "PUT",
+                "h",
                 "/u/a",
                 Some(&format!("{}zz", &query[..query.len() - 2])),
                 NOW

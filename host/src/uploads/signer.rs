@@ -66,7 +66,12 @@ impl UploadSigner {
     ) -> Response<BoxBody> {
         let id = &*view.request_id;
         if view.method != http::Method::POST {
-            return json_error(StatusCode::METHOD_NOT_ALLOWED, "POST a signing request", id);
+            let mut response =
+                json_error(StatusCode::METHOD_NOT_ALLOWED, "POST a signing request", id);
+            response
+                .headers_mut()
+                .insert(http::header::ALLOW, HeaderValue::from_static("POST"));
+            return response;
         }
         let Some(principal) = &context.principal else {
             return json_error(StatusCode::UNAUTHORIZED, "authentication required", id);
@@ -89,6 +94,7 @@ impl UploadSigner {
         let method = request.method.to_ascii_uppercase();
         let query = self.key.sign(
             &method,
+            &view.authority,
             &request.path,
             expires_at,
             request.max_bytes,
@@ -120,18 +126,27 @@ impl UploadSigner {
 
     fn check(&self, request: &SignRequest) -> Result<(), &'static str> {
         let path = &request.path;
-        if !path.starts_with(&self.path_prefix) {
+        // Under the prefix at a segment boundary: `/uploads` does not sign
+        // `/uploads-private/x`.
+        let under_prefix = path.strip_prefix(&self.path_prefix).is_some_and(|rest| {
+            self.path_prefix.ends_with('/') || rest.is_empty() || rest.starts_with('/')
+        });
+        if !under_prefix {
             return Err("the path is outside what this endpoint signs");
         }
+        // Only characters no upstream decodes into something else: no
+        // percent-encoding, `;`, `\`, dot or empty segments.
         let clean = path
             .bytes()
-            .all(|b| b.is_ascii_graphic() && b != b'?' && b != b'#')
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~/".contains(&b))
             && !path
                 .split('/')
-                .any(|segment| segment == ".." || segment == ".")
-            && !path.contains("//");
+                .skip(1)
+                .any(|segment| segment.is_empty() || segment == "." || segment == "..");
         if !clean {
-            return Err("the path must be a plain absolute path");
+            return Err(
+                "the path must be plain: letters, digits, - . _ ~ and / between non-empty segments",
+            );
         }
         if !matches!(request.method.to_ascii_uppercase().as_str(), "PUT" | "POST") {
             return Err("method must be PUT or POST");

@@ -58,7 +58,12 @@ impl Policy for CorsPolicy {
         _response: &Response,
         _context: &Context,
     ) -> Decision {
-        let mut edits = vec![Edit::AppendHeader(("vary".into(), VARY.into()))];
+        // The route's policy, not the upstream's: its CORS headers go first.
+        let mut edits: Vec<Edit> = policy::RESPONSE_HEADERS
+            .iter()
+            .map(|name| Edit::RemoveHeader((*name).into()))
+            .collect();
+        edits.push(Edit::AppendHeader(("vary".into(), VARY.into())));
         let origin = request.header("origin");
         edits.extend(
             self.response_headers(origin.as_deref())

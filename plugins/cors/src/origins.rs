@@ -1,6 +1,6 @@
 //! Which origins a route shares its responses with: exact origins, or
-//! regular expressions that must be anchored at both ends, so a pattern
-//! meant for `https://app.example.com` cannot also admit
+//! regular expressions, always matched against the whole origin, so a
+//! pattern meant for `https://app.example.com` cannot also admit
 //! `https://app.example.com.evil.test`.
 
 use regex_lite::Regex;
@@ -33,13 +33,12 @@ impl Origins {
         }
         let mut compiled = Vec::new();
         for pattern in patterns {
-            if !pattern.starts_with('^') || !pattern.ends_with('$') {
-                return Err(format!(
-                    "allow_origin_patterns: `{pattern}` must be anchored with ^ and $"
-                ));
-            }
+            // Anchored here, around the whole expression: `^a|b$` written
+            // by hand would leave each alternative half-open.
+            let inner = pattern.strip_prefix('^').unwrap_or(pattern);
+            let inner = inner.strip_suffix('$').unwrap_or(inner);
             compiled.push(
-                Regex::new(pattern)
+                Regex::new(&format!("^(?:{inner})$"))
                     .map_err(|e| format!("allow_origin_patterns: `{pattern}`: {e}"))?,
             );
         }
@@ -117,7 +116,16 @@ mod tests {
 
     #[test]
     fn risky_settings_are_refused() {
-        assert!(Origins::new(&[], &strings(&[r"https://app\.example\.com"])).is_err());
+        let alternation = Origins::new(
+            &[],
+            &strings(&[r"^https://a\.example\.com|https://b\.example\.com$"]),
+        )
+        .expect("valid");
+        assert!(alternation.allows("https://a.example.com"));
+        assert!(
+            !alternation.allows("https://a.example.com.evil.test"),
+            "anchored around the whole expression"
+        );
         assert!(Origins::new(&strings(&["null"]), &[]).is_err());
         assert!(Origins::new(&strings(&["https://a.example/"]), &[]).is_err());
         assert!(Origins::new(&strings(&["*", "https://a.example"]), &[]).is_err());

@@ -10,7 +10,7 @@ struct Settings {
     /// Exact origins (`https://app.example.com`), or `["*"]` for any.
     #[serde(default)]
     allow_origins: Vec<String>,
-    /// Regular expressions anchored with `^` and `$`.
+    /// Regular expressions, matched against the whole origin.
     #[serde(default)]
     allow_origin_patterns: Vec<String>,
     /// Methods a cross-origin request may use.
@@ -54,6 +54,16 @@ pub enum Preflight {
     /// Refused: 403, with these headers (`vary`).
     Refused(Vec<(String, String)>, &'static str),
 }
+
+/// The CORS headers a response can carry; the upstream's are replaced.
+pub const RESPONSE_HEADERS: [&str; 6] = [
+    "access-control-allow-origin",
+    "access-control-allow-credentials",
+    "access-control-expose-headers",
+    "access-control-allow-methods",
+    "access-control-allow-headers",
+    "access-control-max-age",
+];
 
 /// The `Vary` fields every response of a CORS route carries, since the
 /// CORS headers depend on them.

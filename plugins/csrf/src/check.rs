@@ -89,13 +89,30 @@ impl CrossOriginProtection {
     }
 
     fn is_exempt(&self, facts: &Facts<'_>) -> bool {
-        self.bypass
-            .iter()
-            .any(|pattern| pattern.matches(facts.path))
+        // A path an upstream could read as another (`/webhooks/..%2faccount`)
+        // is never exempt by path.
+        (!is_ambiguous(facts.path)
+            && self
+                .bypass
+                .iter()
+                .any(|pattern| pattern.matches(facts.path)))
             || facts
                 .origin
                 .is_some_and(|origin| self.trusted.iter().any(|trusted| trusted == origin))
     }
+}
+
+/// Whether `path` has dot segments, encoded dots or slashes, or
+/// backslashes: spellings that normalise to another path.
+fn is_ambiguous(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    lower.contains("%2e")
+        || lower.contains("%2f")
+        || lower.contains("%5c")
+        || lower.contains('\\')
+        || path
+            .split('/')
+            .any(|segment| segment == "." || segment == "..")
 }
 
 /// The `host[:port]` of an origin; `None` for `null` and non-URLs.

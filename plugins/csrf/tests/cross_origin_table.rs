@@ -146,6 +146,17 @@ fn bypass_patterns() {
         ("non-bypass path", "/api/", false),
         ("wildcard bypass", "/only/123", true),
         ("non-wildcard", "/only/123/foo", false),
+        ("dot segments out of a bypass", "/bypass/../account", false),
+        (
+            "encoded dots out of a bypass",
+            "/bypass/%2e%2e/account",
+            false,
+        ),
+        (
+            "encoded slash out of a wildcard",
+            "/only/x%2F..%2Faccount",
+            false,
+        ),
     ];
     for (name, path, allowed) in cases {
         for (site, origin) in [

@@ -41,7 +41,8 @@ impl Coding {
     pub fn decode(self, body: &[u8], cap: usize) -> Result<Vec<u8>, CodecError> {
         match self {
             Self::Identity => Ok(body.to_vec()),
-            Self::Gzip => read_capped(flate2::read::GzDecoder::new(body), cap),
+            // Every member of a multi-member file, not just the first.
+            Self::Gzip => read_capped(flate2::read::MultiGzDecoder::new(body), cap),
             Self::Deflate => read_capped(flate2::read::ZlibDecoder::new(body), cap),
             Self::Brotli => read_capped(brotli::Decompressor::new(body, 4096), cap),
         }

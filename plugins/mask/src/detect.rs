@@ -134,18 +134,48 @@ impl Detectors {
             return Vec::new();
         }
         let mut found = Vec::new();
-        for candidate in combined.find_iter(text) {
+        let mut at = 0;
+        while let Some(candidate) = combined.find_at(text, at) {
             let span = candidate.as_str();
-            if let Some((kind, _)) = self
-                .kinds
-                .iter()
-                .find(|(kind, exact)| exact.is_match(span) && kind.confirms(span))
-            {
-                found.push((candidate.range(), *kind));
+            // A candidate that fails its check may have swallowed a real
+            // one (`4111111111111111 12` fails Luhn as a whole): try it cut
+            // at each separator, longest first, then search again from the
+            // next character.
+            let cuts = std::iter::once(span.len()).chain(
+                span.char_indices()
+                    .rev()
+                    .filter(|(_, c)| !c.is_ascii_alphanumeric())
+                    .map(|(at, _)| at),
+            );
+            let confirmed = cuts.filter(|&cut| cut > 0).find_map(|cut| {
+                let part = &span[..cut];
+                self.kinds
+                    .iter()
+                    .find(|(kind, exact)| exact.is_match(part) && kind.confirms(part))
+                    .map(|(kind, _)| (cut, *kind))
+            });
+            match confirmed {
+                Some((cut, kind)) => {
+                    let start = candidate.start();
+                    found.push((start..start + cut, kind));
+                    at = start + cut;
+                }
+                None => at = next_char(text, candidate.start()),
+            }
+            if at >= text.len() {
+                break;
             }
         }
         found
     }
+}
+
+/// The index of the character after the one at `at`.
+fn next_char(text: &str, at: usize) -> usize {
+    text[at..]
+        .chars()
+        .next()
+        .map_or(text.len(), |c| at + c.len_utf8())
 }
 
 /// A cheap test that skips most short JSON values without running the
@@ -224,6 +254,15 @@ mod tests {
             vec![("4111 1111 1111 1111".into(), Kind::Card)]
         );
         assert_eq!(kinds("order 4111111111111112"), vec![], "fails Luhn");
+        assert_eq!(
+            kinds("4111111111111111 12"),
+            vec![("4111111111111111".into(), Kind::Card)],
+            "found inside a longer candidate"
+        );
+        assert_eq!(
+            kinds("123-45-6789 1234"),
+            vec![("123-45-6789".into(), Kind::Ssn)]
+        );
         assert_eq!(
             kinds("ssn 123-45-6789"),
             vec![("123-45-6789".into(), Kind::Ssn)]

@@ -75,6 +75,14 @@ impl JsonPath {
         Ok(Self { steps })
     }
 
+    /// Whether the path has a `..` step, whose matching costs grow with
+    /// the depth of the value.
+    pub fn has_descendant(&self) -> bool {
+        self.steps
+            .iter()
+            .any(|step| matches!(step, Step::Descendant(_)))
+    }
+
     /// Whether the value at `path` (from the document's root) is selected.
     pub fn matches(&self, path: &[Segment<'_>]) -> bool {
         matches(&self.steps, path)

@@ -204,6 +204,26 @@ mod tests {
     }
 
     #[test]
+    fn keys_are_masked_and_chosen_fields_bound_the_depth() {
+        let masker = masker(json!({"fields": ["$..ssn"]}));
+        let out = masker.mask(
+            Format::Json,
+            Coding::Identity,
+            br#"{"ann@example.com": {"ssn": "123-45-6789"}}"#,
+        );
+        let out = out.expect("masks").expect("changed");
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            r#"{"***@******e.com": {"ssn": "***-**-6789"}}"#
+        );
+        let deep = format!("{}1{}", "[".repeat(600), "]".repeat(600));
+        assert_eq!(
+            masker.mask(Format::Json, Coding::Identity, deep.as_bytes()),
+            Err(MaskError::UnparsableJson)
+        );
+    }
+
+    #[test]
     fn deep_nesting_costs_no_recursion() {
         let masker = masker(json!({}));
         let body = format!(

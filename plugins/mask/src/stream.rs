@@ -12,6 +12,10 @@ use crate::detect::Detectors;
 use crate::json_path::{JsonPath, Segment};
 use crate::style::Style;
 
+/// The deepest nesting read when a field is chosen by a `..` path (a
+/// deeper body is refused: with fields, the refusal is a 502).
+const MAX_DEPTH_WITH_DESCENDANTS: usize = 512;
+
 /// The body is not JSON this scanner accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NotJson;
@@ -46,6 +50,7 @@ pub fn mask(body: &[u8], rules: &Rules<'_>) -> Result<Option<Vec<u8>>, NotJson> 
         text,
         candidates,
         next_candidate: 0,
+        bounded_depth: rules.fields.iter().any(JsonPath::has_descendant),
         body,
         at: 0,
         copied: 0,
@@ -63,6 +68,8 @@ struct Scan<'b, 'r> {
     /// Where the combined pattern matched in the whole body, in order.
     candidates: Vec<std::ops::Range<usize>>,
     next_candidate: usize,
+    /// Whether nesting is bounded (see `MAX_DEPTH_WITH_DESCENDANTS`).
+    bounded_depth: bool,
     at: usize,
     /// Bytes of `body` before this are already in `out`.
     copied: usize,
@@ -101,10 +108,18 @@ impl<'b> Scan<'b, '_> {
             match next {
                 Next::KeyOrClose | Next::Key if byte == b'"' => {
                     let (start, end, escaped) = self.string()?;
+                    let raw = self.slice(start, end)?;
+                    // Keys can hold data too (`{"ann@example.com": ...}`).
+                    if raw.len() >= 6
+                        && (escaped || self.has_candidate(start, end))
+                        && let Some(masked) = self.mask_text(&decode(raw, escaped)?)
+                    {
+                        self.replace(start - 1, end + 1, &json_string(&masked));
+                    }
                     let key = if self.rules.fields.is_empty() {
                         Cow::Borrowed("")
                     } else {
-                        decode(self.slice(start, end)?, escaped)?
+                        decode(raw, escaped)?
                     };
                     self.skip_space();
                     self.expect(b':')?;
@@ -149,6 +164,13 @@ impl<'b> Scan<'b, '_> {
                         forced_at = Some(stack.len());
                     }
                     match byte {
+                        // `..` paths are matched against the whole path of
+                        // every value; bound the depth that costs.
+                        b'{' | b'['
+                            if self.bounded_depth && stack.len() >= MAX_DEPTH_WITH_DESCENDANTS =>
+                        {
+                            return Err(NotJson);
+                        }
                         b'{' => {
                             self.at += 1;
                             stack.push(Frame::Object { key: None });

@@ -39,14 +39,16 @@ impl Style {
 
 /// `value` with its letters and digits starred, except the last `keep`.
 fn star(value: &str, keep: usize) -> String {
-    let total = value.chars().filter(|c| c.is_ascii_alphanumeric()).count();
+    // Letters and digits of any script: a name in a chosen field is
+    // masked whatever its alphabet.
+    let total = value.chars().filter(|c| c.is_alphanumeric()).count();
     // A short value keeps nothing: four of six characters is no mask.
     let keep = if total >= keep * 2 { keep } else { 0 };
     let mut seen = 0;
     value
         .chars()
         .map(|c| {
-            if !c.is_ascii_alphanumeric() {
+            if !c.is_alphanumeric() {
                 return c;
             }
             seen += 1;
@@ -70,6 +72,7 @@ mod tests {
             "****-****-****-1111"
         );
         assert_eq!(Style::KeepLast4.apply("12-34"), "**-**");
+        assert_eq!(Style::Full.apply("王小明 José"), "*** ****");
         let hash = Style::Hash(b"k".to_vec());
         assert_eq!(hash.apply("123-45-6789"), hash.apply("123-45-6789"));
         assert_ne!(

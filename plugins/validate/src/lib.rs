@@ -15,6 +15,7 @@ pub mod openapi;
 pub mod retriever;
 pub mod schema;
 mod settings;
+mod strict_json;
 pub mod violation;
 
 use portcullis_sdk::{Context, Decision, Denial, Phase, Policy, Request, export_policy};
@@ -148,6 +149,20 @@ impl RequestValidator {
             .header("content-length")
             .and_then(|l| l.trim().parse::<u64>().ok());
         self.check_size(declared.unwrap_or(0))?;
+        if head
+            .headers
+            .iter()
+            .filter(|(name, _)| name == "content-type")
+            .count()
+            > 1
+        {
+            return Err(Violation::invalid(
+                "header",
+                "content-type",
+                "repeated",
+                "the request has more than one Content-Type",
+            ));
+        }
         let has_body = head.announces_body();
         match &self.mode {
             Mode::Body { content_types, .. } => {
@@ -179,22 +194,26 @@ impl RequestValidator {
     pub fn check_body(&self, head: &Head<'_>, body: &[u8]) -> Result<(), Violation> {
         self.check_size(body.len() as u64)?;
         let content_type = head.content_type();
-        let (schema, required) = match &self.mode {
+        let (schema, required, accepted) = match &self.mode {
             Mode::Body {
                 schema,
                 require_body,
-                ..
+                content_types,
             } => {
                 let json = MediaRange::parse(content_type).is_ok_and(|range| range.is_json());
                 (
                     json.then_some(schema),
                     *require_body && matches!(head.method, "POST" | "PUT" | "PATCH"),
+                    content_types
+                        .iter()
+                        .any(|range| range.matches(content_type)),
                 )
             }
             Mode::Api { api, .. } => match api.find(head.method, head.path) {
                 Ok((operation, _)) => (
                     operation.body_schema(content_type),
                     operation.body_required(),
+                    !operation.takes_body() || operation.accepts(content_type),
                 ),
                 // Unknown operations were refused or let through at the head.
                 Err(_) => return Ok(()),
@@ -211,20 +230,14 @@ impl RequestValidator {
             }
             return Ok(());
         }
+        // Checked again on the body itself: a body can arrive without
+        // announcing itself (HTTP/2 with no Content-Length).
+        if !accepted {
+            return Err(unsupported_media_type());
+        }
         let Some(schema) = schema else { return Ok(()) };
         self.limits.check(body)?;
-        let value: Value = serde_json::from_slice(body).map_err(|e| {
-            Violation::invalid(
-                "body",
-                "",
-                "json",
-                format!(
-                    "the request body is not valid JSON (line {}, column {})",
-                    e.line(),
-                    e.column()
-                ),
-            )
-        })?;
+        let value = strict_json::parse(body)?;
         schema.check(&value, "body", "")
     }
 

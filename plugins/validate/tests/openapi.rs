@@ -205,3 +205,55 @@ fn bodies_need_an_accepted_content_type_and_must_match_the_schema() {
         "no schema for images"
     );
 }
+
+#[test]
+fn paths_are_matched_in_normal_form_and_odd_spellings_are_refused() {
+    let api = petstore();
+    let tenant = [("x-tenant", "acme")];
+    assert_eq!(
+        head(&api, "GET", "/v1/%70ets?limit=500", &tenant).map(|v| v.3),
+        Some("maximum".into()),
+        "an encoded letter is the same path"
+    );
+    for odd in [
+        "/v1/pets/../admin",
+        "/v1/./pets",
+        "/v1/pets%2F7",
+        "/v1//pets",
+        "/v1/pets/%2e%2e/x",
+        "/v1\\pets",
+    ] {
+        assert_eq!(
+            head(&api, "GET", odd, &tenant).map(|v| (v.0, v.3)),
+            Some((400, "normal-form".into())),
+            "{odd}"
+        );
+    }
+}
+
+#[test]
+fn a_body_that_did_not_announce_itself_still_needs_an_accepted_type() {
+    let api = petstore();
+    // HTTP/2 without Content-Length: the head check cannot see the body.
+    assert_eq!(
+        head(
+            &api,
+            "POST",
+            "/v1/pets",
+            &[("x-tenant", "acme"), ("content-type", "text/plain")]
+        ),
+        None
+    );
+    assert_eq!(
+        body(&api, "POST", "/v1/pets", "text/plain", r#"{"name": 5}"#).map(|v| v.0),
+        Some(415)
+    );
+    let duplicate = body(
+        &api,
+        "POST",
+        "/v1/pets",
+        "application/json",
+        r#"{"name": "Rex", "name": 5}"#,
+    );
+    assert_eq!(duplicate.map(|v| v.2), Some("duplicate-key".into()));
+}

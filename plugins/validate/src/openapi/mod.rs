@@ -78,7 +78,7 @@ pub struct Api {
 }
 
 /// The operation a request matched, and its path parameters' raw values.
-pub type Found<'s, 'p> = (Matched<'s>, Vec<(&'s str, &'p str)>);
+pub type Found<'s> = (Matched<'s>, Vec<(&'s str, String)>);
 
 /// What a request needs checked next, once its operation is known.
 #[derive(Debug)]
@@ -143,7 +143,7 @@ impl Api {
 
     /// The operation for `method` on `path`: 404 for a path the document
     /// does not describe, 405 (with `allow`) for a method it does not.
-    pub fn find<'s, 'p>(&'s self, method: &str, path: &'p str) -> Result<Found<'s, 'p>, Violation> {
+    pub fn find<'s>(&'s self, method: &str, path: &str) -> Result<Found<'s>, Violation> {
         let not_found = || {
             Violation::invalid(
                 "path",
@@ -153,6 +153,17 @@ impl Api {
             )
             .with_status(404, "operation-unknown")
         };
+        // Matched as the upstream will most likely read it: unreserved
+        // characters decoded; encoded slashes and dot segments refused, as
+        // they could name an operation other than the one checked.
+        let path = normal_form(path).ok_or_else(|| {
+            Violation::invalid(
+                "path",
+                "",
+                "normal-form",
+                "the path has dot segments, empty segments or encoded slashes",
+            )
+        })?;
         let relative = path
             .strip_prefix(self.base_path.as_str())
             .ok_or_else(not_found)?;
@@ -167,6 +178,10 @@ impl Api {
                 continue;
             };
             if let Some(operation) = item.operations.iter().find(|o| o.method == method) {
+                let parameters = parameters
+                    .into_iter()
+                    .map(|(name, value)| (name, value.to_string()))
+                    .collect();
                 return Ok((Matched { operation }, parameters));
             }
             allowed.extend(
@@ -195,7 +210,7 @@ impl<'a> Matched<'a> {
     /// Check the path, query and header parameters.
     pub fn check_parameters(
         &self,
-        path_values: &[(&str, &str)],
+        path_values: &[(&str, String)],
         query: Option<&str>,
         headers: &[(String, String)],
     ) -> Result<(), Violation> {
@@ -274,6 +289,44 @@ impl<'a> Matched<'a> {
             .max_by_key(|media| media.range.specificity())
             .and_then(|media| media.schema.as_ref())
     }
+}
+
+/// `path` with percent-encoded unreserved characters decoded, or `None`
+/// if it holds `.`/`..` or empty segments, or an encoded `/` or `\`.
+fn normal_form(path: &str) -> Option<String> {
+    let bytes = path.as_bytes();
+    let mut out = String::with_capacity(path.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let byte = bytes[i];
+        if byte == b'%' {
+            let decoded = path
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())?;
+            if decoded.is_ascii_alphanumeric() || b"-._~".contains(&decoded) {
+                out.push(decoded as char);
+            } else if decoded == b'/' || decoded == b'\\' {
+                return None;
+            } else {
+                out.push_str(&path[i..i + 3]);
+            }
+            i += 3;
+            continue;
+        }
+        if byte == b'\\' {
+            return None;
+        }
+        out.push(byte as char);
+        i += 1;
+    }
+    let segments: Vec<&str> = out.split('/').skip(1).collect();
+    let last = segments.len().saturating_sub(1);
+    // A trailing slash is the one empty segment allowed.
+    let clean = segments
+        .iter()
+        .enumerate()
+        .all(|(at, s)| *s != "." && *s != ".." && (!s.is_empty() || at == last));
+    (out.starts_with('/') && clean).then_some(out)
 }
 
 /// The path of the first `servers` URL (`https://h/v1` or `/v1` → `/v1`).
