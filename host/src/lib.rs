@@ -15,6 +15,7 @@ pub mod context;
 pub mod error;
 pub mod forwarding;
 pub mod gateway;
+pub mod geo;
 pub mod idle;
 pub mod logging;
 pub mod pipeline;

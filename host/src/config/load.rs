@@ -234,6 +234,18 @@ fn check(file: &Path, dir: &Path, config: &mut Config) -> Result<(), ConfigError
         api_keys.store = dir.join(&api_keys.store);
     }
     let mut seen_ids = std::collections::HashSet::new();
+    if let Some(geo) = &mut config.geo {
+        geo.database = dir.join(&geo.database);
+        crate::geo::GeoDb::open(&geo.database)
+            .map_err(|reason| err("geo.database".into(), reason))?;
+        if geo.reload_check_ms == 0 {
+            return Err(err(
+                "geo.reload_check_ms".into(),
+                "must be at least 1".into(),
+            ));
+        }
+    }
+
     for (name, secret) in config.upload_keys.iter_mut() {
         let key = format!("upload_keys.{name}");
         if let Some(resolved) = secret::resolve(secret, dir).map_err(|e| err(key.clone(), e))? {

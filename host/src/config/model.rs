@@ -36,10 +36,27 @@ pub struct Config {
     /// Usage plans of API-key consumers, by name.
     #[serde(default)]
     pub usage_plans: BTreeMap<String, UsagePlanConfig>,
+    /// The IP-to-country database for the `geo` capability.
+    pub geo: Option<GeoConfig>,
     /// Keys that sign upload URLs, by name: secrets of at least 32 bytes,
     /// best given as `env:NAME` or `file:PATH`.
     #[serde(default)]
     pub upload_keys: BTreeMap<String, String>,
+}
+
+/// `[geo]`: where countries come from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeoConfig {
+    /// A MaxMind DB format file (`.mmdb`), relative to the config file.
+    pub database: std::path::PathBuf,
+    /// How often to check the file for changes, in milliseconds.
+    #[serde(default = "default_geo_reload_check_ms")]
+    pub reload_check_ms: u64,
+}
+
+fn default_geo_reload_check_ms() -> u64 {
+    2000
 }
 
 /// `[admin]`: the admin API (API keys), on a listener of its own.
@@ -384,6 +401,8 @@ pub enum Capability {
     ApiKeys,
     /// `portcullis:policy/crypto`
     Crypto,
+    /// `portcullis:policy/geo`
+    Geo,
 }
 
 impl Capability {
@@ -397,6 +416,7 @@ impl Capability {
             Capability::OutboundHttp => "outbound-http",
             Capability::ApiKeys => "api-keys",
             Capability::Crypto => "crypto",
+            Capability::Geo => "geo",
         }
     }
 }

@@ -29,6 +29,7 @@ pub fn capabilities(name: &str) -> &'static [Capability] {
         "ext-authz" => &[Capability::Log, Capability::OutboundHttp],
         "api-key" => &[Capability::ApiKeys],
         "waf" => &[Capability::Log],
+        "geo" => &[Capability::Geo],
         _ => &[],
     }
 }

@@ -74,7 +74,8 @@ pub fn check(
         }
         match interface {
             "types" => {}
-            "log" | "clock" | "kv" | "rate-limit" | "outbound-http" | "api-keys" | "crypto" => {
+            "log" | "clock" | "kv" | "rate-limit" | "outbound-http" | "api-keys" | "crypto"
+            | "geo" => {
                 if !granted.iter().any(|c| c.interface() == interface) {
                     return Err(CompatError::NotGranted {
                         import: name.to_string(),

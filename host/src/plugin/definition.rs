@@ -40,6 +40,8 @@ pub struct PluginDefinition {
     pub http_allow: AllowList,
     /// The gateway's API keys, for the `api-keys` capability.
     pub api_keys: Option<ApiKeys>,
+    /// The country database, for the `geo` capability.
+    pub geo: Option<Arc<crate::geo::GeoDb>>,
     /// Host directories the plugin reads, and the path it sees each at.
     pub mounts: Vec<(std::path::PathBuf, String)>,
 }
@@ -70,6 +72,7 @@ impl PluginDefinition {
             rate_limits,
             http_allow,
             api_keys,
+            geo: None,
             mounts: config
                 .mounts
                 .iter()

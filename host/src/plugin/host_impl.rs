@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use wasmtime::component::Resource;
 
-use super::bindings::{api_keys, clock, crypto, kv, log, outbound_http, rate_limit, types};
+use super::bindings::{api_keys, clock, crypto, geo, kv, log, outbound_http, rate_limit, types};
 use super::state::InstanceState;
 use super::view::{
     BodyResource, ContextResource, RequestResource, ResponseResource, header_all, header_first,
@@ -408,5 +408,14 @@ impl crypto::Host for InstanceState {
             crypto::PublicKey::Ed25519(x) => PublicKey::Ed25519(x),
         };
         Ok(verify(algorithm, key, &message, &signature))
+    }
+}
+
+impl geo::Host for InstanceState {
+    fn country(&mut self, ip: String) -> Result<Option<String>> {
+        let (Some(db), Ok(ip)) = (&self.geo, ip.parse::<std::net::IpAddr>()) else {
+            return Ok(None);
+        };
+        Ok(db.country(ip))
     }
 }

@@ -49,7 +49,7 @@ impl Instance {
         definition: &PluginDefinition,
         settings_json: &str,
     ) -> Result<Self, CallError> {
-        let state = InstanceState::new(
+        let mut state = InstanceState::new(
             definition.name.clone(),
             definition.memory_limit_bytes,
             definition.kv.clone(),
@@ -58,6 +58,7 @@ impl Instance {
             definition.api_keys.clone(),
             &definition.mounts,
         )?;
+        state.geo = definition.geo.clone();
         let mut store = Store::new(definition.pre.engine(), state);
         store.limiter(|state| &mut state.limits);
         store.epoch_deadline_callback(|ctx| {

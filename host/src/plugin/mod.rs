@@ -53,6 +53,7 @@ pub struct PluginRuntime {
     kv: Arc<KvStore>,
     rate_limits: RateLimitPolicies,
     api_keys: Option<ApiKeys>,
+    geo: Option<Arc<crate::geo::GeoDb>>,
     cache_dir: Option<PathBuf>,
 }
 
@@ -72,12 +73,27 @@ impl PluginRuntime {
             .cache_dir
             .clone()
             .or_else(artifact_cache::default_dir);
+        let geo = match &config.geo {
+            Some(settings) => {
+                let db =
+                    crate::geo::GeoDb::open(&settings.database).map_err(wasmtime::Error::msg)?;
+                // Reloads follow the file while anything still uses this
+                // database; outside a runtime (tools, tests) nothing watches.
+                if let Ok(handle) = tokio::runtime::Handle::try_current() {
+                    let every = std::time::Duration::from_millis(settings.reload_check_ms);
+                    handle.spawn(crate::geo::watch(Arc::downgrade(&db), every));
+                }
+                Some(db)
+            }
+            None => None,
+        };
         Ok(Self {
             engine,
             linker,
             kv: Arc::new(KvStore::default()),
             rate_limits,
             api_keys,
+            geo,
             cache_dir,
         })
     }
@@ -115,7 +131,7 @@ impl PluginRuntime {
             outbound::AllowList::parse(&config.http_allow).map_err(anyhow::Error::msg)?;
         let pre = self.linker.instantiate_pre(&component)?;
         let pre = PluginBindingsPre::new(pre)?;
-        Ok(Arc::new(PluginDefinition::new(
+        let mut definition = PluginDefinition::new(
             name,
             config,
             pre,
@@ -123,7 +139,9 @@ impl PluginRuntime {
             self.rate_limits.clone(),
             http_allow,
             self.api_keys.clone(),
-        )))
+        );
+        definition.geo = self.geo.clone();
+        Ok(Arc::new(definition))
     }
 
     /// Load every plugin the routes use and build each route's chain, in

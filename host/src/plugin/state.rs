@@ -38,6 +38,8 @@ pub struct InstanceState {
     pub http_allow: AllowList,
     /// The gateway's API keys, when configured.
     pub api_keys: Option<ApiKeys>,
+    /// The country database, for `geo`.
+    pub geo: Option<Arc<crate::geo::GeoDb>>,
     /// Body handles given out during the call in progress; reclaimed after
     /// it, so a guest that never drops one cannot pin request bodies.
     pub lent_bodies: Vec<u32>,
@@ -88,6 +90,7 @@ impl InstanceState {
             rate_limits,
             http_allow,
             api_keys,
+            geo: None,
             lent_bodies: Vec::new(),
         })
     }
