@@ -52,3 +52,17 @@ fn every_example_config_is_valid() {
         assert_eq!(stdout.trim(), format!("{file}: ok"));
     }
 }
+
+/// The geo example, with the database the tests fetch in place of the one
+/// its comment tells users to fetch.
+#[test]
+fn the_geo_example_is_valid() {
+    let example = std::fs::read_to_string(workspace().join("examples/geo/geo.toml")).expect("read");
+    let database = crate::support::geo::database();
+    let config = example.replace("geo-db/dbip-country.mmdb", &database.display().to_string());
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("geo.toml"), config).expect("write");
+    let (code, stdout, stderr) = validate(dir.path(), "geo.toml");
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout.trim(), "geo.toml: ok");
+}

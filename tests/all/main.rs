@@ -10,6 +10,7 @@ mod cors_csrf;
 mod crypto;
 mod ext_authz;
 mod framing;
+mod geo;
 mod h2_abuse;
 mod hardening;
 mod introspection;

@@ -5,6 +5,7 @@ pub mod client;
 pub mod documents;
 pub mod fixtures;
 pub mod gateway;
+pub mod geo;
 pub mod jwt;
 pub mod origin;
 pub mod pki;

@@ -1,0 +1,60 @@
+//! `geo`: requests allowed or refused by the client's country, looked up
+//! natively through the `geo` capability from the client address the
+//! gateway resolved (`X-Forwarded-For` counts only from trusted proxies).
+//! The country goes into the request context for later plugins, and
+//! optionally to the upstream in a header.
+
+pub mod countries;
+pub mod policy;
+
+use std::net::IpAddr;
+
+use portcullis_sdk::{
+    Context, Decision, Denial, Edit, Phase, Policy, Request, export_policy, host,
+};
+
+use policy::{GeoPolicy, Place, is_private};
+
+impl Policy for GeoPolicy {
+    const PHASES: &'static [Phase] = &[Phase::RequestHeaders];
+
+    fn configure(config: &str) -> Result<Self, String> {
+        GeoPolicy::from_json(config)
+    }
+
+    fn on_request(&self, _phase: Phase, request: &Request, _context: &Context) -> Decision {
+        let client = request.client_ip();
+        let place = match client.parse::<IpAddr>() {
+            Ok(ip) if is_private(ip) => Place::Private,
+            Ok(ip) => host::geo_country(&ip.to_canonical().to_string())
+                .map_or(Place::Unknown, Place::Country),
+            Err(_) => Place::Unknown,
+        };
+        if !self.allows(&place) {
+            let body = serde_json::json!({ "error": self.message }).to_string();
+            return Decision::Deny(Denial {
+                status: self.status,
+                headers: vec![("content-type".into(), "application/json".into())],
+                body: body.into_bytes(),
+                reason: "geo-refused".into(),
+            });
+        }
+        let mut edits = Vec::new();
+        let country = match &place {
+            Place::Country(code) => Some(code.clone()),
+            _ => None,
+        };
+        if let Some(code) = &country {
+            edits.push(Edit::SetCountry(code.clone()));
+        }
+        if let Some(header) = &self.forward_header {
+            edits.push(match &country {
+                Some(code) => Edit::SetHeader((header.clone(), code.clone())),
+                None => Edit::RemoveHeader(header.clone()),
+            });
+        }
+        Decision::allow_with(edits)
+    }
+}
+
+export_policy!(GeoPolicy);
