@@ -60,6 +60,10 @@ fn gateway(origin: &Origin, endpoint: &Service, secret: &str) -> Gateway {
             "builtin": "jwt",
             "role": "authentication",
             "http_allow": [endpoint.origin],
+            // The answer cache lives in each instance: with one instance,
+            // every request of a test meets the same cache, whichever
+            // instance the pool would otherwise have handed out.
+            "pool": { "max": 1, "prewarm": 1 },
             "settings": {
                 "introspection": {
                     "url": format!("{}/introspect", endpoint.origin),
