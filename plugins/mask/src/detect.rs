@@ -8,6 +8,8 @@ use std::ops::Range;
 use regex::Regex;
 use serde::Deserialize;
 
+use crate::style::Style;
+
 /// A kind of sensitive data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -123,6 +125,24 @@ impl Detectors {
             Some(combined) => combined.find_iter(text).map(|m| m.range()).collect(),
             None => Vec::new(),
         }
+    }
+
+    /// `text` with every confirmed span written in `style`, or `None` if
+    /// there was none.
+    pub fn mask(&self, text: &str, style: &Style) -> Option<String> {
+        let found = self.find(text);
+        if found.is_empty() {
+            return None;
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut at = 0;
+        for (range, _) in found {
+            out.push_str(&text[at..range.start]);
+            out.push_str(&style.apply(&text[range.clone()]));
+            at = range.end;
+        }
+        out.push_str(&text[at..]);
+        Some(out)
     }
 
     /// Spans of confirmed sensitive data in `text`, in order.

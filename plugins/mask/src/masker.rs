@@ -156,19 +156,7 @@ impl Masker {
 
     /// `text` with every detected span masked, or `None` if there was none.
     pub fn mask_text(&self, text: &str) -> Option<String> {
-        let found = self.detectors.find(text);
-        if found.is_empty() {
-            return None;
-        }
-        let mut out = String::with_capacity(text.len());
-        let mut at = 0;
-        for (range, _) in found {
-            out.push_str(&text[at..range.start]);
-            out.push_str(&self.style.apply(&text[range.clone()]));
-            at = range.end;
-        }
-        out.push_str(&text[at..]);
-        Some(out)
+        self.detectors.mask(text, &self.style)
     }
 }
 

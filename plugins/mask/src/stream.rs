@@ -314,19 +314,7 @@ impl<'b> Scan<'b, '_> {
     }
 
     fn mask_text(&self, text: &str) -> Option<String> {
-        let found = self.rules.detectors.find(text);
-        if found.is_empty() {
-            return None;
-        }
-        let mut out = String::with_capacity(text.len());
-        let mut at = 0;
-        for (range, _) in found {
-            out.push_str(&text[at..range.start]);
-            out.push_str(&self.rules.style.apply(&text[range.clone()]));
-            at = range.end;
-        }
-        out.push_str(&text[at..]);
-        Some(out)
+        self.rules.detectors.mask(text, self.rules.style)
     }
 
     /// Replace `body[start..end]` with `with` in the output.
