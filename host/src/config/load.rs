@@ -236,8 +236,10 @@ fn check(file: &Path, dir: &Path, config: &mut Config) -> Result<(), ConfigError
     let mut seen_ids = std::collections::HashSet::new();
     if let Some(geo) = &mut config.geo {
         geo.database = dir.join(&geo.database);
-        crate::geo::GeoDb::open(&geo.database)
-            .map_err(|reason| err("geo.database".into(), reason))?;
+        geo.loaded = Some(
+            crate::geo::GeoDb::open(&geo.database)
+                .map_err(|reason| err("geo.database".into(), reason))?,
+        );
         if geo.reload_check_ms == 0 {
             return Err(err(
                 "geo.reload_check_ms".into(),

@@ -53,6 +53,10 @@ pub struct GeoConfig {
     /// How often to check the file for changes, in milliseconds.
     #[serde(default = "default_geo_reload_check_ms")]
     pub reload_check_ms: u64,
+    /// The database as the config check loaded it, so the plugin runtime
+    /// does not read and parse the file a second time.
+    #[serde(skip)]
+    pub loaded: Option<std::sync::Arc<crate::geo::GeoDb>>,
 }
 
 fn default_geo_reload_check_ms() -> u64 {

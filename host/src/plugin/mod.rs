@@ -75,8 +75,11 @@ impl PluginRuntime {
             .or_else(artifact_cache::default_dir);
         let geo = match &config.geo {
             Some(settings) => {
-                let db =
-                    crate::geo::GeoDb::open(&settings.database).map_err(wasmtime::Error::msg)?;
+                // Loaded (and so checked) with the config.
+                let db = settings
+                    .loaded
+                    .clone()
+                    .ok_or_else(|| wasmtime::Error::msg("geo: the config was not checked"))?;
                 // Reloads follow the file while anything still uses this
                 // database; outside a runtime (tools, tests) nothing watches.
                 if let Ok(handle) = tokio::runtime::Handle::try_current() {
