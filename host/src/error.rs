@@ -36,6 +36,13 @@ pub enum GatewayError {
     /// The upstream could not be reached or broke the exchange.
     #[error("upstream unavailable: {0}")]
     UpstreamUnavailable(String),
+    /// No target of the pool accepted a connection: nothing was sent.
+    #[error("upstream unreachable: {0}")]
+    UpstreamUnreachable(String),
+    /// The client's home region has no working pool, and the route does
+    /// not send requests across borders.
+    #[error("region {0} unavailable")]
+    RegionUnavailable(std::sync::Arc<str>),
     /// The upstream did not answer in time.
     #[error("upstream timed out")]
     UpstreamTimeout,
@@ -73,12 +80,12 @@ impl GatewayError {
             GatewayError::NoRoute => StatusCode::NOT_FOUND,
             GatewayError::BadRequest(_) => StatusCode::BAD_REQUEST,
             GatewayError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            GatewayError::PluginFailed { .. } | GatewayError::ShuttingDown => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-            GatewayError::UpstreamUnavailable(_) | GatewayError::BadUpstreamResponse(_) => {
-                StatusCode::BAD_GATEWAY
-            }
+            GatewayError::PluginFailed { .. }
+            | GatewayError::ShuttingDown
+            | GatewayError::RegionUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            GatewayError::UpstreamUnavailable(_)
+            | GatewayError::UpstreamUnreachable(_)
+            | GatewayError::BadUpstreamResponse(_) => StatusCode::BAD_GATEWAY,
             GatewayError::UpstreamTimeout | GatewayError::RequestTimeout => {
                 StatusCode::GATEWAY_TIMEOUT
             }
@@ -97,9 +104,10 @@ impl GatewayError {
             GatewayError::BadRequest(what) => what,
             GatewayError::PayloadTooLarge => "request body too large",
             GatewayError::PluginFailed { .. } => "a policy could not be evaluated",
-            GatewayError::UpstreamUnavailable(_) | GatewayError::BadUpstreamResponse(_) => {
-                "upstream unavailable"
-            }
+            GatewayError::UpstreamUnavailable(_)
+            | GatewayError::UpstreamUnreachable(_)
+            | GatewayError::BadUpstreamResponse(_) => "upstream unavailable",
+            GatewayError::RegionUnavailable(_) => "the service is unavailable in your region",
             GatewayError::UpstreamTimeout => "upstream timed out",
             GatewayError::RequestTimeout => "request timed out",
             GatewayError::ShuttingDown => "the gateway is shutting down",
@@ -119,6 +127,8 @@ impl GatewayError {
             GatewayError::PayloadTooLarge => "payload_too_large",
             GatewayError::PluginFailed { .. } => "plugin_failed",
             GatewayError::UpstreamUnavailable(_) => "upstream_unavailable",
+            GatewayError::UpstreamUnreachable(_) => "upstream_unreachable",
+            GatewayError::RegionUnavailable(_) => "region_unavailable",
             GatewayError::UpstreamTimeout => "upstream_timeout",
             GatewayError::RequestTimeout => "request_timeout",
             GatewayError::BadUpstreamResponse(_) => "bad_upstream_response",

@@ -114,6 +114,15 @@ impl Gateway {
                     format!("invalid regular expression: {e}"),
                 )
             })?;
+            if let Some(geo) = config.geo.as_ref().and_then(|g| g.loaded.clone())
+                && !route.regions.is_empty()
+            {
+                let regions =
+                    crate::upstream::Regions::new(route, geo, dir).map_err(|(key, reason)| {
+                        ConfigError::new(file, format!("routes[{i}].{key}"), reason)
+                    })?;
+                compiled.regions = Some(regions);
+            }
             compiled.signed_uploads = route.signed_uploads.as_ref().map(|uploads| {
                 crate::uploads::SignedUploads::new(upload_key(&uploads.key), uploads.required)
             });

@@ -16,6 +16,11 @@ use std::time::{Duration, SystemTime};
 use arc_swap::ArcSwap;
 use maxminddb::{PathElement, Reader};
 
+/// Country codes and their groups, shared with the `geo` plugin so both
+/// read a setting such as `EU` the same way.
+#[path = "../../plugins/geo/src/countries.rs"]
+pub mod countries;
+
 /// A loaded country database.
 pub struct GeoDb {
     path: PathBuf,

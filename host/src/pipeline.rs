@@ -51,7 +51,7 @@ use crate::ratelimit::{Allowance, Policy};
 use crate::routing::{self, Route};
 use crate::tls::TlsFacts;
 use crate::uploads;
-use crate::upstream::{self, Upstream};
+use crate::upstream::Upstream;
 
 /// Serve one request.
 pub async fn handle(
@@ -282,19 +282,16 @@ async fn proxy(
     // response phase still needs the request view.
     let keep_view = chain.has_phase(Phase::ResponseHeaders) || chain.has_phase(Phase::ResponseBody);
     let upstream_request = upstream_request(&mut view, keep_view, route, request_body)?;
-    let response = match &route.upstream {
-        Upstream::Echo => {
-            let (head, body) = upstream_request.into_parts();
-            let bytes = upstream::read_body(body).await?;
-            upstream::echo::respond(&Request::from_parts(head, ()), &bytes)
+    let response = match &route.regions {
+        // The country a plugin established wins over the database's: a
+        // plugin may know better (e.g. a trusted CDN's header).
+        Some(regions) => {
+            let home = regions.home(context.country.as_deref(), view.client_ip);
+            regions
+                .send(&route.upstream, home, upstream_request)
+                .await?
         }
-        Upstream::Targets(targets) => targets.send(upstream_request).await?,
-        // Answered before the upstream step.
-        Upstream::UploadSigner(_) => {
-            return Err(GatewayError::UpstreamUnavailable(
-                "upload signer reached the upstream step".into(),
-            ));
-        }
+        None => route.upstream.send(upstream_request).await?,
     };
 
     // 9. Response phases.

@@ -64,6 +64,8 @@ pub struct Route {
     pub limits: RouteLimits,
     /// Signed upload URLs it accepts, if any.
     pub signed_uploads: Option<crate::uploads::SignedUploads>,
+    /// Regional pools that serve clients by country, if any.
+    pub regions: Option<crate::upstream::Regions>,
 }
 
 impl Route {
@@ -102,6 +104,7 @@ impl Route {
             max_body_bytes: config.max_body_bytes,
             limits,
             signed_uploads: None,
+            regions: None,
         })
     }
 

@@ -22,6 +22,7 @@ mod plugins;
 mod proxy;
 mod ratelimit;
 mod rbac;
+mod residency;
 mod signed_uploads;
 mod tls;
 mod validate;

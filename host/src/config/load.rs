@@ -337,46 +337,8 @@ fn check(file: &Path, dir: &Path, config: &mut Config) -> Result<(), ConfigError
         for host in &mut route.hosts {
             *host = host.to_ascii_lowercase();
         }
-        let upstream = &route.upstream;
-        let ukey = format!("{key}.upstream");
-        match (&upstream.builtin, upstream.targets.is_empty()) {
-            (Some(b), true) if b == "echo" || b == "upload-signer" => {}
-            (Some(b), true) => {
-                return Err(err(
-                    format!("{ukey}.builtin"),
-                    format!("unknown built-in upstream {b:?} (known: echo, upload-signer)"),
-                ));
-            }
-            (None, false) => {
-                for (j, target) in upstream.targets.iter().enumerate() {
-                    let ok = target
-                        .parse::<http::uri::Authority>()
-                        .ok()
-                        .is_some_and(|a| a.port_u16().is_some() && !target.contains('@'));
-                    if !ok {
-                        return Err(err(
-                            format!("{ukey}.targets[{j}]"),
-                            format!("{target:?} is not host:port"),
-                        ));
-                    }
-                }
-            }
-            _ => {
-                return Err(err(
-                    ukey,
-                    "give exactly one of `targets` and `builtin`".into(),
-                ));
-            }
-        }
-        if upstream.strip_prefix && path.prefix.is_none() {
-            return Err(err(
-                format!("{ukey}.strip_prefix"),
-                "needs a route with `path.prefix`".into(),
-            ));
-        }
-        if upstream.connect_timeout_ms == 0 || upstream.timeout_ms == 0 {
-            return Err(err(ukey, "timeouts must be at least 1 ms".into()));
-        }
+        super::upstreams::check(route, &key, config.geo.is_some())
+            .map_err(|(k, reason)| err(k, reason))?;
         check_uploads(route, &config.upload_keys, &key).map_err(|(k, reason)| err(k, reason))?;
         for (j, entry) in route.plugins.iter_mut().enumerate() {
             let pkey = format!("{key}.plugins[{j}]");

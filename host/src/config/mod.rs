@@ -7,6 +7,7 @@
 mod load;
 pub mod model;
 mod secret;
+mod upstreams;
 
 pub use load::{ConfigError, load_file};
 pub use model::*;

@@ -551,6 +551,27 @@ pub struct RouteConfig {
     /// This route accepts signed upload URLs, whose bodies may exceed
     /// `max_body_bytes` up to the signed size.
     pub signed_uploads: Option<SignedUploadsConfig>,
+    /// Data residency: clients from these countries go to their region's
+    /// upstream instead of `upstream`, which serves everyone else.
+    #[serde(default)]
+    pub regions: Vec<RegionConfig>,
+    /// When a client's home pool is down, answer 503 rather than send the
+    /// request to another region's pool.
+    #[serde(default)]
+    pub no_cross_border_failover: bool,
+}
+
+/// `[[routes.regions]]`: one region's upstream pool.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegionConfig {
+    /// A name for logs, e.g. `eu`.
+    pub name: String,
+    /// ISO 3166-1 alpha-2 codes and groups (`EU`, `EEA`) whose clients
+    /// this region serves.
+    pub countries: Vec<String>,
+    /// Its pool. `strip_prefix` is the route's, set on `[routes.upstream]`.
+    pub upstream: UpstreamConfig,
 }
 
 /// `[routes.upload_signer]`: what the signing endpoint may sign.

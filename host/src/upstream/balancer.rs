@@ -66,6 +66,14 @@ impl Balancer {
         })
     }
 
+    /// Whether every target is ejected.
+    pub fn all_ejected(&self) -> bool {
+        let now = now_ms();
+        self.targets
+            .iter()
+            .all(|t| t.ejected_until_ms.load(Ordering::Relaxed) > now)
+    }
+
     /// The target at `index`.
     pub fn target(&self, index: usize) -> &Target {
         &self.targets[index]
@@ -124,6 +132,17 @@ mod tests {
         b.record_success(1);
         b.record_failure(1);
         assert!((0..6).map(|_| b.pick(None)).any(|i| i == 1));
+    }
+
+    #[test]
+    fn a_pool_is_down_when_every_target_is_ejected() {
+        let b = balancer();
+        for index in 0..3 {
+            assert!(!b.all_ejected());
+            b.record_failure(index);
+            b.record_failure(index);
+        }
+        assert!(b.all_ejected());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod balancer;
 pub mod echo;
+mod regions;
 mod tls;
 
 use std::time::Duration;
@@ -15,6 +16,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 pub use balancer::Balancer;
+pub use regions::Regions;
 
 use crate::body::{BoxBody, boxed};
 use crate::config::UpstreamConfig;
@@ -112,14 +114,38 @@ impl Upstream {
     }
 }
 
+impl Upstream {
+    /// Send `request` (its URI holds only path and query) and return the
+    /// response.
+    pub async fn send(&self, request: Request<BoxBody>) -> Result<Response<BoxBody>, GatewayError> {
+        match self {
+            Upstream::Echo => {
+                let (head, body) = request.into_parts();
+                let bytes = read_body(body).await?;
+                Ok(echo::respond(&Request::from_parts(head, ()), &bytes))
+            }
+            Upstream::Targets(targets) => targets.send(request).await,
+            // The pipeline answers for the signer before the upstream step.
+            Upstream::UploadSigner(_) => Err(GatewayError::UpstreamUnavailable(
+                "upload signer reached the upstream step".into(),
+            )),
+        }
+    }
+
+    /// Whether every target is ejected by the passive health checks.
+    pub fn is_down(&self) -> bool {
+        match self {
+            Upstream::Targets(targets) => targets.balancer.all_ejected(),
+            Upstream::Echo | Upstream::UploadSigner(_) => false,
+        }
+    }
+}
+
 impl TargetPool {
     /// Send `request` (its URI holds only path and query) to a target.
     pub async fn send(&self, request: Request<BoxBody>) -> Result<Response<BoxBody>, GatewayError> {
-        // Only a request that can be sent again unchanged is retried: an
-        // idempotent method and no body (a streamed body is consumed by the
-        // first attempt).
         let has_body = !http_body::Body::is_end_stream(request.body());
-        let retryable = is_idempotent(request.method()) && !has_body;
+        let retryable = is_resendable(&request);
         let (parts, body) = request.into_parts();
         let mut body = Some(body);
         let mut avoid = None;
@@ -161,7 +187,7 @@ impl TargetPool {
                         avoid = Some(index);
                         continue;
                     }
-                    return Err(GatewayError::UpstreamUnavailable(format!(
+                    return Err(GatewayError::UpstreamUnreachable(format!(
                         "{}: {e}",
                         target.authority
                     )));
@@ -188,6 +214,13 @@ impl TargetPool {
             }
         }
     }
+}
+
+/// Whether `request` can be sent again unchanged after a failed attempt:
+/// an idempotent method and no body (a streamed body is consumed by the
+/// first attempt).
+pub fn is_resendable(request: &Request<BoxBody>) -> bool {
+    is_idempotent(request.method()) && http_body::Body::is_end_stream(request.body())
 }
 
 fn is_idempotent(method: &Method) -> bool {
