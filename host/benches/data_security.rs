@@ -22,7 +22,7 @@ use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
 use portcullis_host::context::RequestContext;
 use portcullis_host::plugin::bindings::Phase;
-use portcullis_host::plugin::chain::{Chain, Flow, PhaseBody};
+use portcullis_host::plugin::chain::{Chain, ChainBudget, Flow, PhaseBody};
 use portcullis_host::plugin::view::{RequestView, ResponseView};
 use serde_json::json;
 
@@ -43,7 +43,13 @@ fn request_phase(
             complete: true,
         });
         let flow = chain
-            .on_request(phase, &mut view, phase_body, &mut context)
+            .on_request(
+                phase,
+                &mut view,
+                phase_body,
+                &mut context,
+                &mut ChainBudget::unlimited(),
+            )
             .await
             .expect("phase");
         black_box((view, context));
@@ -70,7 +76,14 @@ fn response_phase(
             complete: true,
         });
         let flow = chain
-            .on_response(phase, view, &mut response, phase_body, &mut context)
+            .on_response(
+                phase,
+                view,
+                &mut response,
+                phase_body,
+                &mut context,
+                &mut ChainBudget::unlimited(),
+            )
             .await
             .expect("phase");
         assert!(matches!(flow, Flow::Continue));

@@ -20,7 +20,7 @@ use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
 use portcullis_host::context::RequestContext;
 use portcullis_host::plugin::bindings::Phase;
-use portcullis_host::plugin::chain::{Chain, Flow, PhaseBody};
+use portcullis_host::plugin::chain::{Chain, ChainBudget, Flow, PhaseBody};
 use portcullis_host::plugin::view::RequestView;
 use serde_json::json;
 
@@ -60,7 +60,13 @@ fn call(
         let mut view = template.clone();
         let mut context = Arc::new(RequestContext::default());
         let headers = chain
-            .on_request(Phase::RequestHeaders, &mut view, None, &mut context)
+            .on_request(
+                Phase::RequestHeaders,
+                &mut view,
+                None,
+                &mut context,
+                &mut ChainBudget::unlimited(),
+            )
             .await
             .expect("headers phase");
         if matches!(headers, Flow::Deny { .. }) {
@@ -77,6 +83,7 @@ fn call(
                 &mut view,
                 Some(phase_body),
                 &mut context,
+                &mut ChainBudget::unlimited(),
             )
             .await
             .expect("body phase");

@@ -43,6 +43,10 @@ pub struct Gateway {
     pub runtime: PluginRuntime,
     /// The usage plans of API-key consumers.
     pub plans: Arc<Plans>,
+    /// The rate-limit policies, kept across reloads while unchanged.
+    pub policies: ratelimit::RateLimitPolicies,
+    /// The checked configuration this gateway was built from.
+    pub config: Arc<Config>,
     /// Evicts idle rate-limit keys; stopped when the gateway is dropped.
     sweeper: Option<tokio::task::JoinHandle<()>>,
 }
@@ -69,7 +73,19 @@ impl Gateway {
         file: &Path,
         key_store: Option<Arc<KeyStore>>,
     ) -> Result<Self, BuildError> {
-        let policies = ratelimit::build_policies(config);
+        Self::build_after(config, file, key_store, None).await
+    }
+
+    /// As [`Gateway::build_with_keys`], replacing `previous`: its rate-limit
+    /// counts (for unchanged policies) and plugin key-value state carry
+    /// over.
+    pub async fn build_after(
+        config: &Config,
+        file: &Path,
+        key_store: Option<Arc<KeyStore>>,
+        previous: Option<&Gateway>,
+    ) -> Result<Self, BuildError> {
+        let policies = ratelimit::build_policies_after(config, previous.map(|p| &p.policies));
         let plans = Arc::new(Plans::new(&config.usage_plans).map_err(|(name, reason)| {
             ConfigError::new(file, format!("usage_plans.{name}"), reason)
         })?);
@@ -77,8 +93,13 @@ impl Gateway {
             store,
             plans: plans.clone(),
         });
-        let runtime =
-            PluginRuntime::new(config, policies.clone(), api_keys).map_err(BuildError::Runtime)?;
+        let runtime = PluginRuntime::with_store(
+            config,
+            policies.clone(),
+            api_keys,
+            previous.map(|p| p.runtime.kv()),
+        )
+        .map_err(BuildError::Runtime)?;
         let chains = runtime.load_chains(config, file).await?;
         let dir = file.parent().unwrap_or(Path::new("."));
         let mut routes = Vec::with_capacity(config.routes.len());
@@ -168,6 +189,8 @@ impl Gateway {
                 .collect(),
             runtime,
             plans,
+            policies,
+            config: Arc::new(config.clone()),
             sweeper,
         })
     }

@@ -17,6 +17,7 @@ pub mod forwarding;
 pub mod gateway;
 pub mod geo;
 pub mod idle;
+pub mod live;
 pub mod logging;
 pub mod pipeline;
 pub mod plugin;

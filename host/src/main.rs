@@ -10,6 +10,7 @@ use portcullis_host::admin;
 use portcullis_host::apikeys::KeyStore;
 use portcullis_host::config;
 use portcullis_host::gateway::Gateway;
+use portcullis_host::live::{self, Live};
 use portcullis_host::logging::{self, LogFormat};
 use portcullis_host::server;
 
@@ -57,6 +58,40 @@ enum Command {
     },
     /// Make a new admin token; print it and the `token_sha256` for [admin].
     AdminToken,
+    /// Sign and verify plugin components (ed25519).
+    Plugin {
+        #[command(subcommand)]
+        action: PluginAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginAction {
+    /// Make a signing key: write the private key (PKCS#8 PEM) to `out`,
+    /// print the public key for [signing] trusted_keys.
+    Keygen {
+        /// Where to write the private key; refused if it exists.
+        out: PathBuf,
+    },
+    /// Sign a component: write `COMPONENT.sig`, print its sha256.
+    Sign {
+        /// The private key (PKCS#8 PEM, ed25519).
+        #[arg(long)]
+        key: PathBuf,
+        /// The component.
+        component: PathBuf,
+    },
+    /// Check a component's signature against trusted public keys.
+    Verify {
+        /// A trusted public key (hex); repeat for several.
+        #[arg(long = "trusted-key", required = true)]
+        trusted_keys: Vec<String>,
+        /// The signature file (default: `COMPONENT.sig`).
+        #[arg(long)]
+        signature: Option<PathBuf>,
+        /// The component.
+        component: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -83,7 +118,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let workers = match &cli.command {
         Command::Run { workers, .. } => *workers,
-        Command::Validate { .. } | Command::Keys { .. } | Command::AdminToken => None,
+        Command::Validate { .. }
+        | Command::Keys { .. }
+        | Command::AdminToken
+        | Command::Plugin { .. } => None,
     };
     // One worker is served by the single-threaded scheduler: it skips the
     // work-stealing machinery a lone worker never uses.
@@ -137,6 +175,13 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Plugin { action } => match plugin_command(action) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("portcullis: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
         Command::AdminToken => match admin::new_token() {
             Ok((token, digest)) => {
                 println!(
@@ -160,13 +205,20 @@ async fn run(path: &Path) -> anyhow::Result<()> {
         Some(api_keys) => Some(Arc::new(KeyStore::open(&api_keys.store)?)),
         None => None,
     };
-    let gateway = Arc::new(Gateway::build_with_keys(&config, path, key_store.clone()).await?);
+    let gateway = Gateway::build_with_keys(&config, path, key_store.clone()).await?;
+    let certificates = gateway.certificates.clone();
+    let live = Arc::new(Live::new(gateway, path, key_store.clone()));
+    tokio::spawn(live::reload_on_hangup(live.clone()).context("cannot handle SIGHUP")?);
+    if config.server.reload_check_ms > 0 {
+        let every = std::time::Duration::from_millis(config.server.reload_check_ms);
+        tokio::spawn(live::watch_files(live.clone(), every));
+    }
     if let Some(settings) = &config.admin {
         // Validated with the config; an error here is a bug, not bad input.
         let token_sha256 = admin::parse_token_sha256(&settings.token_sha256).map_err(|reason| {
             anyhow::anyhow!("{}: admin.token_sha256: {reason}", path.display())
         })?;
-        let admin_api = admin::server::Admin::new(token_sha256, key_store, gateway.plans.clone());
+        let admin_api = admin::server::Admin::new(token_sha256, key_store, live.clone());
         let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {} (admin)", settings.listen))?;
@@ -178,10 +230,10 @@ async fn run(path: &Path) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
     let addr = listener.local_addr().context("listener address")?;
-    if let Some(certificates) = gateway.certificates.clone() {
+    if let Some(certificates) = certificates {
         tokio::spawn(portcullis_host::tls::watch_certificates(certificates));
     }
-    let scheme = if gateway.tls.is_some() {
+    let scheme = if config.server.tls.is_some() {
         "https"
     } else {
         "http"
@@ -192,10 +244,10 @@ async fn run(path: &Path) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {redirect}"))?;
         let plain_addr = plain.local_addr().context("listener address")?;
         tracing::info!(addr = %plain_addr, "redirecting plain HTTP to HTTPS");
-        tokio::spawn(server::serve_redirect(plain, addr.port(), gateway.clone()));
+        tokio::spawn(server::serve_redirect(plain, addr.port(), live.clone()));
     }
-    tracing::info!(addr = %addr, scheme, routes = gateway.router.routes().len(), "listening");
-    server::serve(gateway, listener, &config.server, server::shutdown_signal()).await;
+    tracing::info!(addr = %addr, scheme, routes = config.routes.len(), "listening");
+    server::serve(live, listener, &config.server, server::shutdown_signal()).await;
     Ok(())
 }
 
@@ -205,6 +257,57 @@ async fn validate(path: &Path) -> Result<(), String> {
         .await
         .map(drop)
         .map_err(|e| e.to_string())
+}
+
+/// Run one `portcullis plugin` action.
+fn plugin_command(action: PluginAction) -> anyhow::Result<()> {
+    use portcullis_host::plugin::supply_chain;
+    match action {
+        PluginAction::Keygen { out } => {
+            let (pem, public) = supply_chain::generate_key()?;
+            write_private(&out, pem.as_bytes())?;
+            println!("private key written to {}", out.display());
+            println!("[signing] trusted_keys = [\"{public}\"]");
+        }
+        PluginAction::Sign { key, component } => {
+            let bytes = std::fs::read(&component)
+                .with_context(|| format!("cannot read {}", component.display()))?;
+            let (signature, public) = supply_chain::sign(&bytes, &key)?;
+            let out = supply_chain::default_signature_path(&component);
+            std::fs::write(&out, format!("{signature}\n"))
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            println!("signature written to {}", out.display());
+            println!("sha256 = \"{}\"", supply_chain::digest(&bytes));
+            println!("signed by {public}");
+        }
+        PluginAction::Verify {
+            trusted_keys,
+            signature,
+            component,
+        } => {
+            let bytes = std::fs::read(&component)
+                .with_context(|| format!("cannot read {}", component.display()))?;
+            let signature =
+                signature.unwrap_or_else(|| supply_chain::default_signature_path(&component));
+            supply_chain::verify(&bytes, &signature, &trusted_keys)?;
+            println!("{}: signature ok", component.display());
+        }
+    }
+    Ok(())
+}
+
+/// Create `path` readable by its owner only; never overwrite.
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(bytes)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Run one `portcullis keys` action against the admin API at `base`.

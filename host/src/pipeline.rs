@@ -196,6 +196,7 @@ async fn proxy(
     });
     let mut context = Arc::new(RequestContext::default());
     let chain = &route.chain;
+    let mut plugin_time = chain.budget();
 
     if route.require_client_cert && view.tls.as_ref().is_none_or(|t| t.client.is_none()) {
         return Err(GatewayError::ClientCertificateRequired);
@@ -214,7 +215,13 @@ async fn proxy(
 
     // 5. request-headers phase.
     if let Flow::Deny { denial, .. } = chain
-        .on_request(Phase::RequestHeaders, &mut view, None, &mut context)
+        .on_request(
+            Phase::RequestHeaders,
+            &mut view,
+            None,
+            &mut context,
+            &mut plugin_time,
+        )
         .await?
     {
         return Ok(denial_response(denial));
@@ -256,6 +263,7 @@ async fn proxy(
                 &mut view,
                 Some(phase_body),
                 &mut context,
+                &mut plugin_time,
             )
             .await?
         {
@@ -309,6 +317,7 @@ async fn proxy(
                 &mut response_view,
                 None,
                 &mut context,
+                &mut plugin_time,
             )
             .await?
         {
@@ -331,6 +340,7 @@ async fn proxy(
                     &mut response_view,
                     Some(phase_body),
                     &mut context,
+                    &mut plugin_time,
                 )
                 .await?
             {

@@ -20,12 +20,13 @@ use crate::config::ServerConfig;
 use crate::connections::ConnectionLimits;
 use crate::gateway::Gateway;
 use crate::idle::IdleWatch;
+use crate::live::Live;
 use crate::pipeline;
 use crate::tls;
 
 /// Serve until `shutdown` resolves, then drain for up to the grace period.
 pub async fn serve(
-    gateway: Arc<Gateway>,
+    live: Arc<Live>,
     listener: TcpListener,
     settings: &ServerConfig,
     shutdown: impl Future<Output = ()>,
@@ -44,7 +45,11 @@ pub async fn serve(
         .timer(TokioTimer::new())
         .max_concurrent_streams(settings.h2_max_concurrent_streams);
     let limits = ConnectionLimits::new(settings.max_connections, settings.max_connections_per_ip);
-    let tls = gateway.tls.clone().map(tokio_rustls::TlsAcceptor::from);
+    let tls = live
+        .current()
+        .tls
+        .clone()
+        .map(tokio_rustls::TlsAcceptor::from);
     let handshake_timeout = Duration::from_millis(
         settings
             .tls
@@ -76,13 +81,13 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let idle = IdleWatch::new(idle_timeout);
         let stream = idle.wrap(stream);
-        let gateway = gateway.clone();
+        let live = live.clone();
         let builder = builder.clone();
         let watcher = graceful.watcher();
         let acceptor = tls.clone();
         tokio::spawn(async move {
             match acceptor {
-                None => serve_connection(gateway, builder, stream, peer, None, watcher, idle).await,
+                None => serve_connection(live, builder, stream, peer, None, watcher, idle).await,
                 Some(acceptor) => {
                     // The handshake runs in the connection's task, bounded,
                     // so a slow or silent client holds up only itself.
@@ -103,7 +108,7 @@ pub async fn serve(
                         }
                     };
                     let facts = Some(Arc::new(tls::facts(stream.get_ref().1)));
-                    serve_connection(gateway, builder, stream, peer, facts, watcher, idle).await;
+                    serve_connection(live, builder, stream, peer, facts, watcher, idle).await;
                 }
             }
             drop(permit);
@@ -125,7 +130,7 @@ pub async fn serve(
 /// client closes it, it stays idle past the idle timeout, or the server has
 /// drained.
 async fn serve_connection<I>(
-    gateway: Arc<Gateway>,
+    live: Arc<Live>,
     builder: auto::Builder<TokioExecutor>,
     io: I,
     peer: SocketAddr,
@@ -137,7 +142,8 @@ async fn serve_connection<I>(
 {
     let requests = idle.clone();
     let service = service_fn(move |request| {
-        let gateway = gateway.clone();
+        // Each request runs on the configuration current when it starts.
+        let gateway = live.current();
         let facts = facts.clone();
         let in_flight = requests.request();
         async move {
@@ -182,7 +188,7 @@ pub async fn shutdown_signal() {
 /// Serve the plain-HTTP listener that only redirects to HTTPS: 308 keeps
 /// the method and body semantics, unlike 301/302.
 /// Routes with `plain_http = "refuse"` get 403 instead.
-pub async fn serve_redirect(listener: TcpListener, https_port: u16, gateway: Arc<Gateway>) {
+pub async fn serve_redirect(listener: TcpListener, https_port: u16, live: Arc<Live>) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -193,9 +199,9 @@ pub async fn serve_redirect(listener: TcpListener, https_port: u16, gateway: Arc
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
-        let gateway = gateway.clone();
+        let live = live.clone();
         let service = service_fn(move |request: http::Request<hyper::body::Incoming>| {
-            let refused = refuses_plain_http(&gateway, &request);
+            let refused = refuses_plain_http(&live.current(), &request);
             async move {
                 Ok::<_, Infallible>(if refused {
                     crate::error::json_error(

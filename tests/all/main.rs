@@ -23,6 +23,7 @@ mod proxy;
 mod ratelimit;
 mod rbac;
 mod residency;
+mod runtime_admin;
 mod signed_uploads;
 mod tls;
 mod validate;

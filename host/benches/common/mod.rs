@@ -10,7 +10,7 @@ use portcullis_host::config;
 use portcullis_host::context::RequestContext;
 use portcullis_host::plugin::PluginRuntime;
 use portcullis_host::plugin::bindings::Phase;
-use portcullis_host::plugin::chain::{Chain, Flow};
+use portcullis_host::plugin::chain::{Chain, ChainBudget, Flow};
 use portcullis_host::plugin::view::RequestView;
 
 /// Write `toml` to `dir`, load it, and return the runtime (kept alive by
@@ -54,7 +54,13 @@ pub fn call(rt: &tokio::runtime::Runtime, chain: &Chain, template: &Arc<RequestV
         let mut view = template.clone();
         let mut context = Arc::new(RequestContext::default());
         let flow = chain
-            .on_request(Phase::RequestHeaders, &mut view, None, &mut context)
+            .on_request(
+                Phase::RequestHeaders,
+                &mut view,
+                None,
+                &mut context,
+                &mut ChainBudget::unlimited(),
+            )
             .await;
         assert!(matches!(flow, Ok(Flow::Continue)));
         black_box((view, context));

@@ -63,7 +63,7 @@ async fn create(admin: &Admin, store: Arc<KeyStore>, body: &Bytes) -> Response<F
         return error(StatusCode::BAD_REQUEST, "consumer: 1 to 256 bytes");
     }
     if let Some(plan) = &request.plan
-        && !admin.plans.contains(plan)
+        && !admin.plans().contains(plan)
     {
         return error(StatusCode::BAD_REQUEST, &format!("no usage plan {plan:?}"));
     }

@@ -6,8 +6,11 @@
 //! - [`keys`]: `GET/POST /keys`, `DELETE /keys/{id}`;
 //! - [`client`]: the command-line client.
 
+mod changes;
 pub mod client;
 mod keys;
+pub mod plugins;
+mod routes;
 pub mod server;
 
 use ring::rand::{SecureRandom, SystemRandom};

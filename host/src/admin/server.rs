@@ -16,6 +16,7 @@ use tokio::net::TcpListener;
 
 use super::keys;
 use crate::apikeys::{KeyStore, Plans};
+use crate::live::Live;
 
 /// How long the admin API waits for a request head.
 const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -24,6 +25,11 @@ const CONNECTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(6
 
 /// Largest request body the admin API reads.
 const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Largest component upload: language runtimes (JS, Python) are tens of MiB.
+const MAX_COMPONENT_BYTES: usize = 64 * 1024 * 1024;
+
+/// The admin API's OpenAPI document, served at `/openapi.json`.
+pub const OPENAPI: &str = include_str!("openapi.json");
 
 /// What the admin API serves.
 pub struct Admin {
@@ -31,19 +37,24 @@ pub struct Admin {
     token_sha256: [u8; 32],
     /// The key store, when `[api_keys]` is configured.
     pub keys: Option<Arc<KeyStore>>,
-    /// The configured usage plans, to check names given at key creation.
-    pub plans: Arc<Plans>,
+    /// The gateway in service.
+    pub live: Arc<Live>,
 }
 
 impl Admin {
     /// An admin API accepting the token whose SHA-256 is `token_sha256`
     /// (see [`super::parse_token_sha256`]).
-    pub fn new(token_sha256: [u8; 32], keys: Option<Arc<KeyStore>>, plans: Arc<Plans>) -> Self {
+    pub fn new(token_sha256: [u8; 32], keys: Option<Arc<KeyStore>>, live: Arc<Live>) -> Self {
         Self {
             token_sha256,
             keys,
-            plans,
+            live,
         }
+    }
+
+    /// The usage plans of the configuration in service.
+    pub fn plans(&self) -> Arc<Plans> {
+        self.live.current().plans.clone()
     }
 
     fn authorized(&self, request: &Request<Incoming>) -> bool {
@@ -90,32 +101,75 @@ pub async fn serve(listener: TcpListener, admin: Arc<Admin>) {
     }
 }
 
+/// Serve one call and write its audit line: who, what, result.
 async fn handle(
     admin: &Admin,
     request: Request<Incoming>,
     peer: std::net::SocketAddr,
 ) -> Response<Full<Bytes>> {
-    if !admin.authorized(&request) {
-        tracing::warn!(%peer, path = request.uri().path(), "admin call refused: bad or missing token");
-        let mut response = json(
-            StatusCode::UNAUTHORIZED,
-            &serde_json::json!({"error": "unauthorized"}),
-        );
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            http::HeaderValue::from_static("Bearer realm=\"portcullis-admin\""),
-        );
-        return response;
-    }
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let authorized = admin.authorized(&request);
+    let response = if authorized {
+        dispatch(admin, request).await
+    } else {
+        unauthorized()
+    };
+    tracing::info!(
+        target: "audit",
+        %peer,
+        who = if authorized { "admin-token" } else { "anonymous" },
+        method = %method,
+        path,
+        status = response.status().as_u16(),
+        "admin call"
+    );
+    response
+}
+
+fn unauthorized() -> Response<Full<Bytes>> {
+    let mut response = json(
+        StatusCode::UNAUTHORIZED,
+        &serde_json::json!({"error": "unauthorized"}),
+    );
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        http::HeaderValue::from_static("Bearer realm=\"portcullis-admin\""),
+    );
+    response
+}
+
+async fn dispatch(admin: &Admin, request: Request<Incoming>) -> Response<Full<Bytes>> {
     let (parts, body) = request.into_parts();
-    let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+    let path = parts.uri.path();
+    let limit = if path.ends_with("/component") {
+        MAX_COMPONENT_BYTES
+    } else {
+        MAX_BODY_BYTES
+    };
+    let body = match Limited::new(body, limit).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(_) => return error(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
     };
-    let path = parts.uri.path();
-    match path.strip_prefix("/keys") {
-        Some(rest) if rest.is_empty() || rest.starts_with('/') => {
-            keys::handle(admin, &parts.method, rest.trim_start_matches('/'), &body).await
+    let (section, rest) = match path.trim_start_matches('/').split_once('/') {
+        Some((section, rest)) => (section, rest),
+        None => (path.trim_start_matches('/'), ""),
+    };
+    let method = &parts.method;
+    match section {
+        "keys" => keys::handle(admin, method, rest, &body).await,
+        "routes" => super::routes::handle(admin, method, rest, &body).await,
+        "plugins" => super::plugins::handle(admin, method, rest, &parts.headers, &body).await,
+        "config" if rest == "reload" && method == http::Method::POST => {
+            super::changes::reload(admin).await
+        }
+        "openapi.json" if rest.is_empty() && method == http::Method::GET => {
+            let mut response = Response::new(Full::new(Bytes::from_static(OPENAPI.as_bytes())));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
+            response
         }
         _ => error(StatusCode::NOT_FOUND, "no such endpoint"),
     }

@@ -56,6 +56,13 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
     Ok(config)
 }
 
+/// Check a configuration built in memory (an edit of a checked one) as if
+/// it had been read from `file`.
+pub fn check_config(file: &Path, config: &mut Config) -> Result<(), ConfigError> {
+    let dir = file.parent().unwrap_or(Path::new("."));
+    check(file, dir, config)
+}
+
 fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     let deserializer =
         toml::Deserializer::parse(text).map_err(|e| toml_error(path, text, &e, ""))?;
@@ -106,6 +113,34 @@ fn check(file: &Path, dir: &Path, config: &mut Config) -> Result<(), ConfigError
                 plugin.path = Some(full);
             }
             _ => return Err(err(key, "give exactly one of `builtin` and `path`".into())),
+        }
+        if let Some(pin) = &plugin.sha256
+            && !crate::plugin::supply_chain::is_hex32(pin)
+        {
+            // A SHA-256 is written like a public key: 64 lower-case hex digits.
+            return Err(err(
+                format!("{key}.sha256"),
+                "give the component's SHA-256 as 64 lower-case hex digits (sha256sum prints it)"
+                    .into(),
+            ));
+        }
+        if let Some(signature) = &mut plugin.signature {
+            if plugin.path.is_none() {
+                return Err(err(
+                    format!("{key}.signature"),
+                    "only a component file (`path`) has a signature; built-in plugins are part of the gateway"
+                        .into(),
+                ));
+            }
+            *signature = dir.join(&*signature);
+        }
+        if plugin.breaker.failures > 0
+            && (plugin.breaker.window_ms == 0 || plugin.breaker.cooldown_ms == 0)
+        {
+            return Err(err(
+                format!("{key}.breaker"),
+                "window_ms and cooldown_ms must be at least 1".into(),
+            ));
         }
         for (mount, path) in plugin.mounts.iter_mut() {
             let mount_key = format!("{key}.mounts.{mount}");
@@ -211,7 +246,8 @@ fn check(file: &Path, dir: &Path, config: &mut Config) -> Result<(), ConfigError
     if let Err((name, reason)) = crate::apikeys::Plans::new(&config.usage_plans) {
         return Err(err(format!("usage_plans.{name}"), reason));
     }
-    if let Some(admin) = &config.admin {
+    if let Some(admin) = &mut config.admin {
+        admin.plugin_dir = dir.join(&admin.plugin_dir);
         if let Err(reason) = crate::admin::parse_token_sha256(&admin.token_sha256) {
             return Err(err("admin.token_sha256".into(), reason));
         }
@@ -232,6 +268,20 @@ fn check(file: &Path, dir: &Path, config: &mut Config) -> Result<(), ConfigError
     }
     if let Some(api_keys) = &mut config.api_keys {
         api_keys.store = dir.join(&api_keys.store);
+    }
+    for (i, key) in config.signing.trusted_keys.iter().enumerate() {
+        if !crate::plugin::supply_chain::is_hex32(key) {
+            return Err(err(
+                format!("signing.trusted_keys[{i}]"),
+                "give an ed25519 public key as 64 lower-case hex digits (portcullis plugin keygen prints one)".into(),
+            ));
+        }
+    }
+    if config.signing.required && config.signing.trusted_keys.is_empty() {
+        return Err(err(
+            "signing.trusted_keys".into(),
+            "signing.required needs at least one trusted key".into(),
+        ));
     }
     let mut seen_ids = std::collections::HashSet::new();
     if let Some(geo) = &mut config.geo {

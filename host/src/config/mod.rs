@@ -9,5 +9,5 @@ pub mod model;
 mod secret;
 mod upstreams;
 
-pub use load::{ConfigError, load_file};
+pub use load::{ConfigError, check_config, load_file};
 pub use model::*;

@@ -42,6 +42,23 @@ pub struct Config {
     /// best given as `env:NAME` or `file:PATH`.
     #[serde(default)]
     pub upload_keys: BTreeMap<String, String>,
+    /// Which plugin signatures are trusted, and whether they are required.
+    #[serde(default)]
+    pub signing: SigningConfig,
+}
+
+/// `[signing]`: ed25519 signatures of plugin components
+/// (`portcullis plugin sign`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigningConfig {
+    /// Refuse to load a component (`path`) without a valid signature by a
+    /// trusted key. Built-in plugins are part of the gateway binary.
+    #[serde(default)]
+    pub required: bool,
+    /// Public keys as `portcullis plugin keygen` prints them (64 hex digits).
+    #[serde(default)]
+    pub trusted_keys: Vec<String>,
 }
 
 /// `[geo]`: where countries come from.
@@ -73,6 +90,14 @@ pub struct AdminConfig {
     /// Lower-case hex SHA-256 of the bearer token callers must present
     /// (`portcullis admin-token` makes a token and prints both).
     pub token_sha256: String,
+    /// Where components uploaded through the admin API are stored,
+    /// relative to the config file.
+    #[serde(default = "default_upload_dir")]
+    pub plugin_dir: PathBuf,
+}
+
+fn default_upload_dir() -> PathBuf {
+    PathBuf::from("uploaded-plugins")
 }
 
 fn default_admin_listen() -> SocketAddr {
@@ -176,6 +201,15 @@ pub struct ServerConfig {
     /// Most concurrent HTTP/2 streams per connection.
     #[serde(default = "default_h2_max_concurrent_streams")]
     pub h2_max_concurrent_streams: u32,
+    /// How often the config file, and the plugin components it names, are
+    /// checked for changes that trigger a reload; 0 turns it off (SIGHUP
+    /// and the admin API still reload).
+    #[serde(default = "default_reload_check_ms")]
+    pub reload_check_ms: u64,
+}
+
+fn default_reload_check_ms() -> u64 {
+    1000
 }
 
 fn default_header_read_timeout_ms() -> u64 {
@@ -228,6 +262,11 @@ pub struct RuntimeConfig {
     /// Upper bound on any one instance's linear memory, in MiB.
     #[serde(default = "default_max_memory_mib")]
     pub max_memory_mib: u32,
+    /// Wall-clock time all the plugin calls of one request may take
+    /// together, in milliseconds, on top of each plugin's `timeout_ms`;
+    /// past it the request gets 503. 0 (the default) sets no such budget.
+    #[serde(default)]
+    pub chain_budget_ms: u64,
 }
 
 impl Default for RuntimeConfig {
@@ -236,6 +275,7 @@ impl Default for RuntimeConfig {
             cache_dir: None,
             max_instances: default_max_instances(),
             max_memory_mib: default_max_memory_mib(),
+            chain_budget_ms: 0,
         }
     }
 }
@@ -300,6 +340,56 @@ pub struct PluginConfig {
     /// Settings used on routes that give none of their own.
     #[serde(default = "empty_table")]
     pub settings: toml::Table,
+    /// The component's SHA-256 (64 lower-case hex digits): any other
+    /// content is refused.
+    pub sha256: Option<String>,
+    /// The component's ed25519 signature file; default `PATH.sig`.
+    pub signature: Option<PathBuf>,
+    /// A version label, shown by the admin API.
+    pub version: Option<String>,
+    /// When repeated failures stop calls to the plugin for a while.
+    #[serde(default)]
+    pub breaker: BreakerConfig,
+}
+
+/// `[plugins.NAME.breaker]`: a plugin that traps or times out `failures`
+/// times within `window_ms` is not called for `cooldown_ms`: its
+/// `on_error` outcome applies at once. Then one call is let through; its
+/// success closes the breaker, its failure opens it again.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreakerConfig {
+    /// Failures that open it; 0 turns the breaker off.
+    #[serde(default = "default_breaker_failures")]
+    pub failures: u32,
+    /// The window they are counted in.
+    #[serde(default = "default_breaker_window_ms")]
+    pub window_ms: u64,
+    /// How long it stays open.
+    #[serde(default = "default_breaker_cooldown_ms")]
+    pub cooldown_ms: u64,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        Self {
+            failures: default_breaker_failures(),
+            window_ms: default_breaker_window_ms(),
+            cooldown_ms: default_breaker_cooldown_ms(),
+        }
+    }
+}
+
+fn default_breaker_failures() -> u32 {
+    5
+}
+
+fn default_breaker_window_ms() -> u64 {
+    10_000
+}
+
+fn default_breaker_cooldown_ms() -> u64 {
+    30_000
 }
 
 fn default_timeout_ms() -> u64 {
@@ -706,7 +796,7 @@ pub struct RoutePluginConfig {
 
 /// `[rate_limits.NAME]`: a GCRA limit (governor) of `requests` per
 /// `per_seconds`, allowing bursts of `burst`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitConfig {
     /// What is limited: `ip` (the client), `route` (everyone together),

@@ -4,12 +4,14 @@
 //! plugin is configured `on_error = "allow"`, skips that plugin.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
 use super::authorizer::{Authorizer, Gate};
 use super::bindings::{Decision, Denial, Phase};
+use super::breaker::{Admission, BreakerState};
 use super::definition::PluginDefinition;
 use super::edits::{self, EditTarget};
 use super::instance::CallError;
@@ -40,6 +42,34 @@ pub struct PhaseBody<'a> {
     pub complete: bool,
 }
 
+/// The plugin time one request may spend across every phase of its chain
+/// (`runtime.chain_budget_ms`). It is checked before each call, so a
+/// request overruns it by at most one plugin's own `timeout_ms`.
+#[derive(Debug, Clone, Copy)]
+pub struct ChainBudget {
+    limit: Option<Duration>,
+    spent: Duration,
+}
+
+impl ChainBudget {
+    /// A budget of `limit`, or none.
+    pub fn new(limit: Option<Duration>) -> Self {
+        Self {
+            limit,
+            spent: Duration::ZERO,
+        }
+    }
+
+    /// No budget.
+    pub fn unlimited() -> Self {
+        Self::new(None)
+    }
+
+    fn exhausted(&self) -> bool {
+        self.limit.is_some_and(|limit| self.spent >= limit)
+    }
+}
+
 /// One plugin of a chain: its instance pool and, for an authorizer, the
 /// identity gate and decision cache in front of it.
 #[derive(Clone)]
@@ -54,12 +84,24 @@ pub struct Link {
 #[derive(Clone, Default)]
 pub struct Chain {
     links: Vec<Link>,
+    budget: Option<Duration>,
 }
 
 impl Chain {
-    /// A chain of these links, in request order.
-    pub fn new(links: Vec<Link>) -> Self {
-        Self { links }
+    /// A chain of these links, in request order, whose calls for one
+    /// request may take `budget` together.
+    pub fn new(links: Vec<Link>, budget: Option<Duration>) -> Self {
+        Self { links, budget }
+    }
+
+    /// A fresh budget for one request.
+    pub fn budget(&self) -> ChainBudget {
+        ChainBudget::new(self.budget)
+    }
+
+    /// Its links, in request order.
+    pub fn links(&self) -> &[Link] {
+        &self.links
     }
 
     /// Whether the chain is empty.
@@ -88,6 +130,7 @@ impl Chain {
         request: &mut Arc<RequestView>,
         mut body: Option<PhaseBody<'_>>,
         context: &mut Arc<RequestContext>,
+        budget: &mut ChainBudget,
     ) -> Result<Flow, GatewayError> {
         // A plain loop: an iterator adapter with a closure, held across the
         // awaits below, makes the future not provably `Send`.
@@ -105,6 +148,7 @@ impl Chain {
                 Lent::Skip => continue,
                 Lent::OverBudget => return Err(GatewayError::PayloadTooLarge),
             };
+            over_budget(link, budget)?;
             let started = Instant::now();
             let outcome = match (authorizer, phase) {
                 (Some(authorizer), Phase::RequestHeaders) => {
@@ -130,6 +174,7 @@ impl Chain {
                     .await
                 }
             };
+            budget.spent += started.elapsed();
             let decision = match outcome {
                 Ok(decision) => decision,
                 Err(reason) => {
@@ -180,6 +225,7 @@ impl Chain {
         response: &mut Arc<ResponseView>,
         mut body: Option<PhaseBody<'_>>,
         context: &mut Arc<RequestContext>,
+        budget: &mut ChainBudget,
     ) -> Result<Flow, GatewayError> {
         for Link { pool: link, .. } in self.links.iter().rev() {
             if !link.has_phase(phase) {
@@ -196,6 +242,7 @@ impl Chain {
                     )));
                 }
             };
+            over_budget(link, budget)?;
             let started = Instant::now();
             let outcome = call(
                 link,
@@ -206,6 +253,7 @@ impl Chain {
                 context.clone(),
             )
             .await;
+            budget.spent += started.elapsed();
             let decision = match outcome {
                 Ok(decision) => decision,
                 Err(reason) => {
@@ -237,6 +285,26 @@ impl Chain {
         }
         Ok(Flow::Continue)
     }
+}
+
+/// Refuse to call `link` once the request's plugin time is spent: fail
+/// closed whatever the plugin's `on_error`, since skipping the rest of a
+/// chain would let the request by unchecked.
+fn over_budget(link: &InstancePool, budget: &ChainBudget) -> Result<(), GatewayError> {
+    if !budget.exhausted() {
+        return Ok(());
+    }
+    let plugin = &*link.definition.name;
+    tracing::warn!(
+        plugin,
+        spent_us = budget.spent.as_micros() as u64,
+        outcome = "over-budget",
+        "the request's plugin time budget is spent"
+    );
+    Err(GatewayError::PluginFailed {
+        plugin: plugin.to_string(),
+        reason: "runtime.chain_budget_ms spent".into(),
+    })
 }
 
 /// A plugin failed open and was skipped: if it is an authorizer, the
@@ -297,8 +365,15 @@ async fn call(
     body: Option<Bytes>,
     context: Arc<RequestContext>,
 ) -> Result<Decision, String> {
+    let definition = &link.definition;
+    let admission = definition.breaker.admit();
+    if admission == Admission::Skip {
+        definition.stats.skipped.fetch_add(1, Ordering::Relaxed);
+        return Err("the plugin's breaker is open".into());
+    }
     let mut lease = link.acquire().await.map_err(|e| e.to_string())?;
-    let timeout = link.definition.timeout;
+    let timeout = definition.timeout;
+    definition.stats.calls.fetch_add(1, Ordering::Relaxed);
     let result = match (lease.instance(), response) {
         (Some(instance), None) => {
             instance
@@ -312,6 +387,25 @@ async fn call(
         }
         (None, _) => Err(CallError::Trap("instance already returned".into())),
     };
+    let failed = result.is_err();
+    if failed {
+        definition.stats.failures.fetch_add(1, Ordering::Relaxed);
+    }
+    if let Some(state) = definition.breaker.record(admission, failed) {
+        match state {
+            BreakerState::Open => tracing::warn!(
+                target: "audit",
+                plugin = &*definition.name,
+                "plugin breaker opened: calls skipped until the cooldown ends"
+            ),
+            _ => tracing::info!(
+                target: "audit",
+                plugin = &*definition.name,
+                breaker = ?state,
+                "plugin breaker closed: the trial call succeeded"
+            ),
+        }
+    }
     finish(lease, result)
 }
 
@@ -365,6 +459,10 @@ fn deny(
         fail(link, phase, &reason, started)?;
         return Ok(None);
     }
+    link.definition
+        .stats
+        .denials
+        .fetch_add(1, Ordering::Relaxed);
     tracing::info!(
         plugin = &**plugin,
         ?phase,

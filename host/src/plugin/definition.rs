@@ -2,9 +2,11 @@
 //! once, shared by every route and pool that uses it.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::bindings::PluginBindingsPre;
+use super::breaker::Breaker;
 use super::kv_store::KvNamespace;
 use super::outbound::AllowList;
 use super::state::InstanceState;
@@ -44,6 +46,52 @@ pub struct PluginDefinition {
     pub geo: Option<Arc<crate::geo::GeoDb>>,
     /// Host directories the plugin reads, and the path it sees each at.
     pub mounts: Vec<(std::path::PathBuf, String)>,
+    /// Where it came from, its digest and what it imports.
+    pub provenance: Provenance,
+    /// Its crash-loop breaker.
+    pub breaker: Breaker,
+    /// Call counts since it was loaded.
+    pub stats: PluginStats,
+}
+
+/// What the admin API tells about a loaded component.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Provenance {
+    /// `builtin:NAME` or the component file.
+    pub source: String,
+    /// Lower-case hex SHA-256 of the component.
+    pub sha256: String,
+    /// The config's version label, or the gateway's for a built-in.
+    pub version: Option<String>,
+    /// Whether a trusted key's signature was checked.
+    pub signature_verified: bool,
+    /// Every interface it imports, WASI included.
+    pub imports: Vec<String>,
+}
+
+/// Counts of one plugin's calls.
+#[derive(Debug, Default)]
+pub struct PluginStats {
+    /// Calls made.
+    pub calls: AtomicU64,
+    /// Calls that trapped or timed out.
+    pub failures: AtomicU64,
+    /// Denials.
+    pub denials: AtomicU64,
+    /// Calls not made because the breaker was open.
+    pub skipped: AtomicU64,
+}
+
+impl PluginStats {
+    /// As JSON.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "calls": self.calls.load(Ordering::Relaxed),
+            "failures": self.failures.load(Ordering::Relaxed),
+            "denials": self.denials.load(Ordering::Relaxed),
+            "skipped_by_breaker": self.skipped.load(Ordering::Relaxed),
+        })
+    }
 }
 
 impl PluginDefinition {
@@ -73,6 +121,9 @@ impl PluginDefinition {
             http_allow,
             api_keys,
             geo: None,
+            provenance: Provenance::default(),
+            breaker: Breaker::new(&config.breaker),
+            stats: PluginStats::default(),
             mounts: config
                 .mounts
                 .iter()

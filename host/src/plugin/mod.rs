@@ -12,6 +12,7 @@
 pub mod artifact_cache;
 pub mod authorizer;
 pub mod bindings;
+pub mod breaker;
 pub mod builtin;
 pub mod chain;
 pub mod compat;
@@ -25,6 +26,7 @@ pub mod kv_store;
 pub mod outbound;
 pub mod pool;
 pub mod state;
+pub mod supply_chain;
 pub mod view;
 
 use std::collections::HashMap;
@@ -38,7 +40,7 @@ use crate::config::{Config, ConfigError, PluginConfig};
 use authorizer::Authorizer;
 use bindings::{PluginBindings, PluginBindingsPre};
 use chain::{Chain, Link};
-use definition::PluginDefinition;
+use definition::{PluginDefinition, Provenance};
 use kv_store::KvStore;
 
 use crate::apikeys::ApiKeys;
@@ -55,6 +57,8 @@ pub struct PluginRuntime {
     api_keys: Option<ApiKeys>,
     geo: Option<Arc<crate::geo::GeoDb>>,
     cache_dir: Option<PathBuf>,
+    signing: crate::config::SigningConfig,
+    chain_budget: Option<std::time::Duration>,
 }
 
 impl PluginRuntime {
@@ -63,6 +67,17 @@ impl PluginRuntime {
         config: &Config,
         rate_limits: RateLimitPolicies,
         api_keys: Option<ApiKeys>,
+    ) -> wasmtime::Result<Self> {
+        Self::with_store(config, rate_limits, api_keys, None)
+    }
+
+    /// As [`PluginRuntime::new`], with plugin key-value state carried over
+    /// from the runtime of a configuration being replaced.
+    pub fn with_store(
+        config: &Config,
+        rate_limits: RateLimitPolicies,
+        api_keys: Option<ApiKeys>,
+        kv: Option<Arc<KvStore>>,
     ) -> wasmtime::Result<Self> {
         let engine = engine::build(&config.runtime)?;
         let mut linker = Linker::new(&engine);
@@ -93,12 +108,20 @@ impl PluginRuntime {
         Ok(Self {
             engine,
             linker,
-            kv: Arc::new(KvStore::default()),
+            kv: kv.unwrap_or_default(),
             rate_limits,
             api_keys,
             geo,
             cache_dir,
+            signing: config.signing.clone(),
+            chain_budget: (config.runtime.chain_budget_ms > 0)
+                .then(|| std::time::Duration::from_millis(config.runtime.chain_budget_ms)),
         })
+    }
+
+    /// The plugins' key-value state.
+    pub fn kv(&self) -> Arc<KvStore> {
+        self.kv.clone()
     }
 
     /// The engine.
@@ -121,6 +144,7 @@ impl PluginRuntime {
                 .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?,
             (None, None) => anyhow::bail!("the plugin has neither `builtin` nor `path`"),
         };
+        let provenance = self.check_provenance(config, &wasm)?;
         let engine = self.engine.clone();
         let cache_dir = self.cache_dir.clone();
         // Compiling is CPU-bound and may take seconds: keep it off the async workers.
@@ -129,6 +153,11 @@ impl PluginRuntime {
         })
         .await??;
         compat::check(&self.engine, &component, &builtin::granted(config))?;
+        let imports = component
+            .component_type()
+            .imports(&self.engine)
+            .map(|(name, _)| name.to_string())
+            .collect();
         // Validated with the config; an error here is a bug, not bad input.
         let http_allow =
             outbound::AllowList::parse(&config.http_allow).map_err(anyhow::Error::msg)?;
@@ -144,7 +173,45 @@ impl PluginRuntime {
             self.api_keys.clone(),
         );
         definition.geo = self.geo.clone();
+        definition.provenance = Provenance {
+            imports,
+            ..provenance
+        };
         Ok(Arc::new(definition))
+    }
+
+    /// The pin and signature checks, before anything compiles the bytes.
+    fn check_provenance(&self, config: &PluginConfig, wasm: &[u8]) -> anyhow::Result<Provenance> {
+        if let Some(pinned) = &config.sha256 {
+            supply_chain::check_pin(pinned, wasm)?;
+        }
+        let mut signature_verified = false;
+        if let Some(path) = &config.path
+            && (self.signing.required || config.signature.is_some())
+        {
+            let signature = config
+                .signature
+                .clone()
+                .unwrap_or_else(|| supply_chain::default_signature_path(path));
+            supply_chain::verify(wasm, &signature, &self.signing.trusted_keys)?;
+            signature_verified = true;
+        }
+        Ok(Provenance {
+            source: match (&config.builtin, &config.path) {
+                (Some(name), _) => format!("builtin:{name}"),
+                (None, Some(path)) => path.display().to_string(),
+                (None, None) => String::new(),
+            },
+            sha256: supply_chain::digest(wasm),
+            version: config.version.clone().or_else(|| {
+                config
+                    .builtin
+                    .as_ref()
+                    .map(|_| env!("CARGO_PKG_VERSION").to_string())
+            }),
+            signature_verified,
+            imports: Vec::new(),
+        })
     }
 
     /// Load every plugin the routes use and build each route's chain, in
@@ -208,7 +275,7 @@ impl PluginRuntime {
                 };
                 links.push(link);
             }
-            chains.push(Chain::new(links));
+            chains.push(Chain::new(links, self.chain_budget));
         }
         Ok(chains)
     }

@@ -168,6 +168,11 @@ impl InstancePool {
     pub fn live(&self) -> usize {
         self.live.load(Ordering::Acquire)
     }
+
+    /// Instances ready for a request.
+    pub fn idle(&self) -> usize {
+        self.idle.lock().map_or(0, |idle| idle.len())
+    }
 }
 
 /// An instance taken from a pool. Give it back with [`Lease::release`]

@@ -38,10 +38,27 @@ impl RouteLimits {
 
 /// Build every policy of a validated config (once; routes share them).
 pub fn build_policies(config: &Config) -> RateLimitPolicies {
+    build_policies_after(config, None)
+}
+
+/// As [`build_policies`], keeping each policy of `previous` (a config
+/// being replaced) whose settings did not change, so a reload does not
+/// hand every client a fresh allowance.
+pub fn build_policies_after(
+    config: &Config,
+    previous: Option<&RateLimitPolicies>,
+) -> RateLimitPolicies {
     let policies = config
         .rate_limits
         .iter()
-        .filter_map(|(name, limit)| Policy::new(name, limit).map(|p| (name.clone(), Arc::new(p))))
+        .filter_map(|(name, limit)| {
+            let kept = previous
+                .and_then(|p| p.get(name))
+                .filter(|p| p.settings == *limit)
+                .cloned();
+            kept.or_else(|| Policy::new(name, limit).map(Arc::new))
+                .map(|p| (name.clone(), p))
+        })
         .collect();
     Arc::new(policies)
 }

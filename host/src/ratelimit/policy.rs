@@ -32,6 +32,9 @@ pub struct Policy {
     overflowing: AtomicBool,
     /// `"name";q=REQUESTS;w=SECONDS`
     policy_field: String,
+    /// What it was built from: a reload keeps the policy, and its counts,
+    /// while this stays the same.
+    pub settings: RateLimitConfig,
 }
 
 /// An allowed request: how much is left.
@@ -79,6 +82,7 @@ impl Policy {
             max_keys: config.max_keys,
             overflowing: AtomicBool::new(false),
             policy_field: format!("\"{name}\";q={};w={}", config.requests, config.per_seconds),
+            settings: config.clone(),
         })
     }
 

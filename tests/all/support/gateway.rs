@@ -18,7 +18,7 @@ pub struct Gateway {
     /// Where it listens.
     pub addr: SocketAddr,
     logs: Arc<Mutex<Vec<String>>>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 /// Path of the portcullis binary under test.
@@ -81,7 +81,7 @@ impl Gateway {
                     child,
                     addr,
                     logs,
-                    _dir: dir,
+                    dir,
                 });
             }
             if let Ok(Some(_)) = child.try_wait() {
@@ -131,6 +131,30 @@ impl Gateway {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The config file the gateway runs on.
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("portcullis.toml")
+    }
+
+    /// Rewrite the config file with `edit`, by rename, as deployments do:
+    /// the gateway never reads half a file.
+    pub fn rewrite_config(&self, edit: impl FnOnce(String) -> String) {
+        let path = self.config_path();
+        let text = std::fs::read_to_string(&path).expect("read config");
+        let staged = path.with_extension("staged");
+        std::fs::write(&staged, edit(text)).expect("write config");
+        std::fs::rename(&staged, &path).expect("replace config");
+    }
+
+    /// Send `signal` (e.g. `HUP`) to the process.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
     }
 
     /// The gateway's process id.
