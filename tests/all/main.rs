@@ -5,6 +5,7 @@ mod support;
 
 mod api_keys;
 mod authorizer;
+mod breaker;
 mod config_errors;
 mod cors_csrf;
 mod crypto;
@@ -25,6 +26,8 @@ mod rbac;
 mod residency;
 mod runtime_admin;
 mod signed_uploads;
+mod supply_chain;
+mod swap_under_load;
 mod tls;
 mod validate;
 mod waf;

@@ -277,6 +277,18 @@ impl PluginRuntime {
             }
             chains.push(Chain::new(links, self.chain_budget));
         }
+        // A plugin no route uses yet is still checked (digest, signature,
+        // version, capabilities), so attaching it later cannot be the
+        // first time a bad component shows.
+        for (name, plugin_config) in &config.plugins {
+            if !definitions.contains_key(name.as_str()) {
+                self.load_definition(name, plugin_config)
+                    .await
+                    .map_err(|e| {
+                        ConfigError::new(file, format!("plugins.{name}"), format!("{e:#}"))
+                    })?;
+            }
+        }
         Ok(chains)
     }
 }

@@ -52,10 +52,24 @@ impl Gateway {
             .unwrap_or_else(|logs| panic!("gateway did not start:\n{logs}"))
     }
 
+    /// Like [`Gateway::start`], with extra `[runtime]` keys.
+    pub fn start_with_runtime_keys(runtime_keys: &str, toml: &str) -> Gateway {
+        Self::try_start_with("", runtime_keys, toml)
+            .unwrap_or_else(|logs| panic!("gateway did not start:\n{logs}"))
+    }
+
     /// Like [`Gateway::start`], but returns the output if it never listens.
     pub fn try_start(server_keys: &str, toml: &str) -> Result<Gateway, String> {
+        Self::try_start_with(server_keys, "", toml)
+    }
+
+    fn try_start_with(
+        server_keys: &str,
+        runtime_keys: &str,
+        toml: &str,
+    ) -> Result<Gateway, String> {
         let full = format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\ngrace_period_ms = 5000\n{server_keys}\n\n[runtime]\ncache_dir = {:?}\n\n{toml}",
+            "[server]\nlisten = \"127.0.0.1:0\"\ngrace_period_ms = 5000\n{server_keys}\n\n[runtime]\ncache_dir = {:?}\n{runtime_keys}\n\n{toml}",
             plugin_cache().display().to_string()
         );
         let (dir, path) = write_config(&full);
