@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod apikeys;
+pub mod audit;
 pub mod body;
 pub mod config;
 pub mod connections;

@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use portcullis_host::admin;
 use portcullis_host::apikeys::KeyStore;
+use portcullis_host::audit;
 use portcullis_host::config;
 use portcullis_host::gateway::Gateway;
 use portcullis_host::live::{self, Live};
@@ -58,6 +59,18 @@ enum Command {
     },
     /// Make a new admin token; print it and the `token_sha256` for [admin].
     AdminToken,
+    /// Report the security posture of a configuration: findings with an
+    /// id, a severity, a location and a fix.
+    Audit {
+        /// The configuration file.
+        config: PathBuf,
+        /// Report format.
+        #[arg(long, value_enum, default_value_t = audit::report::Format::Human)]
+        format: audit::report::Format,
+        /// Exit 1 when a finding is at least this severe (for CI).
+        #[arg(long, value_enum)]
+        fail_on: Option<audit::Severity>,
+    },
     /// Sign and verify plugin components (ed25519).
     Plugin {
         #[command(subcommand)]
@@ -121,6 +134,7 @@ fn main() -> ExitCode {
         Command::Validate { .. }
         | Command::Keys { .. }
         | Command::AdminToken
+        | Command::Audit { .. }
         | Command::Plugin { .. } => None,
     };
     // One worker is served by the single-threaded scheduler: it skips the
@@ -175,6 +189,28 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Audit {
+            config,
+            format,
+            fail_on,
+        } => match audit::audit_file(&config) {
+            Ok(findings) => {
+                print!(
+                    "{}",
+                    audit::report::write(format, &config.display().to_string(), &findings)
+                );
+                let failing = fail_on.is_some_and(|min| findings.iter().any(|f| f.severity >= min));
+                if failing {
+                    ExitCode::FAILURE
+                } else {
+                    ExitCode::SUCCESS
+                }
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(2)
+            }
+        },
         Command::Plugin { action } => match plugin_command(action) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -215,16 +251,30 @@ async fn run(path: &Path) -> anyhow::Result<()> {
     }
     if let Some(settings) = &config.admin {
         // Validated with the config; an error here is a bug, not bad input.
-        let token_sha256 = admin::parse_token_sha256(&settings.token_sha256).map_err(|reason| {
-            anyhow::anyhow!("{}: admin.token_sha256: {reason}", path.display())
-        })?;
+        // Validated with the config; an error here is a bug, not bad input.
+        let token_sha256 = settings
+            .token_sha256
+            .as_deref()
+            .map(admin::parse_token_sha256)
+            .transpose()
+            .map_err(|reason| {
+                anyhow::anyhow!("{}: admin.token_sha256: {reason}", path.display())
+            })?;
+        let admin_tls = match &settings.tls {
+            Some(tls) => Some(admin::server::tls_acceptor(tls, path)?),
+            None => None,
+        };
         let admin_api = admin::server::Admin::new(token_sha256, key_store, live.clone());
         let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {} (admin)", settings.listen))?;
         let admin_addr = listener.local_addr().context("admin listener address")?;
         tracing::info!(addr = %admin_addr, "admin API listening");
-        tokio::spawn(admin::server::serve(listener, Arc::new(admin_api)));
+        tokio::spawn(admin::server::serve(
+            listener,
+            Arc::new(admin_api),
+            admin_tls,
+        ));
     }
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await

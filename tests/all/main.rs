@@ -3,7 +3,9 @@
 
 mod support;
 
+mod admin_tls;
 mod api_keys;
+mod audit;
 mod authorizer;
 mod breaker;
 mod config_errors;

@@ -304,27 +304,7 @@ async fn try_get(
     config: Arc<rustls::ClientConfig>,
     path: &str,
 ) -> Result<http::StatusCode, String> {
-    let tcp = TcpStream::connect(gateway.addr)
-        .await
-        .map_err(|e| e.to_string())?;
-    let name = ServerName::try_from("a.test".to_string()).map_err(|e| e.to_string())?;
-    let stream = TlsConnector::from(config)
-        .connect(name, tcp)
-        .await
-        .map_err(|e| e.to_string())?;
-    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| e.to_string())?;
-    tokio::spawn(conn);
-    let request = Request::get(path)
-        .header("host", "a.test")
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| e.to_string())?;
-    let response = tokio::time::timeout(Duration::from_secs(10), send.send_request(request))
-        .await
-        .map_err(|_| "no answer".to_string())?
-        .map_err(|e| e.to_string())?;
-    Ok(response.status())
+    crate::support::client::tls_get(gateway.addr, config, "a.test", path, &[]).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -17,6 +17,7 @@ use tokio::net::TcpListener;
 use super::keys;
 use crate::apikeys::{KeyStore, Plans};
 use crate::live::Live;
+use crate::tls::TlsFacts;
 
 /// How long the admin API waits for a request head.
 const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -33,18 +34,32 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 
 /// What the admin API serves.
 pub struct Admin {
-    /// SHA-256 of the bearer token.
-    token_sha256: [u8; 32],
+    /// SHA-256 of the bearer token, if callers may use one.
+    token_sha256: Option<[u8; 32]>,
     /// The key store, when `[api_keys]` is configured.
     pub keys: Option<Arc<KeyStore>>,
     /// The gateway in service.
     pub live: Arc<Live>,
 }
 
+/// Who made a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Caller {
+    /// The bearer token.
+    Token,
+    /// A client certificate the admin CA verified: its subject.
+    Certificate(String),
+}
+
 impl Admin {
     /// An admin API accepting the token whose SHA-256 is `token_sha256`
-    /// (see [`super::parse_token_sha256`]).
-    pub fn new(token_sha256: [u8; 32], keys: Option<Arc<KeyStore>>, live: Arc<Live>) -> Self {
+    /// (see [`super::parse_token_sha256`]), and verified client
+    /// certificates where its listener asks for them.
+    pub fn new(
+        token_sha256: Option<[u8; 32]>,
+        keys: Option<Arc<KeyStore>>,
+        live: Arc<Live>,
+    ) -> Self {
         Self {
             token_sha256,
             keys,
@@ -57,22 +72,44 @@ impl Admin {
         self.live.current().plans.clone()
     }
 
-    fn authorized(&self, request: &Request<Incoming>) -> bool {
-        let Some(token) = request
+    /// The caller, if the request is authenticated: a verified client
+    /// certificate, else the bearer token.
+    fn caller(&self, request: &Request<Incoming>, tls: Option<&TlsFacts>) -> Option<Caller> {
+        if let Some(client) = tls.and_then(|t| t.client.as_ref()) {
+            return Some(Caller::Certificate(client.subject.clone()));
+        }
+        let expected = self.token_sha256.as_ref()?;
+        let token = request
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-        else {
-            return false;
-        };
+            .and_then(|v| v.strip_prefix("Bearer "))?;
         let presented: [u8; 32] = Sha256::digest(token.trim().as_bytes()).into();
-        presented.ct_eq(&self.token_sha256).into()
+        bool::from(presented.ct_eq(expected)).then_some(Caller::Token)
     }
 }
 
-/// Serve the admin API on `listener` until the task is dropped.
-pub async fn serve(listener: TcpListener, admin: Arc<Admin>) {
+/// The admin listener's TLS: the certificates of `[admin.tls]` (paths
+/// relative to the config `file`), HTTP/1.1 only.
+pub fn tls_acceptor(
+    settings: &crate::config::TlsConfig,
+    file: &std::path::Path,
+) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
+    let dir = file.parent().unwrap_or(std::path::Path::new("."));
+    let (config, _store) = crate::tls::server_config(settings, dir)
+        .map_err(|e| anyhow::anyhow!("{}: admin.tls: {e}", file.display()))?;
+    let mut config = (*config).clone();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
+/// Serve the admin API on `listener` (over TLS when `tls` is given) until
+/// the task is dropped.
+pub async fn serve(
+    listener: TcpListener,
+    admin: Arc<Admin>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -82,22 +119,55 @@ pub async fn serve(listener: TcpListener, admin: Arc<Admin>) {
             }
         };
         let admin = admin.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |request| {
-                let admin = admin.clone();
-                async move { Ok::<_, Infallible>(handle(&admin, request, peer).await) }
-            });
-            let connection = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT)
-                .serve_connection(TokioIo::new(stream), service);
-            // A connection that stalls mid-request is dropped, not held.
-            match tokio::time::timeout(CONNECTION_TIMEOUT, connection).await {
-                Ok(Err(e)) => tracing::debug!("admin connection: {e}"),
-                Err(_) => tracing::debug!(%peer, "admin connection timed out"),
-                Ok(Ok(())) => {}
+            let session = async {
+                match tls {
+                    None => serve_connection(admin, TokioIo::new(stream), peer, None).await,
+                    Some(acceptor) => {
+                        let stream = match acceptor.accept(stream).await {
+                            Ok(stream) => stream,
+                            Err(e) => {
+                                tracing::info!(target: "audit", %peer, "admin TLS handshake refused: {e}");
+                                return;
+                            }
+                        };
+                        let facts = Arc::new(crate::tls::facts(stream.get_ref().1));
+                        serve_connection(admin, TokioIo::new(stream), peer, Some(facts)).await;
+                    }
+                }
+            };
+            // A connection that stalls, in its handshake or mid-request, is
+            // dropped, not held.
+            if tokio::time::timeout(CONNECTION_TIMEOUT, session)
+                .await
+                .is_err()
+            {
+                tracing::debug!(%peer, "admin connection timed out");
             }
         });
+    }
+}
+
+async fn serve_connection<I>(
+    admin: Arc<Admin>,
+    io: TokioIo<I>,
+    peer: std::net::SocketAddr,
+    tls: Option<Arc<TlsFacts>>,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |request| {
+        let admin = admin.clone();
+        let tls = tls.clone();
+        async move { Ok::<_, Infallible>(handle(&admin, request, peer, tls.as_deref()).await) }
+    });
+    let connection = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .serve_connection(io, service);
+    if let Err(e) = connection.await {
+        tracing::debug!("admin connection: {e}");
     }
 }
 
@@ -106,19 +176,24 @@ async fn handle(
     admin: &Admin,
     request: Request<Incoming>,
     peer: std::net::SocketAddr,
+    tls: Option<&TlsFacts>,
 ) -> Response<Full<Bytes>> {
     let method = request.method().clone();
     let path = request.uri().path().to_string();
-    let authorized = admin.authorized(&request);
-    let response = if authorized {
-        dispatch(admin, request).await
-    } else {
-        unauthorized()
+    let caller = admin.caller(&request, tls);
+    let response = match &caller {
+        Some(_) => dispatch(admin, request).await,
+        None => unauthorized(),
+    };
+    let who = match &caller {
+        Some(Caller::Token) => "admin-token".to_string(),
+        Some(Caller::Certificate(subject)) => format!("certificate:{subject}"),
+        None => "anonymous".to_string(),
     };
     tracing::info!(
         target: "audit",
         %peer,
-        who = if authorized { "admin-token" } else { "anonymous" },
+        who,
         method = %method,
         path,
         status = response.status().as_u16(),

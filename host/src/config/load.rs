@@ -248,16 +248,46 @@ fn check(file: &Path, dir: &Path, config: &mut Config) -> Result<(), ConfigError
     }
     if let Some(admin) = &mut config.admin {
         admin.plugin_dir = dir.join(&admin.plugin_dir);
-        if let Err(reason) = crate::admin::parse_token_sha256(&admin.token_sha256) {
+        if let Some(token) = &admin.token_sha256
+            && let Err(reason) = crate::admin::parse_token_sha256(token)
+        {
             return Err(err("admin.token_sha256".into(), reason));
         }
-        if !admin.listen.ip().is_loopback() {
+        let client_certificates = admin
+            .tls
+            .as_ref()
+            .is_some_and(|t| t.client_auth != ClientAuth::None);
+        if admin.token_sha256.is_none() && !client_certificates {
             return Err(err(
-                "admin.listen".into(),
-                "the admin API speaks plain HTTP: listen on a loopback address and reach it through \
-                 an SSH tunnel or a TLS-terminating proxy"
-                    .into(),
+                "admin".into(),
+                "give token_sha256, or [admin.tls] with client_auth and client_ca: the admin API needs a way to authenticate callers".into(),
             ));
+        }
+        match &admin.tls {
+            None if !admin.listen.ip().is_loopback() => {
+                return Err(err(
+                    "admin.listen".into(),
+                    "beyond loopback the admin API needs [admin.tls]: listen on a loopback address, \
+                     or give it a certificate (and client_auth for mutual TLS)"
+                        .into(),
+                ));
+            }
+            Some(tls) => {
+                if tls.certificates.is_empty() {
+                    return Err(err(
+                        "admin.tls.certificates".into(),
+                        "give at least one certificate".into(),
+                    ));
+                }
+                if (tls.client_auth == ClientAuth::None) != tls.client_ca.is_none() {
+                    return Err(err(
+                        "admin.tls.client_ca".into(),
+                        "give client_ca exactly when client_auth is \"optional\" or \"required\""
+                            .into(),
+                    ));
+                }
+            }
+            None => {}
         }
         if admin.listen == config.server.listen && admin.listen.port() != 0 {
             return Err(err(

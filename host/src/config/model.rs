@@ -87,9 +87,13 @@ pub struct AdminConfig {
     /// Address to listen on; loopback by default.
     #[serde(default = "default_admin_listen")]
     pub listen: SocketAddr,
-    /// Lower-case hex SHA-256 of the bearer token callers must present
+    /// Lower-case hex SHA-256 of the bearer token callers may present
     /// (`portcullis admin-token` makes a token and prints both).
-    pub token_sha256: String,
+    pub token_sha256: Option<String>,
+    /// HTTPS for the admin API; with `client_auth`, a verified client
+    /// certificate authenticates a caller as the token does. Required on
+    /// an address beyond loopback.
+    pub tls: Option<TlsConfig>,
     /// Where components uploaded through the admin API are stored,
     /// relative to the config file.
     #[serde(default = "default_upload_dir")]

@@ -94,3 +94,44 @@ pub async fn get_with_bearer(url: &str, token: &str) -> Reply {
     let bearer = format!("Bearer {token}");
     send("GET", url, &[("authorization", &bearer)], "").await
 }
+
+/// GET `path` over TLS from `addr`, naming `host` (SNI and `Host`), with
+/// extra `headers`: the status, or why there was none (a refused
+/// handshake, a closed connection, no answer within 10 s).
+pub async fn tls_get(
+    addr: std::net::SocketAddr,
+    config: std::sync::Arc<rustls::ClientConfig>,
+    host: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Result<StatusCode, String> {
+    let tcp = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| e.to_string())?;
+    let name =
+        rustls_pki_types::ServerName::try_from(host.to_string()).map_err(|e| e.to_string())?;
+    let stream = tokio_rustls::TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (mut send, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|e| e.to_string())?;
+    tokio::spawn(conn);
+    let mut request = Request::get(path).header("host", host);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
+        .body(http_body_util::Empty::<Bytes>::new())
+        .map_err(|e| e.to_string())?;
+    let response = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        send.send_request(request),
+    )
+    .await
+    .map_err(|_| "no answer".to_string())?
+    .map_err(|e| e.to_string())?;
+    Ok(response.status())
+}
