@@ -19,8 +19,11 @@
 //! 7. a chunked body is read up to the route's limit (413 past it), then
 //!    the `request-body` phase, for plugins that declared it: the body is
 //!    buffered once, up to the largest budget, and lent to them;
-//! 8. upstream: `X-Forwarded-*` added, prefix stripped, target chosen, sent
-//!    (502 unreachable, 504 too slow); bodies stream unless buffered in 7;
+//! 8. upstream: `X-Forwarded-*` added, prefix stripped, the pool chosen
+//!    (by the client's country on a route with regions), a target chosen,
+//!    sent (502 unreachable, 503 when a region's pool is down and the route
+//!    forbids cross-border failover, 504 too slow); bodies stream unless
+//!    buffered in 7;
 //! 9. plugin chain, `response-headers` then `response-body` phases, in
 //!    reverse order;
 //! 10. the response, with `x-request-id` and the rate-limit fields; one
