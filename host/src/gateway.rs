@@ -93,11 +93,11 @@ impl Gateway {
             store,
             plans: plans.clone(),
         });
-        let runtime = PluginRuntime::with_store(
+        let runtime = PluginRuntime::after(
             config,
             policies.clone(),
             api_keys,
-            previous.map(|p| p.runtime.kv()),
+            previous.map(|p| &p.runtime),
         )
         .map_err(BuildError::Runtime)?;
         let chains = runtime.load_chains(config, file).await?;

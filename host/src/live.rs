@@ -28,9 +28,12 @@ pub struct Live {
     current: ArcSwap<Gateway>,
     file: PathBuf,
     key_store: Option<Arc<KeyStore>>,
-    /// One change at a time, so an admin edit never builds on a config a
-    /// concurrent reload is replacing.
-    changing: tokio::sync::Mutex<()>,
+    /// The running configuration as written, before checks joined its
+    /// paths and resolved its secrets: admin edits apply to this, and the
+    /// result is checked as a file would be. The lock also makes changes
+    /// one at a time, so an edit never builds on a config a concurrent
+    /// reload is replacing.
+    written: tokio::sync::Mutex<Config>,
     generation: AtomicU64,
 }
 
@@ -46,13 +49,19 @@ pub struct Applied {
 }
 
 impl Live {
-    /// Serve `gateway`, built from `file`.
-    pub fn new(gateway: Gateway, file: &Path, key_store: Option<Arc<KeyStore>>) -> Self {
+    /// Serve `gateway`, built from `written` (as read from `file`, before
+    /// checks).
+    pub fn new(
+        gateway: Gateway,
+        written: Config,
+        file: &Path,
+        key_store: Option<Arc<KeyStore>>,
+    ) -> Self {
         Self {
             current: ArcSwap::from_pointee(gateway),
             file: file.to_path_buf(),
             key_store,
-            changing: tokio::sync::Mutex::new(()),
+            written: tokio::sync::Mutex::new(written),
             generation: AtomicU64::new(1),
         }
     }
@@ -69,42 +78,58 @@ impl Live {
 
     /// Read the file again and apply it.
     pub async fn reload(&self, reason: &str) -> Result<Applied, BuildError> {
-        let _one_at_a_time = self.changing.lock().await;
-        let outcome = match config::load_file(&self.file) {
-            Ok(config) => self.swap(config).await,
+        let mut written = self.written.lock().await;
+        let file = self.file.clone();
+        let outcome = match blocking(move || config::read_file(&file)).await {
+            Ok(fresh) => self.check_and_swap(&mut written, fresh).await,
             Err(e) => Err(e.into()),
         };
         log_outcome(reason, &outcome);
         outcome
     }
 
-    /// Apply `edit` to a copy of the running configuration, check the
-    /// result as if it had been read from the file, and apply it.
+    /// Apply `edit` to a copy of the running configuration as written,
+    /// check the result as if it had been read from the file, and apply it.
     pub async fn change<E>(
         &self,
         reason: &str,
         edit: impl FnOnce(&mut Config) -> Result<(), E>,
     ) -> Result<Result<Applied, BuildError>, E> {
-        let _one_at_a_time = self.changing.lock().await;
-        let mut config = (*self.current().config).clone();
-        edit(&mut config)?;
-        let outcome = match config::check_config(&self.file, &mut config) {
-            Ok(()) => self.swap(config).await,
-            Err(e) => Err(e.into()),
-        };
+        let mut written = self.written.lock().await;
+        let mut edited = written.clone();
+        edit(&mut edited)?;
+        let outcome = self.check_and_swap(&mut written, edited).await;
         log_outcome(reason, &outcome);
         Ok(outcome)
     }
 
-    async fn swap(&self, config: Config) -> Result<Applied, BuildError> {
+    /// Check `fresh` (file reads, secrets, the geo database: off the async
+    /// workers), build it, swap it in, and remember it as written.
+    async fn check_and_swap(
+        &self,
+        written: &mut Config,
+        fresh: Config,
+    ) -> Result<Applied, BuildError> {
         let started = Instant::now();
+        let file = self.file.clone();
+        let unchecked = fresh.clone();
+        let checked = blocking(move || {
+            let mut checked = unchecked;
+            config::check_config(&file, &mut checked).map(|()| checked)
+        })
+        .await?;
         let previous = self.current();
-        restart_only_unchanged(&previous.config, &config, &self.file)?;
-        let next =
-            Gateway::build_after(&config, &self.file, self.key_store.clone(), Some(&previous))
-                .await?;
+        restart_only_unchanged(&previous.config, &checked, &self.file)?;
+        let next = Gateway::build_after(
+            &checked,
+            &self.file,
+            self.key_store.clone(),
+            Some(&previous),
+        )
+        .await?;
         let routes = next.router.routes().len();
         self.current.store(Arc::new(next));
+        *written = fresh;
         let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
         Ok(Applied {
             generation,
@@ -112,6 +137,20 @@ impl Live {
             routes,
         })
     }
+}
+
+/// Run a config read or check on the blocking pool; a lost task reads as
+/// a config error rather than a panic.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ConfigError> + Send + 'static,
+) -> Result<T, ConfigError> {
+    tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| {
+        Err(ConfigError::new(
+            Path::new(""),
+            "",
+            format!("the check did not finish: {e}"),
+        ))
+    })
 }
 
 fn log_outcome(reason: &str, outcome: &Result<Applied, BuildError>) {
@@ -136,7 +175,7 @@ fn log_outcome(reason: &str, outcome: &Result<Applied, BuildError>) {
 /// Refuse changes to what the listeners were set up with.
 fn restart_only_unchanged(running: &Config, next: &Config, file: &Path) -> Result<(), ConfigError> {
     let (a, b) = (&running.server, &next.server);
-    let fixed: [(&str, String, String); 10] = [
+    let fixed: [(&str, String, String); 11] = [
         ("server.listen", a.listen.to_string(), b.listen.to_string()),
         (
             "server.http_redirect_listen",
@@ -168,6 +207,11 @@ fn restart_only_unchanged(running: &Config, next: &Config, file: &Path) -> Resul
             "server.max_header_bytes",
             a.max_header_bytes.to_string(),
             b.max_header_bytes.to_string(),
+        ),
+        (
+            "server.reload_check_ms",
+            a.reload_check_ms.to_string(),
+            b.reload_check_ms.to_string(),
         ),
         (
             "server.h2_max_concurrent_streams",

@@ -236,14 +236,20 @@ fn main() -> ExitCode {
 }
 
 async fn run(path: &Path) -> anyhow::Result<()> {
-    let config = config::load_file(path)?;
+    // Absolute, so reloads find the file and its relative paths whatever
+    // the working directory becomes.
+    let path =
+        &std::path::absolute(path).with_context(|| format!("cannot resolve {}", path.display()))?;
+    let written = config::read_file(path)?;
+    let mut config = written.clone();
+    config::check_config(path, &mut config)?;
     let key_store = match &config.api_keys {
         Some(api_keys) => Some(Arc::new(KeyStore::open(&api_keys.store)?)),
         None => None,
     };
     let gateway = Gateway::build_with_keys(&config, path, key_store.clone()).await?;
     let certificates = gateway.certificates.clone();
-    let live = Arc::new(Live::new(gateway, path, key_store.clone()));
+    let live = Arc::new(Live::new(gateway, written, path, key_store.clone()));
     tokio::spawn(live::reload_on_hangup(live.clone()).context("cannot handle SIGHUP")?);
     if config.server.reload_check_ms > 0 {
         let every = std::time::Duration::from_millis(config.server.reload_check_ms);
@@ -264,7 +270,12 @@ async fn run(path: &Path) -> anyhow::Result<()> {
             Some(tls) => Some(admin::server::tls_acceptor(tls, path)?),
             None => None,
         };
-        let admin_api = admin::server::Admin::new(token_sha256, key_store, live.clone());
+        let admin_api = admin::server::Admin::new(
+            token_sha256,
+            settings.client_subjects.clone(),
+            key_store,
+            live.clone(),
+        );
         let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {} (admin)", settings.listen))?;

@@ -363,3 +363,62 @@ async fn the_admin_api_lists_and_changes_routes_and_plugins() {
         && l.contains("/plugins/context/component")
         && l.contains("\"status\":200")));
 }
+
+#[tokio::test]
+async fn a_request_in_flight_finishes_on_the_configuration_it_started_with() {
+    let origin = Origin::start().await;
+    let gateway = Gateway::start_with_server_keys("reload_check_ms = 0", &config(&origin, "1"));
+    let slow_url = gateway.url("/delay/1500");
+    let slow = tokio::spawn(async move { send("GET", &slow_url, &[], "").await });
+    // Wait until the slow request is at the origin, then change the
+    // response header it will get.
+    let started = Instant::now();
+    while origin.hits() == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the slow request never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let changed = admin(
+        &gateway,
+        "PUT",
+        "/routes/r/plugins/headers",
+        json!({ "settings": { "response": { "set": { "x-version": "2" } } } }).to_string(),
+    )
+    .await;
+    assert_eq!(changed.status, 200, "{}", changed.text());
+    assert_eq!(
+        version(&gateway).await.as_deref(),
+        Some("2"),
+        "new requests see the change"
+    );
+    let slow = slow.await.expect("slow request");
+    assert_eq!(slow.status, 200);
+    assert_eq!(
+        slow.header("x-version"),
+        Some("1"),
+        "the old request kept its version"
+    );
+}
+
+#[tokio::test]
+async fn admin_edits_work_when_the_config_is_named_by_a_relative_path() {
+    // The component is named relative to the config, the config relative
+    // to the working directory: an edit must not join the directory twice.
+    let origin = Origin::start().await;
+    let gateway = Gateway::start_with_relative_config(&config(&origin, "1"));
+    let beside = gateway.config_path().with_file_name("misbehave.wasm");
+    std::fs::copy(fixture("misbehave"), beside).expect("copy beside the config");
+    let absolute = format!("path = \"{}\"", fixture("misbehave").display());
+    gateway.rewrite_config(|text| text.replace(&absolute, "path = \"misbehave.wasm\""));
+    let reloaded = admin(&gateway, "POST", "/config/reload", "").await;
+    assert_eq!(reloaded.status, 200, "{}", reloaded.text());
+    let attached = admin(&gateway, "PUT", "/routes/r/plugins/misbehave", "").await;
+    assert_eq!(attached.status, 200, "{}", attached.text());
+    let through = send("GET", &gateway.url("/x"), &[], "").await;
+    assert_eq!(
+        through.json()["headers"]["x-misbehave-checked"],
+        json!(["yes"])
+    );
+}

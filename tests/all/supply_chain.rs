@@ -210,4 +210,21 @@ async fn an_upload_needs_a_trusted_signature_when_signing_is_required() {
         described["provenance"]["signature_verified"], true,
         "{described}"
     );
+
+    // The same bytes with a wrong signature are refused, and what runs is
+    // untouched: later changes still load it.
+    let wrong = "ab".repeat(64);
+    let refused = crate::support::send(
+        "PUT",
+        &url,
+        &[
+            ("authorization", auth.as_str()),
+            ("x-portcullis-signature", wrong.as_str()),
+        ],
+        std::fs::read(&component).expect("read"),
+    )
+    .await;
+    assert_eq!(refused.status, 422, "{}", refused.text());
+    let reattached = admin(&gateway, "PUT", "/routes/origin/plugins/noop", "{}").await;
+    assert_eq!(reattached.status, 200, "{}", reattached.text());
 }

@@ -206,8 +206,25 @@ async fn upload(
         return error(StatusCode::INTERNAL_SERVER_ERROR, "no plugin defaults");
     };
     let digest = supply_chain::digest(body);
-    let file = dir.join(format!("{name}-{}.wasm", &digest[..16]));
-    if let Err(e) = store(&dir, &file, body, signature.as_deref()).await {
+    // Named by content: a file once written is never rewritten with other
+    // bytes, and each signature gets a file of its own, so a refused
+    // upload cannot spoil what the running configuration loads.
+    let file = dir.join(format!("{name}-{digest}.wasm"));
+    let signature_file = signature.as_ref().map(|hex| {
+        dir.join(format!(
+            "{name}-{digest}.{}.sig",
+            &supply_chain::digest(hex.as_bytes())[..16]
+        ))
+    });
+    if let Err(e) = store(
+        &dir,
+        &file,
+        body,
+        signature.as_deref(),
+        signature_file.as_deref(),
+    )
+    .await
+    {
         tracing::warn!(file = %file.display(), "cannot store an uploaded component: {e}");
         return error(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -219,7 +236,7 @@ async fn upload(
         let plugin = config.plugins.entry(name).or_insert(defaults);
         plugin.builtin = None;
         // An uploaded signature is checked whether or not signing is required.
-        plugin.signature = signature.map(|_| supply_chain::default_signature_path(&file));
+        plugin.signature = signature_file;
         plugin.path = Some(file);
         plugin.sha256 = Some(digest);
         Ok(())
@@ -234,19 +251,30 @@ async fn store(
     file: &std::path::Path,
     bytes: &Bytes,
     signature: Option<&str>,
+    signature_file: Option<&std::path::Path>,
 ) -> std::io::Result<()> {
     tokio::fs::create_dir_all(dir).await?;
-    if let Some(signature) = signature {
-        let sig = supply_chain::default_signature_path(file);
-        write_by_rename(&sig, format!("{signature}\n").as_bytes()).await?;
+    if let (Some(signature), Some(path)) = (signature, signature_file) {
+        write_by_rename(path, format!("{signature}\n").as_bytes()).await?;
     }
     write_by_rename(file, bytes).await
 }
 
+/// Write through a staging file of this call's own, then rename: readers
+/// never see half a file, and concurrent uploads never share one.
 async fn write_by_rename(file: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    static STAGED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = STAGED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut staged = file.as_os_str().to_owned();
-    staged.push(".partial");
+    staged.push(format!(".{}.{n}.partial", std::process::id()));
     let staged = PathBuf::from(staged);
-    tokio::fs::write(&staged, bytes).await?;
-    tokio::fs::rename(&staged, file).await
+    let written = async {
+        tokio::fs::write(&staged, bytes).await?;
+        tokio::fs::rename(&staged, file).await
+    }
+    .await;
+    if written.is_err() {
+        let _ = tokio::fs::remove_file(&staged).await;
+    }
+    written
 }

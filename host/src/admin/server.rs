@@ -36,6 +36,9 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 pub struct Admin {
     /// SHA-256 of the bearer token, if callers may use one.
     token_sha256: Option<[u8; 32]>,
+    /// Client certificate subjects that are admins; any verified one when
+    /// empty.
+    client_subjects: Vec<String>,
     /// The key store, when `[api_keys]` is configured.
     pub keys: Option<Arc<KeyStore>>,
     /// The gateway in service.
@@ -57,11 +60,13 @@ impl Admin {
     /// certificates where its listener asks for them.
     pub fn new(
         token_sha256: Option<[u8; 32]>,
+        client_subjects: Vec<String>,
         keys: Option<Arc<KeyStore>>,
         live: Arc<Live>,
     ) -> Self {
         Self {
             token_sha256,
+            client_subjects,
             keys,
             live,
         }
@@ -75,7 +80,9 @@ impl Admin {
     /// The caller, if the request is authenticated: a verified client
     /// certificate, else the bearer token.
     fn caller(&self, request: &Request<Incoming>, tls: Option<&TlsFacts>) -> Option<Caller> {
-        if let Some(client) = tls.and_then(|t| t.client.as_ref()) {
+        if let Some(client) = tls.and_then(|t| t.client.as_ref())
+            && (self.client_subjects.is_empty() || self.client_subjects.contains(&client.subject))
+        {
             return Some(Caller::Certificate(client.subject.clone()));
         }
         let expected = self.token_sha256.as_ref()?;

@@ -67,10 +67,11 @@ pub enum AuditError {
     Invalid(#[from] ConfigError),
 }
 
-/// Audit the configuration file at `path`. Findings are sorted by
+/// Audit the configuration file at `path`, without resolving its secrets
+/// or reading the files it names. Findings are sorted by
 /// severity (highest first), then by where they are.
 pub fn audit_file(path: &Path) -> Result<Vec<Finding>, AuditError> {
-    let config = config::load_file(path)?;
+    let config = config::load_file_offline(path)?;
     // Secrets are resolved when a config loads: the raw text tells which
     // were written inline.
     let text = std::fs::read_to_string(path).unwrap_or_default();

@@ -270,10 +270,28 @@ pub const RULES: &[Rule] = &[
 /// HSTS max-age below this is short.
 const ONE_YEAR_S: u64 = 31_536_000;
 
-/// Words in a path that mark a route where credentials are presented.
-const LOGIN_WORDS: [&str; 8] = [
-    "login", "signin", "sign-in", "token", "oauth", "auth", "password", "session",
+/// Words of a path (split at anything not a letter or digit) that mark a
+/// route where credentials are presented.
+const LOGIN_WORDS: [&str; 14] = [
+    "login",
+    "signin",
+    "logon",
+    "token",
+    "tokens",
+    "oauth",
+    "oauth2",
+    "auth",
+    "authorize",
+    "authenticate",
+    "password",
+    "passwords",
+    "session",
+    "sessions",
 ];
+
+/// Tables in plugin settings whose every string value is a secret (HMAC
+/// keys by client id).
+const SECRET_TABLES: [&str; 2] = ["keys", "secrets"];
 
 /// Keys whose string values are secrets.
 const SECRET_KEYS: [&str; 9] = [
@@ -346,14 +364,24 @@ fn server_rules(config: &Config, findings: &mut Vec<Finding>) {
         }
     }
     if let Some(admin) = &config.admin {
-        let mtls = admin
-            .tls
-            .as_ref()
-            .is_some_and(|t| t.client_auth == ClientAuth::Required);
+        // A certificate is required when asked for outright, or when it
+        // is the only way in.
+        let mtls = admin.tls.as_ref().is_some_and(|t| {
+            t.client_auth == ClientAuth::Required
+                || (t.client_auth == ClientAuth::Optional && admin.token_sha256.is_none())
+        });
         if !admin.listen.ip().is_loopback() && !mtls {
             findings.push(ADMIN_EXPOSED.at(
                 "admin.listen",
                 format!("the admin API listens on {}", admin.listen),
+            ));
+        }
+        let admin_ca = admin.tls.as_ref().and_then(|t| t.client_ca.as_ref());
+        let traffic_ca = server.tls.as_ref().and_then(|t| t.client_ca.as_ref());
+        if admin_ca.is_some() && admin_ca == traffic_ca && admin.client_subjects.is_empty() {
+            findings.push(ADMIN_EXPOSED.at(
+                "admin.tls.client_ca",
+                "the admin API trusts the CA of the API's own clients and admin.client_subjects does not narrow it: every API client is an admin",
             ));
         }
     }
@@ -407,8 +435,11 @@ fn route_rules(config: &Config, i: usize, route: &RouteConfig, findings: &mut Ve
         .next()
         .map(|p| p.to_ascii_lowercase())
         .unwrap_or_default();
+    let login = path
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|word| LOGIN_WORDS.contains(&word));
     if route.rate_limits.is_empty() {
-        if LOGIN_WORDS.iter().any(|w| path.contains(w)) {
+        if login {
             findings.push(LOGIN_UNLIMITED.at(
                 format!("{key}.rate_limits"),
                 format!("route {id:?} ({path}) has no rate limit"),
@@ -526,16 +557,17 @@ fn plugin_rules(name: &str, plugin: &PluginConfig, findings: &mut Vec<Finding>) 
         ));
     }
     for (i, origin) in plugin.http_allow.iter().enumerate() {
-        let host = origin
-            .split("://")
-            .nth(1)
-            .map(|rest| rest.split(['/', ':']).next().unwrap_or(rest))
+        let origin_lower = origin.to_ascii_lowercase();
+        let host = http::Uri::try_from(origin_lower.as_str())
+            .ok()
+            .and_then(|uri| uri.host().map(str::to_string))
             .unwrap_or_default();
-        let private = host
-            .trim_matches(['[', ']'])
-            .parse::<IpAddr>()
-            .is_ok_and(|ip| !is_public(ip));
-        if origin.starts_with("http://") || private {
+        let private = host == "localhost"
+            || host
+                .trim_matches(['[', ']'])
+                .parse::<IpAddr>()
+                .is_ok_and(|ip| !is_public(ip));
+        if origin_lower.starts_with("http://") || private {
             findings.push(CLEARTEXT_OUTBOUND.at(
                 format!("{key}.http_allow[{i}]"),
                 format!("plugin {name:?} may call {origin}"),
@@ -577,17 +609,32 @@ fn inline_secrets(table: &toml::Table, prefix: &str, findings: &mut Vec<Finding>
         } else {
             format!("{prefix}.{key}")
         };
-        let secret_key = SECRET_KEYS.contains(&key.as_str()) || prefix == "upload_keys";
+        // `[upload_keys]`, and `keys`/`secrets` tables inside plugin
+        // settings (not `[plugins.keys]`, a plugin named so).
+        let last = prefix.rsplit('.').next().unwrap_or(prefix);
+        let in_secret_table = prefix == "upload_keys"
+            || (prefix.contains("settings") && SECRET_TABLES.contains(&last));
+        let secret_key = SECRET_KEYS.contains(&key.as_str()) || in_secret_table;
+        let inline = |text: &str| !text.is_empty() && !is_reference(text);
         match value {
-            toml::Value::String(text) if secret_key && !is_reference(text) && !text.is_empty() => {
+            toml::Value::String(text) if secret_key && inline(text) => {
                 findings
                     .push(INLINE_SECRET.at(path.clone(), format!("{path} holds its value inline")));
             }
             toml::Value::Table(inner) => inline_secrets(inner, &path, findings),
             toml::Value::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
-                    if let toml::Value::Table(inner) = item {
-                        inline_secrets(inner, &format!("{path}[{i}]"), findings);
+                    match item {
+                        toml::Value::Table(inner) => {
+                            inline_secrets(inner, &format!("{path}[{i}]"), findings);
+                        }
+                        toml::Value::String(text) if secret_key && inline(text) => {
+                            findings.push(INLINE_SECRET.at(
+                                format!("{path}[{i}]"),
+                                format!("{path}[{i}] holds its value inline"),
+                            ));
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -629,5 +676,17 @@ mod tests {
                 "upload_keys.a"
             ]
         );
+    }
+
+    #[test]
+    fn tables_of_keys_are_secrets() {
+        let hmac: toml::Table = toml::from_str(
+            "[plugins.hmac.settings.keys]\nclient-1 = \"inline\"\nclient-2 = \"env:K\"\n",
+        )
+        .expect("toml");
+        let mut found = Vec::new();
+        inline_secrets(&hmac, "", &mut found);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].location, "plugins.hmac.settings.keys.client-1");
     }
 }

@@ -48,19 +48,36 @@ impl ConfigError {
 
 /// Read, parse and check a config file.
 pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError::new(path, "", format!("cannot read the file: {e}")))?;
-    let mut config = parse(path, &text)?;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    check(path, dir, &mut config)?;
+    let mut config = read_file(path)?;
+    check_config(path, &mut config)?;
     Ok(config)
 }
 
-/// Check a configuration built in memory (an edit of a checked one) as if
-/// it had been read from `file`.
+/// Read and parse a config file, as written: paths not yet joined to its
+/// directory, secrets not resolved, nothing checked beyond its shape.
+pub fn read_file(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new(path, "", format!("cannot read the file: {e}")))?;
+    parse(path, &text)
+}
+
+/// Check a configuration as written (read by [`read_file`], perhaps
+/// edited since) as if it had been read from `file`: paths are joined to
+/// its directory and secrets resolved, so this runs once per value.
 pub fn check_config(file: &Path, config: &mut Config) -> Result<(), ConfigError> {
     let dir = file.parent().unwrap_or(Path::new("."));
-    check(file, dir, config)
+    check(file, dir, config, false)
+}
+
+/// Read and check a config file without touching anything it names: no
+/// secret resolved, no plugin, mount or database file looked at. What
+/// `portcullis audit` reads, so a CI job needs neither the secrets nor
+/// the built plugins.
+pub fn load_file_offline(path: &Path) -> Result<Config, ConfigError> {
+    let mut config = read_file(path)?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    check(path, dir, &mut config, true)?;
+    Ok(config)
 }
 
 fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
@@ -85,7 +102,7 @@ fn toml_error(path: &Path, text: &str, error: &toml::de::Error, key: &str) -> Co
 }
 
 /// Checks that serde cannot express: references, exclusive keys, ranges.
-fn check(file: &Path, dir: &Path, config: &mut Config) -> Result<(), ConfigError> {
+fn check(file: &Path, dir: &Path, config: &mut Config, offline: bool) -> Result<(), ConfigError> {
     let err = |key: String, reason: String| ConfigError::new(file, key, reason);
 
     for (name, plugin) in &mut config.plugins {
@@ -104,7 +121,7 @@ fn check(file: &Path, dir: &Path, config: &mut Config) -> Result<(), ConfigError
             }
             (None, Some(path)) => {
                 let full = dir.join(path);
-                if !full.is_file() {
+                if !offline && !full.is_file() {
                     return Err(err(
                         format!("{key}.path"),
                         format!("{} is not a file", full.display()),
@@ -134,12 +151,16 @@ fn check(file: &Path, dir: &Path, config: &mut Config) -> Result<(), ConfigError
             }
             *signature = dir.join(&*signature);
         }
-        if plugin.breaker.failures > 0
-            && (plugin.breaker.window_ms == 0 || plugin.breaker.cooldown_ms == 0)
+        let breaker = &plugin.breaker;
+        if breaker.failures > 0
+            && (breaker.window_ms == 0
+                || breaker.cooldown_ms == 0
+                || !(0.0..=1.0).contains(&breaker.failure_ratio))
         {
             return Err(err(
                 format!("{key}.breaker"),
-                "window_ms and cooldown_ms must be at least 1".into(),
+                "window_ms and cooldown_ms must be at least 1, failure_ratio between 0 and 1"
+                    .into(),
             ));
         }
         for (mount, path) in plugin.mounts.iter_mut() {
@@ -155,7 +176,7 @@ fn check(file: &Path, dir: &Path, config: &mut Config) -> Result<(), ConfigError
                 ));
             }
             let full = dir.join(&*path);
-            if !full.is_dir() {
+            if !offline && !full.is_dir() {
                 return Err(err(
                     mount_key,
                     format!("{} is not a directory", full.display()),
@@ -239,8 +260,10 @@ fn check(file: &Path, dir: &Path, config: &mut Config) -> Result<(), ConfigError
                 "the plugin checks API keys: configure [api_keys] store = \"...\"".into(),
             ));
         }
-        secret::resolve_table(&mut plugin.settings, dir, &format!("{key}.settings"))
-            .map_err(|(key, reason)| err(key, reason))?;
+        if !offline {
+            secret::resolve_table(&mut plugin.settings, dir, &format!("{key}.settings"))
+                .map_err(|(key, reason)| err(key, reason))?;
+        }
     }
 
     if let Err((name, reason)) = crate::apikeys::Plans::new(&config.usage_plans) {
@@ -316,10 +339,12 @@ fn check(file: &Path, dir: &Path, config: &mut Config) -> Result<(), ConfigError
     let mut seen_ids = std::collections::HashSet::new();
     if let Some(geo) = &mut config.geo {
         geo.database = dir.join(&geo.database);
-        geo.loaded = Some(
-            crate::geo::GeoDb::open(&geo.database)
-                .map_err(|reason| err("geo.database".into(), reason))?,
-        );
+        if !offline {
+            geo.loaded = Some(
+                crate::geo::GeoDb::open(&geo.database)
+                    .map_err(|reason| err("geo.database".into(), reason))?,
+            );
+        }
         if geo.reload_check_ms == 0 {
             return Err(err(
                 "geo.reload_check_ms".into(),
@@ -330,6 +355,9 @@ fn check(file: &Path, dir: &Path, config: &mut Config) -> Result<(), ConfigError
 
     for (name, secret) in config.upload_keys.iter_mut() {
         let key = format!("upload_keys.{name}");
+        if offline {
+            continue;
+        }
         if let Some(resolved) = secret::resolve(secret, dir).map_err(|e| err(key.clone(), e))? {
             *secret = resolved;
         }
@@ -428,7 +456,9 @@ fn check(file: &Path, dir: &Path, config: &mut Config) -> Result<(), ConfigError
                     format!("no plugin {:?} in [plugins]", entry.name),
                 ));
             }
-            if let Some(settings) = &mut entry.settings {
+            if let Some(settings) = &mut entry.settings
+                && !offline
+            {
                 secret::resolve_table(settings, dir, &format!("{pkey}.settings"))
                     .map_err(|(key, reason)| err(key, reason))?;
             }

@@ -9,5 +9,5 @@ pub mod model;
 mod secret;
 mod upstreams;
 
-pub use load::{ConfigError, check_config, load_file};
+pub use load::{ConfigError, check_config, load_file, load_file_offline, read_file};
 pub use model::*;

@@ -94,6 +94,11 @@ pub struct AdminConfig {
     /// certificate authenticates a caller as the token does. Required on
     /// an address beyond loopback.
     pub tls: Option<TlsConfig>,
+    /// With `[admin.tls]` client certificates: the subjects (as
+    /// `CN=operator`) whose certificates are admins; any the CA verified
+    /// when empty.
+    #[serde(default)]
+    pub client_subjects: Vec<String>,
     /// Where components uploaded through the admin API are stored,
     /// relative to the config file.
     #[serde(default = "default_upload_dir")]
@@ -356,16 +361,20 @@ pub struct PluginConfig {
     pub breaker: BreakerConfig,
 }
 
-/// `[plugins.NAME.breaker]`: a plugin that traps or times out `failures`
-/// times within `window_ms` is not called for `cooldown_ms`: its
-/// `on_error` outcome applies at once. Then one call is let through; its
-/// success closes the breaker, its failure opens it again.
+/// `[plugins.NAME.breaker]`: a plugin that traps or times out at least
+/// `failures` times within `window_ms`, in at least `failure_ratio` of its
+/// calls there, is not called for `cooldown_ms`: its `on_error` outcome
+/// applies at once. Then one call is let through; its success closes the
+/// breaker, its failure opens it again.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BreakerConfig {
-    /// Failures that open it; 0 turns the breaker off.
+    /// Failures that open it, at the least; 0 turns the breaker off.
     #[serde(default = "default_breaker_failures")]
     pub failures: u32,
+    /// The share of the window's calls that must have failed too.
+    #[serde(default = "default_breaker_failure_ratio")]
+    pub failure_ratio: f64,
     /// The window they are counted in.
     #[serde(default = "default_breaker_window_ms")]
     pub window_ms: u64,
@@ -378,6 +387,7 @@ impl Default for BreakerConfig {
     fn default() -> Self {
         Self {
             failures: default_breaker_failures(),
+            failure_ratio: default_breaker_failure_ratio(),
             window_ms: default_breaker_window_ms(),
             cooldown_ms: default_breaker_cooldown_ms(),
         }
@@ -386,6 +396,10 @@ impl Default for BreakerConfig {
 
 fn default_breaker_failures() -> u32 {
     5
+}
+
+fn default_breaker_failure_ratio() -> f64 {
+    0.5
 }
 
 fn default_breaker_window_ms() -> u64 {

@@ -1,11 +1,13 @@
-//! The crash-loop breaker of one plugin. Closed, it counts traps and
-//! timeouts in a sliding window; `failures` of them open it, and for
-//! `cooldown` the plugin is not called at all (its `on_error` outcome
-//! applies at once, so a crashing plugin costs nothing per request). Then
-//! it is half-open: one call goes through as a trial; success closes the
-//! breaker, failure opens it for another cooldown.
+//! The crash-loop breaker of one plugin. Closed, it counts calls and
+//! failures (traps, timeouts) over a sliding window kept in ten buckets;
+//! at least `failures` failures making up at least `failure_ratio` of the
+//! window's calls open it, and for `cooldown` the plugin is not called at
+//! all (its `on_error` outcome applies at once, so a crashing plugin costs
+//! nothing per request). The ratio is what keeps a few hostile requests
+//! that make a plugin fail from switching it off for everyone while most
+//! calls succeed. Then it is half-open: one call goes through as a trial;
+//! success closes the breaker, failure opens it for another cooldown.
 
-use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -34,9 +36,21 @@ pub enum Admission {
     Skip,
 }
 
+/// Buckets the window is counted in.
+const BUCKETS: u64 = 10;
+
+/// Calls and failures in one bucket of the window.
+#[derive(Debug, Clone, Copy, Default)]
+struct Bucket {
+    /// Which bucket of time since the breaker was made this one counts.
+    index: u64,
+    calls: u32,
+    failures: u32,
+}
+
 enum State {
     Closed {
-        failures: VecDeque<Instant>,
+        buckets: [Bucket; BUCKETS as usize],
     },
     Open {
         until: Instant,
@@ -48,24 +62,33 @@ enum State {
     },
 }
 
+fn closed() -> State {
+    State::Closed {
+        buckets: [Bucket::default(); BUCKETS as usize],
+    }
+}
+
 /// One plugin's breaker.
 pub struct Breaker {
-    failures: usize,
-    window: Duration,
+    failures: u32,
+    failure_ratio: f64,
+    bucket: Duration,
     cooldown: Duration,
+    born: Instant,
     state: Mutex<State>,
 }
 
 impl Breaker {
     /// From config; `failures = 0` makes one that never opens.
     pub fn new(config: &BreakerConfig) -> Self {
+        let window = Duration::from_millis(config.window_ms);
         Self {
-            failures: usize::try_from(config.failures).unwrap_or(usize::MAX),
-            window: Duration::from_millis(config.window_ms),
+            failures: config.failures,
+            failure_ratio: config.failure_ratio,
+            bucket: (window / BUCKETS as u32).max(Duration::from_millis(1)),
             cooldown: Duration::from_millis(config.cooldown_ms),
-            state: Mutex::new(State::Closed {
-                failures: VecDeque::new(),
-            }),
+            born: Instant::now(),
+            state: Mutex::new(closed()),
         }
     }
 
@@ -101,9 +124,7 @@ impl Breaker {
         let now = Instant::now();
         match (&mut *state, admission, failed) {
             (State::HalfOpen { .. }, Admission::Trial, false) => {
-                *state = State::Closed {
-                    failures: VecDeque::new(),
-                };
+                *state = closed();
                 Some(BreakerState::Closed)
             }
             (State::HalfOpen { .. }, Admission::Trial, true) => {
@@ -112,15 +133,14 @@ impl Breaker {
                 };
                 Some(BreakerState::Open)
             }
-            (State::Closed { failures }, _, true) => {
-                while failures
-                    .front()
-                    .is_some_and(|t| now.duration_since(*t) > self.window)
-                {
-                    failures.pop_front();
-                }
-                failures.push_back(now);
-                if failures.len() >= self.failures {
+            (State::Closed { buckets }, _, _) => {
+                let index = u64::try_from(
+                    now.duration_since(self.born).as_nanos() / self.bucket.as_nanos().max(1),
+                )
+                .unwrap_or(u64::MAX);
+                let (calls, failures) = count(buckets, index, failed);
+                let ratio = failures as f64 / calls.max(1) as f64;
+                if failed && failures >= u64::from(self.failures) && ratio >= self.failure_ratio {
                     *state = State::Open {
                         until: now + self.cooldown,
                     };
@@ -130,6 +150,21 @@ impl Breaker {
                 }
             }
             _ => None,
+        }
+    }
+
+    /// A trial that never reached the plugin (no instance was free): the
+    /// next request may try instead of waiting out another cooldown.
+    pub fn abandon(&self, admission: Admission) {
+        if admission != Admission::Trial {
+            return;
+        }
+        if let Ok(mut state) = self.state.lock()
+            && matches!(*state, State::HalfOpen { .. })
+        {
+            *state = State::Open {
+                until: Instant::now(),
+            };
         }
     }
 
@@ -143,6 +178,26 @@ impl Breaker {
     }
 }
 
+/// Count one call in bucket `index` and return the window's calls and
+/// failures.
+fn count(buckets: &mut [Bucket; BUCKETS as usize], index: u64, failed: bool) -> (u64, u64) {
+    let slot = &mut buckets[(index % BUCKETS) as usize];
+    if slot.index != index {
+        *slot = Bucket {
+            index,
+            ..Bucket::default()
+        };
+    }
+    slot.calls = slot.calls.saturating_add(1);
+    slot.failures = slot.failures.saturating_add(u32::from(failed));
+    buckets
+        .iter()
+        .filter(|b| b.index <= index && b.index + BUCKETS > index)
+        .fold((0, 0), |(calls, failures), b| {
+            (calls + u64::from(b.calls), failures + u64::from(b.failures))
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,6 +205,7 @@ mod tests {
     fn breaker(cooldown_ms: u64) -> Breaker {
         Breaker::new(&BreakerConfig {
             failures: 3,
+            failure_ratio: 0.5,
             window_ms: 60_000,
             cooldown_ms,
         })
@@ -168,6 +224,22 @@ mod tests {
     }
 
     #[test]
+    fn a_few_failures_among_many_successes_do_not_open_it() {
+        let b = breaker(60_000);
+        for _ in 0..20 {
+            b.record(Admission::Call, false);
+        }
+        for _ in 0..5 {
+            assert_eq!(b.record(Admission::Call, true), None);
+        }
+        assert_eq!(b.state(), BreakerState::Closed);
+        for _ in 0..15 {
+            b.record(Admission::Call, true);
+        }
+        assert_eq!(b.state(), BreakerState::Open, "20 of 40 calls failed");
+    }
+
+    #[test]
     fn after_the_cooldown_one_trial_decides() {
         let b = breaker(0);
         for _ in 0..3 {
@@ -183,30 +255,41 @@ mod tests {
         assert_eq!(b.admit(), Admission::Call);
     }
 
-    #[test]
-    fn one_trial_at_a_time() {
+    /// Open, with its cooldown over.
+    fn cooled_down() -> Breaker {
         let b = breaker(60_000);
         for _ in 0..3 {
             b.record(Admission::Call, true);
         }
-        // Force the cooldown over.
-        *b.state.lock().expect("lock") = State::Open {
-            until: Instant::now(),
-        };
+        if let Ok(mut state) = b.state.lock() {
+            *state = State::Open {
+                until: Instant::now(),
+            };
+        }
+        b
+    }
+
+    #[test]
+    fn one_trial_at_a_time() {
+        let b = cooled_down();
         assert_eq!(b.admit(), Admission::Trial);
         assert_eq!(b.admit(), Admission::Skip);
         assert_eq!(b.state(), BreakerState::HalfOpen);
     }
 
     #[test]
-    fn successes_do_not_count_and_zero_disables() {
-        let b = breaker(60_000);
-        for _ in 0..10 {
-            b.record(Admission::Call, false);
-        }
-        assert_eq!(b.state(), BreakerState::Closed);
+    fn an_abandoned_trial_lets_the_next_request_try() {
+        let b = cooled_down();
+        assert_eq!(b.admit(), Admission::Trial);
+        b.abandon(Admission::Trial);
+        assert_eq!(b.admit(), Admission::Trial);
+    }
+
+    #[test]
+    fn zero_failures_disables_it() {
         let off = Breaker::new(&BreakerConfig {
             failures: 0,
+            failure_ratio: 0.5,
             window_ms: 1,
             cooldown_ms: 1,
         });
@@ -214,5 +297,18 @@ mod tests {
             off.record(Admission::Call, true);
         }
         assert_eq!(off.admit(), Admission::Call);
+    }
+
+    #[test]
+    fn old_buckets_leave_the_window() {
+        let mut buckets = [Bucket::default(); BUCKETS as usize];
+        for index in 0..5 {
+            count(&mut buckets, index, true);
+        }
+        assert_eq!(
+            count(&mut buckets, 13, false),
+            (2, 1),
+            "buckets 0-3 are past"
+        );
     }
 }

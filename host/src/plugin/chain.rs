@@ -148,14 +148,15 @@ impl Chain {
                 Lent::Skip => continue,
                 Lent::OverBudget => return Err(GatewayError::PayloadTooLarge),
             };
-            over_budget(link, budget)?;
             let started = Instant::now();
             let outcome = match (authorizer, phase) {
+                // A cached or refused identity costs no call, so no budget.
                 (Some(authorizer), Phase::RequestHeaders) => {
                     match authorizer.gate(request, context) {
                         Gate::Refuse(denial) => Ok(Decision::Deny(denial)),
                         Gate::Known(decision) => Ok(decision),
                         Gate::Ask(pending) => {
+                            over_budget(link, budget)?;
                             call(link, phase, request.clone(), None, None, context.clone())
                                 .await
                                 .map(|decision| authorizer.settle(pending, decision))
@@ -163,6 +164,7 @@ impl Chain {
                     }
                 }
                 _ => {
+                    over_budget(link, budget)?;
                     call(
                         link,
                         phase,
@@ -371,7 +373,14 @@ async fn call(
         definition.stats.skipped.fetch_add(1, Ordering::Relaxed);
         return Err("the plugin's breaker is open".into());
     }
-    let mut lease = link.acquire().await.map_err(|e| e.to_string())?;
+    let mut lease = match link.acquire().await {
+        Ok(lease) => lease,
+        Err(e) => {
+            // No instance, so no trial: let the next request have one.
+            definition.breaker.abandon(admission);
+            return Err(e.to_string());
+        }
+    };
     let timeout = definition.timeout;
     definition.stats.calls.fetch_add(1, Ordering::Relaxed);
     let result = match (lease.instance(), response) {

@@ -59,6 +59,8 @@ pub struct PluginRuntime {
     cache_dir: Option<PathBuf>,
     signing: crate::config::SigningConfig,
     chain_budget: Option<std::time::Duration>,
+    /// What the engine was built for: instances and memory per instance.
+    engine_limits: (u32, u32),
 }
 
 impl PluginRuntime {
@@ -68,18 +70,25 @@ impl PluginRuntime {
         rate_limits: RateLimitPolicies,
         api_keys: Option<ApiKeys>,
     ) -> wasmtime::Result<Self> {
-        Self::with_store(config, rate_limits, api_keys, None)
+        Self::after(config, rate_limits, api_keys, None)
     }
 
-    /// As [`PluginRuntime::new`], with plugin key-value state carried over
-    /// from the runtime of a configuration being replaced.
-    pub fn with_store(
+    /// As [`PluginRuntime::new`], replacing the runtime of a running
+    /// configuration: its plugins' key-value state carries over, and its
+    /// engine too while the engine's settings are the same, so a reload
+    /// does not set up a second instance allocator.
+    pub fn after(
         config: &Config,
         rate_limits: RateLimitPolicies,
         api_keys: Option<ApiKeys>,
-        kv: Option<Arc<KvStore>>,
+        previous: Option<&PluginRuntime>,
     ) -> wasmtime::Result<Self> {
-        let engine = engine::build(&config.runtime)?;
+        let limits = (config.runtime.max_instances, config.runtime.max_memory_mib);
+        let engine = match previous {
+            Some(previous) if previous.engine_limits == limits => previous.engine.clone(),
+            _ => engine::build(&config.runtime)?,
+        };
+        let kv = previous.map(|p| p.kv.clone());
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         PluginBindings::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
@@ -114,14 +123,10 @@ impl PluginRuntime {
             geo,
             cache_dir,
             signing: config.signing.clone(),
+            engine_limits: limits,
             chain_budget: (config.runtime.chain_budget_ms > 0)
                 .then(|| std::time::Duration::from_millis(config.runtime.chain_budget_ms)),
         })
-    }
-
-    /// The plugins' key-value state.
-    pub fn kv(&self) -> Arc<KvStore> {
-        self.kv.clone()
     }
 
     /// The engine.

@@ -63,19 +63,46 @@ impl Gateway {
         Self::try_start_with(server_keys, "", toml)
     }
 
+    /// Like [`Gateway::start`], run from the config directory's parent
+    /// and named by a relative path (`DIR/portcullis.toml`), as an
+    /// operator typing `--config deploy/portcullis.toml` would.
+    pub fn start_with_relative_config(toml: &str) -> Gateway {
+        Self::try_start_with_path("", "", toml, true)
+            .unwrap_or_else(|logs| panic!("gateway did not start:\n{logs}"))
+    }
+
     fn try_start_with(
         server_keys: &str,
         runtime_keys: &str,
         toml: &str,
+    ) -> Result<Gateway, String> {
+        Self::try_start_with_path(server_keys, runtime_keys, toml, false)
+    }
+
+    fn try_start_with_path(
+        server_keys: &str,
+        runtime_keys: &str,
+        toml: &str,
+        relative: bool,
     ) -> Result<Gateway, String> {
         let full = format!(
             "[server]\nlisten = \"127.0.0.1:0\"\ngrace_period_ms = 5000\n{server_keys}\n\n[runtime]\ncache_dir = {:?}\n{runtime_keys}\n\n{toml}",
             plugin_cache().display().to_string()
         );
         let (dir, path) = write_config(&full);
-        let mut child = Command::new(binary())
-            .args(["run", "--log-format", "json", "--config"])
-            .arg(&path)
+        let mut command = Command::new(binary());
+        command.args(["run", "--log-format", "json", "--config"]);
+        match (relative, dir.path().parent(), dir.path().file_name()) {
+            (true, Some(parent), Some(name)) => {
+                command
+                    .current_dir(parent)
+                    .arg(Path::new(name).join("portcullis.toml"));
+            }
+            _ => {
+                command.arg(&path);
+            }
+        }
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
