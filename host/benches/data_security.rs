@@ -22,7 +22,7 @@ use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
 use portcullis_host::context::RequestContext;
 use portcullis_host::plugin::bindings::Phase;
-use portcullis_host::plugin::chain::{Chain, ChainBudget, Flow, PhaseBody};
+use portcullis_host::plugin::chain::{Chain, ChainRun, Flow, PhaseBody};
 use portcullis_host::plugin::view::{RequestView, ResponseView};
 use serde_json::json;
 
@@ -48,7 +48,7 @@ fn request_phase(
                 &mut view,
                 phase_body,
                 &mut context,
-                &mut ChainBudget::unlimited(),
+                &mut ChainRun::unlimited(),
             )
             .await
             .expect("phase");
@@ -82,7 +82,7 @@ fn response_phase(
                 &mut response,
                 phase_body,
                 &mut context,
-                &mut ChainBudget::unlimited(),
+                &mut ChainRun::unlimited(),
             )
             .await
             .expect("phase");

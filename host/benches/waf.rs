@@ -20,7 +20,7 @@ use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
 use portcullis_host::context::RequestContext;
 use portcullis_host::plugin::bindings::Phase;
-use portcullis_host::plugin::chain::{Chain, ChainBudget, Flow, PhaseBody};
+use portcullis_host::plugin::chain::{Chain, ChainRun, Flow, PhaseBody};
 use portcullis_host::plugin::view::RequestView;
 use serde_json::json;
 
@@ -65,7 +65,7 @@ fn call(
                 &mut view,
                 None,
                 &mut context,
-                &mut ChainBudget::unlimited(),
+                &mut ChainRun::unlimited(),
             )
             .await
             .expect("headers phase");
@@ -83,7 +83,7 @@ fn call(
                 &mut view,
                 Some(phase_body),
                 &mut context,
-                &mut ChainBudget::unlimited(),
+                &mut ChainRun::unlimited(),
             )
             .await
             .expect("body phase");

@@ -63,3 +63,14 @@ pub fn chain(head: Bytes, tail: BoxBody) -> BoxBody {
     let tail = http_body_util::BodyStream::new(tail);
     StreamBody::new(futures_util::StreamExt::chain(head, tail)).boxed_unsync()
 }
+
+/// `body`, adding the bytes it yields to `counter`.
+pub fn counted(body: BoxBody, counter: std::sync::Arc<std::sync::atomic::AtomicU64>) -> BoxBody {
+    body.map_frame(move |frame| {
+        if let Some(data) = frame.data_ref() {
+            counter.fetch_add(data.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        }
+        frame
+    })
+    .boxed_unsync()
+}

@@ -25,6 +25,7 @@ pub mod plugin;
 pub mod ratelimit;
 pub mod routing;
 pub mod server;
+pub mod telemetry;
 pub mod tls;
 pub mod uploads;
 pub mod upstream;

@@ -154,6 +154,16 @@ async fn blocking<T: Send + 'static>(
 }
 
 fn log_outcome(reason: &str, outcome: &Result<Applied, BuildError>) {
+    let result = if outcome.is_ok() {
+        "applied"
+    } else {
+        "refused"
+    };
+    crate::telemetry::get()
+        .metrics
+        .config_changes
+        .get_or_create(&vec![("result", result.to_string())])
+        .inc();
     match outcome {
         Ok(applied) => tracing::info!(
             target: "audit",
@@ -175,7 +185,12 @@ fn log_outcome(reason: &str, outcome: &Result<Applied, BuildError>) {
 /// Refuse changes to what the listeners were set up with.
 fn restart_only_unchanged(running: &Config, next: &Config, file: &Path) -> Result<(), ConfigError> {
     let (a, b) = (&running.server, &next.server);
-    let fixed: [(&str, String, String); 11] = [
+    let fixed: [(&str, String, String); 12] = [
+        (
+            "logging",
+            format!("{:?}", running.logging),
+            format!("{:?}", next.logging),
+        ),
         ("server.listen", a.listen.to_string(), b.listen.to_string()),
         (
             "server.http_redirect_listen",

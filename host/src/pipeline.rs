@@ -35,7 +35,8 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::AtomicU64;
+use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, HOST, HeaderName, HeaderValue, STRICT_TRANSPORT_SECURITY};
@@ -52,6 +53,11 @@ use crate::plugin::chain::{Flow, PhaseBody};
 use crate::plugin::view::{RequestView, ResponseView};
 use crate::ratelimit::{Allowance, Policy};
 use crate::routing::{self, Route};
+use crate::telemetry::{
+    self,
+    access::{self, AccessFacts},
+    finish::{Logged, Pending},
+};
 use crate::tls::TlsFacts;
 use crate::uploads;
 use crate::upstream::Upstream;
@@ -64,10 +70,16 @@ pub async fn handle(
     tls: Option<Arc<TlsFacts>>,
 ) -> Response<BoxBody> {
     let started = Instant::now();
+    let time = SystemTime::now();
     let request_id = forwarding::request_id(request.headers());
     let method = request.method().clone();
-    let path = request.uri().path().to_string();
-    let mut route_id: Option<Arc<str>> = None;
+    let target = access::redacted_target(
+        request.uri().path(),
+        request.uri().query(),
+        &telemetry::get().redact_query,
+    );
+    let mut facts = AccessFacts::default();
+    let bytes_in = Arc::new(AtomicU64::new(0));
 
     let is_tls = tls.is_some();
     let connection = Connection {
@@ -76,7 +88,14 @@ pub async fn handle(
     };
     let proxied = tokio::time::timeout(
         gateway.request_timeout,
-        proxy(&gateway, request, connection, &request_id, &mut route_id),
+        proxy(
+            &gateway,
+            request,
+            connection,
+            &request_id,
+            &mut facts,
+            bytes_in.clone(),
+        ),
     )
     .await
     .unwrap_or(Err(GatewayError::RequestTimeout));
@@ -84,6 +103,7 @@ pub async fn handle(
         Ok(response) => response,
         Err(error) => {
             tracing::warn!(request_id, error = %error, code = error.code(), "request failed");
+            note_error(&mut facts, &error);
             error.into_response(&request_id)
         }
     };
@@ -95,18 +115,56 @@ pub async fn handle(
             .headers_mut()
             .insert(STRICT_TRANSPORT_SECURITY, hsts.clone());
     }
-    tracing::info!(
-        target: "access",
-        request_id,
-        client = %client.ip(),
-        method = %method,
-        path,
-        route = route_id.as_deref().unwrap_or("-"),
-        status = response.status().as_u16(),
-        duration_us = started.elapsed().as_micros() as u64,
-        "request"
-    );
-    response
+    // The access line and the request's metrics are written when the
+    // body has been sent.
+    let status = response.status().as_u16();
+    response.map(|body| {
+        Logged::wrap(
+            body,
+            Pending {
+                time,
+                started,
+                request_id,
+                peer_ip: client.ip(),
+                method,
+                target,
+                status,
+                bytes_in,
+                facts,
+            },
+        )
+    })
+}
+
+/// Count an error the gateway answered with where it has a metric.
+fn note_error(facts: &mut AccessFacts, error: &GatewayError) {
+    let metrics = &telemetry::get().metrics;
+    let route = || facts.route.as_deref().unwrap_or("-").to_string();
+    match error {
+        GatewayError::RateLimited(rejection) => {
+            metrics
+                .rate_limited
+                .get_or_create(&vec![("policy", rejection.name.to_string())])
+                .inc();
+        }
+        GatewayError::UpstreamUnavailable(_)
+        | GatewayError::UpstreamUnreachable(_)
+        | GatewayError::UpstreamTimeout
+        | GatewayError::BadUpstreamResponse(_)
+        | GatewayError::RegionUnavailable(_) => {
+            metrics
+                .upstream_errors
+                .get_or_create(&vec![
+                    ("route", route()),
+                    ("kind", error.code().to_string()),
+                ])
+                .inc();
+        }
+        _ => {}
+    }
+    if facts.deny_reason.is_none() {
+        facts.deny_reason = Some(error.code().to_string());
+    }
 }
 
 /// What the request's connection tells about the client.
@@ -120,7 +178,8 @@ async fn proxy(
     request: Request<Incoming>,
     connection: Connection,
     request_id: &str,
-    route_id: &mut Option<Arc<str>>,
+    facts: &mut AccessFacts,
+    bytes_in: Arc<AtomicU64>,
 ) -> Result<Response<BoxBody>, GatewayError> {
     // 1. Limits.
     let (mut parts, incoming) = request.into_parts();
@@ -147,7 +206,7 @@ async fn proxy(
         .router
         .find(&authority, parts.uri.path(), &parts.method)
         .ok_or(GatewayError::NoRoute)?;
-    *route_id = Some(route.id.clone());
+    facts.route = Some(route.id.clone());
 
     // A valid signed upload URL sets this request's body limit, and its
     // body streams upstream unbuffered (it has a Content-Length).
@@ -164,7 +223,10 @@ async fn proxy(
     };
     let body_limit = admitted.as_ref().map_or(max_body, |a| a.max_bytes);
     let limit = usize::try_from(body_limit).unwrap_or(usize::MAX);
-    let mut request_body = body::boxed(http_body_util::Limited::new(incoming, limit));
+    let mut request_body = body::counted(
+        body::boxed(http_body_util::Limited::new(incoming, limit)),
+        bytes_in,
+    );
 
     // 3. The request as plugins see it.
     // The upstream must see the host this request was routed by: an
@@ -175,6 +237,7 @@ async fn proxy(
     }
     let client_ip =
         forwarding::client_ip(connection.peer_ip, &parts.headers, &gateway.trusted_proxies);
+    facts.client_ip = Some(client_ip);
     let mut view = Arc::new(RequestView {
         method: parts.method.clone(),
         scheme: if connection.tls.is_some() {
@@ -199,7 +262,7 @@ async fn proxy(
     });
     let mut context = Arc::new(RequestContext::default());
     let chain = &route.chain;
-    let mut plugin_time = chain.budget();
+    facts.chain = chain.budget();
 
     if route.require_client_cert && view.tls.as_ref().is_none_or(|t| t.client.is_none()) {
         return Err(GatewayError::ClientCertificateRequired);
@@ -217,17 +280,17 @@ async fn proxy(
     let mut allowance = check_limits(&route.limits.before_plugins, &view, &context, None)?;
 
     // 5. request-headers phase.
-    if let Flow::Deny { denial, .. } = chain
+    if let Flow::Deny { plugin, denial } = chain
         .on_request(
             Phase::RequestHeaders,
             &mut view,
             None,
             &mut context,
-            &mut plugin_time,
+            &mut facts.chain,
         )
         .await?
     {
-        return Ok(denial_response(denial));
+        return Ok(denied(facts, &context, &plugin, denial));
     }
 
     // 6. Rate limits keyed by the consumer the plugins authenticated.
@@ -260,17 +323,17 @@ async fn proxy(
             bytes: &mut bytes,
             complete: rest.is_none(),
         };
-        if let Flow::Deny { denial, .. } = chain
+        if let Flow::Deny { plugin, denial } = chain
             .on_request(
                 Phase::RequestBody,
                 &mut view,
                 Some(phase_body),
                 &mut context,
-                &mut plugin_time,
+                &mut facts.chain,
             )
             .await?
         {
-            return Ok(denial_response(denial));
+            return Ok(denied(facts, &context, &plugin, denial));
         }
         request_body = match rest {
             None => body::full(bytes),
@@ -293,6 +356,8 @@ async fn proxy(
     // response phase still needs the request view.
     let keep_view = chain.has_phase(Phase::ResponseHeaders) || chain.has_phase(Phase::ResponseBody);
     let upstream_request = upstream_request(&mut view, keep_view, route, request_body)?;
+    let upstream_started = Instant::now();
+    note_context(facts, &context);
     let response = match &route.regions {
         // The country a plugin established wins over the database's: a
         // plugin may know better (e.g. a trusted CDN's header).
@@ -304,6 +369,7 @@ async fn proxy(
         }
         None => route.upstream.send(upstream_request).await?,
     };
+    facts.upstream = Some(upstream_started.elapsed());
 
     // 9. Response phases.
     let (mut head, mut response_body) = response.into_parts();
@@ -313,18 +379,18 @@ async fn proxy(
             status: head.status.as_u16(),
             headers: std::mem::take(&mut head.headers),
         });
-        if let Flow::Deny { denial, .. } = chain
+        if let Flow::Deny { plugin, denial } = chain
             .on_response(
                 Phase::ResponseHeaders,
                 &view,
                 &mut response_view,
                 None,
                 &mut context,
-                &mut plugin_time,
+                &mut facts.chain,
             )
             .await?
         {
-            return Ok(denial_response(denial));
+            return Ok(denied(facts, &context, &plugin, denial));
         }
         if let Some(budget) = chain.body_budget(Phase::ResponseBody) {
             let (mut bytes, rest) = match body::buffer_up_to(response_body, budget).await {
@@ -336,18 +402,18 @@ async fn proxy(
                 bytes: &mut bytes,
                 complete: rest.is_none(),
             };
-            if let Flow::Deny { denial, .. } = chain
+            if let Flow::Deny { plugin, denial } = chain
                 .on_response(
                     Phase::ResponseBody,
                     &view,
                     &mut response_view,
                     Some(phase_body),
                     &mut context,
-                    &mut plugin_time,
+                    &mut facts.chain,
                 )
                 .await?
             {
-                return Ok(denial_response(denial));
+                return Ok(denied(facts, &context, &plugin, denial));
             }
             response_body = match rest {
                 None => body::full(bytes),
@@ -443,6 +509,24 @@ fn add_ratelimit_fields(headers: &mut HeaderMap, allowance: &Allowance) {
     if let Ok(value) = HeaderValue::from_str(&field) {
         headers.insert(RATELIMIT.clone(), value);
     }
+}
+
+/// A plugin's denial as the client's response, noted for the access log.
+fn denied(
+    facts: &mut AccessFacts,
+    context: &RequestContext,
+    plugin: &str,
+    denial: Denial,
+) -> Response<BoxBody> {
+    note_context(facts, context);
+    facts.deny_reason = Some(format!("{plugin}: {}", denial.reason));
+    denial_response(denial)
+}
+
+/// What the plugins established about the client, for the access log.
+fn note_context(facts: &mut AccessFacts, context: &RequestContext) {
+    facts.principal.clone_from(&context.principal);
+    facts.country.clone_from(&context.country);
 }
 
 /// A plugin's denial as the client's response.

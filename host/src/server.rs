@@ -97,12 +97,17 @@ pub async fn serve(
                     )
                     .await
                     {
-                        Ok(Ok(stream)) => stream,
+                        Ok(Ok(stream)) => {
+                            count_handshake("ok");
+                            stream
+                        }
                         Ok(Err(e)) => {
+                            count_handshake("error");
                             tracing::debug!(%peer, "TLS handshake failed: {e}");
                             return;
                         }
                         Err(_) => {
+                            count_handshake("timeout");
                             tracing::debug!(%peer, "TLS handshake timed out");
                             return;
                         }
@@ -163,6 +168,14 @@ async fn serve_connection<I>(
         }
         () = idle.expired() => tracing::debug!(%peer, "closing an idle connection"),
     }
+}
+
+fn count_handshake(result: &str) {
+    crate::telemetry::get()
+        .metrics
+        .tls_handshakes
+        .get_or_create(&vec![("result", result.to_string())])
+        .inc();
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -21,6 +21,7 @@ mod jwt;
 mod jwt_keys;
 mod lifecycle;
 mod mask;
+mod observability;
 mod plugins;
 mod proxy;
 mod ratelimit;

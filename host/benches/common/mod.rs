@@ -10,7 +10,7 @@ use portcullis_host::config;
 use portcullis_host::context::RequestContext;
 use portcullis_host::plugin::PluginRuntime;
 use portcullis_host::plugin::bindings::Phase;
-use portcullis_host::plugin::chain::{Chain, ChainBudget, Flow};
+use portcullis_host::plugin::chain::{Chain, ChainRun, Flow};
 use portcullis_host::plugin::view::RequestView;
 
 /// Write `toml` to `dir`, load it, and return the runtime (kept alive by
@@ -59,7 +59,7 @@ pub fn call(rt: &tokio::runtime::Runtime, chain: &Chain, template: &Arc<RequestV
                 &mut view,
                 None,
                 &mut context,
-                &mut ChainBudget::unlimited(),
+                &mut ChainRun::unlimited(),
             )
             .await;
         assert!(matches!(flow, Ok(Flow::Continue)));

@@ -9,6 +9,7 @@
 mod changes;
 pub mod client;
 mod keys;
+mod metrics;
 pub mod plugins;
 mod routes;
 pub mod server;

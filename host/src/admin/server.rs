@@ -245,6 +245,14 @@ async fn dispatch(admin: &Admin, request: Request<Incoming>) -> Response<Full<By
         "config" if rest == "reload" && method == http::Method::POST => {
             super::changes::reload(admin).await
         }
+        "metrics" if rest.is_empty() && method == http::Method::GET => {
+            let mut response = Response::new(Full::new(Bytes::from(super::metrics::scrape(admin))));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            response
+        }
         "openapi.json" if rest.is_empty() && method == http::Method::GET => {
             let mut response = Response::new(Full::new(Bytes::from_static(OPENAPI.as_bytes())));
             response.headers_mut().insert(

@@ -322,6 +322,24 @@ fn check(file: &Path, dir: &Path, config: &mut Config, offline: bool) -> Result<
     if let Some(api_keys) = &mut config.api_keys {
         api_keys.store = dir.join(&api_keys.store);
     }
+    let logging = &mut config.logging;
+    for stream in [&mut logging.access, &mut logging.audit] {
+        if stream != "stdout" && stream != "off" {
+            *stream = dir.join(&*stream).display().to_string();
+        }
+    }
+    if logging.audit == "off" {
+        return Err(err(
+            "logging.audit".into(),
+            "the audit log cannot be turned off: give \"stdout\" or a file".into(),
+        ));
+    }
+    if !(logging.access_sample > 0.0 && logging.access_sample <= 1.0) {
+        return Err(err(
+            "logging.access_sample".into(),
+            "give a share between 0 (exclusive) and 1".into(),
+        ));
+    }
     for (i, key) in config.signing.trusted_keys.iter().enumerate() {
         if !crate::plugin::supply_chain::is_hex32(key) {
             return Err(err(

@@ -45,6 +45,119 @@ pub struct Config {
     /// Which plugin signatures are trusted, and whether they are required.
     #[serde(default)]
     pub signing: SigningConfig,
+    /// Where the access and audit logs go.
+    #[serde(default)]
+    pub logging: LoggingConfig,
+}
+
+/// `[logging]`: the access log (one JSON line per request) and the audit
+/// log (admin actions, configuration changes, plugin loads, blocks).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoggingConfig {
+    /// `"stdout"`, `"off"`, or a file (relative to the config file).
+    #[serde(default = "default_stdout")]
+    pub access: String,
+    /// `"stdout"` or a file.
+    #[serde(default = "default_stdout")]
+    pub audit: String,
+    /// The share of requests answered below 400 that are logged (1 = all);
+    /// requests answered 400 and up always are.
+    #[serde(default = "default_sample")]
+    pub access_sample: f64,
+    /// A log file past this size is rotated to `FILE.1`.
+    #[serde(default = "default_rotate_bytes")]
+    pub rotate_bytes: u64,
+    /// Rotated files kept.
+    #[serde(default = "default_keep")]
+    pub keep: u32,
+    /// Query parameters whose values are logged as `REDACTED`.
+    #[serde(default = "default_redacted_query")]
+    pub redact_query: Vec<String>,
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        Self {
+            access: default_stdout(),
+            audit: default_stdout(),
+            access_sample: default_sample(),
+            rotate_bytes: default_rotate_bytes(),
+            keep: default_keep(),
+            redact_query: default_redacted_query(),
+        }
+    }
+}
+
+impl LoggingConfig {
+    fn destination(&self, value: &str) -> crate::telemetry::sink::Destination {
+        match value {
+            "stdout" => crate::telemetry::sink::Destination::Stdout,
+            path => crate::telemetry::sink::Destination::File {
+                path: PathBuf::from(path),
+                rotate_bytes: self.rotate_bytes,
+                keep: self.keep,
+            },
+        }
+    }
+
+    /// Where access lines go; `None` when off.
+    pub fn access_destination(&self) -> Option<crate::telemetry::sink::Destination> {
+        (self.access != "off").then(|| self.destination(&self.access))
+    }
+
+    /// Where audit lines go.
+    pub fn audit_destination(&self) -> crate::telemetry::sink::Destination {
+        self.destination(&self.audit)
+    }
+
+    /// Log one in this many successful requests.
+    pub fn sample_every(&self) -> u64 {
+        if self.access_sample >= 1.0 || self.access_sample <= 0.0 {
+            1
+        } else {
+            (1.0 / self.access_sample).round() as u64
+        }
+    }
+}
+
+fn default_stdout() -> String {
+    "stdout".into()
+}
+
+fn default_sample() -> f64 {
+    1.0
+}
+
+fn default_rotate_bytes() -> u64 {
+    100 * 1024 * 1024
+}
+
+fn default_keep() -> u32 {
+    5
+}
+
+/// Query parameters that carry credentials in common APIs.
+pub fn default_redacted_query() -> Vec<String> {
+    [
+        "access_token",
+        "id_token",
+        "refresh_token",
+        "token",
+        "api_key",
+        "apikey",
+        "key",
+        "code",
+        "password",
+        "secret",
+        "client_secret",
+        "sig",
+        "signature",
+        "x-amz-signature",
+        "x-portcullis-signature",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 /// `[signing]`: ed25519 signatures of plugin components

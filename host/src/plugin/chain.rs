@@ -45,19 +45,111 @@ pub struct PhaseBody<'a> {
 /// The plugin time one request may spend across every phase of its chain
 /// (`runtime.chain_budget_ms`). It is checked before each call, so a
 /// request overruns it by at most one plugin's own `timeout_ms`.
-#[derive(Debug, Clone, Copy)]
-pub struct ChainBudget {
+#[derive(Debug, Clone, Default)]
+pub struct ChainRun {
     limit: Option<Duration>,
     spent: Duration,
+    /// Each plugin call of the request so far, for its access log line.
+    pub calls: Vec<PluginOutcome>,
 }
 
-impl ChainBudget {
+/// What one plugin call came to.
+#[derive(Debug, Clone)]
+pub struct PluginOutcome {
+    /// The plugin.
+    pub plugin: Arc<str>,
+    /// The phase, as the WIT names it.
+    pub phase: &'static str,
+    /// Allowed, denied, failed, timed out, or skipped by its breaker.
+    pub outcome: Outcome,
+    /// How long it took.
+    pub duration: Duration,
+}
+
+/// A plugin call's outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Continued (with or without edits).
+    Allow,
+    /// Denied.
+    Deny,
+    /// Trapped, or could not get an instance.
+    Error,
+    /// Ran past its deadline.
+    Timeout,
+    /// Not called: its breaker is open.
+    Skipped,
+}
+
+impl Outcome {
+    /// The label in logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Allow => "allow",
+            Outcome::Deny => "deny",
+            Outcome::Error => "error",
+            Outcome::Timeout => "timeout",
+            Outcome::Skipped => "skipped",
+        }
+    }
+}
+
+/// The WIT name of a phase.
+pub fn phase_name(phase: Phase) -> &'static str {
+    match phase {
+        Phase::RequestHeaders => "request-headers",
+        Phase::RequestBody => "request-body",
+        Phase::ResponseHeaders => "response-headers",
+        Phase::ResponseBody => "response-body",
+    }
+}
+
+/// Why a call gave no decision.
+struct Failure {
+    reason: String,
+    outcome: Outcome,
+}
+
+impl ChainRun {
     /// A budget of `limit`, or none.
     pub fn new(limit: Option<Duration>) -> Self {
         Self {
             limit,
             spent: Duration::ZERO,
+            calls: Vec::new(),
         }
+    }
+
+    /// Record a call in the request's trace and the metrics.
+    fn note(
+        &mut self,
+        definition: &PluginDefinition,
+        phase: Phase,
+        outcome: Outcome,
+        duration: Duration,
+    ) {
+        let phase = phase_name(phase);
+        let metrics = &crate::telemetry::get().metrics;
+        metrics
+            .plugin_calls
+            .get_or_create(&vec![
+                ("plugin", definition.name.to_string()),
+                ("phase", phase.to_string()),
+                ("outcome", outcome.as_str().to_string()),
+            ])
+            .inc();
+        if outcome != Outcome::Skipped {
+            metrics
+                .plugin_duration
+                .get_or_create(&vec![("plugin", definition.name.to_string())])
+                .observe(duration.as_secs_f64());
+        }
+        self.calls.push(PluginOutcome {
+            plugin: definition.name.clone(),
+            phase,
+            outcome,
+            duration,
+        });
     }
 
     /// No budget.
@@ -95,8 +187,8 @@ impl Chain {
     }
 
     /// A fresh budget for one request.
-    pub fn budget(&self) -> ChainBudget {
-        ChainBudget::new(self.budget)
+    pub fn budget(&self) -> ChainRun {
+        ChainRun::new(self.budget)
     }
 
     /// Its links, in request order.
@@ -130,7 +222,7 @@ impl Chain {
         request: &mut Arc<RequestView>,
         mut body: Option<PhaseBody<'_>>,
         context: &mut Arc<RequestContext>,
-        budget: &mut ChainBudget,
+        budget: &mut ChainRun,
     ) -> Result<Flow, GatewayError> {
         // A plain loop: an iterator adapter with a closure, held across the
         // awaits below, makes the future not provably `Send`.
@@ -176,25 +268,34 @@ impl Chain {
                     .await
                 }
             };
-            budget.spent += started.elapsed();
+            let elapsed = started.elapsed();
+            budget.spent += elapsed;
             let decision = match outcome {
                 Ok(decision) => decision,
-                Err(reason) => {
-                    fail(link, phase, &reason, started)?;
+                Err(failure) => {
+                    budget.note(definition, phase, failure.outcome, elapsed);
+                    fail(link, phase, &failure.reason, started)?;
                     skipped(authorizer.as_deref(), request);
                     continue;
                 }
             };
+            let verdict = match &decision {
+                Decision::Deny(_) => Outcome::Deny,
+                Decision::Continue(_) => Outcome::Allow,
+            };
+            budget.note(definition, phase, verdict, elapsed);
             match decision {
-                Decision::Deny(denial) => match deny(link, phase, denial, started)? {
-                    Some(flow) => return Ok(flow),
-                    // An unusable denial from a plugin that fails open:
-                    // skip it and run the rest of the chain.
-                    None => {
-                        skipped(authorizer.as_deref(), request);
-                        continue;
+                Decision::Deny(denial) => {
+                    match deny(link, phase, denial, started, &request.request_id)? {
+                        Some(flow) => return Ok(flow),
+                        // An unusable denial from a plugin that fails open:
+                        // skip it and run the rest of the chain.
+                        None => {
+                            skipped(authorizer.as_deref(), request);
+                            continue;
+                        }
                     }
-                },
+                }
                 Decision::Continue(list) if list.is_empty() => {}
                 Decision::Continue(list) => {
                     let view = Arc::make_mut(request);
@@ -227,7 +328,7 @@ impl Chain {
         response: &mut Arc<ResponseView>,
         mut body: Option<PhaseBody<'_>>,
         context: &mut Arc<RequestContext>,
-        budget: &mut ChainBudget,
+        budget: &mut ChainRun,
     ) -> Result<Flow, GatewayError> {
         for Link { pool: link, .. } in self.links.iter().rev() {
             if !link.has_phase(phase) {
@@ -255,21 +356,30 @@ impl Chain {
                 context.clone(),
             )
             .await;
-            budget.spent += started.elapsed();
+            let elapsed = started.elapsed();
+            budget.spent += elapsed;
             let decision = match outcome {
                 Ok(decision) => decision,
-                Err(reason) => {
-                    fail(link, phase, &reason, started)?;
+                Err(failure) => {
+                    budget.note(definition, phase, failure.outcome, elapsed);
+                    fail(link, phase, &failure.reason, started)?;
                     continue;
                 }
             };
+            let verdict = match &decision {
+                Decision::Deny(_) => Outcome::Deny,
+                Decision::Continue(_) => Outcome::Allow,
+            };
+            budget.note(definition, phase, verdict, elapsed);
             match decision {
-                Decision::Deny(denial) => match deny(link, phase, denial, started)? {
-                    Some(flow) => return Ok(flow),
-                    // An unusable denial from a plugin that fails open:
-                    // skip it and run the rest of the chain.
-                    None => continue,
-                },
+                Decision::Deny(denial) => {
+                    match deny(link, phase, denial, started, &request.request_id)? {
+                        Some(flow) => return Ok(flow),
+                        // An unusable denial from a plugin that fails open:
+                        // skip it and run the rest of the chain.
+                        None => continue,
+                    }
+                }
                 Decision::Continue(list) if list.is_empty() => {}
                 Decision::Continue(list) => {
                     let view = Arc::make_mut(response);
@@ -292,7 +402,7 @@ impl Chain {
 /// Refuse to call `link` once the request's plugin time is spent: fail
 /// closed whatever the plugin's `on_error`, since skipping the rest of a
 /// chain would let the request by unchecked.
-fn over_budget(link: &InstancePool, budget: &ChainBudget) -> Result<(), GatewayError> {
+fn over_budget(link: &InstancePool, budget: &ChainRun) -> Result<(), GatewayError> {
     if !budget.exhausted() {
         return Ok(());
     }
@@ -321,7 +431,7 @@ fn skipped(authorizer: Option<&Authorizer>, request: &mut Arc<RequestView>) {
 /// Return the instance to its pool after a clean call; after a trap or
 /// timeout the lease is dropped, which discards the instance, since its
 /// memory may be in any state.
-fn finish(lease: Lease, result: Result<Decision, CallError>) -> Result<Decision, String> {
+fn finish(lease: Lease, result: Result<Decision, CallError>) -> Result<Decision, Failure> {
     match result {
         Ok(decision) => {
             lease.release();
@@ -329,7 +439,14 @@ fn finish(lease: Lease, result: Result<Decision, CallError>) -> Result<Decision,
         }
         Err(e) => {
             drop(lease);
-            Err(e.to_string())
+            let outcome = match e {
+                CallError::Timeout(_) => Outcome::Timeout,
+                _ => Outcome::Error,
+            };
+            Err(Failure {
+                reason: e.to_string(),
+                outcome,
+            })
         }
     }
 }
@@ -366,19 +483,25 @@ async fn call(
     response: Option<Arc<ResponseView>>,
     body: Option<Bytes>,
     context: Arc<RequestContext>,
-) -> Result<Decision, String> {
+) -> Result<Decision, Failure> {
     let definition = &link.definition;
     let admission = definition.breaker.admit();
     if admission == Admission::Skip {
         definition.stats.skipped.fetch_add(1, Ordering::Relaxed);
-        return Err("the plugin's breaker is open".into());
+        return Err(Failure {
+            reason: "the plugin's breaker is open".into(),
+            outcome: Outcome::Skipped,
+        });
     }
     let mut lease = match link.acquire().await {
         Ok(lease) => lease,
         Err(e) => {
             // No instance, so no trial: let the next request have one.
             definition.breaker.abandon(admission);
-            return Err(e.to_string());
+            return Err(Failure {
+                reason: e.to_string(),
+                outcome: Outcome::Error,
+            });
         }
     };
     let timeout = definition.timeout;
@@ -454,6 +577,22 @@ fn fail(
     }
 }
 
+/// A denial reason as a metric label: the plugin's short code (its first
+/// word), if it is one.
+fn reason_label(reason: &str) -> String {
+    let code = reason.split_whitespace().next().unwrap_or("");
+    if !code.is_empty()
+        && code.len() <= 48
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+    {
+        code.to_string()
+    } else {
+        "other".to_string()
+    }
+}
+
 /// A plugin denied: check its response is one the gateway will send.
 /// `None` means the denial was unusable and the plugin fails open.
 fn deny(
@@ -461,6 +600,7 @@ fn deny(
     phase: Phase,
     denial: Denial,
     started: Instant,
+    request_id: &str,
 ) -> Result<Option<Flow>, GatewayError> {
     let plugin = &link.definition.name;
     if !(200..=599).contains(&denial.status) {
@@ -472,13 +612,27 @@ fn deny(
         .stats
         .denials
         .fetch_add(1, Ordering::Relaxed);
+    let definition = &link.definition;
+    if definition.role.authenticates() && matches!(denial.status, 401 | 403) {
+        crate::telemetry::get()
+            .metrics
+            .auth_failures
+            .get_or_create(&vec![
+                ("plugin", plugin.to_string()),
+                ("reason", reason_label(&denial.reason)),
+            ])
+            .inc();
+    }
+    // Every block (authentication, authorization, WAF with its rule ids,
+    // geo) is an audit event.
     tracing::info!(
+        target: "audit",
+        request_id,
         plugin = &**plugin,
-        ?phase,
+        phase = phase_name(phase),
         status = denial.status,
         reason = %denial.reason,
         elapsed_us = started.elapsed().as_micros() as u64,
-        outcome = "denied",
         "plugin denied the request"
     );
     Ok(Some(Flow::Deny {

@@ -77,10 +77,16 @@ fn log(request: &Request, stage: &str, transaction: &Transaction<'_>, score_vari
     ));
 }
 
-fn blocked(status: u16) -> Decision {
+/// The denial, its reason naming the rules that matched (for the audit
+/// log; the client sees only that the firewall blocked it).
+fn blocked(transaction: &Transaction<'_>, status: u16) -> Decision {
+    let mut rules: Vec<u32> = transaction.detections().iter().map(|d| d.rule_id).collect();
+    rules.sort_unstable();
+    rules.dedup();
+    let listed: Vec<String> = rules.iter().take(16).map(u32::to_string).collect();
     Decision::deny_json(
         status,
-        "waf-blocked",
+        &format!("waf-blocked rules={}", listed.join(",")),
         "request blocked by the web application firewall",
     )
 }
@@ -129,7 +135,7 @@ impl Policy for Waf {
                 "blocking_inbound_anomaly_score",
             );
             return match transaction.interruption() {
-                Some(interruption) => blocked(interruption.status),
+                Some(interruption) => blocked(&transaction, interruption.status),
                 None => Decision::allow(),
             };
         }
@@ -143,7 +149,7 @@ impl Policy for Waf {
             "blocking_inbound_anomaly_score",
         );
         if let Some(interruption) = transaction.interruption() {
-            return blocked(interruption.status);
+            return blocked(&transaction, interruption.status);
         }
         let entries = SCORE_ENTRIES
             .iter()
@@ -188,7 +194,7 @@ impl Policy for Waf {
             "blocking_outbound_anomaly_score",
         );
         match transaction.interruption() {
-            Some(interruption) => blocked(interruption.status),
+            Some(interruption) => blocked(&transaction, interruption.status),
             None => Decision::allow(),
         }
     }

@@ -1,0 +1,43 @@
+//! `GET /metrics`: the Prometheus text format, with the gauges that are
+//! read rather than counted (plugin instances, breakers, dropped log
+//! lines) taken from the configuration in service at scrape time.
+
+use super::server::Admin;
+use crate::plugin::breaker::BreakerState;
+use crate::telemetry;
+
+/// The metrics, as text.
+pub fn scrape(admin: &Admin) -> String {
+    let telemetry = telemetry::get();
+    let metrics = &telemetry.metrics;
+    let gateway = admin.live.current();
+    let mut instances = std::collections::BTreeMap::<String, i64>::new();
+    let mut breakers = std::collections::BTreeMap::<String, i64>::new();
+    let mut seen = std::collections::HashSet::new();
+    for route in gateway.router.routes() {
+        for link in route.chain.links() {
+            let pool = &link.pool;
+            let name = pool.definition.name.to_string();
+            if seen.insert(std::sync::Arc::as_ptr(pool)) {
+                *instances.entry(name.clone()).or_default() +=
+                    i64::try_from(pool.live()).unwrap_or(i64::MAX);
+            }
+            let open = pool.definition.breaker.state() != BreakerState::Closed;
+            breakers.insert(name, i64::from(open));
+        }
+    }
+    for (plugin, count) in instances {
+        metrics
+            .plugin_instances
+            .get_or_create(&vec![("plugin", plugin)])
+            .set(count);
+    }
+    for (plugin, open) in breakers {
+        metrics
+            .plugin_breaker_open
+            .get_or_create(&vec![("plugin", plugin)])
+            .set(open);
+    }
+    telemetry.refresh_log_gauges();
+    metrics.encode()
+}

@@ -1,0 +1,119 @@
+//! What the gateway tells operators: metrics ([`metrics`]), the access log
+//! ([`access`]) and the streams lines go to ([`sink`]). One instance per
+//! process, set up from `[logging]` at start; before that (and in tools
+//! and benchmarks) metrics are kept and no access line is written.
+
+pub mod access;
+pub mod finish;
+pub mod metrics;
+pub mod sink;
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use access::AccessRecord;
+use metrics::{Metrics, method_label};
+use sink::Sink;
+
+/// The process's telemetry.
+pub struct Telemetry {
+    /// Every metric.
+    pub metrics: Metrics,
+    access: Option<Sink>,
+    audit: Option<Sink>,
+    /// Log one in this many successful requests (errors always).
+    sample_every: u64,
+    seen: AtomicU64,
+    /// Query parameters whose values are never logged.
+    pub redact_query: Vec<String>,
+}
+
+static TELEMETRY: OnceLock<Telemetry> = OnceLock::new();
+
+/// The process's telemetry (metrics only, until [`init`]).
+pub fn get() -> &'static Telemetry {
+    TELEMETRY.get_or_init(|| Telemetry {
+        metrics: Metrics::new(),
+        access: None,
+        audit: None,
+        sample_every: 1,
+        seen: AtomicU64::new(0),
+        redact_query: crate::config::default_redacted_query(),
+    })
+}
+
+/// Set up the log streams from `[logging]`; call once, before serving.
+pub fn init(config: &crate::config::LoggingConfig) -> std::io::Result<&'static Telemetry> {
+    let access = match config.access_destination() {
+        Some(destination) => Some(Sink::start("access", destination)?),
+        None => None,
+    };
+    let audit = Some(Sink::start("audit", config.audit_destination())?);
+    let telemetry = Telemetry {
+        metrics: Metrics::new(),
+        access,
+        audit,
+        sample_every: config.sample_every(),
+        seen: AtomicU64::new(0),
+        redact_query: config.redact_query.clone(),
+    };
+    // A second call keeps the first set-up.
+    let _ = TELEMETRY.set(telemetry);
+    Ok(get())
+}
+
+impl Telemetry {
+    /// Count a finished request and write its access line (sampled: every
+    /// error, one in `sample_every` of the rest).
+    pub fn finish_request(&self, record: AccessRecord) {
+        let route = record.facts.route.as_deref().unwrap_or("-").to_string();
+        self.metrics
+            .requests
+            .get_or_create(&vec![
+                ("route", route.clone()),
+                ("method", method_label(&record.method).to_string()),
+                ("status", record.status.to_string()),
+            ])
+            .inc();
+        self.metrics
+            .request_duration
+            .get_or_create(&vec![("route", route.clone())])
+            .observe(record.duration.as_secs_f64());
+        if let Some(upstream) = record.facts.upstream {
+            self.metrics
+                .upstream_duration
+                .get_or_create(&vec![("route", route)])
+                .observe(upstream.as_secs_f64());
+        }
+        let Some(access) = &self.access else { return };
+        let sampled = record.status >= 400
+            || self.sample_every <= 1
+            || self
+                .seen
+                .fetch_add(1, Ordering::Relaxed)
+                .is_multiple_of(self.sample_every);
+        if sampled {
+            access.write(record.line());
+        }
+    }
+
+    /// Write an audit line (already JSON).
+    pub fn audit(&self, line: String) {
+        match &self.audit {
+            Some(audit) => audit.write(line),
+            None => println!("{line}"),
+        }
+    }
+
+    /// Refresh the gauges that are read rather than counted.
+    pub fn refresh_log_gauges(&self) {
+        for (name, sink) in [("access", &self.access), ("audit", &self.audit)] {
+            if let Some(sink) = sink {
+                self.metrics
+                    .log_dropped
+                    .get_or_create(&vec![("log", name.to_string())])
+                    .set(i64::try_from(sink.dropped()).unwrap_or(i64::MAX));
+            }
+        }
+    }
+}
