@@ -71,6 +71,9 @@ pub enum GatewayError {
     /// A signed upload without a Content-Length.
     #[error("length required")]
     LengthRequired,
+    /// The client, account or consumer is on the threat block list.
+    #[error("blocked")]
+    Blocked(crate::threats::Refusal),
 }
 
 impl GatewayError {
@@ -94,6 +97,9 @@ impl GatewayError {
             GatewayError::ExpectationFailed => StatusCode::EXPECTATION_FAILED,
             GatewayError::UploadRefused => StatusCode::FORBIDDEN,
             GatewayError::LengthRequired => StatusCode::LENGTH_REQUIRED,
+            GatewayError::Blocked(refusal) => {
+                StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::TOO_MANY_REQUESTS)
+            }
         }
     }
 
@@ -116,6 +122,7 @@ impl GatewayError {
             GatewayError::ExpectationFailed => "only the 100-continue expectation is supported",
             GatewayError::UploadRefused => "the signed upload URL is not valid for this request",
             GatewayError::LengthRequired => "a signed upload needs a Content-Length",
+            GatewayError::Blocked(_) => "too many suspicious requests; try again later",
         }
     }
 
@@ -138,6 +145,7 @@ impl GatewayError {
             GatewayError::ExpectationFailed => "expectation_failed",
             GatewayError::UploadRefused => "upload_refused",
             GatewayError::LengthRequired => "length_required",
+            GatewayError::Blocked(_) => "blocked",
         }
     }
 
@@ -159,6 +167,12 @@ impl GatewayError {
             {
                 headers.insert(RATELIMIT.clone(), value);
             }
+        }
+        if let GatewayError::Blocked(refusal) = &self {
+            let wait = refusal.retry_after.as_secs().max(1);
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(wait));
         }
         response
     }

@@ -47,6 +47,8 @@ pub struct Gateway {
     pub policies: ratelimit::RateLimitPolicies,
     /// The checked configuration this gateway was built from.
     pub config: Arc<Config>,
+    /// Threat detection, when `[threats]` is configured.
+    pub threats: Option<Arc<crate::threats::Threats>>,
     /// Evicts idle rate-limit keys; stopped when the gateway is dropped.
     sweeper: Option<tokio::task::JoinHandle<()>>,
 }
@@ -191,6 +193,13 @@ impl Gateway {
             plans,
             policies,
             config: Arc::new(config.clone()),
+            threats: match &config.threats {
+                Some(settings) => Some(Arc::new(
+                    crate::threats::Threats::new(settings)
+                        .map_err(|reason| ConfigError::new(file, "threats", reason))?,
+                )),
+                None => None,
+            },
             sweeper,
         })
     }

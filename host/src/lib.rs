@@ -26,6 +26,7 @@ pub mod ratelimit;
 pub mod routing;
 pub mod server;
 pub mod telemetry;
+pub mod threats;
 pub mod tls;
 pub mod uploads;
 pub mod upstream;

@@ -58,6 +58,7 @@ use crate::telemetry::{
     access::{self, AccessFacts},
     finish::{Logged, Pending},
 };
+use crate::threats;
 use crate::tls::TlsFacts;
 use crate::uploads;
 use crate::upstream::Upstream;
@@ -115,9 +116,22 @@ pub async fn handle(
             .headers_mut()
             .insert(STRICT_TRANSPORT_SECURITY, hsts.clone());
     }
+    let status = response.status().as_u16();
+    if let Some(threats) = &gateway.threats
+        && facts.deny_reason.as_deref() != Some("blocked")
+    {
+        threats.record(&threats::Outcome {
+            client: facts.client_ip.unwrap_or(client.ip()),
+            account: facts.account.as_deref(),
+            status,
+            waf_blocked: facts
+                .deny_reason
+                .as_deref()
+                .is_some_and(|reason| reason.contains("waf-blocked")),
+        });
+    }
     // The access line and the request's metrics are written when the
     // body has been sent.
-    let status = response.status().as_u16();
     response.map(|body| {
         Logged::wrap(
             body,
@@ -207,6 +221,7 @@ async fn proxy(
         .find(&authority, parts.uri.path(), &parts.method)
         .ok_or(GatewayError::NoRoute)?;
     facts.route = Some(route.id.clone());
+    facts.route_metrics = Some(route.metrics.clone());
 
     // A valid signed upload URL sets this request's body limit, and its
     // body streams upstream unbuffered (it has a Content-Length).
@@ -276,6 +291,14 @@ async fn proxy(
         return Err(GatewayError::PayloadTooLarge);
     }
 
+    // Blocked clients and accounts (threat detection) go no further.
+    if let Some(threats) = &gateway.threats {
+        facts.account = threats.account(&view.headers, view.query.as_deref());
+        threats
+            .check_client(view.client_ip, facts.account.as_deref())
+            .map_err(GatewayError::Blocked)?;
+    }
+
     // 4. Rate limits keyed by client, header or route, before any plugin.
     let mut allowance = check_limits(&route.limits.before_plugins, &view, &context, None)?;
 
@@ -291,6 +314,14 @@ async fn proxy(
         .await?
     {
         return Ok(denied(facts, &context, &plugin, denial));
+    }
+
+    // A blocked consumer goes no further; its rate feeds the anomaly
+    // detector.
+    if let (Some(threats), Some(principal)) = (&gateway.threats, &context.principal) {
+        threats
+            .check_consumer(principal)
+            .map_err(GatewayError::Blocked)?;
     }
 
     // 6. Rate limits keyed by the consumer the plugins authenticated.

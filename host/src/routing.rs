@@ -66,6 +66,8 @@ pub struct Route {
     pub signed_uploads: Option<crate::uploads::SignedUploads>,
     /// Regional pools that serve clients by country, if any.
     pub regions: Option<crate::upstream::Regions>,
+    /// Its metric handles.
+    pub metrics: Arc<crate::telemetry::metrics::RouteMetrics>,
 }
 
 impl Route {
@@ -105,6 +107,7 @@ impl Route {
             limits,
             signed_uploads: None,
             regions: None,
+            metrics: crate::telemetry::get().metrics.route(&config.id),
         })
     }
 

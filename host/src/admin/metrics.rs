@@ -38,6 +38,19 @@ pub fn scrape(admin: &Admin) -> String {
             .get_or_create(&vec![("plugin", plugin)])
             .set(open);
     }
+    if let Some(threats) = &gateway.threats {
+        let mut by_kind = std::collections::BTreeMap::<String, i64>::new();
+        for (key, _) in threats.blocks().list() {
+            let kind = key.split(':').next().unwrap_or("other").to_string();
+            *by_kind.entry(kind).or_default() += 1;
+        }
+        for kind in ["ip", "account", "consumer"] {
+            metrics
+                .blocked
+                .get_or_create(&vec![("kind", kind.to_string())])
+                .set(by_kind.get(kind).copied().unwrap_or(0));
+        }
+    }
     telemetry.refresh_log_gauges();
     metrics.encode()
 }

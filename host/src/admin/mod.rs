@@ -6,6 +6,7 @@
 //! - [`keys`]: `GET/POST /keys`, `DELETE /keys/{id}`;
 //! - [`client`]: the command-line client.
 
+mod blocks;
 mod changes;
 pub mod client;
 mod keys;

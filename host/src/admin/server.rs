@@ -240,6 +240,7 @@ async fn dispatch(admin: &Admin, request: Request<Incoming>) -> Response<Full<By
     let method = &parts.method;
     match section {
         "keys" => keys::handle(admin, method, rest, &body).await,
+        "blocks" => super::blocks::handle(admin, method, rest),
         "routes" => super::routes::handle(admin, method, rest, &body).await,
         "plugins" => super::plugins::handle(admin, method, rest, &parts.headers, &body).await,
         "config" if rest == "reload" && method == http::Method::POST => {

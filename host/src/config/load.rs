@@ -322,6 +322,9 @@ fn check(file: &Path, dir: &Path, config: &mut Config, offline: bool) -> Result<
     if let Some(api_keys) = &mut config.api_keys {
         api_keys.store = dir.join(&api_keys.store);
     }
+    if let Some(threats) = &config.threats {
+        check_threats(threats).map_err(|(key, reason)| err(key, reason))?;
+    }
     let logging = &mut config.logging;
     for stream in [&mut logging.access, &mut logging.audit] {
         if stream != "stdout" && stream != "off" {
@@ -550,6 +553,76 @@ fn check(file: &Path, dir: &Path, config: &mut Config, offline: bool) -> Result<
                 format!("{proxy:?} is not an IP address or CIDR network"),
             ));
         }
+    }
+    Ok(())
+}
+
+/// `[threats]`: statuses, limits and windows in range, the account source
+/// readable.
+fn check_threats(threats: &super::model::ThreatsConfig) -> Result<(), (String, String)> {
+    if !matches!(threats.block_status, 403 | 429) {
+        return Err((
+            "threats.block_status".into(),
+            "give 429 (too many requests) or 403".into(),
+        ));
+    }
+    if threats.block_seconds == 0 || threats.max_tracked == 0 {
+        return Err((
+            "threats".into(),
+            "block_seconds and max_tracked must be at least 1".into(),
+        ));
+    }
+    let detectors = [
+        (
+            "auth_failures",
+            threats
+                .auth_failures
+                .as_ref()
+                .map(|d| (d.limit, d.window_seconds)),
+        ),
+        (
+            "not_found",
+            threats
+                .not_found
+                .as_ref()
+                .map(|d| (d.limit, d.window_seconds)),
+        ),
+        (
+            "waf_hits",
+            threats
+                .waf_hits
+                .as_ref()
+                .map(|d| (d.limit, d.window_seconds)),
+        ),
+        (
+            "account_failures",
+            threats
+                .account_failures
+                .as_ref()
+                .map(|d| (d.limit, d.window_seconds)),
+        ),
+    ];
+    for (name, settings) in detectors {
+        if let Some((limit, window)) = settings
+            && (limit == 0 || window == 0)
+        {
+            return Err((
+                format!("threats.{name}"),
+                "limit and window_seconds must be at least 1".into(),
+            ));
+        }
+    }
+    if let Some(account) = &threats.account_failures {
+        crate::threats::AccountSource::parse(&account.account)
+            .map_err(|reason| ("threats.account_failures.account".to_string(), reason))?;
+    }
+    if let Some(anomaly) = &threats.rate_anomaly
+        && (anomaly.factor <= 1.0 || anomaly.window_seconds == 0)
+    {
+        return Err((
+            "threats.rate_anomaly".into(),
+            "factor must be above 1 and window_seconds at least 1".into(),
+        ));
     }
     Ok(())
 }

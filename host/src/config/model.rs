@@ -48,6 +48,111 @@ pub struct Config {
     /// Where the access and audit logs go.
     #[serde(default)]
     pub logging: LoggingConfig,
+    /// Brute force, credential stuffing, enumeration and rate anomalies.
+    pub threats: Option<ThreatsConfig>,
+}
+
+/// `[threats]`: detectors (each off unless its table is given) and what a
+/// detection does.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThreatsConfig {
+    /// `block` (the default) or `detect` (alerts only).
+    #[serde(default)]
+    pub mode: ThreatMode,
+    /// The status blocked requests get: 429 or 403.
+    #[serde(default = "default_block_status")]
+    pub block_status: u16,
+    /// How long a block lasts.
+    #[serde(default = "default_block_seconds")]
+    pub block_seconds: u64,
+    /// Keys each detector tracks at most.
+    #[serde(default = "default_max_tracked")]
+    pub max_tracked: usize,
+    /// 401/403 answers per client address.
+    pub auth_failures: Option<DetectorConfig>,
+    /// 401/403 answers per account, from any address.
+    pub account_failures: Option<AccountDetectorConfig>,
+    /// 404 answers per client address.
+    pub not_found: Option<DetectorConfig>,
+    /// WAF blocks per client address.
+    pub waf_hits: Option<DetectorConfig>,
+    /// A consumer far above its own baseline.
+    pub rate_anomaly: Option<RateAnomalyConfig>,
+}
+
+/// What a detection does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ThreatMode {
+    /// Block, alert and count.
+    #[default]
+    Block,
+    /// Alert and count only.
+    Detect,
+}
+
+/// A detector: `limit` events in `window_seconds`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectorConfig {
+    /// Events that trigger it.
+    pub limit: u32,
+    /// The window they are counted in.
+    #[serde(default = "default_threat_window")]
+    pub window_seconds: u64,
+}
+
+/// `[threats.account_failures]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountDetectorConfig {
+    /// Where the account is named: `header:NAME`, `query:NAME` or `basic`.
+    pub account: String,
+    /// Failures that trigger it.
+    pub limit: u32,
+    /// The window they are counted in.
+    #[serde(default = "default_threat_window")]
+    pub window_seconds: u64,
+}
+
+/// `[threats.rate_anomaly]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateAnomalyConfig {
+    /// How many times the baseline is anomalous.
+    #[serde(default = "default_anomaly_factor")]
+    pub factor: f64,
+    /// Requests in a window below which nothing is anomalous.
+    #[serde(default = "default_anomaly_min")]
+    pub min_requests: u32,
+    /// The window the rate is counted in.
+    #[serde(default = "default_threat_window")]
+    pub window_seconds: u64,
+}
+
+fn default_block_status() -> u16 {
+    429
+}
+
+fn default_block_seconds() -> u64 {
+    600
+}
+
+fn default_max_tracked() -> usize {
+    100_000
+}
+
+fn default_threat_window() -> u64 {
+    60
+}
+
+fn default_anomaly_factor() -> f64 {
+    10.0
+}
+
+fn default_anomaly_min() -> u32 {
+    100
 }
 
 /// `[logging]`: the access log (one JSON line per request) and the audit
@@ -74,6 +179,9 @@ pub struct LoggingConfig {
     /// Query parameters whose values are logged as `REDACTED`.
     #[serde(default = "default_redacted_query")]
     pub redact_query: Vec<String>,
+    /// Count requests and plugin calls for `/metrics`.
+    #[serde(default = "default_true")]
+    pub metrics: bool,
 }
 
 impl Default for LoggingConfig {
@@ -85,6 +193,7 @@ impl Default for LoggingConfig {
             rotate_bytes: default_rotate_bytes(),
             keep: default_keep(),
             redact_query: default_redacted_query(),
+            metrics: true,
         }
     }
 }

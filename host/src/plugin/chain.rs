@@ -66,7 +66,7 @@ pub struct PluginOutcome {
     pub duration: Duration,
 }
 
-/// A plugin call's outcome.
+/// A plugin call's outcome. The order indexes the metric handles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     /// Continued (with or without edits).
@@ -128,25 +128,13 @@ impl ChainRun {
         outcome: Outcome,
         duration: Duration,
     ) {
-        let phase = phase_name(phase);
-        let metrics = &crate::telemetry::get().metrics;
-        metrics
-            .plugin_calls
-            .get_or_create(&vec![
-                ("plugin", definition.name.to_string()),
-                ("phase", phase.to_string()),
-                ("outcome", outcome.as_str().to_string()),
-            ])
-            .inc();
-        if outcome != Outcome::Skipped {
-            metrics
-                .plugin_duration
-                .get_or_create(&vec![("plugin", definition.name.to_string())])
-                .observe(duration.as_secs_f64());
+        let telemetry = crate::telemetry::get();
+        if telemetry.metrics_on {
+            count_call(telemetry, definition, phase, outcome, duration);
         }
         self.calls.push(PluginOutcome {
             plugin: definition.name.clone(),
-            phase,
+            phase: phase_name(phase),
             outcome,
             duration,
         });
@@ -160,6 +148,29 @@ impl ChainRun {
     fn exhausted(&self) -> bool {
         self.limit.is_some_and(|limit| self.spent >= limit)
     }
+}
+
+/// Count one plugin call in the metrics.
+fn count_call(
+    telemetry: &crate::telemetry::Telemetry,
+    definition: &PluginDefinition,
+    phase: Phase,
+    outcome: Outcome,
+    duration: Duration,
+) {
+    let phase_index = match phase {
+        Phase::RequestHeaders => 0,
+        Phase::RequestBody => 1,
+        Phase::ResponseHeaders => 2,
+        Phase::ResponseBody => 3,
+    };
+    let outcome_index = outcome as usize;
+    definition.metrics.call(
+        &telemetry.metrics,
+        (phase_index, phase_name(phase)),
+        (outcome_index, outcome.as_str()),
+        (outcome != Outcome::Skipped).then_some(duration.as_secs_f64()),
+    );
 }
 
 /// One plugin of a chain: its instance pool and, for an authorizer, the

@@ -52,6 +52,8 @@ pub struct PluginDefinition {
     pub breaker: Breaker,
     /// Call counts since it was loaded.
     pub stats: PluginStats,
+    /// Its metric handles.
+    pub metrics: crate::telemetry::metrics::PluginMetrics,
 }
 
 /// What the admin API tells about a loaded component.
@@ -124,6 +126,7 @@ impl PluginDefinition {
             provenance: Provenance::default(),
             breaker: Breaker::new(&config.breaker),
             stats: PluginStats::default(),
+            metrics: crate::telemetry::get().metrics.plugin(name),
             mounts: config
                 .mounts
                 .iter()

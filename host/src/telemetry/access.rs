@@ -12,10 +12,12 @@ use std::time::{Duration, SystemTime};
 use crate::plugin::chain::ChainRun;
 
 /// What one request did, gathered along the pipeline.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct AccessFacts {
     /// The route it matched.
     pub route: Option<Arc<str>>,
+    /// That route's metric handles.
+    pub route_metrics: Option<Arc<super::metrics::RouteMetrics>>,
     /// The authenticated principal.
     pub principal: Option<String>,
     /// The client's country, if a plugin established it.
@@ -24,6 +26,8 @@ pub struct AccessFacts {
     pub chain: ChainRun,
     /// The client address as resolved (trusted proxies), once known.
     pub client_ip: Option<IpAddr>,
+    /// The account the request named, for threat detection (not logged).
+    pub account: Option<String>,
     /// Time from sending upstream to the response head.
     pub upstream: Option<Duration>,
     /// Why the gateway or a plugin answered instead of the upstream.

@@ -5,8 +5,8 @@
 //! outside the standard ones are `OTHER`; plugin-chosen names and values
 //! are checked and capped in number.
 
-use std::collections::HashSet;
-use std::sync::Mutex;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -269,6 +269,114 @@ fn prometheus_text(openmetrics: &str) -> String {
         out.push('\n');
     }
     out
+}
+
+/// One route's metric handles, looked up in the families once rather than
+/// on every request (a lookup allocates its labels).
+pub struct RouteMetrics {
+    route: String,
+    duration: Histogram,
+    upstream: Histogram,
+    requests: RwLock<HashMap<(&'static str, u16), Counter>>,
+}
+
+impl RouteMetrics {
+    /// Count a request answered with `status`, its durations.
+    pub fn request(
+        &self,
+        metrics: &Metrics,
+        method: &'static str,
+        status: u16,
+        duration: f64,
+        upstream: Option<f64>,
+    ) {
+        let known = self
+            .requests
+            .read()
+            .ok()
+            .and_then(|requests| requests.get(&(method, status)).cloned());
+        let counter = known.unwrap_or_else(|| {
+            let counter = metrics
+                .requests
+                .get_or_create(&vec![
+                    ("route", self.route.clone()),
+                    ("method", method.to_string()),
+                    ("status", status.to_string()),
+                ])
+                .clone();
+            if let Ok(mut requests) = self.requests.write() {
+                requests.insert((method, status), counter.clone());
+            }
+            counter
+        });
+        counter.inc();
+        self.duration.observe(duration);
+        if let Some(upstream) = upstream {
+            self.upstream.observe(upstream);
+        }
+    }
+}
+
+/// One plugin's metric handles: calls by phase and outcome, made on first
+/// use; call duration.
+pub struct PluginMetrics {
+    plugin: String,
+    calls: [[OnceLock<Counter>; 5]; 4],
+    duration: Histogram,
+}
+
+impl PluginMetrics {
+    /// Count a call; `phase` and `outcome` index the WIT phases and the
+    /// outcomes in the order their labels are given.
+    pub fn call(
+        &self,
+        metrics: &Metrics,
+        phase: (usize, &'static str),
+        outcome: (usize, &'static str),
+        duration: Option<f64>,
+    ) {
+        if let Some(cell) = self.calls.get(phase.0).and_then(|row| row.get(outcome.0)) {
+            cell.get_or_init(|| {
+                metrics
+                    .plugin_calls
+                    .get_or_create(&vec![
+                        ("plugin", self.plugin.clone()),
+                        ("phase", phase.1.to_string()),
+                        ("outcome", outcome.1.to_string()),
+                    ])
+                    .clone()
+            })
+            .inc();
+        }
+        if let Some(duration) = duration {
+            self.duration.observe(duration);
+        }
+    }
+}
+
+impl Metrics {
+    /// The handles of `route` (`-` for requests no route matched).
+    pub fn route(&self, route: &str) -> Arc<RouteMetrics> {
+        let labels = vec![("route", route.to_string())];
+        Arc::new(RouteMetrics {
+            route: route.to_string(),
+            duration: self.request_duration.get_or_create(&labels).clone(),
+            upstream: self.upstream_duration.get_or_create(&labels).clone(),
+            requests: RwLock::new(HashMap::new()),
+        })
+    }
+
+    /// The handles of `plugin`.
+    pub fn plugin(&self, plugin: &str) -> PluginMetrics {
+        PluginMetrics {
+            plugin: plugin.to_string(),
+            calls: Default::default(),
+            duration: self
+                .plugin_duration
+                .get_or_create(&vec![("plugin", plugin.to_string())])
+                .clone(),
+        }
+    }
 }
 
 /// `[a-z][a-z0-9_]*`, at most 64 bytes.

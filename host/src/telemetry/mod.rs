@@ -26,6 +26,8 @@ pub struct Telemetry {
     seen: AtomicU64,
     /// Query parameters whose values are never logged.
     pub redact_query: Vec<String>,
+    /// Whether requests and plugin calls are counted.
+    pub metrics_on: bool,
 }
 
 static TELEMETRY: OnceLock<Telemetry> = OnceLock::new();
@@ -39,6 +41,7 @@ pub fn get() -> &'static Telemetry {
         sample_every: 1,
         seen: AtomicU64::new(0),
         redact_query: crate::config::default_redacted_query(),
+        metrics_on: true,
     })
 }
 
@@ -56,6 +59,7 @@ pub fn init(config: &crate::config::LoggingConfig) -> std::io::Result<&'static T
         sample_every: config.sample_every(),
         seen: AtomicU64::new(0),
         redact_query: config.redact_query.clone(),
+        metrics_on: config.metrics,
     };
     // A second call keeps the first set-up.
     let _ = TELEMETRY.set(telemetry);
@@ -66,24 +70,8 @@ impl Telemetry {
     /// Count a finished request and write its access line (sampled: every
     /// error, one in `sample_every` of the rest).
     pub fn finish_request(&self, record: AccessRecord) {
-        let route = record.facts.route.as_deref().unwrap_or("-").to_string();
-        self.metrics
-            .requests
-            .get_or_create(&vec![
-                ("route", route.clone()),
-                ("method", method_label(&record.method).to_string()),
-                ("status", record.status.to_string()),
-            ])
-            .inc();
-        self.metrics
-            .request_duration
-            .get_or_create(&vec![("route", route.clone())])
-            .observe(record.duration.as_secs_f64());
-        if let Some(upstream) = record.facts.upstream {
-            self.metrics
-                .upstream_duration
-                .get_or_create(&vec![("route", route)])
-                .observe(upstream.as_secs_f64());
+        if self.metrics_on {
+            self.count_request(&record);
         }
         let Some(access) = &self.access else { return };
         let sampled = record.status >= 400
@@ -95,6 +83,21 @@ impl Telemetry {
         if sampled {
             access.write(record.line());
         }
+    }
+
+    fn count_request(&self, record: &AccessRecord) {
+        static UNROUTED: OnceLock<std::sync::Arc<metrics::RouteMetrics>> = OnceLock::new();
+        let route = match &record.facts.route_metrics {
+            Some(route) => route,
+            None => UNROUTED.get_or_init(|| self.metrics.route("-")),
+        };
+        route.request(
+            &self.metrics,
+            method_label(&record.method),
+            record.status,
+            record.duration.as_secs_f64(),
+            record.facts.upstream.map(|u| u.as_secs_f64()),
+        );
     }
 
     /// Write an audit line (already JSON).

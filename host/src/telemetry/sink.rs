@@ -1,18 +1,23 @@
 //! Where log lines go: stdout or a file rotated by size, written by a
-//! thread of its own so a slow disk never holds a request. Lines are handed
-//! over through a bounded queue; when it is full a line is dropped and
-//! counted, rather than the request waiting.
+//! thread of its own so a slow disk never holds a request. A request
+//! appends its line to a shared buffer (a short, uncontended lock and a
+//! copy) and never wakes the writer: the writer takes the whole buffer
+//! every few milliseconds and writes it in one go. Waking a thread per
+//! line would cost a context switch per request. When the buffer is full
+//! (the disk has fallen far behind) lines are dropped and counted, rather
+//! than requests waiting.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Lines queued before new ones are dropped.
-const QUEUE_LINES: usize = 65_536;
+/// Bytes buffered before new lines are dropped.
+const MAX_BUFFERED: usize = 32 * 1024 * 1024;
+/// How often the writer takes what was buffered.
+const WRITE_EVERY: Duration = Duration::from_millis(20);
 
 /// Where a stream of lines goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,39 +36,54 @@ pub enum Destination {
     },
 }
 
+/// What requests have written and the writer has not yet taken.
+#[derive(Default)]
+struct Shared {
+    buffer: Mutex<Vec<u8>>,
+    dropped: AtomicU64,
+    closed: AtomicBool,
+}
+
 /// A stream of log lines.
 pub struct Sink {
-    queue: SyncSender<String>,
-    dropped: Arc<AtomicU64>,
+    shared: Arc<Shared>,
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        self.shared.closed.store(true, Ordering::Relaxed);
+    }
 }
 
 impl Sink {
     /// Start the writer thread for `destination`.
     pub fn start(name: &str, destination: Destination) -> std::io::Result<Self> {
-        let (queue, lines) = std::sync::mpsc::sync_channel(QUEUE_LINES);
+        let shared = Arc::new(Shared::default());
         let mut output = Output::open(destination)?;
+        let writer = shared.clone();
         std::thread::Builder::new()
             .name(format!("portcullis-{name}-log"))
-            .spawn(move || write_lines(&lines, &mut output))?;
-        Ok(Self {
-            queue,
-            dropped: Arc::new(AtomicU64::new(0)),
-        })
+            .spawn(move || write_lines(&writer, &mut output))?;
+        Ok(Self { shared })
     }
 
-    /// Queue one line (without its newline).
+    /// Buffer one line (without its newline).
     pub fn write(&self, line: String) {
-        match self.queue.try_send(line) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-            }
+        let Ok(mut buffer) = self.shared.buffer.lock() else {
+            return;
+        };
+        if buffer.len() + line.len() + 1 > MAX_BUFFERED {
+            drop(buffer);
+            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
         }
+        buffer.extend_from_slice(line.as_bytes());
+        buffer.push(b'\n');
     }
 
     /// Lines dropped because the writer fell behind.
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        self.shared.dropped.load(Ordering::Relaxed)
     }
 }
 
@@ -98,6 +118,21 @@ impl Output {
                 }
             }
         })
+    }
+
+    /// Write whole lines (each ending in a newline), rotating a file
+    /// between lines.
+    fn write_lines(&mut self, lines: &[u8]) -> std::io::Result<()> {
+        match self {
+            Output::Stdout(out) => out.write_all(lines),
+            Output::File { .. } => {
+                for line in lines.split_inclusive(|b| *b == b'\n') {
+                    let text = line.strip_suffix(b"\n").unwrap_or(line);
+                    self.write_line(&String::from_utf8_lossy(text))?;
+                }
+                Ok(())
+            }
+        }
     }
 
     fn write_line(&mut self, line: &str) -> std::io::Result<()> {
@@ -158,25 +193,22 @@ fn rotate(path: &Path, keep: u32) -> std::io::Result<()> {
     std::fs::rename(path, numbered(1))
 }
 
-/// Write lines as they come; flush whenever the queue runs dry, so a line
-/// is out within moments while bursts are written in large blocks.
-fn write_lines(lines: &Receiver<String>, output: &mut Output) {
+/// Take what requests buffered every [`WRITE_EVERY`] and write it, until
+/// the sink is dropped (then write what is left).
+fn write_lines(shared: &Shared, output: &mut Output) {
+    let mut taken = Vec::new();
     loop {
-        match lines.recv_timeout(Duration::from_millis(200)) {
-            Ok(line) => {
-                if output.write_line(&line).is_err() {
-                    continue;
-                }
-                while let Ok(line) = lines.try_recv() {
-                    let _ = output.write_line(&line);
-                }
-                let _ = output.flush();
-            }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => {
-                let _ = output.flush();
-                return;
-            }
+        std::thread::sleep(WRITE_EVERY);
+        if let Ok(mut buffer) = shared.buffer.lock() {
+            std::mem::swap(&mut *buffer, &mut taken);
+        }
+        if !taken.is_empty() {
+            let _ = output.write_lines(&taken);
+            let _ = output.flush();
+            taken.clear();
+        }
+        if shared.closed.load(Ordering::Relaxed) {
+            return;
         }
     }
 }
