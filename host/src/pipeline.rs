@@ -4,6 +4,9 @@
 //! 1. limits: a declared body larger than `server.max_request_body_bytes` is
 //!    refused before anything else (413), unless the URL is a signed upload
 //!    URL; expectations other than `100-continue` get 417;
+//!    then the client address is resolved (`X-Forwarded-For` only from
+//!    trusted proxies) and a client or account on the threat block list
+//!    is refused (429/403);
 //! 2. route match on host, path and method (404 if none); on a route with
 //!    `signed_uploads`, the URL's signature is checked natively (403, 411,
 //!    413) and a valid one sets the body limit to the signed size;
@@ -212,6 +215,18 @@ async fn proxy(
     {
         return Err(GatewayError::ExpectationFailed);
     }
+    // The client, as trusted proxies say; a blocked client or account
+    // (threat detection) goes no further, whatever it asks for.
+    let client_ip =
+        forwarding::client_ip(connection.peer_ip, &parts.headers, &gateway.trusted_proxies);
+    facts.client_ip = Some(client_ip);
+    if let Some(threats) = &gateway.threats {
+        facts.account = threats.account(&parts.headers, parts.uri.query());
+        threats
+            .check_client(client_ip, facts.account.as_deref())
+            .map_err(GatewayError::Blocked)?;
+    }
+
     // 2. Route.
     let authority = routing::request_authority(&parts.uri, &parts.headers)
         .map(str::to_string)
@@ -250,9 +265,6 @@ async fn proxy(
     if let Ok(host) = HeaderValue::from_str(&authority) {
         parts.headers.insert(HOST, host);
     }
-    let client_ip =
-        forwarding::client_ip(connection.peer_ip, &parts.headers, &gateway.trusted_proxies);
-    facts.client_ip = Some(client_ip);
     let mut view = Arc::new(RequestView {
         method: parts.method.clone(),
         scheme: if connection.tls.is_some() {
@@ -289,14 +301,6 @@ async fn proxy(
     let declared = declared_length(&view.headers);
     if declared.is_some_and(|len| len > route_max_body) {
         return Err(GatewayError::PayloadTooLarge);
-    }
-
-    // Blocked clients and accounts (threat detection) go no further.
-    if let Some(threats) = &gateway.threats {
-        facts.account = threats.account(&view.headers, view.query.as_deref());
-        threats
-            .check_client(view.client_ip, facts.account.as_deref())
-            .map_err(GatewayError::Blocked)?;
     }
 
     // 4. Rate limits keyed by client, header or route, before any plugin.

@@ -31,6 +31,7 @@ mod runtime_admin;
 mod signed_uploads;
 mod supply_chain;
 mod swap_under_load;
+mod threats;
 mod tls;
 mod validate;
 mod waf;

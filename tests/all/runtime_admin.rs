@@ -351,6 +351,9 @@ async fn the_admin_api_lists_and_changes_routes_and_plugins() {
         "/config/reload",
         "/keys",
         "/keys/{id}",
+        "/metrics",
+        "/blocks",
+        "/blocks/{key}",
     ] {
         assert!(served["paths"].get(path).is_some(), "{path} is documented");
     }
