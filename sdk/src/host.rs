@@ -1,6 +1,6 @@
 //! Host capabilities. Each works only if the operator granted it to the
 //! plugin (`capabilities = ["log", "clock", "kv", "rate-limit",
-//! "outbound-http", "api-keys", "crypto", "geo"]`); a plugin that uses one it was not granted
+//! "outbound-http", "api-keys", "crypto", "geo", "metrics"]`); a plugin that uses one it was not granted
 //! fails to load.
 
 pub use crate::bindings::portcullis::policy::api_keys::{
@@ -16,7 +16,7 @@ pub use crate::bindings::portcullis::policy::outbound_http::{
 };
 pub use crate::bindings::portcullis::policy::rate_limit::Outcome as RateLimitOutcome;
 use crate::bindings::portcullis::policy::{
-    api_keys, clock, crypto, geo, kv, log, outbound_http, rate_limit,
+    api_keys, clock, crypto, geo, kv, log, metrics, outbound_http, rate_limit,
 };
 
 /// Write a line to the gateway's log at info level. Needs `log`.
@@ -100,6 +100,12 @@ pub fn verify_signature(
     signature: &[u8],
 ) -> bool {
     crypto::verify(algorithm, key, message, signature)
+}
+
+/// Add `value` to the plugin's counter `event` (optionally split by one
+/// `label` value) in the gateway's metrics. Needs `metrics`.
+pub fn count(event: &str, label: Option<&str>, value: u64) {
+    metrics::counter_add(event, label, value);
 }
 
 /// The ISO 3166-1 alpha-2 country of `ip` (IPv4 or IPv6 text), from the

@@ -375,4 +375,10 @@ async fn repeated_waf_hits_block_the_client() {
     assert!(gateway.wait_for_log(
         |l| l.contains("\"plugin denied the request\"") && l.contains("waf-blocked rules=")
     ));
+    // The WAF counts its blocks by rule through the metrics capability.
+    let metrics = admin(&gateway, "GET", "/metrics", "").await.text();
+    assert!(
+        metrics.contains("portcullis_plugin_events_total{plugin=\"waf\",event=\"blocked_by_rule\",label=\"942100\"} 3"),
+        "{metrics}"
+    );
 }

@@ -737,6 +737,8 @@ pub enum Capability {
     Crypto,
     /// `portcullis:policy/geo`
     Geo,
+    /// `portcullis:policy/metrics`
+    Metrics,
 }
 
 impl Capability {
@@ -751,6 +753,7 @@ impl Capability {
             Capability::ApiKeys => "api-keys",
             Capability::Crypto => "crypto",
             Capability::Geo => "geo",
+            Capability::Metrics => "metrics",
         }
     }
 }

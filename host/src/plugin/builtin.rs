@@ -28,8 +28,8 @@ pub fn capabilities(name: &str) -> &'static [Capability] {
         "rbac" => &[Capability::Log],
         "ext-authz" => &[Capability::Log, Capability::OutboundHttp],
         "api-key" => &[Capability::ApiKeys],
-        "waf" => &[Capability::Log],
-        "geo" => &[Capability::Geo],
+        "waf" => &[Capability::Log, Capability::Metrics],
+        "geo" => &[Capability::Geo, Capability::Metrics],
         _ => &[],
     }
 }

@@ -5,7 +5,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use wasmtime::component::Resource;
 
-use super::bindings::{api_keys, clock, crypto, geo, kv, log, outbound_http, rate_limit, types};
+use super::bindings::{
+    api_keys, clock, crypto, geo, kv, log, metrics, outbound_http, rate_limit, types,
+};
 use super::state::InstanceState;
 use super::view::{
     BodyResource, ContextResource, RequestResource, ResponseResource, header_all, header_first,
@@ -408,6 +410,18 @@ impl crypto::Host for InstanceState {
             crypto::PublicKey::Ed25519(x) => PublicKey::Ed25519(x),
         };
         Ok(verify(algorithm, key, &message, &signature))
+    }
+}
+
+impl metrics::Host for InstanceState {
+    fn counter_add(&mut self, event: String, label: Option<String>, value: u64) -> Result<()> {
+        crate::telemetry::get().metrics.plugin_event(
+            &self.plugin_name,
+            &event,
+            label.as_deref(),
+            value,
+        );
+        Ok(())
     }
 }
 

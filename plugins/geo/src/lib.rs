@@ -31,12 +31,21 @@ impl Policy for GeoPolicy {
             Err(_) => Place::Unknown,
         };
         if !self.allows(&place) {
+            // Refusals by country, in the gateway's metrics.
+            let label = match &place {
+                Place::Country(code) => code.as_str(),
+                Place::Private => "private",
+                Place::Unknown => "unknown",
+            };
+            host::count("refused_by_country", Some(label), 1);
+            // The audit line says which country was refused.
+            let reason = format!("geo-refused country={label}");
             let body = serde_json::json!({ "error": self.message }).to_string();
             return Decision::Deny(Denial {
                 status: self.status,
                 headers: vec![("content-type".into(), "application/json".into())],
                 body: body.into_bytes(),
-                reason: "geo-refused".into(),
+                reason,
             });
         }
         let mut edits = Vec::new();

@@ -84,6 +84,10 @@ fn blocked(transaction: &Transaction<'_>, status: u16) -> Decision {
     rules.sort_unstable();
     rules.dedup();
     let listed: Vec<String> = rules.iter().take(16).map(u32::to_string).collect();
+    // Blocks by rule, in the gateway's metrics.
+    for rule in &listed {
+        portcullis_sdk::host::count("blocked_by_rule", Some(rule), 1);
+    }
     Decision::deny_json(
         status,
         &format!("waf-blocked rules={}", listed.join(",")),
