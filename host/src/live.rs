@@ -185,11 +185,16 @@ fn log_outcome(reason: &str, outcome: &Result<Applied, BuildError>) {
 /// Refuse changes to what the listeners were set up with.
 fn restart_only_unchanged(running: &Config, next: &Config, file: &Path) -> Result<(), ConfigError> {
     let (a, b) = (&running.server, &next.server);
-    let fixed: [(&str, String, String); 12] = [
+    let fixed: [(&str, String, String); 13] = [
         (
             "logging",
             format!("{:?}", running.logging),
             format!("{:?}", next.logging),
+        ),
+        (
+            "traces",
+            format!("{:?}", running.traces),
+            format!("{:?}", next.traces),
         ),
         ("server.listen", a.listen.to_string(), b.listen.to_string()),
         (

@@ -243,7 +243,7 @@ async fn run(path: &Path) -> anyhow::Result<()> {
     let written = config::read_file(path)?;
     let mut config = written.clone();
     config::check_config(path, &mut config)?;
-    portcullis_host::telemetry::init(&config.logging)
+    portcullis_host::telemetry::init(&config.logging, config.traces.as_ref())
         .with_context(|| format!("{}: logging: cannot open a log", path.display()))?;
     let key_store = match &config.api_keys {
         Some(api_keys) => Some(Arc::new(KeyStore::open(&api_keys.store)?)),

@@ -56,6 +56,7 @@ use crate::plugin::chain::{Flow, PhaseBody};
 use crate::plugin::view::{RequestView, ResponseView};
 use crate::ratelimit::{Allowance, Policy};
 use crate::routing::{self, Route};
+use crate::telemetry::traces::TraceContext;
 use crate::telemetry::{
     self,
     access::{self, AccessFacts},
@@ -82,7 +83,12 @@ pub async fn handle(
         request.uri().query(),
         &telemetry::get().redact_query,
     );
-    let mut facts = AccessFacts::default();
+    let mut facts = AccessFacts {
+        trace: telemetry::get().traces.as_ref().map(|exporter| {
+            TraceContext::start(request.headers().get(&TRACEPARENT), exporter.sample)
+        }),
+        ..AccessFacts::default()
+    };
     let bytes_in = Arc::new(AtomicU64::new(0));
 
     let is_tls = tls.is_some();
@@ -152,6 +158,9 @@ pub async fn handle(
         )
     })
 }
+
+/// The W3C Trace Context header.
+static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
 /// Count an error the gateway answered with where it has a metric.
 fn note_error(facts: &mut AccessFacts, error: &GatewayError) {
@@ -390,7 +399,15 @@ async fn proxy(
     // 8. Upstream. The headers move into the upstream request unless a
     // response phase still needs the request view.
     let keep_view = chain.has_phase(Phase::ResponseHeaders) || chain.has_phase(Phase::ResponseBody);
-    let upstream_request = upstream_request(&mut view, keep_view, route, request_body)?;
+    let mut upstream_request = upstream_request(&mut view, keep_view, route, request_body)?;
+    // With traces on, the upstream's parent span is this request's.
+    if let Some(trace) = &facts.trace
+        && let Ok(value) = HeaderValue::from_str(&trace.traceparent())
+    {
+        upstream_request
+            .headers_mut()
+            .insert(TRACEPARENT.clone(), value);
+    }
     let upstream_started = Instant::now();
     note_context(facts, &context);
     let response = match &route.regions {

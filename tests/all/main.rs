@@ -33,6 +33,7 @@ mod supply_chain;
 mod swap_under_load;
 mod threats;
 mod tls;
+mod traces;
 mod validate;
 mod waf;
 mod waf_crs;

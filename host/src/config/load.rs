@@ -322,6 +322,31 @@ fn check(file: &Path, dir: &Path, config: &mut Config, offline: bool) -> Result<
     if let Some(api_keys) = &mut config.api_keys {
         api_keys.store = dir.join(&api_keys.store);
     }
+    if let Some(traces) = &config.traces {
+        let uri: Option<http::Uri> = traces.endpoint.parse().ok();
+        if uri
+            .as_ref()
+            .is_none_or(|u| u.scheme_str() != Some("http") || u.host().is_none())
+        {
+            return Err(err(
+                "traces.endpoint".into(),
+                format!(
+                    "{:?} is not an http:// URL (an OTLP/HTTP collector, e.g. http://127.0.0.1:4318/v1/traces)",
+                    traces.endpoint
+                ),
+            ));
+        }
+        if !(traces.sample >= 0.0 && traces.sample <= 1.0)
+            || traces.export_every_ms == 0
+            || traces.max_queued == 0
+        {
+            return Err(err(
+                "traces".into(),
+                "sample is a share between 0 and 1; export_every_ms and max_queued at least 1"
+                    .into(),
+            ));
+        }
+    }
     if let Some(threats) = &config.threats {
         check_threats(threats).map_err(|(key, reason)| err(key, reason))?;
     }

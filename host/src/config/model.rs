@@ -50,6 +50,42 @@ pub struct Config {
     pub logging: LoggingConfig,
     /// Brute force, credential stuffing, enumeration and rate anomalies.
     pub threats: Option<ThreatsConfig>,
+    /// OpenTelemetry traces over OTLP/HTTP.
+    pub traces: Option<TracesConfig>,
+}
+
+/// `[traces]`: a span per request and per plugin call, exported to an
+/// OTLP/HTTP collector as protobuf.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TracesConfig {
+    /// The collector's traces URL, e.g. `http://127.0.0.1:4318/v1/traces`.
+    pub endpoint: String,
+    /// The share of new traces recorded (a client's `traceparent` decides
+    /// for its own).
+    #[serde(default = "default_sample")]
+    pub sample: f64,
+    /// `service.name` of the exported resource.
+    #[serde(default = "default_service_name")]
+    pub service_name: String,
+    /// How often queued spans are sent.
+    #[serde(default = "default_export_every_ms")]
+    pub export_every_ms: u64,
+    /// Spans queued at most; more are dropped (and counted).
+    #[serde(default = "default_max_queued")]
+    pub max_queued: usize,
+}
+
+fn default_service_name() -> String {
+    "portcullis".into()
+}
+
+fn default_export_every_ms() -> u64 {
+    1000
+}
+
+fn default_max_queued() -> usize {
+    8192
 }
 
 /// `[threats]`: detectors (each off unless its table is given) and what a

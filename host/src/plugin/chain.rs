@@ -62,6 +62,8 @@ pub struct PluginOutcome {
     pub phase: &'static str,
     /// Allowed, denied, failed, timed out, or skipped by its breaker.
     pub outcome: Outcome,
+    /// When it started.
+    pub started: Instant,
     /// How long it took.
     pub duration: Duration,
 }
@@ -136,6 +138,9 @@ impl ChainRun {
             plugin: definition.name.clone(),
             phase: phase_name(phase),
             outcome,
+            started: Instant::now()
+                .checked_sub(duration)
+                .unwrap_or_else(Instant::now),
             duration,
         });
     }

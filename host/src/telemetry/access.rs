@@ -28,6 +28,8 @@ pub struct AccessFacts {
     pub client_ip: Option<IpAddr>,
     /// The account the request named, for threat detection (not logged).
     pub account: Option<String>,
+    /// Its place in a trace, when traces are exported.
+    pub trace: Option<super::traces::TraceContext>,
     /// Time from sending upstream to the response head.
     pub upstream: Option<Duration>,
     /// Why the gateway or a plugin answered instead of the upstream.
@@ -38,6 +40,8 @@ pub struct AccessFacts {
 pub struct AccessRecord {
     /// When the request head arrived.
     pub time: SystemTime,
+    /// The same, on the monotonic clock (plugin calls are placed by it).
+    pub started: std::time::Instant,
     /// Its id.
     pub request_id: String,
     /// The resolved client address.
@@ -219,6 +223,7 @@ mod tests {
     fn lines_are_json_that_cannot_be_forged() {
         let record = AccessRecord {
             time: SystemTime::UNIX_EPOCH + Duration::from_millis(1_764_337_000_123),
+            started: std::time::Instant::now(),
             request_id: "r\n\"1".into(),
             client_ip: "::ffff:10.0.0.1".parse().expect("ip"),
             method: http::Method::GET,

@@ -63,6 +63,7 @@ impl Logged {
         let pending = *pending;
         let record = AccessRecord {
             time: pending.time,
+            started: pending.started,
             request_id: pending.request_id,
             client_ip: pending.facts.client_ip.unwrap_or(pending.peer_ip),
             method: pending.method,

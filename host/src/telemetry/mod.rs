@@ -7,6 +7,8 @@ pub mod access;
 pub mod finish;
 pub mod metrics;
 pub mod sink;
+mod spans;
+pub mod traces;
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,6 +30,8 @@ pub struct Telemetry {
     pub redact_query: Vec<String>,
     /// Whether requests and plugin calls are counted.
     pub metrics_on: bool,
+    /// Trace export, when `[traces]` is configured.
+    pub traces: Option<traces::Exporter>,
 }
 
 static TELEMETRY: OnceLock<Telemetry> = OnceLock::new();
@@ -42,11 +46,16 @@ pub fn get() -> &'static Telemetry {
         seen: AtomicU64::new(0),
         redact_query: crate::config::default_redacted_query(),
         metrics_on: true,
+        traces: None,
     })
 }
 
-/// Set up the log streams from `[logging]`; call once, before serving.
-pub fn init(config: &crate::config::LoggingConfig) -> std::io::Result<&'static Telemetry> {
+/// Set up the log streams from `[logging]` and trace export from
+/// `[traces]`; call once, inside the runtime, before serving.
+pub fn init(
+    config: &crate::config::LoggingConfig,
+    trace_config: Option<&crate::config::TracesConfig>,
+) -> std::io::Result<&'static Telemetry> {
     let access = match config.access_destination() {
         Some(destination) => Some(Sink::start("access", destination)?),
         None => None,
@@ -60,10 +69,19 @@ pub fn init(config: &crate::config::LoggingConfig) -> std::io::Result<&'static T
         seen: AtomicU64::new(0),
         redact_query: config.redact_query.clone(),
         metrics_on: config.metrics,
+        traces: trace_config.map(|t| traces::Exporter::new(t.max_queued, t.sample)),
     };
     // A second call keeps the first set-up.
-    let _ = TELEMETRY.set(telemetry);
-    Ok(get())
+    let fresh = TELEMETRY.set(telemetry).is_ok();
+    let telemetry = get();
+    if let (true, Some(settings), Some(exporter)) = (fresh, trace_config, &telemetry.traces)
+        && let Ok(endpoint) = settings.endpoint.parse::<http::Uri>()
+    {
+        let every = std::time::Duration::from_millis(settings.export_every_ms);
+        let service = settings.service_name.clone();
+        tokio::spawn(exporter.run(endpoint, every, service));
+    }
+    Ok(telemetry)
 }
 
 impl Telemetry {
@@ -72,6 +90,11 @@ impl Telemetry {
     pub fn finish_request(&self, record: AccessRecord) {
         if self.metrics_on {
             self.count_request(&record);
+        }
+        if let (Some(exporter), Some(trace)) = (&self.traces, &record.facts.trace)
+            && trace.sampled
+        {
+            exporter.record(spans::of(&record, trace));
         }
         let Some(access) = &self.access else { return };
         let sampled = record.status >= 400
