@@ -44,9 +44,10 @@ pub fn init(format: LogFormat) {
             .with_current_span(false)
             .boxed(),
     };
+    // RUST_LOG tunes the operational log only: the audit stream is never
+    // filtered away.
     let _ = tracing_subscriber::registry()
-        .with(filter)
-        .with(fmt.with_filter(operational))
+        .with(fmt.with_filter(operational).with_filter(filter))
         .with(AuditLayer.with_filter(filter_fn(|meta| meta.target() == AUDIT)))
         .try_init();
 }

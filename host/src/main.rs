@@ -311,6 +311,9 @@ async fn run(path: &Path) -> anyhow::Result<()> {
     }
     tracing::info!(addr = %addr, scheme, routes = config.routes.len(), "listening");
     server::serve(live, listener, &config.server, server::shutdown_signal()).await;
+    // The access lines of the drained requests, and the audit lines of the
+    // shutdown, are written before the process ends.
+    portcullis_host::telemetry::get().close();
     Ok(())
 }
 

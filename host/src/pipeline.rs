@@ -133,10 +133,18 @@ pub async fn handle(
             client: facts.client_ip.unwrap_or(client.ip()),
             account: facts.account.as_deref(),
             status,
+            // A block of the request, not of the upstream's response.
             waf_blocked: facts
                 .deny_reason
                 .as_deref()
-                .is_some_and(|reason| reason.contains("waf-blocked")),
+                .is_some_and(|reason| reason.contains("waf-blocked"))
+                && facts
+                    .chain
+                    .calls
+                    .iter()
+                    .rev()
+                    .find(|call| call.outcome == crate::plugin::chain::Outcome::Deny)
+                    .is_some_and(|call| call.phase.starts_with("request")),
         });
     }
     // The access line and the request's metrics are written when the

@@ -296,8 +296,9 @@ async fn a_consumer_far_above_its_own_baseline_is_blocked() {
         "block_seconds = 600\nrate_anomaly = { factor = 5.0, min_requests = 20, window_seconds = 1 }",
     );
     let auth = token("svc");
-    // A few requests a second for a few seconds: the baseline.
-    for _ in 0..3 {
+    // A few requests a second for a few seconds: the baseline (three full
+    // windows are needed before anything is judged).
+    for _ in 0..5 {
         for _ in 0..3 {
             assert_eq!(
                 from(&gateway, "198.51.100.9", "/api/x", &auth, "")

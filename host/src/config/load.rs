@@ -107,6 +107,12 @@ fn check(file: &Path, dir: &Path, config: &mut Config, offline: bool) -> Result<
 
     for (name, plugin) in &mut config.plugins {
         let key = format!("plugins.{name}");
+        if !is_label_safe(name) {
+            return Err(err(
+                key,
+                "a plugin name is letters, digits and - _ . : (it names the plugin in logs and metrics)".into(),
+            ));
+        }
         match (&plugin.builtin, &plugin.path) {
             (Some(builtin), None) => {
                 if !crate::plugin::builtin::exists(builtin) {
@@ -420,6 +426,15 @@ fn check(file: &Path, dir: &Path, config: &mut Config, offline: bool) -> Result<
                 format!("{:?} is empty or used by an earlier route", route.id),
             ));
         }
+        if !is_label_safe(&route.id) {
+            return Err(err(
+                format!("{key}.id"),
+                format!(
+                    "{:?}: use letters, digits and - _ . : (it names the route in logs and metrics)",
+                    route.id
+                ),
+            ));
+        }
         let verifies_clients = config
             .server
             .tls
@@ -580,6 +595,15 @@ fn check(file: &Path, dir: &Path, config: &mut Config, offline: bool) -> Result<
         }
     }
     Ok(())
+}
+
+/// Whether `name` can stand in log lines and metric labels as it is.
+fn is_label_safe(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
 }
 
 /// `[threats]`: statuses, limits and windows in range, the account source

@@ -105,9 +105,9 @@ pub struct ThreatsConfig {
     /// Keys each detector tracks at most.
     #[serde(default = "default_max_tracked")]
     pub max_tracked: usize,
-    /// 401/403 answers per client address.
+    /// 401 answers per client address (IPv6 per /64).
     pub auth_failures: Option<DetectorConfig>,
-    /// 401/403 answers per account, from any address.
+    /// 401 answers per account, from any address.
     pub account_failures: Option<AccountDetectorConfig>,
     /// 404 answers per client address.
     pub not_found: Option<DetectorConfig>,
@@ -299,7 +299,7 @@ pub fn default_redacted_query() -> Vec<String> {
         "sig",
         "signature",
         "x-amz-signature",
-        "x-portcullis-signature",
+        "pc-signature",
     ]
     .map(String::from)
     .to_vec()

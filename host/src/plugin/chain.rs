@@ -632,15 +632,17 @@ fn deny(
     if definition.role.authenticates() && matches!(denial.status, 401 | 403) {
         crate::telemetry::get()
             .metrics
-            .auth_failures
-            .get_or_create(&vec![
-                ("plugin", plugin.to_string()),
-                ("reason", reason_label(&denial.reason)),
-            ])
-            .inc();
+            .auth_failure(plugin, &reason_label(&denial.reason));
     }
     // Every block (authentication, authorization, WAF with its rule ids,
-    // geo) is an audit event.
+    // geo) is an audit event; answers below 400 (a CORS preflight) are not
+    // blocks.
+    if denial.status < 400 {
+        return Ok(Some(Flow::Deny {
+            plugin: plugin.clone(),
+            denial,
+        }));
+    }
     tracing::info!(
         target: "audit",
         request_id,

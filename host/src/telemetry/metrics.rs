@@ -26,6 +26,10 @@ type Histograms = Family<Labels, Histogram, fn() -> Histogram>;
 /// ones are not recorded (and counted as such).
 const MAX_PLUGIN_EVENTS: usize = 1000;
 
+/// Distinct values of one event's label (or of one plugin's failure
+/// reasons); past it, new values count as `other`.
+const MAX_LABELS_PER_EVENT: usize = 100;
+
 fn latency_histogram() -> Histogram {
     // 100 µs to ~6.5 s.
     Histogram::new(exponential_buckets(0.0001, 3.0, 11))
@@ -71,7 +75,8 @@ pub struct Metrics {
     pub blocked: Gauges,
     /// Log lines dropped because a writer fell behind, by log.
     pub log_dropped: Gauges,
-    plugin_event_names: Mutex<HashSet<(String, String)>>,
+    /// Events plugins counted, and the label values seen for each.
+    plugin_event_names: Mutex<HashMap<(String, String), HashSet<String>>>,
     /// Plugin events not recorded because of the cap.
     pub plugin_events_refused: Counter,
 }
@@ -205,30 +210,71 @@ impl Metrics {
             plugin_breaker_open,
             blocked,
             log_dropped,
-            plugin_event_names: Mutex::new(HashSet::new()),
+            plugin_event_names: Mutex::new(HashMap::new()),
             plugin_events_refused,
         }
     }
 
     /// Count a plugin's event `name` (with an optional `label` value),
     /// unless the name is malformed or the cap on distinct events is
-    /// reached.
+    /// reached; past [`MAX_LABELS_PER_EVENT`] values of an event's label,
+    /// new values count as `other`.
     pub fn plugin_event(&self, plugin: &str, name: &str, label: Option<&str>, value: u64) {
-        let known = (plugin.to_string(), name.to_string());
-        let allowed = valid_name(name)
-            && label.is_none_or(valid_label)
-            && self.plugin_event_names.lock().is_ok_and(|mut names| {
-                names.contains(&known) || (names.len() < MAX_PLUGIN_EVENTS && names.insert(known))
-            });
-        if !allowed {
+        if !valid_name(name) || !label.is_none_or(valid_label) {
             self.plugin_events_refused.inc();
             return;
         }
+        let Some(label) = self.admit(plugin, name, label, MAX_PLUGIN_EVENTS) else {
+            self.plugin_events_refused.inc();
+            return;
+        };
         let mut labels: Labels = vec![("plugin", plugin.to_string()), ("event", name.to_string())];
         if let Some(label) = label {
-            labels.push(("label", label.to_string()));
+            labels.push(("label", label));
         }
         self.plugin_events.get_or_create(&labels).inc_by(value);
+    }
+
+    /// Count an authentication failure; a plugin's distinct reasons are
+    /// capped like event labels.
+    pub fn auth_failure(&self, plugin: &str, reason: &str) {
+        let Some(Some(reason)) = self.admit(plugin, "\0auth", Some(reason), usize::MAX) else {
+            return;
+        };
+        self.auth_failures
+            .get_or_create(&vec![("plugin", plugin.to_string()), ("reason", reason)])
+            .inc();
+    }
+
+    /// Whether `(plugin, event)` may be counted (at most `max_events`
+    /// distinct ones), and the label value to count it under.
+    #[allow(clippy::option_option)]
+    fn admit(
+        &self,
+        plugin: &str,
+        event: &str,
+        label: Option<&str>,
+        max_events: usize,
+    ) -> Option<Option<String>> {
+        let mut events = self.plugin_event_names.lock().ok()?;
+        let key = (plugin.to_string(), event.to_string());
+        if !events.contains_key(&key) {
+            if events.len() >= max_events {
+                return None;
+            }
+            events.insert(key.clone(), HashSet::new());
+        }
+        let labels = events.get_mut(&key)?;
+        Some(label.map(|label| {
+            if labels.contains(label) {
+                label.to_string()
+            } else if labels.len() < MAX_LABELS_PER_EVENT {
+                labels.insert(label.to_string());
+                label.to_string()
+            } else {
+                "other".to_string()
+            }
+        }))
     }
 
     /// The Prometheus text exposition format (0.0.4).

@@ -71,10 +71,13 @@ pub fn init(
         metrics_on: config.metrics,
         traces: trace_config.map(|t| traces::Exporter::new(t.max_queued, t.sample)),
     };
-    // A second call keeps the first set-up.
-    let fresh = TELEMETRY.set(telemetry).is_ok();
+    if TELEMETRY.set(telemetry).is_err() {
+        return Err(std::io::Error::other(
+            "telemetry was used before it was set up from the config",
+        ));
+    }
     let telemetry = get();
-    if let (true, Some(settings), Some(exporter)) = (fresh, trace_config, &telemetry.traces)
+    if let (Some(settings), Some(exporter)) = (trace_config, &telemetry.traces)
         && let Ok(endpoint) = settings.endpoint.parse::<http::Uri>()
     {
         let every = std::time::Duration::from_millis(settings.export_every_ms);
@@ -121,6 +124,13 @@ impl Telemetry {
             record.duration.as_secs_f64(),
             record.facts.upstream.map(|u| u.as_secs_f64()),
         );
+    }
+
+    /// Write out what the logs hold and stop their writers (at shutdown).
+    pub fn close(&self) {
+        for sink in [&self.access, &self.audit].into_iter().flatten() {
+            sink.close();
+        }
     }
 
     /// Write an audit line (already JSON).

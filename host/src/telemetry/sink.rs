@@ -47,11 +47,12 @@ struct Shared {
 /// A stream of log lines.
 pub struct Sink {
     shared: Arc<Shared>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl Drop for Sink {
     fn drop(&mut self) {
-        self.shared.closed.store(true, Ordering::Relaxed);
+        self.close();
     }
 }
 
@@ -61,10 +62,22 @@ impl Sink {
         let shared = Arc::new(Shared::default());
         let mut output = Output::open(destination)?;
         let writer = shared.clone();
-        std::thread::Builder::new()
+        let handle = std::thread::Builder::new()
             .name(format!("portcullis-{name}-log"))
             .spawn(move || write_lines(&writer, &mut output))?;
-        Ok(Self { shared })
+        Ok(Self {
+            shared,
+            writer: Mutex::new(Some(handle)),
+        })
+    }
+
+    /// Write what is buffered and stop the writer (at shutdown).
+    pub fn close(&self) {
+        self.shared.closed.store(true, Ordering::Relaxed);
+        let handle = self.writer.lock().ok().and_then(|mut w| w.take());
+        if let Some(handle) = handle {
+            let _ = handle.join();
+        }
     }
 
     /// Buffer one line (without its newline).
@@ -194,20 +207,30 @@ fn rotate(path: &Path, keep: u32) -> std::io::Result<()> {
 }
 
 /// Take what requests buffered every [`WRITE_EVERY`] and write it, until
-/// the sink is dropped (then write what is left).
+/// the sink is closed (then write what is left). Lines that cannot be
+/// written count as dropped.
 fn write_lines(shared: &Shared, output: &mut Output) {
     let mut taken = Vec::new();
     loop {
         std::thread::sleep(WRITE_EVERY);
+        // Read before taking the buffer: whatever was buffered before the
+        // close is in this last take.
+        let closing = shared.closed.load(Ordering::Relaxed);
         if let Ok(mut buffer) = shared.buffer.lock() {
             std::mem::swap(&mut *buffer, &mut taken);
         }
         if !taken.is_empty() {
-            let _ = output.write_lines(&taken);
-            let _ = output.flush();
+            if output
+                .write_lines(&taken)
+                .and_then(|()| output.flush())
+                .is_err()
+            {
+                let lines = taken.iter().filter(|b| **b == b'\n').count();
+                shared.dropped.fetch_add(lines as u64, Ordering::Relaxed);
+            }
             taken.clear();
         }
-        if shared.closed.load(Ordering::Relaxed) {
+        if closing {
             return;
         }
     }

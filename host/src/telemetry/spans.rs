@@ -11,6 +11,15 @@ fn unix_ns(time: SystemTime) -> u64 {
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
+fn path_only(target: &str) -> String {
+    let path = target.split('?').next().unwrap_or(target);
+    let mut end = path.len().min(1024);
+    while !path.is_char_boundary(end) {
+        end -= 1;
+    }
+    path[..end].to_string()
+}
+
 /// The spans of `record`, in `trace`.
 pub fn of(record: &AccessRecord, trace: &TraceContext) -> Vec<FinishedSpan> {
     let start_ns = unix_ns(record.time);
@@ -24,7 +33,9 @@ pub fn of(record: &AccessRecord, trace: &TraceContext) -> Vec<FinishedSpan> {
     let route = record.facts.route.as_deref().unwrap_or("-");
     let mut attributes = vec![
         attribute("http.request.method", record.method.as_str()),
-        attribute("url.path", record.target.as_str()),
+        // The path only: queries may carry credentials, and spans go to
+        // another system. At most 1 KiB.
+        attribute("url.path", path_only(&record.target)),
         attribute("http.route", route),
         int_attribute("http.response.status_code", i64::from(record.status)),
         attribute(

@@ -18,19 +18,31 @@ pub struct Block {
     pub until: Instant,
 }
 
+/// Blocks held at most: past it, new detections alert but do not block
+/// (a flood of invented account names cannot grow the list without end).
+const MAX_BLOCKS: usize = 100_000;
+
 /// The list.
 #[derive(Default)]
 pub struct BlockList {
     blocks: RwLock<HashMap<String, Block>>,
     entries: AtomicUsize,
+    /// When expired blocks were last swept out.
+    swept: std::sync::Mutex<Option<Instant>>,
 }
 
 impl BlockList {
+    /// Whether nothing is blocked (one atomic load).
+    pub fn is_empty(&self) -> bool {
+        self.entries.load(Ordering::Relaxed) == 0
+    }
+
     /// The time left on `key`'s block, if it is blocked now.
     pub fn blocked(&self, key: &str) -> Option<Duration> {
-        if self.entries.load(Ordering::Relaxed) == 0 {
+        if self.is_empty() {
             return None;
         }
+        self.sweep_now_and_then();
         let now = Instant::now();
         let left = self
             .blocks
@@ -38,41 +50,55 @@ impl BlockList {
             .ok()?
             .get(key)
             .map(|block| block.until.saturating_duration_since(now))?;
-        if left.is_zero() {
-            self.lift(key);
-            return None;
-        }
-        Some(left)
+        (!left.is_zero()).then_some(left)
     }
 
-    /// Block `key` for `ttl`, unless it already is.
+    /// Remove expired blocks, at most once a second, so the empty-list
+    /// fast path comes back once blocks have run out.
+    fn sweep_now_and_then(&self) {
+        let now = Instant::now();
+        {
+            let Ok(mut swept) = self.swept.try_lock() else {
+                return;
+            };
+            if swept.is_some_and(|at| now.duration_since(at) < Duration::from_secs(1)) {
+                return;
+            }
+            *swept = Some(now);
+        }
+        if let Ok(mut blocks) = self.blocks.write() {
+            blocks.retain(|_, b| b.until > now);
+            self.entries.store(blocks.len(), Ordering::Relaxed);
+        }
+    }
+
+    /// Block `key` for `ttl`, unless it already is or the list is full.
     pub fn block(&self, key: &str, detector: &'static str, reason: String, ttl: Duration) -> bool {
         let Ok(mut blocks) = self.blocks.write() else {
             return false;
         };
         let now = Instant::now();
-        blocks.retain(|_, b| b.until > now);
-        let fresh = !blocks.contains_key(key);
-        if fresh {
-            blocks.insert(
-                key.to_string(),
-                Block {
-                    detector,
-                    reason,
-                    until: now + ttl,
-                },
-            );
+        if blocks.get(key).is_some_and(|b| b.until > now) || blocks.len() >= MAX_BLOCKS {
+            return false;
         }
+        blocks.insert(
+            key.to_string(),
+            Block {
+                detector,
+                reason,
+                until: now + ttl,
+            },
+        );
         self.entries.store(blocks.len(), Ordering::Relaxed);
-        fresh
+        true
     }
 
-    /// Lift `key`'s block; whether there was one.
+    /// Lift `key`'s block; whether there was one in force.
     pub fn lift(&self, key: &str) -> bool {
         let Ok(mut blocks) = self.blocks.write() else {
             return false;
         };
-        let lifted = blocks.remove(key).is_some();
+        let lifted = blocks.remove(key).is_some_and(|b| b.until > Instant::now());
         self.entries.store(blocks.len(), Ordering::Relaxed);
         lifted
     }

@@ -1,8 +1,8 @@
 //! Threat detection, native and bounded in memory (`[threats]`):
 //!
-//! - `auth_failures`: many 401/403 answers to one client address (brute
-//!   force, password spraying);
-//! - `account_failures`: many failures for one account, from any address
+//! - `auth_failures`: many 401 answers to one client address (an IPv6
+//!   client by its /64; brute force, password spraying);
+//! - `account_failures`: many 401s for one account, from any address
 //!   (credential stuffing), the account read from a header, a query
 //!   parameter or HTTP Basic;
 //! - `not_found`: many 404s to one client (enumeration);
@@ -83,7 +83,7 @@ impl AccountSource {
             AccountSource::Header(name) => headers.get(name)?.to_str().ok()?.to_string(),
             AccountSource::Query(name) => query?.split('&').find_map(|pair| {
                 let (key, value) = pair.split_once('=')?;
-                (key == name).then(|| value.to_string())
+                (decode(key) == *name).then(|| decode(value))
             })?,
             AccountSource::Basic => {
                 use base64::Engine as _;
@@ -102,6 +102,33 @@ impl AccountSource {
         let value = value.trim().to_ascii_lowercase();
         (!value.is_empty() && value.len() <= 256).then_some(value)
     }
+}
+
+/// A query component as the application reads it: `+` a space, `%XX`
+/// decoded, so `%61lice` is the account `alice`.
+fn decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                if let Some(byte) = text
+                    .get(i + 1..i + 3)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                {
+                    out.push(byte);
+                    i += 3;
+                    continue;
+                }
+                out.push(b'%');
+            }
+            b'+' => out.push(b' '),
+            byte => out.push(byte),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The settings of one configuration.
@@ -130,6 +157,18 @@ pub struct Outcome<'a> {
     pub status: u16,
     /// Whether the WAF blocked it.
     pub waf_blocked: bool,
+}
+
+/// The block-list key of a client: its IPv4 address, or its IPv6 /64
+/// (one host can hold a whole /64).
+pub fn client_key(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => format!("ip:{v4}"),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("ip:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+    }
 }
 
 fn unix_now() -> u64 {
@@ -175,7 +214,10 @@ impl Threats {
 
     /// Refuse a blocked client or account, before any plugin runs.
     pub fn check_client(&self, client: IpAddr, account: Option<&str>) -> Result<(), Refusal> {
-        self.refused(&format!("ip:{}", client.to_canonical()))?;
+        if self.state.blocks.is_empty() {
+            return Ok(());
+        }
+        self.refused(&client_key(client))?;
         match account {
             Some(account) => self.refused(&format!("account:{account}")),
             None => Ok(()),
@@ -205,9 +247,15 @@ impl Threats {
 
     /// Count what a finished request showed.
     pub fn record(&self, outcome: &Outcome<'_>) {
-        let ip = format!("ip:{}", outcome.client.to_canonical());
+        // 401 is "who are you?": a failed credential. A 403 (CSRF, CORS,
+        // RBAC, geo, the upstream's own) says nothing about guessing, and
+        // an attacker could cause them on purpose to lock others out.
+        let failed = outcome.status == 401;
+        if !failed && outcome.status != 404 && !outcome.waf_blocked {
+            return;
+        }
+        let ip = client_key(outcome.client);
         let now = unix_now();
-        let failed = matches!(outcome.status, 401 | 403);
         let detectors = [
             (
                 "auth_failures",
@@ -354,5 +402,16 @@ mod tests {
         let basic = AccountSource::parse("basic").expect("parse");
         assert_eq!(basic.account(&headers, None).as_deref(), Some("bob"));
         assert!(AccountSource::parse("cookie:x").is_err());
+    }
+
+    #[test]
+    fn ipv6_clients_are_keyed_by_their_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().expect("ip");
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().expect("ip");
+        assert_eq!(client_key(a), client_key(b));
+        assert_eq!(
+            client_key("::ffff:10.0.0.1".parse().expect("ip")),
+            "ip:10.0.0.1"
+        );
     }
 }

@@ -8,6 +8,8 @@ use std::collections::HashMap;
 
 /// Weight of the newest bucket in the baseline.
 const NEWEST_WEIGHT: f64 = 0.3;
+/// Full buckets in the baseline before anything is judged anomalous.
+const MIN_FULL_BUCKETS: u32 = 3;
 /// Empty buckets folded in after a gap, at most.
 const MAX_GAP: u64 = 16;
 
@@ -78,7 +80,9 @@ impl Rates {
             };
         }
         rate.count = rate.count.saturating_add(1);
-        let anomalous = rate.buckets_seen > 0
+        // The first bucket was partial (the consumer was first seen in its
+        // middle): judge only after three full ones.
+        let anomalous = rate.buckets_seen >= MIN_FULL_BUCKETS
             && rate.count >= min_requests
             && f64::from(rate.count) > factor * rate.baseline.max(1.0);
         if anomalous && !rate.reported {

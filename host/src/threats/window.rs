@@ -9,6 +9,9 @@ use std::collections::HashMap;
 pub struct Windows {
     counts: HashMap<String, (u64, u32)>,
     max: usize,
+    /// The window last swept: a full table is swept once per window, not
+    /// on every new key.
+    swept: Option<u64>,
 }
 
 /// What counting one event found.
@@ -26,6 +29,7 @@ impl Windows {
         Self {
             counts: HashMap::new(),
             max: max.max(1),
+            swept: None,
         }
     }
 
@@ -42,11 +46,12 @@ impl Windows {
             }
             return Counted::Count(*count);
         }
-        if self.counts.len() >= self.max {
+        if self.counts.len() >= self.max && self.swept != Some(index) {
+            self.swept = Some(index);
             self.counts.retain(|_, (at, _)| *at == index);
-            if self.counts.len() >= self.max {
-                return Counted::Untracked;
-            }
+        }
+        if self.counts.len() >= self.max {
+            return Counted::Untracked;
         }
         self.counts.insert(key.to_string(), (index, 1));
         Counted::Count(1)
