@@ -18,6 +18,9 @@ fn gateway(origin: &Origin, issuer: Value, http_allow: &[String]) -> Gateway {
             "builtin": "jwt",
             "role": "authentication",
             "http_allow": http_allow,
+            // One instance: fetches and their bounds must not depend on
+            // which of several instances a request happens to get.
+            "pool": { "prewarm": 1, "max": 1 },
             "settings": { "issuers": [issuer] },
         },
     });

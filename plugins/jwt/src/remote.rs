@@ -3,7 +3,11 @@
 //! origins the operator allowed), cached for `jwks_cache_s`, shared between
 //! the plugin's instances through the `kv` store, and fetched again early
 //! when a token names a `kid` the cached set lacks, at most once per
-//! `jwks_min_refresh_s` so forged `kid`s cannot hammer the issuer.
+//! `jwks_min_refresh_s` so forged `kid`s cannot hammer the issuer. The
+//! bound counts early fetches only: the first unknown `kid` after a
+//! regular fetch (the issuer rotated) is fetched at once. A set that is
+//! missing or expired is fetched again at most once per
+//! `jwks_min_refresh_s` too, so an issuer that is down is not hammered.
 
 use std::sync::{Arc, Mutex};
 
@@ -53,6 +57,8 @@ struct State {
     fetched_ms: u64,
     /// When this instance last tried to fetch.
     attempted_ms: Option<u64>,
+    /// When this instance last fetched early, for an unknown `kid`.
+    refreshed_ms: Option<u64>,
     /// The discovered JWKS URL.
     jwks_url: Option<String>,
 }
@@ -103,13 +109,30 @@ impl RemoteKeys {
                 return state.keys.clone();
             }
         }
-        let last = state.attempted_ms.unwrap_or(0).max(self.shared_attempt());
-        if state.attempted_ms.is_some() && now_ms.saturating_sub(last) < self.timing.min_refresh_ms
-        {
+        // Early (the set is fresh but lacks the kid): bounded by the last
+        // early fetch of any instance. Regular (missing or expired):
+        // bounded by the last attempt of any kind, so a failing issuer is
+        // retried at that pace.
+        let fresh =
+            state.fetched_ms > 0 && now_ms.saturating_sub(state.fetched_ms) < self.timing.cache_ms;
+        let (mine, shared_key) = if fresh {
+            (state.refreshed_ms, self.refresh_key())
+        } else {
+            (state.attempted_ms, self.attempt_key())
+        };
+        let last = match (mine, self.shared_stamp(&shared_key)) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        if last.is_some_and(|last| now_ms.saturating_sub(last) < self.timing.min_refresh_ms) {
             return state.keys.clone();
         }
         state.attempted_ms = Some(now_ms);
         let _ = host::kv_set(&self.attempt_key(), &now_ms.to_be_bytes(), 0);
+        if fresh {
+            state.refreshed_ms = Some(now_ms);
+            let _ = host::kv_set(&self.refresh_key(), &now_ms.to_be_bytes(), 0);
+        }
         match self.fetch(&mut state) {
             Ok((body, keys)) => {
                 state.keys = Arc::new(keys);
@@ -141,13 +164,14 @@ impl RemoteKeys {
         Some((fetched_ms, keys))
     }
 
-    /// When any instance last tried to fetch.
-    fn shared_attempt(&self) -> u64 {
-        host::kv_get(&self.attempt_key())
+    /// A time any instance stored under `key` (an attempt or an early
+    /// fetch).
+    fn shared_stamp(&self, key: &str) -> Option<u64> {
+        host::kv_get(key)
             .ok()
             .flatten()
             .and_then(|bytes| bytes.try_into().ok())
-            .map_or(0, u64::from_be_bytes)
+            .map(u64::from_be_bytes)
     }
 
     /// Fetch the set: its JSON text and its usable keys.
@@ -175,6 +199,10 @@ impl RemoteKeys {
 
     fn attempt_key(&self) -> String {
         format!("jwks-attempt:{}", self.name())
+    }
+
+    fn refresh_key(&self) -> String {
+        format!("jwks-refresh:{}", self.name())
     }
 
     /// The kv name of this set; the kind is part of it, so a JWKS URL and
