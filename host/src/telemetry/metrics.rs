@@ -12,7 +12,9 @@ use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::histogram::exponential_buckets;
+
+use super::histogram::AtomicHistogram as Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
 /// A metric's labels, in order.

@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod finish;
+mod histogram;
 pub mod metrics;
 pub mod sink;
 mod spans;
