@@ -20,6 +20,7 @@ pub mod geo;
 pub mod idle;
 pub mod live;
 pub mod logging;
+pub mod percent;
 pub mod pipeline;
 pub mod plugin;
 pub mod ratelimit;

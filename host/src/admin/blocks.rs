@@ -17,7 +17,7 @@ pub fn handle(admin: &Admin, method: &Method, rest: &str) -> Response<Full<Bytes
             "threat detection is not configured ([threats])",
         );
     };
-    let key = percent_decode(rest);
+    let key = crate::percent::decode(rest);
     match (method, key.as_str()) {
         (&Method::GET, "") => {
             let now = std::time::Instant::now();
@@ -47,25 +47,4 @@ pub fn handle(admin: &Admin, method: &Method, rest: &str) -> Response<Full<Bytes
         (_, "") => error(StatusCode::METHOD_NOT_ALLOWED, "use GET"),
         _ => error(StatusCode::METHOD_NOT_ALLOWED, "use DELETE /blocks/{key}"),
     }
-}
-
-/// `%3A` → `:` and the like, for keys written in a URL.
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(byte) = text
-                .get(i + 1..i + 3)
-                .and_then(|hex| u8::from_str_radix(hex, 16).ok())
-        {
-            out.push(byte);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }

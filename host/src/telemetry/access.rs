@@ -133,7 +133,8 @@ pub fn redacted_target(path: &str, query: Option<&str>, sensitive: &[String]) ->
             out.push('&');
         }
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let decoded = percent_decoded(name);
+        // As the application reads the name: `api%2Dkey` is `api-key`.
+        let decoded = crate::percent::decode_query(name);
         if sensitive.iter().any(|s| s.eq_ignore_ascii_case(&decoded)) && !value.is_empty() {
             out.push_str(name);
             out.push_str("=REDACTED");
@@ -142,33 +143,6 @@ pub fn redacted_target(path: &str, query: Option<&str>, sensitive: &[String]) ->
         }
     }
     out
-}
-
-/// A query parameter name as the application reads it: `+` as a space and
-/// `%XX` decoded, so `api%2Dkey` is redacted like `api-key`.
-fn percent_decoded(name: &str) -> String {
-    let bytes = name.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => match name
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-            {
-                Some(byte) => {
-                    out.push(byte);
-                    i += 3;
-                    continue;
-                }
-                None => out.push(b'%'),
-            },
-            b'+' => out.push(b' '),
-            byte => out.push(byte),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 pub(crate) fn push_opt(out: &mut String, value: Option<&str>) {

@@ -83,7 +83,8 @@ impl AccountSource {
             AccountSource::Header(name) => headers.get(name)?.to_str().ok()?.to_string(),
             AccountSource::Query(name) => query?.split('&').find_map(|pair| {
                 let (key, value) = pair.split_once('=')?;
-                (decode(key) == *name).then(|| decode(value))
+                (crate::percent::decode_query(key) == *name)
+                    .then(|| crate::percent::decode_query(value))
             })?,
             AccountSource::Basic => {
                 use base64::Engine as _;
@@ -102,33 +103,6 @@ impl AccountSource {
         let value = value.trim().to_ascii_lowercase();
         (!value.is_empty() && value.len() <= 256).then_some(value)
     }
-}
-
-/// A query component as the application reads it: `+` a space, `%XX`
-/// decoded, so `%61lice` is the account `alice`.
-fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                if let Some(byte) = text
-                    .get(i + 1..i + 3)
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                {
-                    out.push(byte);
-                    i += 3;
-                    continue;
-                }
-                out.push(b'%');
-            }
-            b'+' => out.push(b' '),
-            byte => out.push(byte),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The settings of one configuration.

@@ -78,7 +78,7 @@ impl UploadKey {
         if let Some(content_type) = content_type {
             query.push_str(&format!(
                 "&{CONTENT_TYPE_PARAM}={}",
-                percent_encode(content_type)
+                crate::percent::encode(content_type)
             ));
         }
         let tag = hmac::sign(
@@ -142,7 +142,7 @@ impl UploadKey {
         }
         Ok(Grant {
             max_bytes,
-            content_type: content_type.map(percent_decode),
+            content_type: content_type.map(crate::percent::decode),
             upstream_query: (!rest.is_empty()).then(|| rest.join("&")),
         })
     }
@@ -157,38 +157,6 @@ fn canonical(method: &str, authority: &str, path: &str, signed_query: &str) -> S
 }
 
 /// Percent-encode everything but unreserved characters (RFC 3986).
-fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(byte) = text
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(byte);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::{Grant, Refusal, UploadKey};
