@@ -10,6 +10,7 @@ pub mod admin;
 pub mod apikeys;
 pub mod audit;
 pub mod body;
+pub mod calendar;
 pub mod config;
 pub mod connections;
 pub mod context;
