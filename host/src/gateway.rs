@@ -62,6 +62,21 @@ impl Drop for Gateway {
 }
 
 impl Gateway {
+    /// Every instance pool in service once, with the first route that uses
+    /// it, in route order (routes with the same plugin and settings share
+    /// a pool).
+    pub fn pools(&self) -> Vec<(&Arc<str>, &Arc<crate::plugin::pool::InstancePool>)> {
+        let mut pools: Vec<(&Arc<str>, &Arc<crate::plugin::pool::InstancePool>)> = Vec::new();
+        for route in self.router.routes() {
+            for link in route.chain.links() {
+                if !pools.iter().any(|(_, seen)| Arc::ptr_eq(seen, &link.pool)) {
+                    pools.push((&route.id, &link.pool));
+                }
+            }
+        }
+        pools
+    }
+
     /// Load plugins, configure their instances and compile the routes of
     /// `config` (read from `file`, named in errors).
     pub async fn build(config: &Config, file: &Path) -> Result<Self, BuildError> {

@@ -13,18 +13,12 @@ pub fn scrape(admin: &Admin) -> String {
     let gateway = admin.live.current();
     let mut instances = std::collections::BTreeMap::<String, i64>::new();
     let mut breakers = std::collections::BTreeMap::<String, i64>::new();
-    let mut seen = std::collections::HashSet::new();
-    for route in gateway.router.routes() {
-        for link in route.chain.links() {
-            let pool = &link.pool;
-            let name = pool.definition.name.to_string();
-            if seen.insert(std::sync::Arc::as_ptr(pool)) {
-                *instances.entry(name.clone()).or_default() +=
-                    i64::try_from(pool.live()).unwrap_or(i64::MAX);
-            }
-            let open = pool.definition.breaker.state() != BreakerState::Closed;
-            breakers.insert(name, i64::from(open));
-        }
+    for (_, pool) in gateway.pools() {
+        let name = pool.definition.name.to_string();
+        *instances.entry(name.clone()).or_default() +=
+            i64::try_from(pool.live()).unwrap_or(i64::MAX);
+        let open = pool.definition.breaker.state() != BreakerState::Closed;
+        breakers.insert(name, i64::from(open));
     }
     for (plugin, count) in instances {
         metrics

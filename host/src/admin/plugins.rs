@@ -57,26 +57,18 @@ pub async fn handle(
 /// instance counts.
 fn loaded(gateway: &Gateway) -> BTreeMap<String, (Arc<PluginDefinition>, Vec<Value>)> {
     let mut found: BTreeMap<String, (Arc<PluginDefinition>, Vec<Value>)> = BTreeMap::new();
-    let mut seen_pools = Vec::new();
-    for route in gateway.router.routes() {
-        for link in route.chain.links() {
-            let pool = &link.pool;
-            let definition = &pool.definition;
-            let entry = found
-                .entry(definition.name.to_string())
-                .or_insert_with(|| (definition.clone(), Vec::new()));
-            let pointer = Arc::as_ptr(pool);
-            if seen_pools.contains(&pointer) {
-                continue;
-            }
-            seen_pools.push(pointer);
-            entry.1.push(json!({
-                "first_route": &*route.id,
+    for (route, pool) in gateway.pools() {
+        let definition = &pool.definition;
+        found
+            .entry(definition.name.to_string())
+            .or_insert_with(|| (definition.clone(), Vec::new()))
+            .1
+            .push(json!({
+                "first_route": &**route,
                 "instances": pool.live(),
                 "idle": pool.idle(),
                 "phases": pool.phases.iter().map(|p| format!("{p:?}")).collect::<Vec<_>>(),
             }));
-        }
     }
     found
 }
