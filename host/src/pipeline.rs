@@ -78,13 +78,19 @@ pub async fn handle(
     let time = SystemTime::now();
     let request_id = forwarding::request_id(request.headers());
     let method = request.method().clone();
-    let target = access::redacted_target(
-        request.uri().path(),
-        request.uri().query(),
-        &telemetry::get().redact_query,
-    );
+    // Only an access line or a span shows the target.
+    let telemetry = telemetry::get();
+    let target = if telemetry.shows_target() {
+        access::redacted_target(
+            request.uri().path(),
+            request.uri().query(),
+            &telemetry.redact_query,
+        )
+    } else {
+        String::new()
+    };
     let mut facts = AccessFacts {
-        trace: telemetry::get().traces.as_ref().map(|exporter| {
+        trace: telemetry.traces.as_ref().map(|exporter| {
             TraceContext::start(request.headers().get(&TRACEPARENT), exporter.sample)
         }),
         ..AccessFacts::default()

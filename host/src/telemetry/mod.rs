@@ -127,6 +127,11 @@ impl Telemetry {
         );
     }
 
+    /// Whether anything (an access line, a span) shows a request's target.
+    pub fn shows_target(&self) -> bool {
+        self.access.is_some() || self.traces.is_some()
+    }
+
     /// Write out what the logs hold and stop their writers (at shutdown).
     pub fn close(&self) {
         for sink in [&self.access, &self.audit].into_iter().flatten() {
