@@ -24,29 +24,8 @@ noop="$root/target/wasm/wasm32-wasip2/plugin/portcullis_fixture_noop.wasm"
 
 start_origin
 
-portcullis_config() { # $1 = access log, $2 = metrics (true/false)
-  cat <<CONF
-[server]
-listen = "127.0.0.1:$proxy_port"
-
-[runtime]
-cache_dir = "$root/target/plugin-cache"
-
-[logging]
-access = "$1"
-audit = "$out/audit.log"
-metrics = $2
-
-[plugins.noop]
-path = "$noop"
-
-[[routes]]
-id = "origin"
-path = { prefix = "/" }
-upstream = { targets = ["127.0.0.1:$origin_port"] }
-plugins = [{ name = "noop" }, { name = "noop" }, { name = "noop" }]
-CONF
-}
+# shellcheck source=tests/load/logging-config.sh
+source "$root/tests/load/logging-config.sh"
 portcullis_config off false > "$out/quiet.toml"
 portcullis_config "$out/access.log" true > "$out/logged.toml"
 

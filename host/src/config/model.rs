@@ -529,6 +529,9 @@ pub struct RuntimeConfig {
     /// Upper bound on any one instance's linear memory, in MiB.
     #[serde(default = "default_max_memory_mib")]
     pub max_memory_mib: u32,
+    /// How much address space each instance's memory reserves.
+    #[serde(default)]
+    pub virtual_memory: VirtualMemory,
     /// Wall-clock time all the plugin calls of one request may take
     /// together, in milliseconds, on top of each plugin's `timeout_ms`;
     /// past it the request gets 503. 0 (the default) sets no such budget.
@@ -542,9 +545,25 @@ impl Default for RuntimeConfig {
             cache_dir: None,
             max_instances: default_max_instances(),
             max_memory_mib: default_max_memory_mib(),
+            virtual_memory: VirtualMemory::default(),
             chain_budget_ms: 0,
         }
     }
+}
+
+/// How plugin memories are laid out in the address space.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VirtualMemory {
+    /// Each memory reserves 4 GiB plus guard pages, so compiled code needs
+    /// no bounds checks: the fastest, at terabytes of reserved (not used)
+    /// address space for the default `max_instances`.
+    #[default]
+    Guarded,
+    /// Each memory reserves only `max_memory_mib`, and compiled code checks
+    /// bounds: for hosts that cap address space (`ulimit -v`, some
+    /// containers, valgrind).
+    Compact,
 }
 
 fn default_max_instances() -> u32 {

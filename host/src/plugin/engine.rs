@@ -37,6 +37,13 @@ pub fn build(runtime: &RuntimeConfig) -> wasmtime::Result<Engine> {
         .max_memory_size(usize::try_from(runtime.max_memory_mib).unwrap_or(usize::MAX) << 20);
 
     let mut config = Config::new();
+    if runtime.virtual_memory == crate::config::VirtualMemory::Compact {
+        let reserved = u64::from(runtime.max_memory_mib) << 20;
+        config
+            .memory_reservation(reserved)
+            .memory_guard_size(0)
+            .memory_reservation_for_growth(0);
+    }
     config
         .wasm_component_model(true)
         .epoch_interruption(true)

@@ -60,7 +60,7 @@ pub struct PluginRuntime {
     signing: crate::config::SigningConfig,
     chain_budget: Option<std::time::Duration>,
     /// What the engine was built for: instances and memory per instance.
-    engine_limits: (u32, u32),
+    engine_limits: (u32, u32, crate::config::VirtualMemory),
 }
 
 impl PluginRuntime {
@@ -83,7 +83,11 @@ impl PluginRuntime {
         api_keys: Option<ApiKeys>,
         previous: Option<&PluginRuntime>,
     ) -> wasmtime::Result<Self> {
-        let limits = (config.runtime.max_instances, config.runtime.max_memory_mib);
+        let limits = (
+            config.runtime.max_instances,
+            config.runtime.max_memory_mib,
+            config.runtime.virtual_memory,
+        );
         let engine = match previous {
             Some(previous) if previous.engine_limits == limits => previous.engine.clone(),
             _ => engine::build(&config.runtime)?,

@@ -4,11 +4,11 @@
 //! no `Authorization`, cookie or API key can reach it, and query values
 //! whose names are sensitive are replaced by `REDACTED`.
 
-use std::fmt::Write;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use super::json_line::JsonLine;
 use crate::plugin::chain::ChainRun;
 
 /// What one request did, gathered along the pipeline.
@@ -63,60 +63,60 @@ pub struct AccessRecord {
 }
 
 impl AccessRecord {
-    /// The JSON line.
-    pub fn line(&self) -> String {
-        let mut out = String::with_capacity(384);
-        out.push_str("{\"log\":\"access\",\"time\":\"");
-        push_time(&mut out, self.time);
-        out.push_str("\",\"request_id\":");
-        push_str(&mut out, &self.request_id);
-        let _ = write!(
-            out,
-            ",\"client_ip\":\"{}\",\"method\":",
-            self.client_ip.to_canonical()
-        );
-        push_str(&mut out, self.method.as_str());
-        out.push_str(",\"path\":");
-        push_str(&mut out, &self.target);
-        out.push_str(",\"route\":");
-        push_opt(&mut out, self.facts.route.as_deref());
-        let _ = write!(
-            out,
-            ",\"status\":{},\"bytes_in\":{},\"bytes_out\":{},\"duration_us\":{},\"upstream_us\":",
-            self.status,
-            self.bytes_in,
-            self.bytes_out,
-            self.duration.as_micros()
-        );
+    /// The JSON line, as bytes, without its newline.
+    pub fn line(&self) -> Vec<u8> {
+        // A line with three plugin calls is about 500 bytes: room for it
+        // and more, so it is not copied as it grows.
+        let mut out = JsonLine::with_capacity(1024);
+        out.raw("{\"log\":\"access\",\"time\":\"");
+        out.time(self.time);
+        out.raw("\",\"request_id\":");
+        out.string(&self.request_id);
+        out.raw(",\"client_ip\":\"");
+        out.ip(self.client_ip);
+        out.raw("\",\"method\":");
+        out.string(self.method.as_str());
+        out.raw(",\"path\":");
+        out.string(&self.target);
+        out.raw(",\"route\":");
+        out.opt(self.facts.route.as_deref());
+        out.raw(",\"status\":");
+        out.number(u64::from(self.status));
+        out.raw(",\"bytes_in\":");
+        out.number(self.bytes_in);
+        out.raw(",\"bytes_out\":");
+        out.number(self.bytes_out);
+        out.raw(",\"duration_us\":");
+        out.micros(self.duration);
+        out.raw(",\"upstream_us\":");
         match self.facts.upstream {
-            Some(upstream) => {
-                let _ = write!(out, "{}", upstream.as_micros());
-            }
-            None => out.push_str("null"),
+            Some(upstream) => out.micros(upstream),
+            None => out.raw("null"),
         }
-        out.push_str(",\"principal\":");
-        push_opt(&mut out, self.facts.principal.as_deref());
-        out.push_str(",\"country\":");
-        push_opt(&mut out, self.facts.country.as_deref());
-        out.push_str(",\"deny_reason\":");
-        push_opt(&mut out, self.facts.deny_reason.as_deref());
-        out.push_str(",\"plugins\":[");
+        out.raw(",\"principal\":");
+        out.opt(self.facts.principal.as_deref());
+        out.raw(",\"country\":");
+        out.opt(self.facts.country.as_deref());
+        out.raw(",\"deny_reason\":");
+        out.opt(self.facts.deny_reason.as_deref());
+        out.raw(",\"plugins\":[");
         for (i, call) in self.facts.chain.calls.iter().enumerate() {
             if i > 0 {
-                out.push(',');
+                out.raw(",");
             }
-            out.push_str("{\"name\":");
-            push_str(&mut out, &call.plugin);
-            let _ = write!(
-                out,
-                ",\"phase\":\"{}\",\"outcome\":\"{}\",\"us\":{}}}",
-                call.phase,
-                call.outcome.as_str(),
-                call.duration.as_micros()
-            );
+            out.raw("{\"name\":");
+            out.string(&call.plugin);
+            // Phase and outcome names are fixed identifiers: no escaping.
+            out.raw(",\"phase\":\"");
+            out.raw(call.phase);
+            out.raw("\",\"outcome\":\"");
+            out.raw(call.outcome.as_str());
+            out.raw("\",\"us\":");
+            out.micros(call.duration);
+            out.raw("}");
         }
-        out.push_str("]}");
-        out
+        out.raw("]}");
+        out.into_bytes()
     }
 }
 
@@ -145,46 +145,19 @@ pub fn redacted_target(path: &str, query: Option<&str>, sensitive: &[String]) ->
     out
 }
 
-pub(crate) fn push_opt(out: &mut String, value: Option<&str>) {
-    match value {
-        Some(value) => push_str(out, value),
-        None => out.push_str("null"),
-    }
-}
-
-/// A JSON string, escaped; control characters as `\u00XX`, so a client
-/// cannot forge lines.
+/// A JSON string, escaped (see [`JsonLine::string`]), for lines built as
+/// text.
 pub(crate) fn push_str(out: &mut String, value: &str) {
-    out.push('"');
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    let mut line = JsonLine::with_capacity(value.len() + 2);
+    line.string(value);
+    out.push_str(&line.into_string());
 }
 
-/// RFC 3339, UTC, milliseconds.
+/// RFC 3339, UTC, milliseconds, for lines built as text.
 pub(crate) fn push_time(out: &mut String, time: SystemTime) {
-    let since = time
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = since.as_secs();
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    let (year, month, day) = crate::calendar::civil_from_days(i64::try_from(days).unwrap_or(0));
-    let _ = write!(
-        out,
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60,
-        since.subsec_millis()
-    );
+    let mut line = JsonLine::with_capacity(24);
+    line.time(time);
+    out.push_str(&line.into_string());
 }
 
 #[cfg(test)]
@@ -221,11 +194,13 @@ mod tests {
             facts: AccessFacts::default(),
         };
         let line = record.line();
-        assert!(!line.contains('\n'));
-        let parsed: serde_json::Value = serde_json::from_str(&line).expect("json");
+        assert!(!line.contains(&b'\n'));
+        let parsed: serde_json::Value = serde_json::from_slice(&line).expect("json");
         assert_eq!(parsed["request_id"], "r\n\"1");
         assert_eq!(parsed["client_ip"], "10.0.0.1");
         assert_eq!(parsed["time"], "2025-11-28T13:36:40.123Z");
         assert_eq!(parsed["upstream_us"], serde_json::Value::Null);
+        assert_eq!(parsed["duration_us"], 345);
+        assert_eq!(parsed["bytes_out"], 12);
     }
 }

@@ -325,7 +325,9 @@ pub struct RouteMetrics {
     route: String,
     duration: Histogram,
     upstream: Histogram,
-    requests: RwLock<HashMap<(&'static str, u16), Counter>>,
+    /// By (method, status): a handful per route, so a short list searched
+    /// in order beats hashing the key on every request.
+    requests: RwLock<Vec<((&'static str, u16), Counter)>>,
 }
 
 impl RouteMetrics {
@@ -338,11 +340,12 @@ impl RouteMetrics {
         duration: f64,
         upstream: Option<f64>,
     ) {
-        let known = self
-            .requests
-            .read()
-            .ok()
-            .and_then(|requests| requests.get(&(method, status)).cloned());
+        let known = self.requests.read().ok().and_then(|requests| {
+            requests
+                .iter()
+                .find(|(key, _)| *key == (method, status))
+                .map(|(_, counter)| counter.clone())
+        });
         let counter = known.unwrap_or_else(|| {
             let counter = metrics
                 .requests
@@ -352,8 +355,10 @@ impl RouteMetrics {
                     ("status", status.to_string()),
                 ])
                 .clone();
-            if let Ok(mut requests) = self.requests.write() {
-                requests.insert((method, status), counter.clone());
+            if let Ok(mut requests) = self.requests.write()
+                && !requests.iter().any(|(key, _)| *key == (method, status))
+            {
+                requests.push(((method, status), counter.clone()));
             }
             counter
         });
@@ -410,7 +415,7 @@ impl Metrics {
             route: route.to_string(),
             duration: self.request_duration.get_or_create(&labels).clone(),
             upstream: self.upstream_duration.get_or_create(&labels).clone(),
-            requests: RwLock::new(HashMap::new()),
+            requests: RwLock::new(Vec::new()),
         })
     }
 

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod finish;
 mod histogram;
+pub mod json_line;
 pub mod metrics;
 pub mod sink;
 mod spans;
@@ -108,7 +109,7 @@ impl Telemetry {
                 .fetch_add(1, Ordering::Relaxed)
                 .is_multiple_of(self.sample_every);
         if sampled {
-            access.write(record.line());
+            access.write(&record.line());
         }
     }
 
@@ -142,7 +143,7 @@ impl Telemetry {
     /// Write an audit line (already JSON).
     pub fn audit(&self, line: String) {
         match &self.audit {
-            Some(audit) => audit.write(line),
+            Some(audit) => audit.write(line.as_bytes()),
             None => println!("{line}"),
         }
     }

@@ -81,7 +81,7 @@ impl Sink {
     }
 
     /// Buffer one line (without its newline).
-    pub fn write(&self, line: String) {
+    pub fn write(&self, line: &[u8]) {
         let Ok(mut buffer) = self.shared.buffer.lock() else {
             return;
         };
@@ -90,7 +90,7 @@ impl Sink {
             self.shared.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        buffer.extend_from_slice(line.as_bytes());
+        buffer.extend_from_slice(line);
         buffer.push(b'\n');
     }
 
@@ -102,8 +102,10 @@ impl Sink {
 
 enum Output {
     Stdout(BufWriter<std::io::Stdout>),
+    /// Written unbuffered: the writer already hands over everything a
+    /// request burst buffered, so one write per take is the fewest calls.
     File {
-        writer: BufWriter<File>,
+        file: File,
         path: PathBuf,
         written: u64,
         rotate_bytes: u64,
@@ -123,7 +125,7 @@ impl Output {
                 let file = append(&path)?;
                 let written = file.metadata().map_or(0, |m| m.len());
                 Output::File {
-                    writer: BufWriter::new(file),
+                    file,
                     path,
                     written,
                     rotate_bytes,
@@ -134,42 +136,44 @@ impl Output {
     }
 
     /// Write whole lines (each ending in a newline), rotating a file
-    /// between lines.
+    /// between lines: as many lines as fit go in one write.
     fn write_lines(&mut self, lines: &[u8]) -> std::io::Result<()> {
         match self {
             Output::Stdout(out) => out.write_all(lines),
-            Output::File { .. } => {
-                for line in lines.split_inclusive(|b| *b == b'\n') {
-                    let text = line.strip_suffix(b"\n").unwrap_or(line);
-                    self.write_line(&String::from_utf8_lossy(text))?;
-                }
-                Ok(())
-            }
-        }
-    }
-
-    fn write_line(&mut self, line: &str) -> std::io::Result<()> {
-        match self {
-            Output::Stdout(out) => {
-                out.write_all(line.as_bytes())?;
-                out.write_all(b"\n")
-            }
             Output::File {
-                writer,
+                file,
                 path,
                 written,
                 rotate_bytes,
                 keep,
             } => {
-                if *written > 0 && *written + line.len() as u64 + 1 > *rotate_bytes {
-                    writer.flush()?;
-                    rotate(path, *keep)?;
-                    *writer = BufWriter::new(append(path)?);
-                    *written = 0;
+                let mut rest = lines;
+                while !rest.is_empty() {
+                    let room = usize::try_from(rotate_bytes.saturating_sub(*written))
+                        .unwrap_or(usize::MAX);
+                    let cut = if rest.len() <= room {
+                        rest.len()
+                    } else {
+                        match rest[..room].iter().rposition(|b| *b == b'\n') {
+                            Some(last) => last + 1,
+                            None if *written > 0 => {
+                                rotate(path, *keep)?;
+                                *file = append(path)?;
+                                *written = 0;
+                                continue;
+                            }
+                            // A single line longer than a whole file: it
+                            // gets a file of its own rather than being lost.
+                            None => rest
+                                .iter()
+                                .position(|b| *b == b'\n')
+                                .map_or(rest.len(), |first| first + 1),
+                        }
+                    };
+                    file.write_all(&rest[..cut])?;
+                    *written += cut as u64;
+                    rest = &rest[cut..];
                 }
-                writer.write_all(line.as_bytes())?;
-                writer.write_all(b"\n")?;
-                *written += line.len() as u64 + 1;
                 Ok(())
             }
         }
@@ -178,7 +182,7 @@ impl Output {
     fn flush(&mut self) -> std::io::Result<()> {
         match self {
             Output::Stdout(out) => out.flush(),
-            Output::File { writer, .. } => writer.flush(),
+            Output::File { .. } => Ok(()),
         }
     }
 }
@@ -250,10 +254,12 @@ mod tests {
             keep: 2,
         })
         .expect("open");
-        for i in 0..30 {
-            output
-                .write_line(&format!("line {i:02} ........."))
-                .expect("write");
+        // Several takes, each holding several lines.
+        for take in 0..6 {
+            let lines: String = (0..5)
+                .map(|i| format!("line {:02} .........\n", take * 5 + i))
+                .collect();
+            output.write_lines(lines.as_bytes()).expect("write");
         }
         output.flush().expect("flush");
         assert!(path.with_extension("log.1").exists());
