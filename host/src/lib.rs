@@ -12,6 +12,7 @@ pub mod audit;
 pub mod body;
 pub mod calendar;
 pub mod config;
+pub mod conformance;
 pub mod connections;
 pub mod context;
 pub mod error;

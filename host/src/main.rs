@@ -105,6 +105,18 @@ enum PluginAction {
         /// The component.
         component: PathBuf,
     },
+    /// Run a component against recorded requests and the decisions
+    /// expected of them, without a gateway; exit 1 when a case fails.
+    Test {
+        /// The component.
+        component: PathBuf,
+        /// The case file (JSON; format in the README).
+        #[arg(long)]
+        cases: PathBuf,
+        /// Print each case's decision as JSON instead of a report.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -212,7 +224,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Plugin { action } => match plugin_command(action) {
-            Ok(()) => ExitCode::SUCCESS,
+            Ok(code) => code,
             Err(e) => {
                 eprintln!("portcullis: {e:#}");
                 ExitCode::FAILURE
@@ -326,7 +338,7 @@ async fn validate(path: &Path) -> Result<(), String> {
 }
 
 /// Run one `portcullis plugin` action.
-fn plugin_command(action: PluginAction) -> anyhow::Result<()> {
+fn plugin_command(action: PluginAction) -> anyhow::Result<ExitCode> {
     use portcullis_host::plugin::supply_chain;
     match action {
         PluginAction::Keygen { out } => {
@@ -358,8 +370,50 @@ fn plugin_command(action: PluginAction) -> anyhow::Result<()> {
             supply_chain::verify(&bytes, &signature, &trusted_keys)?;
             println!("{}: signature ok", component.display());
         }
+        PluginAction::Test {
+            component,
+            cases,
+            json,
+        } => return plugin_test(&component, &cases, json),
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `portcullis plugin test`: the report, and whether every case passed.
+fn plugin_test(component: &Path, cases: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(portcullis_host::conformance::run_file(component, cases))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for case in &report.cases {
+            if case.mismatches.is_empty() {
+                println!("ok    {}", case.name);
+            } else {
+                println!("FAIL  {}", case.name);
+                for mismatch in &case.mismatches {
+                    println!("        {mismatch}");
+                }
+            }
+        }
+        let failed = report
+            .cases
+            .iter()
+            .filter(|c| !c.mismatches.is_empty())
+            .count();
+        println!(
+            "{} cases: {} passed, {failed} failed",
+            report.cases.len(),
+            report.cases.len() - failed
+        );
+    }
+    Ok(if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// Create `path` readable by its owner only; never overwrite.

@@ -54,6 +54,11 @@ pub struct PluginDefinition {
     pub stats: PluginStats,
     /// Its metric handles.
     pub metrics: crate::telemetry::metrics::PluginMetrics,
+    /// A wall clock to use instead of the system's (`plugin test`).
+    pub clock: Option<Arc<super::set_clock::SetClock>>,
+    /// Whether what the plugin prints reaches the console (`plugin test`;
+    /// in the gateway its output goes nowhere).
+    pub show_output: bool,
 }
 
 /// What the admin API tells about a loaded component.
@@ -127,6 +132,8 @@ impl PluginDefinition {
             breaker: Breaker::new(&config.breaker),
             stats: PluginStats::default(),
             metrics: crate::telemetry::get().metrics.plugin(name),
+            clock: None,
+            show_output: false,
             mounts: config
                 .mounts
                 .iter()

@@ -246,6 +246,9 @@ impl log::Host for InstanceState {
 
 impl clock::Host for InstanceState {
     fn now_unix_ms(&mut self) -> Result<u64> {
+        if let Some(clock) = &self.clock {
+            return Ok(clock.unix_ms());
+        }
         let since_epoch = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();

@@ -49,16 +49,7 @@ impl Instance {
         definition: &PluginDefinition,
         settings_json: &str,
     ) -> Result<Self, CallError> {
-        let mut state = InstanceState::new(
-            definition.name.clone(),
-            definition.memory_limit_bytes,
-            definition.kv.clone(),
-            definition.rate_limits.clone(),
-            definition.http_allow.clone(),
-            definition.api_keys.clone(),
-            &definition.mounts,
-        )?;
-        state.geo = definition.geo.clone();
+        let state = InstanceState::new(definition)?;
         let mut store = Store::new(definition.pre.engine(), state);
         store.limiter(|state| &mut state.limits);
         store.epoch_deadline_callback(|ctx| {

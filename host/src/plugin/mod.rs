@@ -25,6 +25,7 @@ pub mod instance;
 pub mod kv_store;
 pub mod outbound;
 pub mod pool;
+pub mod set_clock;
 pub mod state;
 pub mod supply_chain;
 pub mod view;

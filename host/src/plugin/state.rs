@@ -9,9 +9,11 @@ use wasmtime::component::ResourceTable;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 
+use super::definition::PluginDefinition;
 use super::instance::CallError;
 use super::kv_store::KvNamespace;
 use super::outbound::AllowList;
+use super::set_clock::{SetClock, WasiSetClock};
 use crate::apikeys::ApiKeys;
 use crate::ratelimit::RateLimitPolicies;
 
@@ -43,6 +45,8 @@ pub struct InstanceState {
     /// Body handles given out during the call in progress; reclaimed after
     /// it, so a guest that never drops one cannot pin request bodies.
     pub lent_bodies: Vec<u32>,
+    /// The wall clock, when it is set rather than read (`plugin test`).
+    pub clock: Option<Arc<SetClock>>,
 }
 
 /// Most time outbound requests may add to one call's deadline.
@@ -53,29 +57,27 @@ pub const IO_ALLOWANCE_PER_CALL: std::time::Duration = std::time::Duration::from
 const MAX_TABLE_ELEMENTS: usize = 10_000;
 
 impl InstanceState {
-    /// State for a new instance capped at `memory_limit_bytes`.
-    pub fn new(
-        plugin_name: Arc<str>,
-        memory_limit_bytes: usize,
-        kv: KvNamespace,
-        rate_limits: RateLimitPolicies,
-        http_allow: AllowList,
-        api_keys: Option<ApiKeys>,
-        mounts: &[(std::path::PathBuf, String)],
-    ) -> Result<Self, CallError> {
+    /// State for a new instance of `definition`.
+    pub fn new(definition: &PluginDefinition) -> Result<Self, CallError> {
         let mut wasi = WasiCtx::builder();
         wasi.allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false);
-        for (dir, guest_path) in mounts {
+        for (dir, guest_path) in &definition.mounts {
             wasi.preopened_dir(dir, guest_path, FsPerms::ReadOnly)
                 .map_err(|e| {
                     CallError::Configure(format!("cannot open mount {}: {e}", dir.display()))
                 })?;
         }
+        if let Some(clock) = &definition.clock {
+            wasi.wall_clock(WasiSetClock(clock.clone()));
+        }
+        if definition.show_output {
+            wasi.inherit_stdout().inherit_stderr();
+        }
         let wasi = wasi.build();
         let limits = StoreLimitsBuilder::new()
-            .memory_size(memory_limit_bytes)
+            .memory_size(definition.memory_limit_bytes)
             .table_elements(MAX_TABLE_ELEMENTS)
             .trap_on_grow_failure(true)
             .build();
@@ -85,12 +87,13 @@ impl InstanceState {
             limits,
             deadline: Instant::now(),
             io_allowance: IO_ALLOWANCE_PER_CALL,
-            plugin_name,
-            kv,
-            rate_limits,
-            http_allow,
-            api_keys,
-            geo: None,
+            plugin_name: definition.name.clone(),
+            kv: definition.kv.clone(),
+            rate_limits: definition.rate_limits.clone(),
+            http_allow: definition.http_allow.clone(),
+            api_keys: definition.api_keys.clone(),
+            geo: definition.geo.clone(),
+            clock: definition.clock.clone(),
             lent_bodies: Vec::new(),
         })
     }

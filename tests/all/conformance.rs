@@ -1,0 +1,65 @@
+//! `portcullis plugin test`, the conformance kit, on its own: a report per
+//! case, exit 1 when one fails, and a case file that cannot be read named
+//! with the key at fault. (`authorizer_languages` runs it on six
+//! languages' components.)
+
+use std::process::{Command, Output};
+
+use crate::support::fixture;
+use crate::support::gateway::binary;
+
+fn plugin_test(cases: &serde_json::Value, extra: &[&str]) -> Output {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("cases.json");
+    std::fs::write(&path, cases.to_string()).expect("write cases");
+    Command::new(binary())
+        .args(["plugin", "test"])
+        .arg(fixture("noop"))
+        .arg("--cases")
+        .arg(&path)
+        .args(extra)
+        .output()
+        .expect("run portcullis plugin test")
+}
+
+#[test]
+fn each_case_is_reported_and_a_failure_fails_the_run() {
+    let cases = serde_json::json!({
+        "cases": [
+            { "name": "lets requests through", "expect": { "decision": "continue", "edits": [] } },
+            { "name": "wrongly expected to deny", "request": { "path": "/admin" },
+              "expect": { "decision": "deny", "status": 403 } },
+        ]
+    });
+    let output = plugin_test(&cases, &[]);
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{report}");
+    assert!(report.contains("ok    lets requests through"), "{report}");
+    assert!(
+        report.contains("FAIL  wrongly expected to deny"),
+        "{report}"
+    );
+    assert!(report.contains("expected deny 403, got"), "{report}");
+    assert!(report.contains("2 cases: 1 passed, 1 failed"), "{report}");
+
+    let passing = serde_json::json!({ "cases": [cases["cases"][0].clone()] });
+    let output = plugin_test(&passing, &["--json"]);
+    assert!(output.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(
+        report["cases"][0]["outcome"],
+        serde_json::json!({ "decision": "continue", "edits": [] })
+    );
+}
+
+#[test]
+fn a_bad_case_file_is_named_with_the_key_at_fault() {
+    let cases = serde_json::json!({
+        "cases": [{ "name": "x", "expect": { "decision": "continue" }, "requets": {} }]
+    });
+    let output = plugin_test(&cases, &[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cases.json: cases[0]"), "{stderr}");
+    assert!(stderr.contains("requets"), "{stderr}");
+}
