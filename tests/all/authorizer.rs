@@ -1,7 +1,8 @@
 //! Lambda-style custom authorizers through the real gateway: identity
 //! sources checked before any call, decisions cached by the host (counted
 //! by an authorizer that numbers its calls), resource-specific decisions
-//! cached per method and path, and the HMAC example from `examples/`.
+//! cached per method and path. The examples in `examples/authorizers/` are
+//! run in `authorizer_languages`.
 
 use std::time::{Duration, Instant};
 
@@ -9,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::support::client::Reply;
 use crate::support::gateway::one_route;
-use crate::support::{Gateway, Origin, example, fixture, send};
+use crate::support::{Gateway, Origin, fixture, send};
 
 /// A gateway whose one route runs `plugin` as an authorizer with this
 /// `[authorizer]` table and `settings`.
@@ -175,93 +176,6 @@ async fn the_context_header_cannot_be_sent_by_the_client() {
     .await;
     assert_eq!(call_seen_upstream(&reply), "1");
     assert_eq!(reply.json()["headers"]["x-call"], json!(["1"]));
-}
-
-const SECRET: &str = "0123456789abcdef0123456789abcdef";
-
-/// `x-signature` for the HMAC example, made with the openssl CLI (an
-/// implementation independent of the plugin's).
-fn hmac_signature(method: &str, path: &str, timestamp: u64) -> String {
-    use std::io::Write;
-    let mut child = std::process::Command::new("openssl")
-        .args(["dgst", "-sha256", "-hmac", SECRET, "-r"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("run openssl");
-    let message = format!("{method}\n{path}\n\n{timestamp}");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(message.as_bytes())
-        .expect("write");
-    let output = child.wait_with_output().expect("openssl output");
-    String::from_utf8(output.stdout)
-        .expect("hex")
-        .split_whitespace()
-        .next()
-        .expect("digest")
-        .to_string()
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn the_hmac_example_admits_signed_requests_only() {
-    let origin = Origin::start().await;
-    let gateway = gateway(
-        &origin,
-        &example("hmac-authorizer"),
-        json!({
-            "type": "request",
-            "identity_sources": ["header:x-key-id", "header:x-timestamp", "header:x-signature"],
-            "ttl_s": 60,
-            "context_headers": { "key_id": "x-key-id-verified" },
-        }),
-        json!({ "keys": { "client-1": SECRET }, "window_s": 300 }),
-    );
-    let now = crate::support::jwt::now();
-    let signed = |method: &str, path: &str, timestamp: u64| {
-        (
-            timestamp.to_string(),
-            hmac_signature(method, path, timestamp),
-        )
-    };
-
-    let (ts, sig) = signed("GET", "/orders", now);
-    let headers = [
-        ("x-key-id", "client-1"),
-        ("x-timestamp", ts.as_str()),
-        ("x-signature", sig.as_str()),
-    ];
-    let ok = request(&gateway, "GET", "/orders", &headers).await;
-    assert_eq!(ok.status, 200, "{}", ok.text());
-    assert_eq!(
-        ok.json()["headers"]["x-key-id-verified"],
-        json!(["client-1"])
-    );
-
-    // The same signature on another resource: resource-specific, so the
-    // cached allow is not replayed, and the signature does not match.
-    let moved = request(&gateway, "DELETE", "/orders", &headers).await;
-    assert_eq!(moved.status, 401);
-
-    let (old_ts, old_sig) = signed("GET", "/orders", now - 3600);
-    let stale = [
-        ("x-key-id", "client-1"),
-        ("x-timestamp", old_ts.as_str()),
-        ("x-signature", old_sig.as_str()),
-    ];
-    assert_eq!(
-        request(&gateway, "GET", "/orders", &stale).await.status,
-        401
-    );
-
-    let unsigned = [("x-key-id", "client-1"), ("x-timestamp", ts.as_str())];
-    assert_eq!(
-        request(&gateway, "GET", "/orders", &unsigned).await.status,
-        401
-    );
-    assert_eq!(origin.hits(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -30,11 +30,6 @@ pub fn fixture(name: &str) -> PathBuf {
     component(&format!("portcullis-fixture-{name}"))
 }
 
-/// Path of the built component of `examples/<name>`.
-pub fn example(name: &str) -> PathBuf {
-    component(&format!("portcullis-example-{name}"))
-}
-
 /// Build the component of workspace package `package`, once per test binary.
 fn component(package: &str) -> PathBuf {
     static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();

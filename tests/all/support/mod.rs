@@ -16,6 +16,6 @@ pub mod service;
 pub mod waf;
 
 pub use client::{get, send};
-pub use fixtures::{example, fixture};
+pub use fixtures::fixture;
 pub use gateway::Gateway;
 pub use origin::Origin;

