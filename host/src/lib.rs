@@ -27,6 +27,7 @@ pub mod pipeline;
 pub mod plugin;
 pub mod ratelimit;
 pub mod routing;
+pub mod scaffold;
 pub mod server;
 pub mod telemetry;
 pub mod threats;

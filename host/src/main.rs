@@ -105,6 +105,27 @@ enum PluginAction {
         /// The component.
         component: PathBuf,
     },
+    /// Start a plugin: a directory NAME with a working plugin in the
+    /// language, the WIT package, a build script and a case file it passes.
+    New {
+        /// The language.
+        #[arg(long, value_enum)]
+        lang: portcullis_host::scaffold::Language,
+        /// The plugin's name (lower-case letters, digits, -).
+        name: String,
+        /// Where to make it (default: ./NAME).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Measure what a component costs: size, compile time cold and
+    /// cached, instantiation, one call from a ready instance, memory.
+    Bench {
+        /// The component.
+        component: PathBuf,
+        /// A case file: its settings, and its first case's request.
+        #[arg(long)]
+        cases: PathBuf,
+    },
     /// Run a component against recorded requests and the decisions
     /// expected of them, without a gateway; exit 1 when a case fails.
     Test {
@@ -369,6 +390,35 @@ fn plugin_command(action: PluginAction) -> anyhow::Result<ExitCode> {
                 signature.unwrap_or_else(|| supply_chain::default_signature_path(&component));
             supply_chain::verify(&bytes, &signature, &trusted_keys)?;
             println!("{}: signature ok", component.display());
+        }
+        PluginAction::New { lang, name, dir } => {
+            let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
+            let files = portcullis_host::scaffold::create(&dir, &name, lang)?;
+            for file in files {
+                println!("created {}", file.display());
+            }
+            println!(
+                "next: cd {} && ./build.sh && portcullis plugin test {name}.wasm --cases cases.json",
+                dir.display()
+            );
+        }
+        PluginAction::Bench { component, cases } => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let costs = runtime.block_on(portcullis_host::conformance::bench::measure(
+                &component, &cases,
+            ))?;
+            println!(
+                "size {:.1} KB, compile {:.0} ms cold / {:.1} ms cached, instantiate {:.0} us, \
+                 call {:.1} us, memory {:.1} MiB",
+                costs.size_bytes as f64 / 1024.0,
+                costs.compile_cold.as_secs_f64() * 1e3,
+                costs.compile_cached.as_secs_f64() * 1e3,
+                costs.instantiate.as_secs_f64() * 1e6,
+                costs.call.as_secs_f64() * 1e6,
+                costs.memory_bytes as f64 / f64::from(1u32 << 20)
+            );
         }
         PluginAction::Test {
             component,

@@ -1,7 +1,7 @@
 //! `portcullis plugin test`, the conformance kit, on its own: a report per
 //! case, exit 1 when one fails, and a case file that cannot be read named
-//! with the key at fault. (`authorizer_languages` runs it on six
-//! languages' components.)
+//! with the key at fault (`authorizer_languages` runs it on six languages'
+//! components); and `plugin bench`.
 
 use std::process::{Command, Output};
 
@@ -62,4 +62,26 @@ fn a_bad_case_file_is_named_with_the_key_at_fault() {
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("cases.json: cases[0]"), "{stderr}");
     assert!(stderr.contains("requets"), "{stderr}");
+}
+
+#[test]
+fn bench_reports_what_a_component_costs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("cases.json");
+    let cases = serde_json::json!({
+        "cases": [{ "name": "x", "expect": { "decision": "continue" } }]
+    });
+    std::fs::write(&path, cases.to_string()).expect("write cases");
+    let output = Command::new(binary())
+        .args(["plugin", "bench"])
+        .arg(fixture("noop"))
+        .arg("--cases")
+        .arg(&path)
+        .output()
+        .expect("run portcullis plugin bench");
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{report}");
+    for part in ["size", "compile", "cached", "instantiate", "call", "memory"] {
+        assert!(report.contains(part), "{part}: {report}");
+    }
 }

@@ -30,6 +30,7 @@ mod ratelimit;
 mod rbac;
 mod residency;
 mod runtime_admin;
+mod scaffold;
 mod signed_uploads;
 mod supply_chain;
 mod swap_under_load;

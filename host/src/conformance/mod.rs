@@ -3,6 +3,7 @@
 //! of it, without a gateway, so plugin authors in any language can test
 //! what they build. The file format is in [`cases`]; the README documents it.
 
+pub mod bench;
 pub mod cases;
 mod outcome;
 pub mod run;

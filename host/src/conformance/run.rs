@@ -74,9 +74,18 @@ pub async fn run_file(component: &Path, cases_path: &Path) -> anyhow::Result<Rep
     Ok(Report { cases: results })
 }
 
+/// Read and check a case file.
+pub(super) fn read_cases(cases_path: &Path) -> anyhow::Result<CaseFile> {
+    let text = std::fs::read_to_string(cases_path)
+        .with_context(|| format!("cannot read {}", cases_path.display()))?;
+    let mut deserializer = serde_json::Deserializer::from_str(&text);
+    serde_path_to_error::deserialize(&mut deserializer)
+        .map_err(|e| anyhow::anyhow!("{}: {}: {}", cases_path.display(), e.path(), e.inner()))
+}
+
 /// Compile (through the artifact cache) and link the component as the
 /// gateway would, granting what the file asks for.
-async fn load(
+pub(super) async fn load(
     component: &Path,
     file: &CaseFile,
     clock: Arc<SetClock>,
@@ -173,7 +182,7 @@ async fn run_case(
     Ok(Outcome::Continue { edits })
 }
 
-fn request_view(case: &Case) -> anyhow::Result<RequestView> {
+pub(super) fn request_view(case: &Case) -> anyhow::Result<RequestView> {
     let recorded = &case.request;
     let method = Method::from_bytes(recorded.method.as_bytes())
         .with_context(|| format!("request.method {:?}", recorded.method))?;
@@ -210,7 +219,7 @@ fn header_map(pairs: &[(String, String)]) -> anyhow::Result<HeaderMap> {
     Ok(headers)
 }
 
-fn request_context(recorded: &RecordedContext) -> RequestContext {
+pub(super) fn request_context(recorded: &RecordedContext) -> RequestContext {
     RequestContext {
         principal: recorded.principal.clone(),
         scopes: recorded.scopes.clone(),

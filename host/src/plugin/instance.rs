@@ -82,6 +82,11 @@ impl Instance {
         Ok(instance)
     }
 
+    /// Linear memory the instance holds, in bytes.
+    pub fn memory_bytes(&self) -> usize {
+        self.store.data().limits.bytes()
+    }
+
     /// The phases the plugin declares.
     pub async fn phases(&mut self) -> Result<Vec<Phase>, CallError> {
         self.arm(CONFIGURE_TIMEOUT);

@@ -23,6 +23,7 @@ pub mod engine;
 mod host_impl;
 pub mod instance;
 pub mod kv_store;
+pub mod memory_tally;
 pub mod outbound;
 pub mod pool;
 pub mod set_clock;

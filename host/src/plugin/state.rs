@@ -5,13 +5,14 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use wasmtime::StoreLimitsBuilder;
 use wasmtime::component::ResourceTable;
-use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 
 use super::definition::PluginDefinition;
 use super::instance::CallError;
 use super::kv_store::KvNamespace;
+use super::memory_tally::MemoryTally;
 use super::outbound::AllowList;
 use super::set_clock::{SetClock, WasiSetClock};
 use crate::apikeys::ApiKeys;
@@ -25,7 +26,7 @@ pub struct InstanceState {
     /// with no preopened files, no environment, no stdio and no network.
     pub wasi: WasiCtx,
     /// Memory, table and instance caps.
-    pub limits: StoreLimits,
+    pub limits: MemoryTally,
     /// When the call in progress must have returned.
     pub deadline: Instant,
     /// How much more outbound I/O may push the deadline back in this call.
@@ -84,7 +85,7 @@ impl InstanceState {
         Ok(Self {
             table: ResourceTable::new(),
             wasi,
-            limits,
+            limits: MemoryTally::new(limits),
             deadline: Instant::now(),
             io_allowance: IO_ALLOWANCE_PER_CALL,
             plugin_name: definition.name.clone(),
