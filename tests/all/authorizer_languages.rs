@@ -10,7 +10,7 @@ use std::process::Command;
 use serde_json::{Value, json};
 
 use crate::support::fixtures::{target_dir, workspace};
-use crate::support::gateway::binary;
+use crate::support::gateway::{binary, plugin_cache};
 use crate::support::{Gateway, Origin, send};
 
 const LANGUAGES: [&str; 6] = ["rust", "js", "python", "c", "go", "zig"];
@@ -46,6 +46,9 @@ fn run_cases(component: &Path) -> (bool, Value) {
         .arg("--cases")
         .arg(authorizers().join("cases.json"))
         .arg("--json")
+        // The test gateway's cache: it then finds these compiled (a
+        // Python component takes many seconds to compile).
+        .env("PORTCULLIS_CACHE_DIR", plugin_cache())
         .output()
         .expect("run portcullis plugin test");
     let report: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
@@ -115,7 +118,8 @@ async fn six_languages_decide_alike_and_guard_a_real_gateway() {
         }
     }
 
-    // The gateway: one route per language, each guarded by its component.
+    // The gateway: one route per language, each guarded by its component,
+    // an instance per request.
     let origin = Origin::start().await;
     let mut plugins = serde_json::Map::new();
     let mut routes = Vec::new();
@@ -126,6 +130,9 @@ async fn six_languages_decide_alike_and_guard_a_real_gateway() {
                 "path": component.display().to_string(),
                 "role": "authorizer",
                 "settings": { "secret": SECRET },
+                // Every request on a never-used instance, made ahead in
+                // the background: no request pays an instantiation.
+                "pool": { "isolation": "per-request", "prewarm": 2 },
                 "authorizer": {
                     "type": "request",
                     "identity_sources": ["header:x-tenant", "header:x-timestamp", "header:x-signature"],

@@ -3,7 +3,8 @@
 //
 // Plain JavaScript with no imports, so it builds with either engine:
 // StarlingMonkey (componentize-js) or QuickJS.
-// SHA-256 is written out because neither offers a synchronous HMAC.
+// SHA-256 is written out because neither offers a synchronous HMAC; the
+// key's blocks are compressed once, in configure.
 
 const SKEW_S = 300;
 let secret = null;
@@ -19,21 +20,15 @@ const K = new Uint32Array([
   0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
 ]);
 
-function sha256(bytes) {
-  const length = bytes.length;
-  const padded = new Uint8Array(((length + 9 + 63) >> 6) << 6);
-  padded.set(bytes);
-  padded[length] = 0x80;
-  const bits = length * 8;
-  const view = new DataView(padded.buffer);
-  view.setUint32(padded.length - 8, Math.floor(bits / 0x100000000));
-  view.setUint32(padded.length - 4, bits >>> 0);
-  const h = new Uint32Array([
-    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
-  ]);
+const INITIAL = [
+  0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+];
+
+// Run the compression function over 64-byte blocks of `view` into `h`.
+function compress(h, view, blocks) {
   const w = new Uint32Array(64);
   const rotr = (x, n) => (x >>> n) | (x << (32 - n));
-  for (let block = 0; block < padded.length; block += 64) {
+  for (let block = 0; block < blocks * 64; block += 64) {
     for (let i = 0; i < 16; i++) w[i] = view.getUint32(block + i * 4);
     for (let i = 16; i < 64; i++) {
       const s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >>> 3);
@@ -48,25 +43,45 @@ function sha256(bytes) {
     }
     h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += hh;
   }
+}
+
+// SHA-256 of `prefixBlocks` 64-byte blocks already compressed into
+// `state`, followed by `bytes`.
+function sha256From(state, prefixBlocks, bytes) {
+  const length = bytes.length;
+  const padded = new Uint8Array(((length + 9 + 63) >> 6) << 6);
+  padded.set(bytes);
+  padded[length] = 0x80;
+  const bits = (prefixBlocks * 64 + length) * 8;
+  const view = new DataView(padded.buffer);
+  view.setUint32(padded.length - 8, Math.floor(bits / 0x100000000));
+  view.setUint32(padded.length - 4, bits >>> 0);
+  const h = new Uint32Array(state);
+  compress(h, view, padded.length / 64);
   const out = new Uint8Array(32);
   const outView = new DataView(out.buffer);
   h.forEach((word, i) => outView.setUint32(i * 4, word));
   return out;
 }
 
+// HMAC-SHA256 keyed once: the inner and outer key blocks are compressed in
+// `configure`, so a call compresses only the message and the inner hash.
+function hmacKey(key) {
+  const block = new Uint8Array(64);
+  block.set(key.length > 64 ? sha256From(INITIAL, 0, key) : key);
+  const pad = (byte) => {
+    const padded = new Uint8Array(64);
+    for (let i = 0; i < 64; i++) padded[i] = block[i] ^ byte;
+    const h = new Uint32Array(INITIAL);
+    compress(h, new DataView(padded.buffer), 1);
+    return h;
+  };
+  return { inner: pad(0x36), outer: pad(0x5c) };
+}
+
 function hmacSha256Hex(key, message) {
-  let block = key.length > 64 ? sha256(key) : key;
-  const padded = new Uint8Array(64);
-  padded.set(block);
-  const inner = new Uint8Array(64 + message.length);
-  const outer = new Uint8Array(64 + 32);
-  for (let i = 0; i < 64; i++) {
-    inner[i] = padded[i] ^ 0x36;
-    outer[i] = padded[i] ^ 0x5c;
-  }
-  inner.set(message, 64);
-  outer.set(sha256(inner), 64);
-  return Array.from(sha256(outer), (b) => b.toString(16).padStart(2, "0")).join("");
+  const mac = sha256From(key.outer, 1, sha256From(key.inner, 1, message));
+  return Array.from(mac, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 // UTF-8, without TextEncoder (QuickJS has none).
@@ -102,7 +117,7 @@ export const policy = {
     if (typeof settings.secret !== "string" || utf8(settings.secret).length < 32) {
       throw "secret: at least 32 bytes";
     }
-    secret = utf8(settings.secret);
+    secret = hmacKey(utf8(settings.secret));
   },
 
   onRequest(phase, request, context) {
