@@ -198,8 +198,14 @@ fn rotate(path: &Path, keep: u32) -> std::io::Result<()> {
         name.push(format!(".{n}"));
         PathBuf::from(name)
     };
+    // A file moved away by someone else is already rotated: not an
+    // error that would drop every line from now on.
+    let gone = |result: std::io::Result<()>| match result {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    };
     if keep == 0 {
-        return std::fs::remove_file(path);
+        return gone(std::fs::remove_file(path));
     }
     for n in (1..keep).rev() {
         let from = numbered(n);
@@ -207,7 +213,7 @@ fn rotate(path: &Path, keep: u32) -> std::io::Result<()> {
             std::fs::rename(&from, numbered(n + 1))?;
         }
     }
-    std::fs::rename(path, numbered(1))
+    gone(std::fs::rename(path, numbered(1)))
 }
 
 /// Take what requests buffered every [`WRITE_EVERY`] and write it, until
