@@ -5,6 +5,9 @@
 # tomorrow.
 
 tools=${PORTCULLIS_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/portcullis-tools}
+# Where this file sits in the Portcullis repository (examples/authorizers/):
+# the repository and its WIT package. Plugins made by `portcullis plugin
+# new` carry their own wit/ and do not use these.
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 wit="$repo/wit"
 mkdir -p "$tools"
@@ -84,4 +87,33 @@ componentize_reactor() {
 # wit_bindgen: the pinned wit-bindgen CLI, installed with cargo if missing.
 wit_bindgen() {
   cargo_tool wit-bindgen-cli 0.63.0 wit-bindgen
+}
+
+# bindgen LANGUAGE WIT OUT_DIR: wit-bindgen's bindings for the
+# no-capabilities world; quiet unless it fails.
+bindgen() {
+  local generator log
+  generator=$(wit_bindgen)
+  log=$(mktemp)
+  if ! "$generator" "$1" "$2" --world no-capabilities --out-dir "$3" > "$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    return 1
+  fi
+  rm -f "$log"
+}
+
+# wit_bindgen_go_pkg: the Go runtime package `wit-bindgen go` bindings
+# import (go.bytecodealliance.org/pkg). It ships inside the wit-bindgen-go
+# crate, which cargo unpacked when it installed wit-bindgen-cli, so the Go
+# module proxy is not needed.
+wit_bindgen_go_pkg() {
+  local pkg
+  wit_bindgen >/dev/null
+  pkg=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/wit-bindgen-go-0.63.0/src/pkg 2>/dev/null | head -1)
+  if [ -z "$pkg" ]; then
+    echo "wit-bindgen-go 0.63.0 is not in the cargo registry; run: cargo install wit-bindgen-cli --version 0.63.0 --force" >&2
+    return 1
+  fi
+  echo "$pkg"
 }

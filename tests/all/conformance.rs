@@ -9,12 +9,16 @@ use crate::support::fixture;
 use crate::support::gateway::binary;
 
 fn plugin_test(cases: &serde_json::Value, extra: &[&str]) -> Output {
+    plugin_test_of("noop", cases, extra)
+}
+
+fn plugin_test_of(plugin: &str, cases: &serde_json::Value, extra: &[&str]) -> Output {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("cases.json");
     std::fs::write(&path, cases.to_string()).expect("write cases");
     Command::new(binary())
         .args(["plugin", "test"])
-        .arg(fixture("noop"))
+        .arg(fixture(plugin))
         .arg("--cases")
         .arg(&path)
         .args(extra)
@@ -50,6 +54,26 @@ fn each_case_is_reported_and_a_failure_fails_the_run() {
         report["cases"][0]["outcome"],
         serde_json::json!({ "decision": "continue", "edits": [] })
     );
+}
+
+#[test]
+fn edits_are_held_to_the_role_as_the_gateway_holds_them() {
+    // `identify` sets the principal: only an authentication plugin may.
+    let case = serde_json::json!({
+        "name": "sets the principal",
+        "request": { "headers": [["x-user", "alice"]] },
+        "expect": { "decision": "continue", "context": { "principal": "alice" } }
+    });
+    let as_policy = serde_json::json!({ "cases": [case.clone()] });
+    let output = plugin_test_of("identify", &as_policy, &[]);
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{report}");
+    assert!(report.contains("the gateway refuses the edits"), "{report}");
+
+    let as_authentication = serde_json::json!({ "role": "authentication", "cases": [case] });
+    let output = plugin_test_of("identify", &as_authentication, &[]);
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{report}");
 }
 
 #[test]

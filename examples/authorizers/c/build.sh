@@ -10,10 +10,9 @@ source "$here/../tools.sh"
 out=${1:-$here/tenant_authorizer.wasm}
 apt_need clang clang lld wasi-libc
 [ -f /usr/lib/wasm32-wasi/libc.a ] || apt_need /nonexistent wasi-libc
-wit_bindgen=$(wit_bindgen)
 bindings=$(mktemp -d)
 trap 'rm -rf "$bindings"' EXIT
-"$wit_bindgen" c "$wit" --world no-capabilities --out-dir "$bindings" >/dev/null 2>&1
+bindgen c "$wit" "$bindings"
 clang --target=wasm32-wasi -O2 -Wall -Wextra -Werror -mexec-model=reactor \
   -fuse-ld="$(wasm_component_ld)" -I"$bindings" -I"$here" -o "$out" \
   "$here/authorizer.c" "$here/sha256.c" "$bindings/no_capabilities.c" \

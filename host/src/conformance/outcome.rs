@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::cases::{EditRecord, Expected, RecordedContext};
-use crate::plugin::bindings::{Decision, Edit};
+use crate::plugin::bindings::Edit;
 
 /// What happened to one case.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -51,20 +51,6 @@ pub fn edit_record(edit: Edit) -> EditRecord {
         Edit::SetCountry(c) => EditRecord::SetCountry(c),
         Edit::SetRiskScore(r) => EditRecord::SetRiskScore(r),
         Edit::SetEntry(e) => EditRecord::SetEntry(e),
-    }
-}
-
-/// The edits of a decision that lets the request go on, or the outcome
-/// of one that answers.
-pub fn edits_or_answer(decision: Decision) -> Result<Vec<EditRecord>, Outcome> {
-    match decision {
-        Decision::Continue(edits) => Ok(edits.into_iter().map(edit_record).collect()),
-        Decision::Deny(denial) => Err(Outcome::Deny {
-            status: denial.status,
-            reason: denial.reason,
-            body: String::from_utf8_lossy(&denial.body).into_owned(),
-            headers: denial.headers,
-        }),
     }
 }
 

@@ -7,15 +7,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use serde::Serialize;
 
+use super::cases::EditRecord;
 use super::cases::{Case, CaseFile, RecordedContext};
-use super::outcome::{Outcome, edits_or_answer, mismatches};
+use super::outcome::{Outcome, edit_record, mismatches};
 use crate::context::RequestContext;
 use crate::plugin::PluginRuntime;
-use crate::plugin::bindings::Phase;
+use crate::plugin::bindings::{Decision, Edit, Phase};
 use crate::plugin::definition::PluginDefinition;
+use crate::plugin::edits::{self, EditError, EditTarget};
 use crate::plugin::instance::Instance;
 use crate::plugin::set_clock::SetClock;
 use crate::plugin::view::{RequestView, ResponseView};
@@ -93,8 +96,20 @@ pub(super) async fn load(
     let config: crate::config::Config = toml::from_str("[server]\nlisten = \"127.0.0.1:0\"\n")?;
     let runtime = PluginRuntime::new(&config, Default::default(), None)
         .map_err(|e| anyhow::anyhow!("cannot set up the plugin runtime: {e}"))?;
+    // The gateway's own bounds (config/load.rs), so a case cannot run a
+    // plugin in a way the gateway would refuse.
+    anyhow::ensure!(
+        (1..=60_000).contains(&file.timeout_ms),
+        "timeout_ms: between 1 and 60000"
+    );
+    anyhow::ensure!(
+        file.memory_limit_mib
+            .is_none_or(|mib| (1..=4096).contains(&mib)),
+        "memory_limit_mib: between 1 and 4096"
+    );
     let mut plugin = serde_json::json!({
         "path": component,
+        "role": file.role,
         "capabilities": file.capabilities,
         "timeout_ms": file.timeout_ms,
     });
@@ -123,63 +138,118 @@ async fn run_case(
 ) -> anyhow::Result<Outcome> {
     let mut instance = Instance::create(definition, settings).await?;
     let phases = instance.phases().await?;
-    let request = Arc::new(request_view(case)?);
-    let context = Arc::new(request_context(&case.context));
+    let mut request = Arc::new(request_view(case)?);
+    let mut context = Arc::new(request_context(&case.context));
     let mut edits = Vec::new();
-    let request_body = case.request.body.clone().map(bytes::Bytes::from);
+    let mut request_body = case.request.body.clone().map(Bytes::from);
     for phase in [Phase::RequestHeaders, Phase::RequestBody] {
-        let body = match phase {
-            Phase::RequestBody => match &request_body {
-                Some(body) => Some(body.clone()),
-                None => continue,
-            },
+        let lent = match phase {
+            Phase::RequestBody if request_body.is_none() => continue,
+            Phase::RequestBody => request_body.clone(),
             _ => None,
         };
         if !phases.contains(&phase) {
             continue;
         }
         let decision = instance
-            .on_request(phase, request.clone(), body, context.clone(), timeout)
+            .on_request(phase, request.clone(), lent, context.clone(), timeout)
             .await?;
-        match edits_or_answer(decision) {
-            Ok(more) => edits.extend(more),
+        let list = match decided(decision, &mut edits) {
+            Ok(list) => list,
             Err(answer) => return Ok(answer),
+        };
+        // As the gateway does: checked against the plugin's role, applied
+        // for the phases after, all or nothing.
+        let view = Arc::make_mut(&mut request);
+        let mut target = EditTarget {
+            headers: &mut view.headers,
+            path: Some((&mut view.path, &mut view.query)),
+            body: match phase {
+                Phase::RequestBody => request_body.as_mut(),
+                _ => None,
+            },
+            context: &mut context,
+        };
+        if let Err(e) = edits::apply(list, definition.role, &mut target) {
+            return Ok(refused(e));
         }
     }
-    if let Some(recorded) = &case.response {
-        let response = Arc::new(ResponseView {
-            status: recorded.status,
-            headers: header_map(&recorded.headers)?,
-        });
-        let response_body = recorded.body.clone().map(bytes::Bytes::from);
-        for phase in [Phase::ResponseHeaders, Phase::ResponseBody] {
-            let body = match phase {
-                Phase::ResponseBody => match &response_body {
-                    Some(body) => Some(body.clone()),
-                    None => continue,
-                },
+    let Some(recorded) = &case.response else {
+        return Ok(Outcome::Continue { edits });
+    };
+    let mut response = Arc::new(ResponseView {
+        status: recorded.status,
+        headers: header_map(&recorded.headers)?,
+    });
+    let mut response_body = recorded.body.clone().map(Bytes::from);
+    for phase in [Phase::ResponseHeaders, Phase::ResponseBody] {
+        let lent = match phase {
+            Phase::ResponseBody if response_body.is_none() => continue,
+            Phase::ResponseBody => response_body.clone(),
+            _ => None,
+        };
+        if !phases.contains(&phase) {
+            continue;
+        }
+        let decision = instance
+            .on_response(
+                phase,
+                request.clone(),
+                response.clone(),
+                lent,
+                context.clone(),
+                timeout,
+            )
+            .await?;
+        let list = match decided(decision, &mut edits) {
+            Ok(list) => list,
+            Err(answer) => return Ok(answer),
+        };
+        let view = Arc::make_mut(&mut response);
+        let mut target = EditTarget {
+            headers: &mut view.headers,
+            path: None,
+            body: match phase {
+                Phase::ResponseBody => response_body.as_mut(),
                 _ => None,
-            };
-            if !phases.contains(&phase) {
-                continue;
-            }
-            let decision = instance
-                .on_response(
-                    phase,
-                    request.clone(),
-                    response.clone(),
-                    body,
-                    context.clone(),
-                    timeout,
-                )
-                .await?;
-            match edits_or_answer(decision) {
-                Ok(more) => edits.extend(more),
-                Err(answer) => return Ok(answer),
-            }
+            },
+            context: &mut context,
+        };
+        if let Err(e) = edits::apply(list, definition.role, &mut target) {
+            return Ok(refused(e));
         }
     }
     Ok(Outcome::Continue { edits })
+}
+
+/// A continue's edits (recorded in `so_far` for the report), or the
+/// outcome of an answer: a denial the gateway would send, or an error for
+/// one it would not.
+fn decided(decision: Decision, so_far: &mut Vec<EditRecord>) -> Result<Vec<Edit>, Outcome> {
+    match decision {
+        Decision::Continue(list) => {
+            so_far.extend(list.iter().cloned().map(edit_record));
+            Ok(list)
+        }
+        Decision::Deny(denial) if !(200..=599).contains(&denial.status) => Err(Outcome::Error {
+            message: format!(
+                "denied with status {}, outside 200-599: the gateway treats it as a failure",
+                denial.status
+            ),
+        }),
+        Decision::Deny(denial) => Err(Outcome::Deny {
+            status: denial.status,
+            reason: denial.reason,
+            body: String::from_utf8_lossy(&denial.body).into_owned(),
+            headers: denial.headers,
+        }),
+    }
+}
+
+fn refused(error: EditError) -> Outcome {
+    Outcome::Error {
+        message: format!("the gateway refuses the edits: {error}"),
+    }
 }
 
 pub(super) fn request_view(case: &Case) -> anyhow::Result<RequestView> {
@@ -235,7 +305,8 @@ pub(super) fn request_context(recorded: &RecordedContext) -> RequestContext {
     }
 }
 
-fn now_ms() -> u64 {
+/// The wall-clock time now, in Unix milliseconds.
+pub(super) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))

@@ -74,7 +74,8 @@ impl InstanceState {
             wasi.wall_clock(WasiSetClock(clock.clone()));
         }
         if definition.show_output {
-            wasi.inherit_stdout().inherit_stderr();
+            // Both to stderr: stdout carries `plugin test --json`'s report.
+            wasi.stdout(wasmtime_wasi::cli::stderr()).inherit_stderr();
         }
         let wasi = wasi.build();
         let limits = StoreLimitsBuilder::new()

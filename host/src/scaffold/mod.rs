@@ -100,9 +100,11 @@ pub fn create(dir: &Path, name: &str, language: Language) -> Result<Vec<PathBuf>
     if !valid {
         return Err(ScaffoldError::BadName(name.to_string()));
     }
-    if dir.exists() {
-        return Err(ScaffoldError::Exists(dir.to_path_buf()));
-    }
+    // Made here, so nothing already there is written over.
+    std::fs::create_dir(dir).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => ScaffoldError::Exists(dir.to_path_buf()),
+        _ => ScaffoldError::Write(dir.to_path_buf(), e),
+    })?;
     let mut written = Vec::new();
     for (relative, template) in COMMON.iter().copied().chain(language.files()) {
         let path = dir.join(relative);
@@ -122,7 +124,12 @@ fn write(path: &Path, text: &str, executable: bool) -> std::io::Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    std::fs::write(path, text)?;
+    use std::io::Write as _;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)?
+        .write_all(text.as_bytes())?;
     if executable {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))?;
     }

