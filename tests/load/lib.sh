@@ -54,7 +54,7 @@ worker_processes 1;
 daemon off;
 pid $1/nginx.pid;
 error_log $1/error.log warn;
-events { worker_connections 4096; }
+events { worker_connections ${nginx_worker_connections:-4096}; }
 http {
   access_log off;
   keepalive_requests 1000000;
