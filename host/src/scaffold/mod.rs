@@ -75,11 +75,74 @@ const COMMON: [(&str, &str); 5] = [
     ("wit/host.wit", include_str!("../../../wit/host.wit")),
 ];
 
+/// Names that are valid but would not build as a Rust crate (keywords,
+/// the standard crates), refused for every language so names stay portable.
+const RESERVED: &[&str] = &[
+    "as",
+    "async",
+    "await",
+    "break",
+    "const",
+    "continue",
+    "crate",
+    "dyn",
+    "else",
+    "enum",
+    "extern",
+    "false",
+    "fn",
+    "for",
+    "if",
+    "impl",
+    "in",
+    "let",
+    "loop",
+    "match",
+    "mod",
+    "move",
+    "mut",
+    "pub",
+    "ref",
+    "return",
+    "self",
+    "static",
+    "struct",
+    "super",
+    "trait",
+    "true",
+    "type",
+    "unsafe",
+    "use",
+    "where",
+    "while",
+    "abstract",
+    "become",
+    "box",
+    "do",
+    "final",
+    "macro",
+    "override",
+    "priv",
+    "typeof",
+    "unsized",
+    "virtual",
+    "yield",
+    "try",
+    "gen",
+    "alloc",
+    "core",
+    "std",
+    "test",
+    "proc-macro",
+];
+
 /// Why no plugin was made.
 #[derive(Debug, thiserror::Error)]
 pub enum ScaffoldError {
     /// The name is not usable as a package and file name.
-    #[error("{0:?}: a plugin name is a lower-case letter, then lower-case letters, digits or -")]
+    #[error(
+        "{0:?}: a plugin name is a lower-case letter, then lower-case letters, digits or -, and not a Rust keyword"
+    )]
     BadName(String),
     /// Something is already there.
     #[error("{0} already exists")]
@@ -97,7 +160,7 @@ pub fn create(dir: &Path, name: &str, language: Language) -> Result<Vec<PathBuf>
         && name
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if !valid {
+    if !valid || RESERVED.contains(&name) {
         return Err(ScaffoldError::BadName(name.to_string()));
     }
     // Made here, so nothing already there is written over.
@@ -144,10 +207,12 @@ mod tests {
     fn names_are_checked_and_nothing_is_overwritten() {
         let dir = tempfile::tempdir().expect("temp dir");
         let target = dir.path().join("p");
-        assert!(matches!(
-            create(&target, "Bad_Name", Language::Js),
-            Err(ScaffoldError::BadName(_))
-        ));
+        for bad in ["Bad_Name", "self", "std", ""] {
+            assert!(matches!(
+                create(&target, bad, Language::Js),
+                Err(ScaffoldError::BadName(_))
+            ));
+        }
         let files = create(&target, "require-version", Language::Rust).expect("created");
         assert!(files.iter().any(|f| f.ends_with("src/lib.rs")));
         let cargo = std::fs::read_to_string(target.join("Cargo.toml")).expect("Cargo.toml");
