@@ -16,18 +16,14 @@ source "$root/tests/load/lib.sh"
 parse_options "$@"
 install_missing nginx:nginx wrk:wrk
 
-echo "building portcullis (release) and the noop plugin"
-(cd "$root" && cargo build --release -q -p portcullis-host \
-  && cargo build -q --profile plugin --target wasm32-wasip2 -p portcullis-fixture-noop --target-dir target/wasm)
-portcullis="$root/target/release/portcullis"
-noop="$root/target/wasm/wasm32-wasip2/plugin/portcullis_fixture_noop.wasm"
+build_portcullis --noop
 
 start_origin
 
 # shellcheck source=tests/load/logging-config.sh
 source "$root/tests/load/logging-config.sh"
-portcullis_config off false > "$out/quiet.toml"
-portcullis_config "$out/access.log" true > "$out/logged.toml"
+logging_config off false > "$out/quiet.toml"
+logging_config "$out/access.log" true > "$out/logged.toml"
 
 run_one() { # $1 = quiet | logged, $2 = round
   RUST_LOG=warn taskset -c 0 "$portcullis" run --workers 1 --config "$out/$1.toml" >"$out/$1.log" 2>&1 &

@@ -23,9 +23,7 @@ source "$root/tests/load/lib.sh"
 parse_options "$@"
 install_missing nginx:nginx h2load:nghttp2-client openssl:openssl
 
-echo "building portcullis (release)"
-(cd "$root" && cargo build --release -q -p portcullis-host)
-portcullis="$root/target/release/portcullis"
+build_portcullis
 "$root/tests/tls/make-certs.sh" "$out/certs"
 start_origin
 

@@ -23,9 +23,7 @@ install_missing nginx:nginx wrk:wrk
 crs="$root/../shared/corpora/owasp-crs-v4.28.0"
 [ -d "$crs/rules" ] || { echo "the CRS corpus is missing: $crs" >&2; exit 1; }
 
-echo "building portcullis (release)"
-(cd "$root" && cargo build --release -q -p portcullis-host)
-portcullis="$root/target/release/portcullis"
+build_portcullis
 
 start_origin
 

@@ -16,39 +16,15 @@ source "$root/tests/load/lib.sh"
 parse_options "$@"
 install_missing nginx:nginx wrk:wrk openssl:openssl
 
-echo "building portcullis (release) and the noop plugin"
-(cd "$root" && cargo build --release -q -p portcullis-host \
-  && cargo build -q --profile plugin --target wasm32-wasip2 -p portcullis-fixture-noop --target-dir target/wasm)
-portcullis="$root/target/release/portcullis"
-noop="$root/target/wasm/wasm32-wasip2/plugin/portcullis_fixture_noop.wasm"
+build_portcullis --noop
 
 start_origin
 
 # nginx as a reverse proxy, one worker, keep-alive to the upstream.
 write_nginx_proxy_conf "$out/nginx" "    listen 127.0.0.1:$proxy_port;"
 
-portcullis_config() { # $1 = number of noop plugins
-  local plugins=""
-  for _ in $(seq 1 "$1"); do plugins+='{ name = "noop" }, '; done
-  cat <<CONF
-[server]
-listen = "127.0.0.1:$proxy_port"
-
-[runtime]
-cache_dir = "$root/target/plugin-cache"
-
-[plugins.noop]
-path = "$noop"
-
-[[routes]]
-id = "origin"
-path = { prefix = "/" }
-upstream = { targets = ["127.0.0.1:$origin_port"] }
-plugins = [${plugins%, }]
-CONF
-}
-portcullis_config 0 > "$out/portcullis-0.toml"
-portcullis_config 3 > "$out/portcullis-3.toml"
+noop_config 0 > "$out/portcullis-0.toml"
+noop_config 3 > "$out/portcullis-3.toml"
 
 # jwt (HS256, so the token can be made here with openssl) then rbac. The
 # same token is sent on every request, to every proxy: the plugin's

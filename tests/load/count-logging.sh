@@ -18,11 +18,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 source "$root/tests/load/lib.sh"
 install_missing nginx:nginx valgrind:valgrind h2load:nghttp2-client
 
-echo "building portcullis (release) and the noop plugin"
-(cd "$root" && cargo build --release -q -p portcullis-host \
-  && cargo build -q --profile plugin --target wasm32-wasip2 -p portcullis-fixture-noop --target-dir target/wasm)
-portcullis="$root/target/release/portcullis"
-noop="$root/target/wasm/wasm32-wasip2/plugin/portcullis_fixture_noop.wasm"
+build_portcullis --noop
 
 start_origin
 
@@ -31,8 +27,8 @@ source "$root/tests/load/logging-config.sh"
 compact='max_instances = 4
 max_memory_mib = 64
 virtual_memory = "compact"'
-portcullis_config off false "$compact" > "$out/quiet.toml"
-portcullis_config "$out/access.log" true "$compact" > "$out/logged.toml"
+logging_config off false "$compact" > "$out/quiet.toml"
+logging_config "$out/access.log" true "$compact" > "$out/logged.toml"
 
 # instructions VARIANT REQUESTS: the gateway's total under callgrind.
 instructions() {

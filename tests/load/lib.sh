@@ -114,3 +114,44 @@ range_of() { column_of "$@" | sort -n | awk 'NR==1 { lo=$1 } { hi=$1 } END { pri
 machine_line() {
   echo "machine: $(nproc) cores, $(awk '/model name/ { $1=$2=$3=""; print; exit }' /proc/cpuinfo | sed 's/^ *//'), kernel $(uname -r)"
 }
+
+# build_portcullis [--noop]: build the release gateway ($portcullis) and,
+# with --noop, the trivial plugin the scripts chain ($noop).
+build_portcullis() {
+  echo "building portcullis (release)${1:+ and the noop plugin}"
+  (cd "$root" && cargo build --release -q -p portcullis-host)
+  portcullis="$root/target/release/portcullis"
+  if [ "${1:-}" = --noop ]; then
+    (cd "$root" && cargo build -q --profile plugin --target wasm32-wasip2 \
+      -p portcullis-fixture-noop --target-dir target/wasm)
+    noop="$root/target/wasm/wasm32-wasip2/plugin/portcullis_fixture_noop.wasm"
+  fi
+}
+
+# noop_config N [SERVER_LINES] [RUNTIME_LINES] [MORE_TOML]: portcullis on
+# $proxy_port with one route to the origin through N noop plugins; the
+# lines are added to [server] and [runtime], MORE_TOML after them.
+noop_config() {
+  local plugins=""
+  for _ in $(seq 1 "$1"); do plugins+='{ name = "noop" }, '; done
+  cat <<CONF
+[server]
+listen = "127.0.0.1:$proxy_port"
+${2:-}
+
+[runtime]
+cache_dir = "$root/target/plugin-cache"
+${3:-}
+
+${4:-}
+
+[plugins.noop]
+path = "$noop"
+
+[[routes]]
+id = "origin"
+path = { prefix = "/" }
+upstream = { targets = ["127.0.0.1:$origin_port"] }
+plugins = [${plugins%, }]
+CONF
+}

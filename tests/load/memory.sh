@@ -15,32 +15,12 @@ parse_options --connections 10000 "$@"
 install_missing nginx:nginx
 ulimit -n $((connections + 1024))
 
-echo "building portcullis (release) and the noop plugin"
-(cd "$root" && cargo build --release -q -p portcullis-host \
-  && cargo build -q --profile plugin --target wasm32-wasip2 -p portcullis-fixture-noop --target-dir target/wasm)
-portcullis="$root/target/release/portcullis"
-noop="$root/target/wasm/wasm32-wasip2/plugin/portcullis_fixture_noop.wasm"
+build_portcullis --noop
 
 start_origin
 
-cat > "$out/portcullis.toml" <<CONF
-[server]
-listen = "127.0.0.1:$proxy_port"
-max_connections = $((connections + 1000))
-max_connections_per_ip = $((connections + 1000))
-
-[runtime]
-cache_dir = "$root/target/plugin-cache"
-
-[plugins.noop]
-path = "$noop"
-
-[[routes]]
-id = "origin"
-path = { prefix = "/" }
-upstream = { targets = ["127.0.0.1:$origin_port"] }
-plugins = [{ name = "noop" }, { name = "noop" }, { name = "noop" }]
-CONF
+noop_config 3 "max_connections = $((connections + 1000))
+max_connections_per_ip = $((connections + 1000))" > "$out/portcullis.toml"
 nginx_worker_connections=$((connections + 1000))
 write_nginx_proxy_conf "$out/nginx" "    listen 127.0.0.1:$proxy_port;"
 
