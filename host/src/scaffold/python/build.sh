@@ -4,7 +4,5 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/tools.sh"
-dir=$(pip_tool componentize-py 0.25.1)
-(cd "$here" && PYTHONPATH="$dir" "$dir/bin/componentize-py" -d "$here/wit" -w no-capabilities \
-  componentize app -o "$here/{{name}}.wasm" >&2)
+python_component "$here" "$here/wit" "$here/{{name}}.wasm"
 echo "$here/{{name}}.wasm"
