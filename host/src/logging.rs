@@ -5,7 +5,7 @@
 //! blocks) is a stream of its own, always JSON with `"log":"audit"`, sent
 //! where `[logging] audit` says.
 
-use std::fmt::Write as _;
+use crate::telemetry::json_line::JsonLine;
 
 use clap::ValueEnum;
 use tracing::field::{Field, Visit};
@@ -57,57 +57,55 @@ struct AuditLayer;
 
 impl<S: tracing::Subscriber> Layer<S> for AuditLayer {
     fn on_event(&self, event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
-        let mut line = String::with_capacity(256);
-        line.push_str("{\"log\":\"audit\",\"time\":\"");
-        line.push_str(&now_rfc3339());
-        let _ = write!(line, "\",\"level\":\"{}\"", event.metadata().level());
-        let mut fields = JsonFields(&mut line);
-        event.record(&mut fields);
-        line.push('}');
-        crate::telemetry::get().audit(line);
+        let mut line = JsonLine::with_capacity(256);
+        line.raw("{\"log\":\"audit\",\"time\":\"");
+        line.time(std::time::SystemTime::now());
+        line.raw("\",\"level\":\"");
+        line.raw(event.metadata().level().as_str());
+        line.raw("\"");
+        event.record(&mut JsonFields(&mut line));
+        line.raw("}");
+        crate::telemetry::get().audit(line.into_string());
     }
 }
 
-fn now_rfc3339() -> String {
-    let mut text = String::new();
-    crate::telemetry::access::push_time(&mut text, std::time::SystemTime::now());
-    text
-}
-
 /// Appends `,"name":value` for each field.
-struct JsonFields<'a>(&'a mut String);
+struct JsonFields<'a>(&'a mut JsonLine);
 
 impl JsonFields<'_> {
     fn key(&mut self, field: &Field) {
-        self.0.push(',');
-        crate::telemetry::access::push_str(self.0, field.name());
-        self.0.push(':');
+        self.0.raw(",");
+        self.0.string(field.name());
+        self.0.raw(":");
     }
 }
 
 impl Visit for JsonFields<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
         self.key(field);
-        crate::telemetry::access::push_str(self.0, value);
+        self.0.string(value);
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
         self.key(field);
-        let _ = write!(self.0, "{value}");
+        self.0.number(value);
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
         self.key(field);
-        let _ = write!(self.0, "{value}");
+        if value < 0 {
+            self.0.raw("-");
+        }
+        self.0.number(value.unsigned_abs());
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
         self.key(field);
-        let _ = write!(self.0, "{value}");
+        self.0.raw(if value { "true" } else { "false" });
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         self.key(field);
-        crate::telemetry::access::push_str(self.0, &format!("{value:?}"));
+        self.0.string(&format!("{value:?}"));
     }
 }

@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use serde::Serialize;
 
-use super::run::{load, now_ms, read_cases, request_context, request_view};
+use super::run::{load, read_cases, request_context, request_view};
 use crate::plugin::artifact_cache;
 use crate::plugin::bindings::Phase;
 use crate::plugin::instance::Instance;
-use crate::plugin::set_clock::SetClock;
+use crate::plugin::set_clock::{SetClock, wall_clock_ms};
 
 /// Instances made to time instantiation.
 const INSTANCES: usize = 20;
@@ -81,7 +81,7 @@ pub async fn measure(component: &Path, cases_path: &Path) -> anyhow::Result<Cost
     let _ = std::fs::remove_dir_all(&cache);
     cached?;
 
-    clock.set(case.now_ms.unwrap_or_else(now_ms));
+    clock.set(case.now_ms.unwrap_or_else(|| wall_clock_ms(None)));
     let settings = serde_json::to_string(&file.settings)?;
     let mut made = Vec::with_capacity(INSTANCES);
     let mut instance = None;

@@ -20,7 +20,7 @@ use crate::plugin::bindings::{Decision, Edit, Phase};
 use crate::plugin::definition::PluginDefinition;
 use crate::plugin::edits::{self, EditError, EditTarget};
 use crate::plugin::instance::Instance;
-use crate::plugin::set_clock::SetClock;
+use crate::plugin::set_clock::{SetClock, wall_clock_ms};
 use crate::plugin::view::{RequestView, ResponseView};
 
 /// How one case went.
@@ -61,7 +61,7 @@ pub async fn run_file(component: &Path, cases_path: &Path) -> anyhow::Result<Rep
     let timeout = Duration::from_millis(file.timeout_ms);
     let mut results = Vec::with_capacity(file.cases.len());
     for case in &file.cases {
-        clock.set(case.now_ms.unwrap_or_else(now_ms));
+        clock.set(case.now_ms.unwrap_or_else(|| wall_clock_ms(None)));
         let outcome = match run_case(&definition, &settings, case, timeout).await {
             Ok(outcome) => outcome,
             Err(e) => Outcome::Error {
@@ -303,11 +303,4 @@ pub(super) fn request_context(recorded: &RecordedContext) -> RequestContext {
         risk_score: None,
         entries: recorded.entries.clone(),
     }
-}
-
-/// The wall-clock time now, in Unix milliseconds.
-pub(super) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

@@ -1,7 +1,7 @@
 //! The host side of the WIT imports: the getters of the lent resources and
 //! the capability interfaces. One `impl` per WIT interface or resource.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use wasmtime::component::Resource;
 
@@ -246,13 +246,7 @@ impl log::Host for InstanceState {
 
 impl clock::Host for InstanceState {
     fn now_unix_ms(&mut self) -> Result<u64> {
-        if let Some(clock) = &self.clock {
-            return Ok(clock.unix_ms());
-        }
-        let since_epoch = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        Ok(u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX))
+        Ok(super::set_clock::wall_clock_ms(self.clock.as_deref()))
     }
 
     fn monotonic_ns(&mut self) -> Result<u64> {

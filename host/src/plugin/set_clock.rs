@@ -22,6 +22,16 @@ impl SetClock {
     }
 }
 
+/// The wall-clock time in Unix milliseconds: `set`'s, or the system's.
+pub fn wall_clock_ms(set: Option<&SetClock>) -> u64 {
+    match set {
+        Some(clock) => clock.unix_ms(),
+        None => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+    }
+}
+
 /// The form WASI's clocks take.
 pub struct WasiSetClock(pub std::sync::Arc<SetClock>);
 

@@ -145,21 +145,6 @@ pub fn redacted_target(path: &str, query: Option<&str>, sensitive: &[String]) ->
     out
 }
 
-/// A JSON string, escaped (see [`JsonLine::string`]), for lines built as
-/// text.
-pub(crate) fn push_str(out: &mut String, value: &str) {
-    let mut line = JsonLine::with_capacity(value.len() + 2);
-    line.string(value);
-    out.push_str(&line.into_string());
-}
-
-/// RFC 3339, UTC, milliseconds, for lines built as text.
-pub(crate) fn push_time(out: &mut String, time: SystemTime) {
-    let mut line = JsonLine::with_capacity(24);
-    line.time(time);
-    out.push_str(&line.into_string());
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
