@@ -77,6 +77,37 @@ fn edits_are_held_to_the_role_as_the_gateway_holds_them() {
 }
 
 #[test]
+fn body_and_response_phases_run_when_the_case_has_them() {
+    // `shout` checks request bodies and upper-cases response bodies.
+    let cases = serde_json::json!({ "cases": [
+        {
+            "name": "both bodies",
+            "request": { "method": "POST", "body": "hello" },
+            "response": { "status": 200, "body": "quiet" },
+            "expect": { "decision": "continue", "edits": [
+                { "set-header": ["x-request-body-size", "5"] },
+                { "replace-body": "QUIET" },
+                { "set-header": ["x-shouted", "yes"] }
+            ] }
+        },
+        {
+            "name": "a refused request body stops before the response",
+            "request": { "method": "POST", "body": "a forbidden word" },
+            "response": { "status": 200, "body": "quiet" },
+            "expect": { "decision": "deny", "status": 422, "reason": "forbidden-word" }
+        },
+        {
+            "name": "no bodies, no body phases",
+            "expect": { "decision": "continue", "edits": [] }
+        }
+    ]});
+    let output = plugin_test_of("shout", &cases, &[]);
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{report}");
+    assert!(report.contains("3 cases: 3 passed, 0 failed"), "{report}");
+}
+
+#[test]
 fn a_bad_case_file_is_named_with_the_key_at_fault() {
     let cases = serde_json::json!({
         "cases": [{ "name": "x", "expect": { "decision": "continue" }, "requets": {} }]

@@ -140,76 +140,83 @@ async fn run_case(
     let phases = instance.phases().await?;
     let mut request = Arc::new(request_view(case)?);
     let mut context = Arc::new(request_context(&case.context));
-    let mut edits = Vec::new();
+    let mut response = match &case.response {
+        Some(recorded) => Some(Arc::new(ResponseView {
+            status: recorded.status,
+            headers: header_map(&recorded.headers)?,
+        })),
+        None => None,
+    };
     let mut request_body = case.request.body.clone().map(Bytes::from);
-    for phase in [Phase::RequestHeaders, Phase::RequestBody] {
+    let mut response_body = case
+        .response
+        .as_ref()
+        .and_then(|r| r.body.clone())
+        .map(Bytes::from);
+    let mut edits = Vec::new();
+    for phase in [
+        Phase::RequestHeaders,
+        Phase::RequestBody,
+        Phase::ResponseHeaders,
+        Phase::ResponseBody,
+    ] {
+        let responding = matches!(phase, Phase::ResponseHeaders | Phase::ResponseBody);
+        if responding && response.is_none() {
+            break;
+        }
+        // Body phases run only when the case has that body.
         let lent = match phase {
-            Phase::RequestBody if request_body.is_none() => continue,
-            Phase::RequestBody => request_body.clone(),
+            Phase::RequestBody => match &request_body {
+                Some(body) => Some(body.clone()),
+                None => continue,
+            },
+            Phase::ResponseBody => match &response_body {
+                Some(body) => Some(body.clone()),
+                None => continue,
+            },
             _ => None,
         };
         if !phases.contains(&phase) {
             continue;
         }
-        let decision = instance
-            .on_request(phase, request.clone(), lent, context.clone(), timeout)
-            .await?;
+        let decision = match response.as_ref().filter(|_| responding) {
+            Some(answered) => {
+                instance
+                    .on_response(
+                        phase,
+                        request.clone(),
+                        answered.clone(),
+                        lent,
+                        context.clone(),
+                        timeout,
+                    )
+                    .await?
+            }
+            None => {
+                instance
+                    .on_request(phase, request.clone(), lent, context.clone(), timeout)
+                    .await?
+            }
+        };
         let list = match decided(decision, &mut edits) {
             Ok(list) => list,
             Err(answer) => return Ok(answer),
         };
         // As the gateway does: checked against the plugin's role, applied
-        // for the phases after, all or nothing.
-        let view = Arc::make_mut(&mut request);
+        // for the phases after, all or nothing; a response phase edits the
+        // response and cannot rewrite the path.
+        let (headers, path) = match response.as_mut().filter(|_| responding) {
+            Some(answered) => (&mut Arc::make_mut(answered).headers, None),
+            None => {
+                let view = Arc::make_mut(&mut request);
+                (&mut view.headers, Some((&mut view.path, &mut view.query)))
+            }
+        };
         let mut target = EditTarget {
-            headers: &mut view.headers,
-            path: Some((&mut view.path, &mut view.query)),
+            headers,
+            path,
             body: match phase {
                 Phase::RequestBody => request_body.as_mut(),
-                _ => None,
-            },
-            context: &mut context,
-        };
-        if let Err(e) = edits::apply(list, definition.role, &mut target) {
-            return Ok(refused(e));
-        }
-    }
-    let Some(recorded) = &case.response else {
-        return Ok(Outcome::Continue { edits });
-    };
-    let mut response = Arc::new(ResponseView {
-        status: recorded.status,
-        headers: header_map(&recorded.headers)?,
-    });
-    let mut response_body = recorded.body.clone().map(Bytes::from);
-    for phase in [Phase::ResponseHeaders, Phase::ResponseBody] {
-        let lent = match phase {
-            Phase::ResponseBody if response_body.is_none() => continue,
-            Phase::ResponseBody => response_body.clone(),
-            _ => None,
-        };
-        if !phases.contains(&phase) {
-            continue;
-        }
-        let decision = instance
-            .on_response(
-                phase,
-                request.clone(),
-                response.clone(),
-                lent,
-                context.clone(),
-                timeout,
-            )
-            .await?;
-        let list = match decided(decision, &mut edits) {
-            Ok(list) => list,
-            Err(answer) => return Ok(answer),
-        };
-        let view = Arc::make_mut(&mut response);
-        let mut target = EditTarget {
-            headers: &mut view.headers,
-            path: None,
-            body: match phase {
                 Phase::ResponseBody => response_body.as_mut(),
                 _ => None,
             },
