@@ -244,7 +244,7 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Command::Plugin { action } => match plugin_command(action) {
+        Command::Plugin { action } => match plugin_command(action, &runtime) {
             Ok(code) => code,
             Err(e) => {
                 eprintln!("portcullis: {e:#}");
@@ -359,7 +359,10 @@ async fn validate(path: &Path) -> Result<(), String> {
 }
 
 /// Run one `portcullis plugin` action.
-fn plugin_command(action: PluginAction) -> anyhow::Result<ExitCode> {
+fn plugin_command(
+    action: PluginAction,
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<ExitCode> {
     use portcullis_host::plugin::supply_chain;
     match action {
         PluginAction::Keygen { out } => {
@@ -403,9 +406,6 @@ fn plugin_command(action: PluginAction) -> anyhow::Result<ExitCode> {
             );
         }
         PluginAction::Bench { component, cases } => {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
             let costs = runtime.block_on(portcullis_host::conformance::bench::measure(
                 &component, &cases,
             ))?;
@@ -424,16 +424,18 @@ fn plugin_command(action: PluginAction) -> anyhow::Result<ExitCode> {
             component,
             cases,
             json,
-        } => return plugin_test(&component, &cases, json),
+        } => return plugin_test(runtime, &component, &cases, json),
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// `portcullis plugin test`: the report, and whether every case passed.
-fn plugin_test(component: &Path, cases: &Path, json: bool) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+fn plugin_test(
+    runtime: &tokio::runtime::Runtime,
+    component: &Path,
+    cases: &Path,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     let report = runtime.block_on(portcullis_host::conformance::run_file(component, cases))?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
