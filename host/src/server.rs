@@ -81,43 +81,36 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let idle = IdleWatch::new(idle_timeout);
         let stream = idle.wrap(stream);
-        let live = live.clone();
-        let builder = builder.clone();
-        let watcher = graceful.watcher();
-        let acceptor = tls.clone();
-        tokio::spawn(async move {
-            match acceptor {
-                None => serve_connection(live, builder, stream, peer, None, watcher, idle).await,
-                Some(acceptor) => {
+        let connection = Accepted {
+            live: live.clone(),
+            builder: builder.clone(),
+            peer,
+            watcher: graceful.watcher(),
+            idle,
+        };
+        // Plain and TLS connections are separate tasks, so a plain one
+        // does not carry room for a TLS session and handshake all its life.
+        match &tls {
+            None => {
+                tokio::spawn(async move {
+                    connection.serve(stream, None).await;
+                    drop(permit);
+                });
+            }
+            Some(acceptor) => {
+                let handshake = acceptor.accept(stream);
+                tokio::spawn(async move {
                     // The handshake runs in the connection's task, bounded,
                     // so a slow or silent client holds up only itself.
-                    let stream = match tokio::time::timeout(
-                        handshake_timeout,
-                        acceptor.accept(stream),
-                    )
-                    .await
+                    if let Some(stream) = finish_handshake(handshake, handshake_timeout, peer).await
                     {
-                        Ok(Ok(stream)) => {
-                            count_handshake("ok");
-                            stream
-                        }
-                        Ok(Err(e)) => {
-                            count_handshake("error");
-                            tracing::debug!(%peer, "TLS handshake failed: {e}");
-                            return;
-                        }
-                        Err(_) => {
-                            count_handshake("timeout");
-                            tracing::debug!(%peer, "TLS handshake timed out");
-                            return;
-                        }
-                    };
-                    let facts = Some(Arc::new(tls::facts(stream.get_ref().1)));
-                    serve_connection(live, builder, stream, peer, facts, watcher, idle).await;
-                }
+                        let facts = Some(Arc::new(tls::facts(stream.get_ref().1)));
+                        connection.serve(stream, facts).await;
+                    }
+                    drop(permit);
+                });
             }
-            drop(permit);
-        });
+        }
     }
 
     drop(listener);
@@ -131,42 +124,85 @@ pub async fn serve(
     }
 }
 
-/// Serve one accepted (and, for HTTPS, handshaken) connection until the
-/// client closes it, it stays idle past the idle timeout, or the server has
-/// drained.
-async fn serve_connection<I>(
+/// A TLS handshake, bounded by `timeout`: the stream, or `None` (counted).
+async fn finish_handshake<I>(
+    handshake: tokio_rustls::Accept<I>,
+    timeout: Duration,
+    peer: SocketAddr,
+) -> Option<tokio_rustls::server::TlsStream<I>>
+where
+    I: AsyncRead + AsyncWrite + Unpin,
+{
+    match tokio::time::timeout(timeout, handshake).await {
+        Ok(Ok(stream)) => {
+            count_handshake("ok");
+            Some(stream)
+        }
+        Ok(Err(e)) => {
+            count_handshake("error");
+            tracing::debug!(%peer, "TLS handshake failed: {e}");
+            None
+        }
+        Err(_) => {
+            count_handshake("timeout");
+            tracing::debug!(%peer, "TLS handshake timed out");
+            None
+        }
+    }
+}
+
+/// What serving one accepted connection needs.
+struct Accepted {
     live: Arc<Live>,
     builder: auto::Builder<TokioExecutor>,
-    io: I,
     peer: SocketAddr,
-    facts: Option<Arc<tls::TlsFacts>>,
     watcher: Watcher,
     idle: IdleWatch,
-) where
-    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let requests = idle.clone();
-    let service = service_fn(move |request| {
-        // Each request runs on the configuration current when it starts.
-        let gateway = live.current();
-        let facts = facts.clone();
-        let in_flight = requests.request();
-        async move {
-            let response = pipeline::handle(gateway, request, peer, facts).await;
-            drop(in_flight);
-            Ok::<_, Infallible>(response)
-        }
-    });
-    let connection = builder
-        .serve_connection(TokioIo::new(io), service)
-        .into_owned();
-    tokio::select! {
-        ended = watcher.watch(connection) => {
-            if let Err(e) = ended {
-                tracing::debug!(%peer, "connection ended with an error: {e}");
+}
+
+impl Accepted {
+    /// Serve the (for HTTPS, handshaken) connection until the client
+    /// closes it, it stays idle past the idle timeout, or the server has
+    /// drained.
+    async fn serve<I>(self, io: I, facts: Option<Arc<tls::TlsFacts>>)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let Accepted {
+            live,
+            builder,
+            peer,
+            watcher,
+            idle,
+        } = self;
+        let requests = idle.clone();
+        let service = service_fn(move |request| {
+            // Each request runs on the configuration current when it starts.
+            let gateway = live.current();
+            let facts = facts.clone();
+            let in_flight = requests.request();
+            async move {
+                // hyper keeps a box the size of this future for the whole
+                // life of a keep-alive connection; boxing the request's own
+                // (large) future keeps that box small and allocates the big
+                // one only while a request is in flight.
+                let handling = Box::pin(pipeline::handle(gateway, request, peer, facts));
+                let response = handling.await;
+                drop(in_flight);
+                Ok::<_, Infallible>(response)
             }
+        });
+        let connection = builder
+            .serve_connection(TokioIo::new(io), service)
+            .into_owned();
+        tokio::select! {
+            ended = watcher.watch(connection) => {
+                if let Err(e) = ended {
+                    tracing::debug!(%peer, "connection ended with an error: {e}");
+                }
+            }
+            () = idle.expired() => tracing::debug!(%peer, "closing an idle connection"),
         }
-        () = idle.expired() => tracing::debug!(%peer, "closing an idle connection"),
     }
 }
 
