@@ -1054,6 +1054,15 @@ pub struct UpstreamConfig {
     /// How long an ejected target is left out.
     #[serde(default = "default_eject_ms")]
     pub eject_ms: u64,
+    /// Idle keep-alive connections kept per target (as nginx's `keepalive`):
+    /// a burst of concurrent requests opens more, which close once done
+    /// instead of each holding buffers for the idle timeout.
+    #[serde(default = "default_max_idle_connections")]
+    pub max_idle_connections: usize,
+}
+
+fn default_max_idle_connections() -> usize {
+    128
 }
 
 fn default_route_max_body_bytes() -> u64 {

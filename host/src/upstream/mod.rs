@@ -76,7 +76,9 @@ impl Upstream {
         connector.set_connect_timeout(Some(Duration::from_millis(config.connect_timeout_ms)));
         connector.set_nodelay(true);
         let mut builder = Client::builder(TokioExecutor::new());
-        builder.pool_idle_timeout(IDLE_CONNECTION_TIMEOUT);
+        builder
+            .pool_idle_timeout(IDLE_CONNECTION_TIMEOUT)
+            .pool_max_idle_per_host(config.max_idle_connections);
         let client = match &config.tls {
             None => UpstreamClient::Plain(builder.build(connector)),
             Some(tls) => {
