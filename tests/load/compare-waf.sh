@@ -29,24 +29,7 @@ start_origin
 
 # nginx alone, and nginx + ModSecurity with the CRS as its docs set it up.
 write_nginx_proxy_conf "$out/nginx" "    listen 127.0.0.1:$proxy_port;"
-mkdir -p "$out/modsec"
-cat > "$out/modsec/main.conf" <<CONF
-SecRuleEngine On
-SecRequestBodyAccess On
-SecRequestBodyLimit 1048576
-SecRequestBodyNoFilesLimit 1048576
-SecRequestBodyLimitAction Reject
-SecResponseBodyAccess Off
-SecAuditEngine Off
-SecRule REQUEST_HEADERS:Content-Type "^application/json" "id:200001,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=JSON"
-Include $crs/crs-setup.conf.example
-SecAction "id:900000,phase:1,pass,nolog,setvar:tx.blocking_paranoia_level=1"
-Include $crs/rules/*.conf
-CONF
-write_nginx_proxy_conf "$out/modsec" "    listen 127.0.0.1:$proxy_port;
-    modsecurity on;
-    modsecurity_rules_file $out/modsec/main.conf;"
-sed -i "1i load_module /usr/lib/nginx/modules/ngx_http_modsecurity_module.so;" "$out/modsec/nginx.conf"
+write_modsec_conf "$out/modsec"
 
 cat > "$out/portcullis-waf.toml" <<CONF
 [server]

@@ -1,16 +1,23 @@
 # Shared by the load scripts: install tools, wait for ports, run the static
 # nginx upstream, summarise samples. Source it after setting `root`.
 
-# parse_options ARGS: --duration SECONDS, --rounds N, --connections N.
+# parse_options ARGS: --duration SECONDS, --rounds N, --connections N;
+# for bench.sh also --rows NAME,NAME..., --no-latency, --no-memory.
 parse_options() {
   duration=10
   rounds=3
   connections=50
+  rows_filter=""
+  latency_phase=yes
+  memory_phase=yes
   while [ $# -gt 0 ]; do
     case "$1" in
       --duration) duration=$2; shift 2 ;;
       --rounds) rounds=$2; shift 2 ;;
       --connections) connections=$2; shift 2 ;;
+      --rows) rows_filter=$2; shift 2 ;;
+      --no-latency) latency_phase=no; shift ;;
+      --no-memory) memory_phase=no; shift ;;
       *) echo "unknown option $1" >&2; exit 2 ;;
     esac
   done
@@ -37,8 +44,9 @@ install_missing() {
   nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 }
 
+# wait_port PORT [SECONDS]: until something listens on PORT (10 s default).
 wait_port() {
-  for _ in $(seq 1 200); do
+  for _ in $(seq 1 $(( ${2:-10} * 20 ))); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
     sleep 0.05
   done
@@ -76,6 +84,29 @@ $2
       proxy_set_header Connection \"\";
     }
   }"
+}
+
+# write_modsec_conf DIR: nginx + ModSecurity v3 with the CRS ($crs) at PL1,
+# blocking, as its docs set it up.
+write_modsec_conf() { # DIR
+  mkdir -p "$1"
+  cat > "$1/main.conf" <<CONF
+SecRuleEngine On
+SecRequestBodyAccess On
+SecRequestBodyLimit 1048576
+SecRequestBodyNoFilesLimit 1048576
+SecRequestBodyLimitAction Reject
+SecResponseBodyAccess Off
+SecAuditEngine Off
+SecRule REQUEST_HEADERS:Content-Type "^application/json" "id:200001,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=JSON"
+Include $crs/crs-setup.conf.example
+SecAction "id:900000,phase:1,pass,nolog,setvar:tx.blocking_paranoia_level=1"
+Include $crs/rules/*.conf
+CONF
+  write_nginx_proxy_conf "$1" "    listen 127.0.0.1:$proxy_port;
+    modsecurity on;
+    modsecurity_rules_file $1/main.conf;"
+  sed -i "1i load_module /usr/lib/nginx/modules/ngx_http_modsecurity_module.so;" "$1/nginx.conf"
 }
 
 # The upstream: a static nginx on core 1, shared with the load generator.
@@ -116,11 +147,16 @@ machine_line() {
 }
 
 # build_portcullis [--noop]: build the release gateway ($portcullis) and,
-# with --noop, the trivial plugin the scripts chain ($noop).
+# with --noop, the trivial plugin the scripts chain ($noop). With
+# PORTCULLIS_BIN set, that binary is measured instead.
 build_portcullis() {
-  echo "building portcullis (release)${1:+ and the noop plugin}"
-  (cd "$root" && cargo build --release -q -p portcullis-host)
-  portcullis="$root/target/release/portcullis"
+  if [ -n "${PORTCULLIS_BIN:-}" ]; then
+    portcullis=$PORTCULLIS_BIN
+  else
+    echo "building portcullis (release)"
+    (cd "$root" && cargo build --release -q -p portcullis-host)
+    portcullis="$root/target/release/portcullis"
+  fi
   if [ "${1:-}" = --noop ]; then
     (cd "$root" && cargo build -q --profile plugin --target wasm32-wasip2 \
       -p portcullis-fixture-noop --target-dir target/wasm)

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Instructions per request, for nginx and for portcullis rows of bench.sh:
+# callgrind counts each proxy's instructions (user space, every thread and
+# process) while it serves 2,000 and then 6,000 requests of the bench's
+# request; the difference over 4,000 is the per-request count, start-up
+# excluded. It repeats to within a fraction of a percent where throughput
+# on this shared machine swings by 20%, so it shows where time goes; it
+# leaves out kernel time (the loopback TCP path, about half of a proxy's
+# CPU under load here), so its ratios are not throughput ratios.
+#
+#   tests/load/count.sh [--rows NAME,NAME...]   (default: nginx, plain,
+#                        ip-filter, jwt, rbac, geo, chain)
+#
+# Portcullis runs with `virtual_memory = "compact"`: valgrind cannot map
+# the address space the default reserves for plugin memories.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=tests/load/lib.sh
+source "$root/tests/load/lib.sh"
+parse_options "$@"
+install_missing nginx:nginx valgrind:valgrind h2load:nghttp2-client openssl:openssl curl:curl
+crs="$root/../shared/corpora/owasp-crs-v4.28.0"
+
+build_portcullis
+"$root/tests/geo/fetch-dbip.sh" "$root/target/geo-db" >/dev/null
+"$root/tests/tls/make-certs.sh" "$out/certs" >/dev/null
+admin_port=18482
+start_origin
+runtime_lines='max_instances = 4
+max_memory_mib = 64
+virtual_memory = "compact"'
+# shellcheck source=tests/load/bench-configs.sh
+source "$root/tests/load/bench-configs.sh"
+write_configs
+
+rows=${rows_filter:-nginx,plain,ip-filter,jwt,rbac,geo,chain}
+
+# instructions ROW REQUESTS: the proxy's total under callgrind.
+instructions() {
+  local prefix="$out/callgrind.$1.$2"
+  case $1 in
+    nginx) valgrind --tool=callgrind --trace-children=yes --callgrind-out-file="$prefix.%p" \
+             "$nginx_bin" -c "$out/nginx/nginx.conf" -p "$out/nginx" > "$out/$1.$2.log" 2>&1 & ;;
+    *) RUST_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$prefix.%p" \
+         "$portcullis" run --workers 1 --config "$out/$1.toml" > "$out/$1.$2.log" 2>&1 & ;;
+  esac
+  proxy_pid=$!
+  pids+=($proxy_pid)
+  wait_port $proxy_port 120
+  headers_file
+  mapfile -d '' args < <(header_args)
+  taskset -c 1 h2load --h1 -n "$2" -c 10 "${args[@]}" "http://127.0.0.1:$proxy_port/" > "$out/$1.$2.h2load.txt"
+  grep -q "$2 succeeded, 0 failed, 0 errored" "$out/$1.$2.h2load.txt" \
+    && grep -q "status codes: $2 2xx" "$out/$1.$2.h2load.txt" \
+    || { echo "$1 did not answer 2xx to every request:"; cat "$out/$1.$2.h2load.txt"; exit 1; }
+  kill -INT "$proxy_pid"
+  wait "$proxy_pid" || true
+  # nginx's worker exits with its master.
+  sleep 1
+  cat "$prefix".* | awk '/^(summary|totals):/ { total += $2 } END { print total }'
+}
+
+machine_line
+: > "$out/counts.txt"
+IFS=, read -ra wanted <<<"$rows"
+for row in "${wanted[@]}"; do
+  few=$(instructions "$row" 2000)
+  many=$(instructions "$row" 6000)
+  per=$(( (many - few) / 4000 ))
+  echo "$row $per" >> "$out/counts.txt"
+  printf '  %-12s %8d instructions per request\n' "$row" "$per"
+done
+{
+  echo
+  echo "| row | instructions per request | vs nginx | over plain portcullis |"
+  echo "|---|---|---|---|"
+  awk '{ n[NR] = $1; v[NR] = $2; by[$1] = $2 } END {
+    for (i = 1; i <= NR; i++)
+      printf "| %s | %d | %s | %s |\n", n[i], v[i],
+        ("nginx" in by ? sprintf("%.2fx", v[i] / by["nginx"]) : ""),
+        ("plain" in by && n[i] != "nginx" ? sprintf("%+d", v[i] - by["plain"]) : "")
+  }' "$out/counts.txt"
+} | tee "$out/results.md"
+echo "raw output: $out"
