@@ -74,6 +74,10 @@ pub enum GatewayError {
     /// The client, account or consumer is on the threat block list.
     #[error("blocked")]
     Blocked(crate::threats::Refusal),
+    /// A shared rate limit could not be counted and the config says to
+    /// refuse meanwhile (`[state] rate_limits_on_error = "deny"`).
+    #[error("shared state unavailable")]
+    StateUnavailable,
 }
 
 impl GatewayError {
@@ -85,6 +89,7 @@ impl GatewayError {
             GatewayError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             GatewayError::PluginFailed { .. }
             | GatewayError::ShuttingDown
+            | GatewayError::StateUnavailable
             | GatewayError::RegionUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             GatewayError::UpstreamUnavailable(_)
             | GatewayError::UpstreamUnreachable(_)
@@ -123,6 +128,7 @@ impl GatewayError {
             GatewayError::UploadRefused => "the signed upload URL is not valid for this request",
             GatewayError::LengthRequired => "a signed upload needs a Content-Length",
             GatewayError::Blocked(_) => "too many suspicious requests; try again later",
+            GatewayError::StateUnavailable => "the service is temporarily unavailable",
         }
     }
 
@@ -146,6 +152,7 @@ impl GatewayError {
             GatewayError::UploadRefused => "upload_refused",
             GatewayError::LengthRequired => "length_required",
             GatewayError::Blocked(_) => "blocked",
+            GatewayError::StateUnavailable => "state_unavailable",
         }
     }
 

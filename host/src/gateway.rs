@@ -4,11 +4,12 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::apikeys::{ApiKeys, KeyStore, Plans};
+use crate::apikeys::{ApiKeys, Plans};
 use crate::config::{Config, ConfigError};
 use crate::plugin::PluginRuntime;
 use crate::ratelimit;
 use crate::routing::{Route, Router};
+use crate::state::ProcessState;
 use crate::upstream::Upstream;
 
 /// Why a gateway could not be built.
@@ -80,29 +81,34 @@ impl Gateway {
     /// Load plugins, configure their instances and compile the routes of
     /// `config` (read from `file`, named in errors).
     pub async fn build(config: &Config, file: &Path) -> Result<Self, BuildError> {
-        Self::build_with_keys(config, file, None).await
+        Self::build_with(config, file, &ProcessState::default()).await
     }
 
-    /// As [`Gateway::build`], with the process's API key store (opened once
-    /// by `portcullis run`, since only one process may hold it).
-    pub async fn build_with_keys(
+    /// As [`Gateway::build`], with what the process opened once: the API
+    /// key store (only one process may hold its file) and the shared state.
+    pub async fn build_with(
         config: &Config,
         file: &Path,
-        key_store: Option<Arc<KeyStore>>,
+        process: &ProcessState,
     ) -> Result<Self, BuildError> {
-        Self::build_after(config, file, key_store, None).await
+        Self::build_after(config, file, process, None).await
     }
 
-    /// As [`Gateway::build_with_keys`], replacing `previous`: its rate-limit
+    /// As [`Gateway::build_with`], replacing `previous`: its rate-limit
     /// counts (for unchanged policies) and plugin key-value state carry
     /// over.
     pub async fn build_after(
         config: &Config,
         file: &Path,
-        key_store: Option<Arc<KeyStore>>,
+        process: &ProcessState,
         previous: Option<&Gateway>,
     ) -> Result<Self, BuildError> {
-        let policies = ratelimit::build_policies_after(config, previous.map(|p| &p.policies));
+        let policies = ratelimit::build_policies_after(
+            config,
+            previous.map(|p| &p.policies),
+            process.shared.as_ref(),
+        );
+        let key_store = process.key_store.clone();
         let plans = Arc::new(Plans::new(&config.usage_plans).map_err(|(name, reason)| {
             ConfigError::new(file, format!("usage_plans.{name}"), reason)
         })?);

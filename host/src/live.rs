@@ -19,15 +19,15 @@ use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::ArcSwap;
 
-use crate::apikeys::KeyStore;
 use crate::config::{self, Config, ConfigError};
 use crate::gateway::{BuildError, Gateway};
+use crate::state::ProcessState;
 
 /// The gateway in service, replaceable.
 pub struct Live {
     current: ArcSwap<Gateway>,
     file: PathBuf,
-    key_store: Option<Arc<KeyStore>>,
+    process: ProcessState,
     /// The running configuration as written, before checks joined its
     /// paths and resolved its secrets: admin edits apply to this, and the
     /// result is checked as a file would be. The lock also makes changes
@@ -51,16 +51,11 @@ pub struct Applied {
 impl Live {
     /// Serve `gateway`, built from `written` (as read from `file`, before
     /// checks).
-    pub fn new(
-        gateway: Gateway,
-        written: Config,
-        file: &Path,
-        key_store: Option<Arc<KeyStore>>,
-    ) -> Self {
+    pub fn new(gateway: Gateway, written: Config, file: &Path, process: ProcessState) -> Self {
         Self {
             current: ArcSwap::from_pointee(gateway),
             file: file.to_path_buf(),
-            key_store,
+            process,
             written: tokio::sync::Mutex::new(written),
             generation: AtomicU64::new(1),
         }
@@ -120,13 +115,8 @@ impl Live {
         .await?;
         let previous = self.current();
         restart_only_unchanged(&previous.config, &checked, &self.file)?;
-        let next = Gateway::build_after(
-            &checked,
-            &self.file,
-            self.key_store.clone(),
-            Some(&previous),
-        )
-        .await?;
+        let next =
+            Gateway::build_after(&checked, &self.file, &self.process, Some(&previous)).await?;
         let routes = next.router.routes().len();
         self.current.store(Arc::new(next));
         *written = fresh;
@@ -185,7 +175,7 @@ fn log_outcome(reason: &str, outcome: &Result<Applied, BuildError>) {
 /// Refuse changes to what the listeners were set up with.
 fn restart_only_unchanged(running: &Config, next: &Config, file: &Path) -> Result<(), ConfigError> {
     let (a, b) = (&running.server, &next.server);
-    let fixed: [(&str, String, String); 13] = [
+    let fixed: [(&str, String, String); 14] = [
         (
             "logging",
             format!("{:?}", running.logging),
@@ -242,6 +232,16 @@ fn restart_only_unchanged(running: &Config, next: &Config, file: &Path) -> Resul
             "admin",
             format!("{:?}{:?}", running.admin, running.api_keys),
             format!("{:?}{:?}", next.admin, next.api_keys),
+        ),
+        (
+            "state",
+            String::new(),
+            // Compared whole: the Debug form hides the password.
+            if running.state == next.state {
+                String::new()
+            } else {
+                "changed".into()
+            },
         ),
     ];
     match fixed.iter().find(|(_, was, now)| was != now) {

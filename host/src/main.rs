@@ -14,6 +14,7 @@ use portcullis_host::gateway::Gateway;
 use portcullis_host::live::{self, Live};
 use portcullis_host::logging::{self, LogFormat};
 use portcullis_host::server;
+use portcullis_host::state::{ProcessState, SharedState};
 
 /// mimalloc: the proxy allocates and frees small buffers on every request,
 /// and glibc's allocator showed up at over 10% of CPU under load.
@@ -278,13 +279,26 @@ async fn run(path: &Path) -> anyhow::Result<()> {
     config::check_config(path, &mut config)?;
     portcullis_host::telemetry::init(&config.logging, config.traces.as_ref())
         .with_context(|| format!("{}: logging: cannot open a log", path.display()))?;
-    let key_store = match &config.api_keys {
-        Some(api_keys) => Some(Arc::new(KeyStore::open(&api_keys.store)?)),
-        None => None,
+    let shared =
+        SharedState::open(&config.state).with_context(|| format!("{}: state", path.display()))?;
+    let key_store = match (&config.api_keys, &shared) {
+        (None, _) => None,
+        (Some(_), Some(shared)) => Some(KeyStore::open_shared(shared.clone())?),
+        (Some(api_keys), None) => {
+            let file = api_keys
+                .store
+                .as_deref()
+                .context("api_keys.store: checked with the config")?;
+            Some(Arc::new(KeyStore::open(file)?))
+        }
     };
-    let gateway = Gateway::build_with_keys(&config, path, key_store.clone()).await?;
+    let process = ProcessState {
+        key_store: key_store.clone(),
+        shared,
+    };
+    let gateway = Gateway::build_with(&config, path, &process).await?;
     let certificates = gateway.certificates.clone();
-    let live = Arc::new(Live::new(gateway, written, path, key_store.clone()));
+    let live = Arc::new(Live::new(gateway, written, path, process));
     tokio::spawn(live::reload_on_hangup(live.clone()).context("cannot handle SIGHUP")?);
     if config.server.reload_check_ms > 0 {
         let every = std::time::Duration::from_millis(config.server.reload_check_ms);

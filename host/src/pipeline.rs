@@ -54,7 +54,7 @@ use crate::gateway::Gateway;
 use crate::plugin::bindings::{Denial, Phase};
 use crate::plugin::chain::{Flow, PhaseBody};
 use crate::plugin::view::{RequestView, ResponseView};
-use crate::ratelimit::{Allowance, Policy};
+use crate::ratelimit::{Allowance, Policy, Refused};
 use crate::routing::{self, Route};
 use crate::telemetry::traces::TraceContext;
 use crate::telemetry::{
@@ -327,7 +327,7 @@ async fn proxy(
     }
 
     // 4. Rate limits keyed by client, header or route, before any plugin.
-    let mut allowance = check_limits(&route.limits.before_plugins, &view, &context, None)?;
+    let mut allowance = check_limits(&route.limits.before_plugins, &view, &context, None).await?;
 
     // 5. request-headers phase.
     if let Flow::Deny { plugin, denial } = chain
@@ -357,7 +357,8 @@ async fn proxy(
         &view,
         &context,
         allowance,
-    )?;
+    )
+    .await?;
 
     // A body of unknown length (chunked) is read up to the route's limit
     // before anything goes upstream, so an oversized one is refused (413)
@@ -548,7 +549,7 @@ fn upstream_request(
 
 /// Count the request under each policy; the allowance with the fewest
 /// requests left is the one reported to the client.
-fn check_limits(
+async fn check_limits(
     policies: &[Arc<Policy>],
     view: &RequestView,
     context: &RequestContext,
@@ -556,7 +557,13 @@ fn check_limits(
 ) -> Result<Option<Allowance>, GatewayError> {
     for policy in policies {
         let key = policy.key.key(view, context);
-        let allowance = policy.check(&key).map_err(GatewayError::RateLimited)?;
+        let allowance = policy
+            .check_shared(&key)
+            .await
+            .map_err(|refused| match refused {
+                Refused::Limited(rejection) => GatewayError::RateLimited(rejection),
+                Refused::Unavailable => GatewayError::StateUnavailable,
+            })?;
         if tightest
             .as_ref()
             .is_none_or(|t| allowance.remaining < t.remaining)

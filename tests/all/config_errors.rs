@@ -46,6 +46,7 @@ fn every_example_config_is_valid() {
         "examples/api-keys.toml",
         "examples/waf/waf.toml",
         "examples/validate/validate.toml",
+        "examples/deploy/gateway.toml",
     ] {
         let (code, stdout, stderr) = validate(&workspace(), file);
         assert_eq!(code, 0, "{file}: {stderr}");

@@ -5,13 +5,15 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
 use super::{format, unix_now};
+use crate::state::keys::SharedKeys;
+use crate::state::{SharedState, StateError};
 
 /// key id → JSON [`KeyRecord`].
 const KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("keys");
@@ -39,6 +41,9 @@ pub enum StoreError {
     /// The database could not be opened, read or written.
     #[error("key store: {0}")]
     Database(String),
+    /// The shared store (Redis) could not be reached.
+    #[error(transparent)]
+    Shared(#[from] StateError),
     /// No key has this id.
     #[error("no key {0:?}")]
     NotFound(String),
@@ -51,11 +56,21 @@ fn db_error(e: impl std::fmt::Display) -> StoreError {
     StoreError::Database(e.to_string())
 }
 
+/// Where the records are kept.
+enum Backend {
+    /// A redb file this process owns.
+    File(Database),
+    /// Redis, shared with the other instances.
+    Shared(Arc<SharedKeys>),
+}
+
+type LiveIndex = HashMap<String, ([u8; 32], KeyRecord)>;
+
 /// The key store.
 pub struct KeyStore {
-    db: Database,
+    backend: Backend,
     /// Live (not revoked) keys by id: id → (digest, record).
-    live: RwLock<HashMap<String, ([u8; 32], KeyRecord)>>,
+    live: RwLock<LiveIndex>,
 }
 
 impl KeyStore {
@@ -64,20 +79,51 @@ impl KeyStore {
         let db = Database::create(path)
             .map_err(|e| StoreError::Database(format!("{}: {e}", path.display())))?;
         let store = Self {
-            db,
+            backend: Backend::File(db),
             live: RwLock::new(HashMap::new()),
         };
-        let mut live = HashMap::new();
-        for record in store.list()? {
-            if record.revoked.is_some() {
-                continue;
-            }
-            let mut digest = [0u8; 32];
-            hex::decode_to_slice(&record.sha256, &mut digest).map_err(db_error)?;
-            live.insert(record.id.clone(), (digest, record));
-        }
-        *store.write_index() = live;
+        *store.write_index() = index_of(store.list()?);
         Ok(store)
+    }
+
+    /// The keys in Redis, shared with every instance on the same prefix.
+    /// Returns at once: the index fills when Redis first answers, and
+    /// follows every change after that.
+    pub fn open_shared(state: Arc<SharedState>) -> Result<Arc<Self>, StoreError> {
+        let shared = Arc::new(SharedKeys::new(state));
+        let store = Arc::new(Self {
+            backend: Backend::Shared(shared.clone()),
+            live: RwLock::new(HashMap::new()),
+        });
+        let (apply_to, reload_to) = (Arc::downgrade(&store), Arc::downgrade(&store));
+        shared
+            .follow(
+                move |record| {
+                    if let Some(store) = apply_to.upgrade() {
+                        store.apply(record);
+                    }
+                },
+                move |records| {
+                    if let Some(store) = reload_to.upgrade() {
+                        *store.write_index() = index_of(records);
+                    }
+                },
+            )
+            .map_err(db_error)?;
+        Ok(store)
+    }
+
+    /// A changed record, as another instance published it.
+    fn apply(&self, record: KeyRecord) {
+        let mut index = self.write_index();
+        match (record.revoked, digest_of(&record)) {
+            (None, Some(digest)) => {
+                index.insert(record.id.clone(), (digest, record));
+            }
+            _ => {
+                index.remove(&record.id);
+            }
+        }
     }
 
     /// Issue a key for `consumer` on `plan`: the whole key (shown once) and
@@ -101,7 +147,15 @@ impl KeyStore {
             created: unix_now(),
             revoked: None,
         };
-        self.put(&record)?;
+        match &self.backend {
+            Backend::File(_) => self.put(&record)?,
+            Backend::Shared(shared) => {
+                if !shared.insert_new(&record)? {
+                    // Taken since the check above, by another instance.
+                    return self.create(consumer, plan);
+                }
+            }
+        }
         self.write_index()
             .insert(record.id.clone(), (digest, record.clone()));
         Ok((issued.key, record))
@@ -125,7 +179,15 @@ impl KeyStore {
 
     /// Every key ever issued, revoked ones included, by id.
     pub fn list(&self) -> Result<Vec<KeyRecord>, StoreError> {
-        let read = self.db.begin_read().map_err(db_error)?;
+        let db = match &self.backend {
+            Backend::File(db) => db,
+            Backend::Shared(shared) => {
+                let mut records = shared.list()?;
+                records.sort_by(|a, b| a.id.cmp(&b.id));
+                return Ok(records);
+            }
+        };
+        let read = db.begin_read().map_err(db_error)?;
         let table = match read.open_table(KEYS) {
             Ok(table) => table,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
@@ -141,6 +203,11 @@ impl KeyStore {
 
     /// The live record of a presented key, compared in constant time.
     pub fn verify(&self, key: &str) -> Option<KeyRecord> {
+        if let Backend::Shared(shared) = &self.backend
+            && shared.refuse_all()
+        {
+            return None;
+        }
         let id = format::id_of(key)?;
         let index = self.live.read().unwrap_or_else(|e| e.into_inner());
         let (digest, record) = index.get(id)?;
@@ -149,7 +216,11 @@ impl KeyStore {
     }
 
     fn get(&self, id: &str) -> Result<Option<KeyRecord>, StoreError> {
-        let read = self.db.begin_read().map_err(db_error)?;
+        let db = match &self.backend {
+            Backend::File(db) => db,
+            Backend::Shared(shared) => return Ok(shared.get(id)?),
+        };
+        let read = db.begin_read().map_err(db_error)?;
         let table = match read.open_table(KEYS) {
             Ok(table) => table,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
@@ -162,8 +233,12 @@ impl KeyStore {
     }
 
     fn put(&self, record: &KeyRecord) -> Result<(), StoreError> {
+        let db = match &self.backend {
+            Backend::File(db) => db,
+            Backend::Shared(shared) => return Ok(shared.put(record)?),
+        };
         let bytes = serde_json::to_vec(record).map_err(db_error)?;
-        let write = self.db.begin_write().map_err(db_error)?;
+        let write = db.begin_write().map_err(db_error)?;
         {
             let mut table = write.open_table(KEYS).map_err(db_error)?;
             table
@@ -173,12 +248,27 @@ impl KeyStore {
         write.commit().map_err(db_error)
     }
 
-    fn write_index(
-        &self,
-    ) -> std::sync::RwLockWriteGuard<'_, HashMap<String, ([u8; 32], KeyRecord)>> {
-        // Each mutation is one insert or remove: a poisoned index is consistent.
+    fn write_index(&self) -> std::sync::RwLockWriteGuard<'_, LiveIndex> {
+        // Each mutation is one insert, remove or swap: a poisoned index is
+        // consistent.
         self.live.write().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// The live keys among `records`; a record with a malformed digest is
+/// left out (it could never match).
+fn index_of(records: Vec<KeyRecord>) -> LiveIndex {
+    records
+        .into_iter()
+        .filter(|record| record.revoked.is_none())
+        .filter_map(|record| Some((record.id.clone(), (digest_of(&record)?, record))))
+        .collect()
+}
+
+fn digest_of(record: &KeyRecord) -> Option<[u8; 32]> {
+    let mut digest = [0u8; 32];
+    hex::decode_to_slice(&record.sha256, &mut digest).ok()?;
+    Some(digest)
 }
 
 #[cfg(test)]

@@ -326,8 +326,18 @@ fn check(file: &Path, dir: &Path, config: &mut Config, offline: bool) -> Result<
         }
     }
     if let Some(api_keys) = &mut config.api_keys {
-        api_keys.store = dir.join(&api_keys.store);
+        match &mut api_keys.store {
+            Some(store) => *store = dir.join(&*store),
+            None if config.state.backend == crate::config::StateBackend::Local => {
+                return Err(err(
+                    "api_keys.store".into(),
+                    "give the key database file, e.g. store = \"keys.redb\" (or keep keys in Redis with [state] backend = \"redis\")".into(),
+                ));
+            }
+            None => {}
+        }
     }
+    check_state(&mut config.state, dir, offline).map_err(|(key, reason)| err(key, reason))?;
     if let Some(traces) = &config.traces {
         let uri: Option<http::Uri> = traces.endpoint.parse().ok();
         if uri
@@ -729,6 +739,56 @@ fn check_uploads(
             format!("{key}.signed_uploads.key"),
             format!("no key {:?} in [upload_keys]", uploads.key),
         ));
+    }
+    Ok(())
+}
+
+/// `[state]`: a Redis backend needs a URL the client accepts.
+fn check_state(
+    state: &mut crate::config::StateConfig,
+    dir: &Path,
+    offline: bool,
+) -> Result<(), (String, String)> {
+    use crate::config::StateBackend;
+    if state.backend == StateBackend::Local {
+        if state.url.is_some() {
+            return Err(("state.url".into(), "only with backend = \"redis\"".into()));
+        }
+        return Ok(());
+    }
+    let Some(url) = &state.url else {
+        return Err((
+            "state.url".into(),
+            "backend = \"redis\" needs url = \"redis://host:port\"".into(),
+        ));
+    };
+    if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+        return Err((
+            "state.url".into(),
+            "give a redis:// or rediss:// (TLS) URL".into(),
+        ));
+    }
+    if redis::IntoConnectionInfo::into_connection_info(url.as_str()).is_err() {
+        return Err(("state.url".into(), "not a Redis URL".into()));
+    }
+    if state.timeout_ms == 0 {
+        return Err(("state.timeout_ms".into(), "at least 1 ms".into()));
+    }
+    if state.lease == 0 {
+        return Err(("state.lease".into(), "at least 1".into()));
+    }
+    if state.prefix.is_empty() {
+        return Err((
+            "state.prefix".into(),
+            "give a prefix, e.g. \"portcullis:\"".into(),
+        ));
+    }
+    if !offline
+        && let Some(password) = &mut state.password
+        && let Some(resolved) = crate::config::secret::resolve(password, dir)
+            .map_err(|e| ("state.password".into(), e))?
+    {
+        *password = resolved;
     }
     Ok(())
 }

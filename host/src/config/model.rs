@@ -52,6 +52,128 @@ pub struct Config {
     pub threats: Option<ThreatsConfig>,
     /// OpenTelemetry traces over OTLP/HTTP.
     pub traces: Option<TracesConfig>,
+    /// Where state shared by several gateway instances lives.
+    #[serde(default)]
+    pub state: StateConfig,
+}
+
+/// `[state]`: `local` (each process keeps its own counters and keys) or
+/// `redis`, shared by every gateway instance that names the same server
+/// and prefix. Read at start: changing it needs a restart.
+#[derive(Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StateConfig {
+    /// `local` or `redis`.
+    #[serde(default)]
+    pub backend: StateBackend,
+    /// `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS.
+    pub url: Option<String>,
+    /// The password, when not in the URL (`env:NAME` / `file:PATH`).
+    pub password: Option<String>,
+    /// Bound on each call to Redis; past it the call counts as failed.
+    #[serde(default = "default_state_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Prefix of every key and channel, so deployments can share a server.
+    #[serde(default = "default_state_prefix")]
+    pub prefix: String,
+    /// The most rate-limit tokens an instance takes from Redis at once
+    /// (and at most a tenth of a policy's burst): fewer round trips, at
+    /// the stated precision.
+    #[serde(default = "default_state_lease")]
+    pub lease: u32,
+    /// Redis unreachable or slow: `local` limits each instance on its own,
+    /// `deny` answers 503.
+    #[serde(default)]
+    pub rate_limits_on_error: RateLimitsOnError,
+    /// Redis unreachable: `cached` checks keys against the last copy this
+    /// instance received (revocations made meanwhile are not seen), `deny`
+    /// refuses every key until the subscription is back.
+    #[serde(default)]
+    pub api_keys_on_error: ApiKeysOnError,
+}
+
+/// Where shared state lives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StateBackend {
+    /// In this process.
+    #[default]
+    Local,
+    /// In a Redis server.
+    Redis,
+}
+
+/// Shared rate limits when Redis fails.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RateLimitsOnError {
+    /// Fall back to this instance's own limiter.
+    #[default]
+    Local,
+    /// 503.
+    Deny,
+}
+
+/// Shared API keys when Redis fails.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiKeysOnError {
+    /// The last synchronized copy.
+    #[default]
+    Cached,
+    /// Refuse every key.
+    Deny,
+}
+
+impl std::fmt::Debug for StateConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may hold a password too: only its scheme and host part
+        // after any `user:password@` are shown.
+        let url = self
+            .url
+            .as_deref()
+            .map(|u| match (u.split_once("://"), u.rsplit_once('@')) {
+                (Some((scheme, _)), Some((_, host))) => format!("{scheme}://REDACTED@{host}"),
+                _ => u.to_string(),
+            });
+        f.debug_struct("StateConfig")
+            .field("backend", &self.backend)
+            .field("url", &url)
+            .field("password", &self.password.as_ref().map(|_| "REDACTED"))
+            .field("timeout_ms", &self.timeout_ms)
+            .field("prefix", &self.prefix)
+            .field("lease", &self.lease)
+            .field("rate_limits_on_error", &self.rate_limits_on_error)
+            .field("api_keys_on_error", &self.api_keys_on_error)
+            .finish()
+    }
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        Self {
+            backend: StateBackend::Local,
+            url: None,
+            password: None,
+            timeout_ms: default_state_timeout_ms(),
+            prefix: default_state_prefix(),
+            lease: default_state_lease(),
+            rate_limits_on_error: RateLimitsOnError::default(),
+            api_keys_on_error: ApiKeysOnError::default(),
+        }
+    }
+}
+
+fn default_state_timeout_ms() -> u64 {
+    250
+}
+
+fn default_state_prefix() -> String {
+    "portcullis:".into()
+}
+
+fn default_state_lease() -> u32 {
+    20
 }
 
 /// `[traces]`: a span per request and per plugin call, exported to an
@@ -377,7 +499,9 @@ fn default_admin_listen() -> SocketAddr {
 pub struct ApiKeysConfig {
     /// The key database file (redb), relative to the config file; created
     /// if missing. Holds key ids, SHA-256 hashes, consumers and plans.
-    pub store: PathBuf,
+    /// Not used (and not needed) with `[state] backend = "redis"`, where
+    /// the keys live in Redis.
+    pub store: Option<PathBuf>,
 }
 
 /// `[usage_plans.NAME]`: what one consumer may use.

@@ -10,12 +10,13 @@ mod key;
 mod policy;
 
 pub use key::KeySource;
-pub use policy::{Allowance, Policy, Rejection, sweep_forever};
+pub use policy::{Allowance, Policy, Refused, Rejection, sweep_forever};
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::state::SharedState;
 
 /// Every policy of the config, by name.
 pub type RateLimitPolicies = Arc<HashMap<String, Arc<Policy>>>;
@@ -38,15 +39,16 @@ impl RouteLimits {
 
 /// Build every policy of a validated config (once; routes share them).
 pub fn build_policies(config: &Config) -> RateLimitPolicies {
-    build_policies_after(config, None)
+    build_policies_after(config, None, None)
 }
 
 /// As [`build_policies`], keeping each policy of `previous` (a config
 /// being replaced) whose settings did not change, so a reload does not
-/// hand every client a fresh allowance.
+/// hand every client a fresh allowance; counted in `shared` when given.
 pub fn build_policies_after(
     config: &Config,
     previous: Option<&RateLimitPolicies>,
+    shared: Option<&Arc<SharedState>>,
 ) -> RateLimitPolicies {
     let policies = config
         .rate_limits
@@ -56,7 +58,7 @@ pub fn build_policies_after(
                 .and_then(|p| p.get(name))
                 .filter(|p| p.settings == *limit)
                 .cloned();
-            kept.or_else(|| Policy::new(name, limit).map(Arc::new))
+            kept.or_else(|| Policy::new_shared(name, limit, shared).map(Arc::new))
                 .map(|p| (name.clone(), p))
         })
         .collect();

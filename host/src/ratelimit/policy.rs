@@ -12,7 +12,9 @@ use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 
 use super::key::KeySource;
-use crate::config::RateLimitConfig;
+use crate::config::{RateLimitConfig, RateLimitsOnError};
+use crate::state::SharedState;
+use crate::state::limits::{SharedLimit, Taken};
 
 type KeyedLimiter =
     RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock, StateInformationMiddleware>;
@@ -35,6 +37,18 @@ pub struct Policy {
     /// What it was built from: a reload keeps the policy, and its counts,
     /// while this stays the same.
     pub settings: RateLimitConfig,
+    /// Counted in Redis with the other instances, when state is shared.
+    shared: Option<SharedLimit>,
+}
+
+/// Why a request was not allowed.
+#[derive(Debug, Clone)]
+pub enum Refused {
+    /// Over the limit: 429.
+    Limited(Rejection),
+    /// The shared counter could not be reached and the config says to
+    /// refuse meanwhile: 503.
+    Unavailable,
 }
 
 /// An allowed request: how much is left.
@@ -69,6 +83,16 @@ impl std::fmt::Debug for Policy {
 impl Policy {
     /// Build from a validated config; `None` if the numbers are out of range.
     pub fn new(name: &str, config: &RateLimitConfig) -> Option<Self> {
+        Self::new_shared(name, config, None)
+    }
+
+    /// As [`Policy::new`], counted in `shared` when given (the local
+    /// limiter then serves plugins' checks and Redis outages).
+    pub fn new_shared(
+        name: &str,
+        config: &RateLimitConfig,
+        shared: Option<&Arc<SharedState>>,
+    ) -> Option<Self> {
         let requests = NonZeroU32::new(config.requests)?;
         let burst = NonZeroU32::new(config.burst.unwrap_or(config.requests))?;
         let period = Duration::from_secs(config.per_seconds) / requests.get();
@@ -83,7 +107,39 @@ impl Policy {
             overflowing: AtomicBool::new(false),
             policy_field: format!("\"{name}\";q={};w={}", config.requests, config.per_seconds),
             settings: config.clone(),
+            shared: match shared {
+                Some(state) => Some(SharedLimit::new(state.clone(), name, config)?),
+                None => None,
+            },
         })
+    }
+
+    /// Count one request under `key`: in Redis when the policy is shared
+    /// (on failure, as `[state] rate_limits_on_error` says), else here.
+    pub async fn check_shared(self: &Arc<Self>, key: &str) -> Result<Allowance, Refused> {
+        let Some(shared) = &self.shared else {
+            return self.check(key).map_err(Refused::Limited);
+        };
+        match shared.take(key).await {
+            Ok(Taken::Allowed { remaining }) => Ok(Allowance {
+                policy: self.clone(),
+                remaining,
+            }),
+            Ok(Taken::Limited { retry_after }) => Err(Refused::Limited(Rejection {
+                policy_field: self.policy_field.clone(),
+                name: self.name.clone(),
+                retry_after,
+            })),
+            Err(_) => match shared.on_error() {
+                RateLimitsOnError::Local => self.check(key).map_err(Refused::Limited),
+                RateLimitsOnError::Deny => Err(Refused::Unavailable),
+            },
+        }
+    }
+
+    /// Whether it is counted in Redis.
+    pub fn is_shared(&self) -> bool {
+        self.shared.is_some()
     }
 
     /// Count one request under `key`.
@@ -115,6 +171,9 @@ impl Policy {
 
     /// Evict idle keys; enter or leave overflow mode.
     fn sweep(&self) {
+        if let Some(shared) = &self.shared {
+            shared.sweep();
+        }
         if self.limiter.len() > self.max_keys / 2 {
             self.limiter.retain_recent();
             self.limiter.shrink_to_fit();

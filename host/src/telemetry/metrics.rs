@@ -77,6 +77,10 @@ pub struct Metrics {
     pub blocked: Gauges,
     /// Log lines dropped because a writer fell behind, by log.
     pub log_dropped: Gauges,
+    /// 1 while the shared state store (Redis) answers, 0 while it fails.
+    pub state_up: Gauge,
+    /// Failed calls to the shared state store, by feature.
+    pub state_errors: Counters,
     /// Events plugins counted, and the label values seen for each.
     plugin_event_names: Mutex<HashMap<(String, String), HashSet<String>>>,
     /// Plugin events not recorded because of the cap.
@@ -194,6 +198,18 @@ impl Metrics {
             "Log lines dropped because the writer fell behind",
             log_dropped.clone(),
         );
+        let state_up = Gauge::default();
+        registry.register(
+            "state_backend_up",
+            "1 while the shared state store answers, 0 while it fails",
+            state_up.clone(),
+        );
+        let state_errors = Counters::default();
+        registry.register(
+            "state_backend_errors",
+            "Failed calls to the shared state store, by feature",
+            state_errors.clone(),
+        );
         Self {
             registry,
             requests,
@@ -212,6 +228,8 @@ impl Metrics {
             plugin_breaker_open,
             blocked,
             log_dropped,
+            state_up,
+            state_errors,
             plugin_event_names: Mutex::new(HashMap::new()),
             plugin_events_refused,
         }

@@ -10,6 +10,7 @@ pub mod jwt;
 pub mod origin;
 pub mod pki;
 pub mod raw;
+pub mod redis;
 pub mod reflect;
 pub mod ring_check;
 pub mod service;

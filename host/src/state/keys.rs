@@ -1,0 +1,179 @@
+//! API keys shared by every instance: the records live in one Redis hash,
+//! and every change is published on a channel. Each instance follows the
+//! channel and keeps its in-memory index of live keys up to date, so a
+//! revoke on one instance is refused by all within a round trip, and a
+//! check never waits on Redis.
+//!
+//! The follower reloads the whole hash whenever it (re)subscribes, and
+//! every [`RESYNC_EVERY`] as a backstop, so nothing published while it
+//! was away is missed for long.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use redis::Commands;
+
+use super::{SharedState, StateError};
+use crate::apikeys::KeyRecord;
+
+/// How often the follower reloads every key even when nothing was said.
+const RESYNC_EVERY: Duration = Duration::from_secs(30);
+/// Wait between attempts to reach Redis.
+const RETRY_EVERY: Duration = Duration::from_millis(500);
+
+/// The Redis side of a shared key store.
+pub struct SharedKeys {
+    state: Arc<SharedState>,
+    hash: String,
+    channel: String,
+    /// Whether the follower is subscribed and has loaded every key.
+    synced: AtomicBool,
+}
+
+impl SharedKeys {
+    /// Keys under `[state] prefix` + `keys`.
+    pub fn new(state: Arc<SharedState>) -> Self {
+        Self {
+            hash: state.key("keys"),
+            channel: state.key("keys:changes"),
+            state,
+            synced: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether refusing every key is what an outage calls for now.
+    pub fn refuse_all(&self) -> bool {
+        self.state.api_keys_on_error == crate::config::ApiKeysOnError::Deny
+            && !self.synced.load(Ordering::Relaxed)
+    }
+
+    fn connect(&self) -> Result<redis::Connection, StateError> {
+        let connection = self
+            .state
+            .client()
+            .get_connection_with_timeout(self.state.timeout())?;
+        connection.set_read_timeout(Some(self.state.timeout()))?;
+        connection.set_write_timeout(Some(self.state.timeout()))?;
+        Ok(connection)
+    }
+
+    fn recorded<T>(&self, result: Result<T, StateError>) -> Result<T, StateError> {
+        self.state.record("api_keys", result)
+    }
+
+    /// One record.
+    pub fn get(&self, id: &str) -> Result<Option<KeyRecord>, StateError> {
+        let fetched = self.connect().and_then(|mut c| {
+            let json: Option<String> = c.hget(&self.hash, id)?;
+            Ok(json)
+        });
+        let json = self.recorded(fetched)?;
+        json.map(|j| parse(&j)).transpose()
+    }
+
+    /// Every record.
+    pub fn list(&self) -> Result<Vec<KeyRecord>, StateError> {
+        let fetched = self.connect().and_then(|mut c| {
+            let all: HashMap<String, String> = c.hgetall(&self.hash)?;
+            Ok(all)
+        });
+        let all = self.recorded(fetched)?;
+        all.values().map(|json| parse(json)).collect()
+    }
+
+    /// Store a new record; `false` if its id is taken.
+    pub fn insert_new(&self, record: &KeyRecord) -> Result<bool, StateError> {
+        let json = serde_json::to_string(record).map_err(unavailable)?;
+        let stored = self.connect().and_then(|mut c| {
+            let fresh: bool = c.hset_nx(&self.hash, &record.id, &json)?;
+            if fresh {
+                let _: i64 = c.publish(&self.channel, &record.id)?;
+            }
+            Ok(fresh)
+        });
+        self.recorded(stored)
+    }
+
+    /// Replace a record, and tell every instance.
+    pub fn put(&self, record: &KeyRecord) -> Result<(), StateError> {
+        let json = serde_json::to_string(record).map_err(unavailable)?;
+        let stored = self.connect().and_then(|mut c| {
+            let _: i64 = c.hset(&self.hash, &record.id, &json)?;
+            let _: i64 = c.publish(&self.channel, &record.id)?;
+            Ok(())
+        });
+        self.recorded(stored)
+    }
+
+    /// Follow changes forever on a thread of its own: `apply` gets every
+    /// record that changed, `reload` all of them after each (re)subscribe
+    /// and every [`RESYNC_EVERY`].
+    pub fn follow(
+        self: Arc<Self>,
+        apply: impl Fn(KeyRecord) + Send + 'static,
+        reload: impl Fn(Vec<KeyRecord>) + Send + 'static,
+    ) -> std::io::Result<()> {
+        std::thread::Builder::new()
+            .name("portcullis-keys".into())
+            .spawn(move || {
+                loop {
+                    if let Err(e) = self.follow_once(&apply, &reload) {
+                        let was = self.synced.swap(false, Ordering::Relaxed);
+                        if was {
+                            tracing::warn!(target: "audit", "API key updates from Redis interrupted: {e}");
+                        }
+                        let _ = self.recorded::<()>(Err(e));
+                    }
+                    std::thread::sleep(RETRY_EVERY);
+                }
+            })
+            .map(drop)
+    }
+
+    /// Subscribe, load every key, then apply changes until an error.
+    fn follow_once(
+        &self,
+        apply: &impl Fn(KeyRecord),
+        reload: &impl Fn(Vec<KeyRecord>),
+    ) -> Result<(), StateError> {
+        let mut subscriber = self.connect()?;
+        // Reads wait for a message at most this long, so a silent
+        // subscription still resyncs on time.
+        subscriber.set_read_timeout(Some(Duration::from_secs(1)))?;
+        let mut pubsub = subscriber.as_pubsub();
+        pubsub.subscribe(&self.channel)?;
+        // Subscribed first, then loaded: a change made in between is
+        // both loaded and heard, never lost.
+        reload(self.list()?);
+        if !self.synced.swap(true, Ordering::Relaxed) {
+            tracing::info!(target: "audit", "API keys synchronized from Redis");
+        }
+        let mut loaded = Instant::now();
+        loop {
+            match pubsub.get_message() {
+                Ok(message) => {
+                    let id: String = message.get_payload()?;
+                    if let Some(record) = self.get(&id)? {
+                        apply(record);
+                    }
+                }
+                Err(e) if e.is_timeout() => {}
+                Err(e) => return Err(e.into()),
+            }
+            if loaded.elapsed() >= RESYNC_EVERY {
+                reload(self.list()?);
+                loaded = Instant::now();
+            }
+        }
+    }
+}
+
+fn parse(json: &str) -> Result<KeyRecord, StateError> {
+    serde_json::from_str(json).map_err(unavailable)
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StateError {
+    StateError::Unavailable(e.to_string())
+}

@@ -1,0 +1,154 @@
+//! State shared by several gateway instances, in Redis (`[state] backend =
+//! "redis"`): rate-limit counters ([`limits`]) and API keys with their
+//! revocations ([`keys`]). Each instance keeps what it needs per request
+//! close at hand (leased tokens, an index of live keys), so Redis is asked
+//! rarely and a Redis outage degrades as the config says instead of
+//! stopping the gateway.
+
+pub mod keys;
+pub mod limits;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use crate::apikeys::KeyStore;
+use crate::config::{ApiKeysOnError, RateLimitsOnError, StateBackend, StateConfig};
+
+/// What a process opens once and every configuration it serves uses.
+#[derive(Clone, Default)]
+pub struct ProcessState {
+    /// The API key store.
+    pub key_store: Option<Arc<KeyStore>>,
+    /// The shared store, with `[state] backend = "redis"`.
+    pub shared: Option<Arc<SharedState>>,
+}
+
+/// Why a call to the shared store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// Redis refused, failed or did not answer in time.
+    #[error("shared state unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl From<redis::RedisError> for StateError {
+    fn from(e: redis::RedisError) -> Self {
+        StateError::Unavailable(e.to_string())
+    }
+}
+
+/// The connection to the shared store, for the whole process.
+pub struct SharedState {
+    client: redis::Client,
+    connection: ConnectionManager,
+    prefix: String,
+    timeout: Duration,
+    lease: u32,
+    /// What shared rate limits do while Redis fails.
+    pub rate_limits_on_error: RateLimitsOnError,
+    /// What shared API keys do while Redis is unreachable.
+    pub api_keys_on_error: ApiKeysOnError,
+    up: AtomicBool,
+}
+
+impl SharedState {
+    /// The shared store `config` names, or `None` for `backend = "local"`.
+    /// Connects lazily: a gateway starts while Redis is down, and follows
+    /// its failure settings until Redis answers.
+    pub fn open(config: &StateConfig) -> Result<Option<Arc<Self>>, StateError> {
+        if config.backend == StateBackend::Local {
+            return Ok(None);
+        }
+        let url = config
+            .url
+            .as_deref()
+            .ok_or_else(|| StateError::Unavailable("no url".into()))?;
+        let mut info = redis::IntoConnectionInfo::into_connection_info(url)?;
+        if let Some(password) = &config.password {
+            let settings = info.redis_settings().clone().set_password(password);
+            info = info.set_redis_settings(settings);
+        }
+        let client = redis::Client::open(info)?;
+        let timeout = Duration::from_millis(config.timeout_ms);
+        let manager_config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout))
+            // A failed call is not retried inside the request: the
+            // failure setting answers it, and the manager reconnects.
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_secs(2));
+        let connection = ConnectionManager::new_lazy_with_config(client.clone(), manager_config)?;
+        Ok(Some(Arc::new(Self {
+            client,
+            connection,
+            prefix: config.prefix.clone(),
+            timeout,
+            lease: config.lease,
+            rate_limits_on_error: config.rate_limits_on_error,
+            api_keys_on_error: config.api_keys_on_error,
+            up: AtomicBool::new(true),
+        })))
+    }
+
+    /// `prefix` + `name`: every key and channel is namespaced.
+    pub fn key(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
+    /// The most tokens a rate limit takes at once.
+    pub fn lease(&self) -> u32 {
+        self.lease
+    }
+
+    /// A multiplexed connection that reconnects by itself.
+    pub fn connection(&self) -> ConnectionManager {
+        self.connection.clone()
+    }
+
+    /// The client, for connections of their own (subscriptions).
+    pub fn client(&self) -> &redis::Client {
+        &self.client
+    }
+
+    /// The bound on each call.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Record the outcome of a call for `feature`: a change between
+    /// reachable and not is logged once, and every failure is counted.
+    pub fn record<T>(
+        &self,
+        feature: &'static str,
+        result: Result<T, StateError>,
+    ) -> Result<T, StateError> {
+        let ok = result.is_ok();
+        let was = self.up.swap(ok, Ordering::Relaxed);
+        let metrics = &crate::telemetry::get().metrics;
+        metrics.state_up.set(i64::from(ok));
+        match &result {
+            Err(e) => {
+                metrics
+                    .state_errors
+                    .get_or_create(&vec![("feature", feature.to_string())])
+                    .inc();
+                if was {
+                    tracing::warn!(target: "audit", feature, "shared state unreachable: {e}");
+                }
+            }
+            Ok(_) if !was => {
+                tracing::info!(target: "audit", feature, "shared state reachable again");
+            }
+            Ok(_) => {}
+        }
+        result
+    }
+
+    /// Whether the last call succeeded.
+    pub fn is_up(&self) -> bool {
+        self.up.load(Ordering::Relaxed)
+    }
+}

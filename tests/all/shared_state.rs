@@ -1,0 +1,305 @@
+//! Several gateways sharing state in a real Redis: one global rate limit
+//! across three instances, API key revocations that reach every instance,
+//! and a Redis outage that follows each instance's failure setting and
+//! heals without a restart.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::support::redis::Redis;
+use crate::support::{Gateway, Origin, get, send};
+
+const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";
+
+/// A gateway on `redis` with one route to `origin` limited to `limit`
+/// requests a minute for everyone together (`key = "route"`).
+fn limited_gateway(redis: &Redis, origin: &Origin, limit: u32, state_keys: &str) -> Gateway {
+    Gateway::start(&format!(
+        r#"
+[state]
+backend = "redis"
+url = "{url}"
+timeout_ms = 200
+{state_keys}
+
+[rate_limits.global]
+key = "route"
+requests = {limit}
+per_seconds = 60
+
+[[routes]]
+id = "limited"
+path = {{ prefix = "/" }}
+upstream = {{ targets = ["{target}"] }}
+rate_limits = ["global"]
+"#,
+        url = redis.url(),
+        target = origin.target(),
+    ))
+}
+
+/// Requests sent round-robin over `gateways`: how many got 200, and
+/// checks that every other answer is a well-formed 429.
+async fn allowed_of(gateways: &[Gateway], requests: usize) -> usize {
+    let mut allowed = 0;
+    for i in 0..requests {
+        let reply = get(&gateways[i % gateways.len()].url("/")).await;
+        match reply.status.as_u16() {
+            200 => allowed += 1,
+            429 => {
+                assert!(
+                    reply.header("retry-after").is_some(),
+                    "429 without Retry-After"
+                );
+                assert_eq!(reply.json()["error"], "rate limit exceeded");
+            }
+            other => panic!("unexpected status {other}: {}", reply.text()),
+        }
+    }
+    allowed
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_global_limit_holds_across_three_gateways() {
+    let redis = Redis::start();
+    let origin = Origin::start().await;
+    // One token per Redis call: exact.
+    let exact: Vec<Gateway> = (0..3)
+        .map(|_| limited_gateway(&redis, &origin, 30, "lease = 1"))
+        .collect();
+    let allowed = allowed_of(&exact, 90).await;
+    // 30 at once; one more frees every 2 s while the requests run.
+    assert!((30..=31).contains(&allowed), "allowed {allowed} of 30");
+    drop(exact);
+
+    // Leased tokens (a tenth of the burst per call): never more than the
+    // limit, fewer by at most lease - 1 per instance.
+    redis.command(&["FLUSHALL"]).expect("flush");
+    let leased: Vec<Gateway> = (0..3)
+        .map(|_| limited_gateway(&redis, &origin, 30, ""))
+        .collect();
+    let allowed = allowed_of(&leased, 90).await;
+    assert!(
+        (30 - 3 * 2..=31).contains(&allowed),
+        "allowed {allowed} of 30 with leases of 3"
+    );
+}
+
+/// A gateway on `redis` with the admin API and one route behind `api-key`.
+fn keyed_gateway(redis: &Redis, origin: &Origin) -> Gateway {
+    Gateway::start(&format!(
+        r#"
+[state]
+backend = "redis"
+url = "{url}"
+
+[admin]
+listen = "127.0.0.1:0"
+token_sha256 = "{digest}"
+
+[api_keys]
+
+[plugins.keys]
+builtin = "api-key"
+role = "authentication"
+
+[[routes]]
+id = "api"
+path = {{ prefix = "/" }}
+upstream = {{ targets = ["{target}"] }}
+plugins = [{{ name = "keys" }}]
+"#,
+        url = redis.url(),
+        digest = hex::encode(Sha256::digest(ADMIN_TOKEN)),
+        target = origin.target(),
+    ))
+}
+
+async fn admin(gateway: &Gateway, method: &str, path: &str, body: &str) -> Value {
+    let bearer = format!("Bearer {ADMIN_TOKEN}");
+    let reply = send(
+        method,
+        &format!("{}{path}", gateway.admin_url()),
+        &[
+            ("authorization", bearer.as_str()),
+            ("content-type", "application/json"),
+        ],
+        body.to_string(),
+    )
+    .await;
+    assert!(
+        reply.status.is_success(),
+        "admin {method} {path}: {}",
+        reply.text()
+    );
+    reply.json()
+}
+
+async fn status_with_key(gateway: &Gateway, key: &str) -> u16 {
+    send("GET", &gateway.url("/"), &[("x-api-key", key)], "")
+        .await
+        .status
+        .as_u16()
+}
+
+/// Poll until every gateway answers `status` for `key`; how long it took.
+async fn until_all(gateways: &[Gateway], key: &str, status: u16) -> Duration {
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(10);
+    'poll: loop {
+        for gateway in gateways {
+            if status_with_key(gateway, key).await != status {
+                assert!(
+                    Instant::now() < deadline,
+                    "not every gateway answered {status} within 10 s"
+                );
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                continue 'poll;
+            }
+        }
+        return start.elapsed();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_revoked_on_one_gateway_is_refused_by_all() {
+    let redis = Redis::start();
+    let origin = Origin::start().await;
+    let gateways: Vec<Gateway> = (0..3).map(|_| keyed_gateway(&redis, &origin)).collect();
+
+    let created = admin(&gateways[0], "POST", "/keys", r#"{"consumer":"acme"}"#).await;
+    let key = created["key"].as_str().expect("the new key").to_string();
+    let id = created["id"].as_str().expect("its id").to_string();
+    let issued = until_all(&gateways, &key, 200).await;
+    println!("a key issued on one gateway was accepted by all three after {issued:?}");
+
+    // Listed by another instance, from Redis.
+    let listed = admin(&gateways[2], "GET", "/keys", "").await;
+    assert!(listed.to_string().contains(&id), "{listed}");
+
+    admin(&gateways[1], "DELETE", &format!("/keys/{id}"), "").await;
+    assert_eq!(
+        status_with_key(&gateways[1], &key).await,
+        401,
+        "refused where revoked, at once"
+    );
+    let revoked = until_all(&gateways, &key, 401).await;
+    println!("a key revoked on one gateway was refused by all three after {revoked:?}");
+    assert!(
+        revoked <= Duration::from_secs(1),
+        "revocation took {revoked:?}"
+    );
+
+    // A gateway started later loads the keys from Redis.
+    let late = keyed_gateway(&redis, &origin);
+    assert_eq!(status_with_key(&late, &key).await, 401);
+    let other = admin(&gateways[0], "POST", "/keys", r#"{"consumer":"globex"}"#).await;
+    let other = other["key"].as_str().expect("key").to_string();
+    until_all(std::slice::from_ref(&late), &other, 200).await;
+}
+
+fn metric(gateway_metrics: &str, name: &str) -> Option<f64> {
+    gateway_metrics
+        .lines()
+        .find(|line| line.starts_with(name))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redis_outage_follows_the_failure_setting_and_heals() {
+    let mut redis = Redis::start();
+    let origin = Origin::start().await;
+    let open = limited_gateway(&redis, &origin, 5, "rate_limits_on_error = \"local\"");
+    let closed = limited_gateway(
+        &redis,
+        &origin,
+        5,
+        &format!(
+            "rate_limits_on_error = \"deny\"\n\n[admin]\nlisten = \"127.0.0.1:0\"\ntoken_sha256 = \"{}\"",
+            hex::encode(Sha256::digest(ADMIN_TOKEN))
+        ),
+    );
+    assert_eq!(get(&open.url("/")).await.status, 200);
+    assert_eq!(get(&closed.url("/")).await.status, 200);
+
+    redis.kill();
+    // Fail open: this instance's own limit (5) applies.
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        statuses.push(get(&open.url("/")).await.status.as_u16());
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        5,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 429),
+        "{statuses:?}"
+    );
+    // Fail closed: 503 with the usual small JSON body, nothing internal.
+    let refused = get(&closed.url("/")).await;
+    assert_eq!(refused.status, 503);
+    assert_eq!(
+        refused.json()["error"],
+        "the service is temporarily unavailable"
+    );
+    assert!(!refused.text().contains("redis"), "{}", refused.text());
+    // Visible in the logs and metrics.
+    assert!(closed.wait_for_log(|line| line.contains("shared state unreachable")));
+    let metrics = admin_text(&closed, "/metrics").await;
+    assert_eq!(
+        metric(&metrics, "portcullis_state_backend_up "),
+        Some(0.0),
+        "{metrics}"
+    );
+    assert!(
+        metric(
+            &metrics,
+            "portcullis_state_backend_errors_total{feature=\"rate_limits\"}"
+        )
+        .is_some_and(|n| n >= 1.0),
+        "{metrics}"
+    );
+    redis.restart();
+
+    // Healed without a restart: each instance reaches Redis again (the
+    // open one's own limit is spent, so its 200 comes from Redis).
+    for gateway in [&closed, &open] {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while get(&gateway.url("/")).await.status != 200 {
+            assert!(
+                Instant::now() < deadline,
+                "no recovery within 10 s of Redis coming back"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    assert!(closed.wait_for_log(|line| line.contains("shared state reachable again")));
+    let metrics = admin_text(&closed, "/metrics").await;
+    assert_eq!(
+        metric(&metrics, "portcullis_state_backend_up "),
+        Some(1.0),
+        "{metrics}"
+    );
+
+    // Shared limits resume: 5 for both together.
+    redis.command(&["FLUSHALL"]).expect("flush");
+    let both = [open, closed];
+    assert_eq!(allowed_of(&both, 10).await, 5);
+}
+
+async fn admin_text(gateway: &Gateway, path: &str) -> String {
+    let bearer = format!("Bearer {ADMIN_TOKEN}");
+    send(
+        "GET",
+        &format!("{}{path}", gateway.admin_url()),
+        &[("authorization", bearer.as_str())],
+        "",
+    )
+    .await
+    .text()
+}
