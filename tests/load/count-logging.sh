@@ -46,7 +46,7 @@ instructions() {
   grep -q "$2 succeeded" "$out/$1.$2.h2load.txt" || { cat "$out/$1.$2.h2load.txt"; exit 1; }
   kill -INT "$proxy_pid"
   wait "$proxy_pid" || true
-  cat "$prefix".* | awk '/^(summary|totals):/ { total += $2 } END { print total }'
+  cat "$prefix".* | awk '/^totals:/ { total += $2 } END { printf "%.0f\n", total }'
 }
 
 machine_line
