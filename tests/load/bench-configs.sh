@@ -31,8 +31,8 @@ write_configs() {
     ssl_session_cache shared:SSL:10m;
     http2_max_concurrent_streams 100;"
   write_modsec_conf "$out/modsec"
-  write_haproxy_conf "$out/haproxy.cfg" ""
-  write_haproxy_conf "$out/haproxy-tls.cfg" " ssl crt $out/certs/haproxy.pem alpn h2,http/1.1"
+  haproxy_conf "" "127.0.0.1:$origin_port" > "$out/haproxy.cfg"
+  haproxy_conf " ssl crt $out/certs/haproxy.pem alpn h2,http/1.1" "127.0.0.1:$origin_port" > "$out/haproxy-tls.cfg"
   make_jwt
 
   portcullis_config "" "" "" > "$out/plain.toml"
@@ -250,25 +250,4 @@ builtin = \"csrf\"
 builtin = \"validate\"
 mounts = { api = \"$root/examples/validate\" }
 body_budget = 1048576" "$routes"
-}
-
-write_haproxy_conf() { # FILE BIND_OPTIONS
-  cat > "$1" <<CONF
-global
-  nbthread 1
-  maxconn 9500
-  tune.ssl.default-dh-param 2048
-defaults
-  mode http
-  timeout connect 5s
-  timeout client 60s
-  timeout server 60s
-  option http-keep-alive
-  http-reuse always
-frontend proxy
-  bind 127.0.0.1:$proxy_port$2
-  default_backend origin
-backend origin
-  server origin 127.0.0.1:$origin_port maxconn 1000
-CONF
 }

@@ -102,28 +102,9 @@ done
 
 echo "2. HAProxy (one thread) in front of 1 and 3 gateways, nothing pinned"
 for i in 1 2 3; do gateway_config $((proxy_port + 10 + i)) "$redis_state" > "$out/member-$i.toml"; done
-balancer_config() { # N
-  cat <<CONF
-global
-  nbthread 1
-  maxconn 4000
-defaults
-  mode http
-  timeout connect 5s
-  timeout client 60s
-  timeout server 60s
-  option http-keep-alive
-  http-reuse always
-frontend api
-  bind 127.0.0.1:$proxy_port
-  default_backend gateways
-backend gateways
-  balance roundrobin
-CONF
-  for i in $(seq 1 "$1"); do echo "  server g$i 127.0.0.1:$((proxy_port + 10 + i))"; done
-}
-balancer_config 1 > "$out/haproxy-1.cfg"
-balancer_config 3 > "$out/haproxy-3.cfg"
+haproxy_conf "" "127.0.0.1:$((proxy_port + 11))" > "$out/haproxy-1.cfg"
+haproxy_conf "" "127.0.0.1:$((proxy_port + 11))" "127.0.0.1:$((proxy_port + 12))" "127.0.0.1:$((proxy_port + 13))" \
+  > "$out/haproxy-3.cfg"
 for round in $(seq 1 "$rounds"); do
   for n in 1 3; do
     for i in $(seq 1 $n); do start_gateway "member-$i.toml"; wait_port $((proxy_port + 10 + i)); done

@@ -109,6 +109,33 @@ CONF
   sed -i "1i load_module /usr/lib/nginx/modules/ngx_http_modsecurity_module.so;" "$1/nginx.conf"
 }
 
+# haproxy_conf BIND_OPTIONS SERVER...: HAProxy, one thread, keep-alive
+# both ways, on $proxy_port (with BIND_OPTIONS, e.g. TLS), round robin over
+# the `host:port` servers.
+haproxy_conf() {
+  local bind=$1 i=0 server
+  shift
+  cat <<CONF
+global
+  nbthread 1
+  maxconn 9500
+  tune.ssl.default-dh-param 2048
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  option http-keep-alive
+  http-reuse always
+frontend proxy
+  bind 127.0.0.1:$proxy_port$bind
+  default_backend servers
+backend servers
+  balance roundrobin
+CONF
+  for server in "$@"; do i=$((i + 1)); echo "  server s$i $server maxconn 1000"; done
+}
+
 # The upstream: a static nginx on core 1, shared with the load generator.
 start_origin() {
   write_nginx_conf "$out/origin" "  server {
