@@ -85,6 +85,30 @@ async fn a_global_limit_holds_across_three_gateways() {
         (30 - 3 * 2..=31).contains(&allowed),
         "allowed {allowed} of 30 with leases of 3"
     );
+
+    // All at once: concurrent misses on one instance add their leases up
+    // rather than throw tokens away. Fresh gateways: the others remember
+    // Redis's refusals.
+    drop(leased);
+    redis.command(&["FLUSHALL"]).expect("flush");
+    let leased: Vec<Gateway> = (0..3)
+        .map(|_| limited_gateway(&redis, &origin, 30, ""))
+        .collect();
+    let sends = (0..90).map(|i| get_owned(leased[i % 3].url("/")));
+    let statuses = futures_util::future::join_all(sends).await;
+    let allowed = statuses.iter().filter(|s| **s == 200).count();
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 429),
+        "{statuses:?}"
+    );
+    assert!(
+        (30 - 3 * 2..=31).contains(&allowed),
+        "allowed {allowed} of 30 with 90 concurrent requests"
+    );
+}
+
+async fn get_owned(url: String) -> u16 {
+    get(&url).await.status.as_u16()
 }
 
 /// A gateway on `redis` with the admin API and one route behind `api-key`.
@@ -252,7 +276,10 @@ async fn a_redis_outage_follows_the_failure_setting_and_heals() {
     assert!(closed.wait_for_log(|line| line.contains("shared state unreachable")));
     let metrics = admin_text(&closed, "/metrics").await;
     assert_eq!(
-        metric(&metrics, "portcullis_state_backend_up "),
+        metric(
+            &metrics,
+            "portcullis_state_backend_up{feature=\"rate_limits\"}"
+        ),
         Some(0.0),
         "{metrics}"
     );
@@ -281,7 +308,10 @@ async fn a_redis_outage_follows_the_failure_setting_and_heals() {
     assert!(closed.wait_for_log(|line| line.contains("shared state reachable again")));
     let metrics = admin_text(&closed, "/metrics").await;
     assert_eq!(
-        metric(&metrics, "portcullis_state_backend_up "),
+        metric(
+            &metrics,
+            "portcullis_state_backend_up{feature=\"rate_limits\"}"
+        ),
         Some(1.0),
         "{metrics}"
     );

@@ -71,6 +71,10 @@ pub struct KeyStore {
     backend: Backend,
     /// Live (not revoked) keys by id: id → (digest, record).
     live: RwLock<LiveIndex>,
+    /// Ids known revoked (shared backend): a reload read before a revoke
+    /// finished must not bring the key back. Revocation is for ever, so
+    /// this only grows, by one short id per revoke.
+    revoked: RwLock<std::collections::HashSet<String>>,
 }
 
 impl KeyStore {
@@ -81,6 +85,7 @@ impl KeyStore {
         let store = Self {
             backend: Backend::File(db),
             live: RwLock::new(HashMap::new()),
+            revoked: RwLock::default(),
         };
         *store.write_index() = index_of(store.list()?);
         Ok(store)
@@ -94,6 +99,7 @@ impl KeyStore {
         let store = Arc::new(Self {
             backend: Backend::Shared(shared.clone()),
             live: RwLock::new(HashMap::new()),
+            revoked: RwLock::default(),
         });
         let (apply_to, reload_to) = (Arc::downgrade(&store), Arc::downgrade(&store));
         shared
@@ -103,8 +109,13 @@ impl KeyStore {
                         store.apply(record);
                     }
                 },
-                move |records| {
+                move |records: Vec<KeyRecord>| {
                     if let Some(store) = reload_to.upgrade() {
+                        let revoked = store.revoked.read().unwrap_or_else(|e| e.into_inner());
+                        let records = records
+                            .into_iter()
+                            .filter(|r| !revoked.contains(&r.id))
+                            .collect();
                         *store.write_index() = index_of(records);
                     }
                 },
@@ -115,6 +126,9 @@ impl KeyStore {
 
     /// A changed record, as another instance published it.
     fn apply(&self, record: KeyRecord) {
+        if record.revoked.is_some() {
+            self.remember_revoked(&record.id);
+        }
         let mut index = self.write_index();
         match (record.revoked, digest_of(&record)) {
             (None, Some(digest)) => {
@@ -168,13 +182,24 @@ impl KeyStore {
             .ok_or_else(|| StoreError::NotFound(id.to_string()))?;
         // Durable first, so a failed write leaves the key visibly active
         // rather than revoked until the next restart; then out of the
-        // index, before the call returns.
-        if record.revoked.is_none() {
-            record.revoked = Some(unix_now());
+        // index, before the call returns. Shared, a repeated revoke is
+        // announced again, in case the first one's caller saw an error.
+        if record.revoked.is_none() || matches!(self.backend, Backend::Shared(_)) {
+            record.revoked.get_or_insert_with(unix_now);
             self.put(&record)?;
         }
+        self.remember_revoked(id);
         self.write_index().remove(id);
         Ok(record)
+    }
+
+    fn remember_revoked(&self, id: &str) {
+        if matches!(self.backend, Backend::Shared(_)) {
+            self.revoked
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(id.to_string());
+        }
     }
 
     /// Every key ever issued, revoked ones included, by id.

@@ -4,9 +4,9 @@
 //! revoke on one instance is refused by all within a round trip, and a
 //! check never waits on Redis.
 //!
-//! The follower reloads the whole hash whenever it (re)subscribes, and
-//! every [`RESYNC_EVERY`] as a backstop, so nothing published while it
-//! was away is missed for long.
+//! The follower subscribes afresh and reloads the whole hash every
+//! [`RESYNC_EVERY`], and after any error, so nothing published while it
+//! was away (or on a connection that silently died) is missed for long.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,8 +18,10 @@ use redis::Commands;
 use super::{SharedState, StateError};
 use crate::apikeys::KeyRecord;
 
-/// How often the follower reloads every key even when nothing was said.
-const RESYNC_EVERY: Duration = Duration::from_secs(30);
+/// How often the follower subscribes afresh and reloads every key even
+/// when nothing was said: a subscription whose server vanished without a
+/// reset stays silent, so this bounds how late a revocation can arrive.
+const RESYNC_EVERY: Duration = Duration::from_secs(10);
 /// Wait between attempts to reach Redis.
 const RETRY_EVERY: Duration = Duration::from_millis(500);
 
@@ -80,7 +82,16 @@ impl SharedKeys {
             Ok(all)
         });
         let all = self.recorded(fetched)?;
-        all.values().map(|json| parse(json)).collect()
+        // A record this version cannot read (another version's, or not
+        // ours) is left out, not allowed to stop every other key.
+        Ok(all
+            .into_iter()
+            .filter_map(|(id, json)| {
+                parse(&json)
+                    .inspect_err(|e| tracing::warn!(key_id = %id, "unreadable API key record: {e}"))
+                    .ok()
+            })
+            .collect())
     }
 
     /// Store a new record; `false` if its id is taken.
@@ -96,20 +107,26 @@ impl SharedKeys {
         self.recorded(stored)
     }
 
-    /// Replace a record, and tell every instance.
+    /// Replace a record, and tell every instance, in one transaction: a
+    /// change is never stored without being announced.
     pub fn put(&self, record: &KeyRecord) -> Result<(), StateError> {
         let json = serde_json::to_string(record).map_err(unavailable)?;
         let stored = self.connect().and_then(|mut c| {
-            let _: i64 = c.hset(&self.hash, &record.id, &json)?;
-            let _: i64 = c.publish(&self.channel, &record.id)?;
+            redis::pipe()
+                .atomic()
+                .hset(&self.hash, &record.id, &json)
+                .ignore()
+                .publish(&self.channel, &record.id)
+                .ignore()
+                .query::<()>(&mut c)?;
             Ok(())
         });
         self.recorded(stored)
     }
 
     /// Follow changes forever on a thread of its own: `apply` gets every
-    /// record that changed, `reload` all of them after each (re)subscribe
-    /// and every [`RESYNC_EVERY`].
+    /// record that changed, `reload` all of them after each subscribe
+    /// (every [`RESYNC_EVERY`], and after an error).
     pub fn follow(
         self: Arc<Self>,
         apply: impl Fn(KeyRecord) + Send + 'static,
@@ -125,14 +142,15 @@ impl SharedKeys {
                             tracing::warn!(target: "audit", "API key updates from Redis interrupted: {e}");
                         }
                         let _ = self.recorded::<()>(Err(e));
+                        std::thread::sleep(RETRY_EVERY);
                     }
-                    std::thread::sleep(RETRY_EVERY);
                 }
             })
             .map(drop)
     }
 
-    /// Subscribe, load every key, then apply changes until an error.
+    /// Subscribe, load every key, then apply changes for
+    /// [`RESYNC_EVERY`] or until an error.
     fn follow_once(
         &self,
         apply: &impl Fn(KeyRecord),
@@ -150,8 +168,9 @@ impl SharedKeys {
         if !self.synced.swap(true, Ordering::Relaxed) {
             tracing::info!(target: "audit", "API keys synchronized from Redis");
         }
-        let mut loaded = Instant::now();
-        loop {
+        // Each round resubscribes: see RESYNC_EVERY.
+        let loaded = Instant::now();
+        while loaded.elapsed() < RESYNC_EVERY {
             match pubsub.get_message() {
                 Ok(message) => {
                     let id: String = message.get_payload()?;
@@ -162,11 +181,8 @@ impl SharedKeys {
                 Err(e) if e.is_timeout() => {}
                 Err(e) => return Err(e.into()),
             }
-            if loaded.elapsed() >= RESYNC_EVERY {
-                reload(self.list()?);
-                loaded = Instant::now();
-            }
         }
+        Ok(())
     }
 }
 

@@ -3,10 +3,12 @@
 //!
 //! Precision: an instance takes up to `lease` tokens in one call (at most
 //! a tenth of the policy's burst, and never more than Redis grants), and
-//! spends them locally within a second. So the instances together never
-//! allow more than the policy; they may allow fewer, by at most
-//! `lease - 1` per instance and key, when tokens one instance holds
-//! expire unused while another is refused. A refusal is remembered until
+//! spends them locally within a second; concurrent calls for one key add
+//! up rather than replace each other. So the instances together never
+//! allow more than the policy; they may allow fewer when tokens one
+//! instance holds expire unused while another is refused (at most what
+//! the instance took in its last second, usually `lease - 1`). Rates
+//! finer than one request per microsecond are held to that. A refusal is remembered until
 //! the time Redis said a token frees, so a client over its limit costs no
 //! round trip until then.
 
@@ -66,7 +68,13 @@ impl SharedLimit {
         if requests == 0 || burst == 0 {
             return None;
         }
-        let emission_us = (config.per_seconds * 1_000_000 / requests).max(1);
+        // Rounded up, so a rate finer than a microsecond per request is
+        // held to one per microsecond rather than allowed more.
+        let emission_us = config
+            .per_seconds
+            .checked_mul(1_000_000)?
+            .div_ceil(requests)
+            .max(1);
         Some(Self {
             key_prefix: state.key(&format!("rl:{name}:")),
             script: redis::Script::new(include_str!("gcra.lua")),
@@ -146,8 +154,29 @@ impl SharedLimit {
             (taken, lease)
         };
         let mut leases = self.lock();
-        if leases.len() < self.max_keys || leases.contains_key(key) {
-            leases.insert(key.to_string(), lease);
+        let room = leases.len() < self.max_keys;
+        match leases.get_mut(key) {
+            // Other requests on this key asked Redis meanwhile: what they
+            // hold is kept, and a grant adds to it, so concurrent misses
+            // waste no token.
+            Some(held) if now < held.until && !held.refused && held.tokens > 0 => {
+                if granted > 0 {
+                    held.tokens += lease.tokens;
+                    held.remaining = lease.remaining;
+                    held.until = lease.until;
+                    return Ok(taken);
+                }
+                // Refused by Redis, but this instance holds a token.
+                held.tokens -= 1;
+                return Ok(Taken::Allowed {
+                    remaining: held.remaining + held.tokens,
+                });
+            }
+            Some(held) => *held = lease,
+            None if room => {
+                leases.insert(key.to_string(), lease);
+            }
+            None => {}
         }
         Ok(taken)
     }

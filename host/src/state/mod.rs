@@ -9,9 +9,10 @@ pub mod keys;
 pub mod limits;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::apikeys::KeyStore;
@@ -40,10 +41,20 @@ impl From<redis::RedisError> for StateError {
     }
 }
 
+/// Failed calls in a row after which the connection is replaced: a
+/// connection whose peer vanished without a reset times out rather than
+/// failing, and the manager reconnects only on errors.
+const FAILURES_BEFORE_RECONNECT: u32 = 3;
+
+/// The features that use the shared store, each with its own health.
+pub const FEATURES: [&str; 2] = ["rate_limits", "api_keys"];
+
 /// The connection to the shared store, for the whole process.
 pub struct SharedState {
     client: redis::Client,
-    connection: ConnectionManager,
+    manager_config: ConnectionManagerConfig,
+    connection: ArcSwap<ConnectionManager>,
+    failures_in_a_row: AtomicU32,
     prefix: String,
     timeout: Duration,
     lease: u32,
@@ -51,7 +62,8 @@ pub struct SharedState {
     pub rate_limits_on_error: RateLimitsOnError,
     /// What shared API keys do while Redis is unreachable.
     pub api_keys_on_error: ApiKeysOnError,
-    up: AtomicBool,
+    /// Per feature of [`FEATURES`]: whether its last call succeeded.
+    up: [AtomicBool; 2],
 }
 
 impl SharedState {
@@ -80,16 +92,19 @@ impl SharedState {
             // failure setting answers it, and the manager reconnects.
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_secs(2));
-        let connection = ConnectionManager::new_lazy_with_config(client.clone(), manager_config)?;
+        let connection =
+            ConnectionManager::new_lazy_with_config(client.clone(), manager_config.clone())?;
         Ok(Some(Arc::new(Self {
             client,
-            connection,
+            manager_config,
+            connection: ArcSwap::from_pointee(connection),
+            failures_in_a_row: AtomicU32::new(0),
             prefix: config.prefix.clone(),
             timeout,
             lease: config.lease,
             rate_limits_on_error: config.rate_limits_on_error,
             api_keys_on_error: config.api_keys_on_error,
-            up: AtomicBool::new(true),
+            up: [AtomicBool::new(true), AtomicBool::new(true)],
         })))
     }
 
@@ -103,9 +118,10 @@ impl SharedState {
         self.lease
     }
 
-    /// A multiplexed connection that reconnects by itself.
+    /// A multiplexed connection that reconnects by itself on errors (and
+    /// is replaced after [`FAILURES_BEFORE_RECONNECT`] failures in a row).
     pub fn connection(&self) -> ConnectionManager {
-        self.connection.clone()
+        ConnectionManager::clone(&self.connection.load())
     }
 
     /// The client, for connections of their own (subscriptions).
@@ -118,17 +134,22 @@ impl SharedState {
         self.timeout
     }
 
-    /// Record the outcome of a call for `feature`: a change between
-    /// reachable and not is logged once, and every failure is counted.
+    /// Record the outcome of a call for `feature` (one of [`FEATURES`]):
+    /// a change between reachable and not is logged once, and every
+    /// failure is counted.
     pub fn record<T>(
         &self,
         feature: &'static str,
         result: Result<T, StateError>,
     ) -> Result<T, StateError> {
+        let index = FEATURES.iter().position(|f| *f == feature).unwrap_or(0);
         let ok = result.is_ok();
-        let was = self.up.swap(ok, Ordering::Relaxed);
+        let was = self.up[index].swap(ok, Ordering::Relaxed);
         let metrics = &crate::telemetry::get().metrics;
-        metrics.state_up.set(i64::from(ok));
+        metrics
+            .state_up
+            .get_or_create(&vec![("feature", feature.to_string())])
+            .set(i64::from(ok));
         match &result {
             Err(e) => {
                 metrics
@@ -138,17 +159,30 @@ impl SharedState {
                 if was {
                     tracing::warn!(target: "audit", feature, "shared state unreachable: {e}");
                 }
+                let failures = self.failures_in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
+                if failures >= FAILURES_BEFORE_RECONNECT {
+                    self.reconnect();
+                }
             }
-            Ok(_) if !was => {
-                tracing::info!(target: "audit", feature, "shared state reachable again");
+            Ok(_) => {
+                self.failures_in_a_row.store(0, Ordering::Relaxed);
+                if !was {
+                    tracing::info!(target: "audit", feature, "shared state reachable again");
+                }
             }
-            Ok(_) => {}
         }
         result
     }
 
-    /// Whether the last call succeeded.
-    pub fn is_up(&self) -> bool {
-        self.up.load(Ordering::Relaxed)
+    /// Replace the connection with a fresh (lazy) one.
+    fn reconnect(&self) {
+        self.failures_in_a_row.store(0, Ordering::Relaxed);
+        match ConnectionManager::new_lazy_with_config(
+            self.client.clone(),
+            self.manager_config.clone(),
+        ) {
+            Ok(connection) => self.connection.store(Arc::new(connection)),
+            Err(e) => tracing::warn!("cannot make a new Redis connection: {e}"),
+        }
     }
 }

@@ -77,8 +77,9 @@ pub struct Metrics {
     pub blocked: Gauges,
     /// Log lines dropped because a writer fell behind, by log.
     pub log_dropped: Gauges,
-    /// 1 while the shared state store (Redis) answers, 0 while it fails.
-    pub state_up: Gauge,
+    /// 1 while the shared state store (Redis) answers, 0 while it fails,
+    /// by feature.
+    pub state_up: Gauges,
     /// Failed calls to the shared state store, by feature.
     pub state_errors: Counters,
     /// Events plugins counted, and the label values seen for each.
@@ -198,10 +199,10 @@ impl Metrics {
             "Log lines dropped because the writer fell behind",
             log_dropped.clone(),
         );
-        let state_up = Gauge::default();
+        let state_up = Gauges::default();
         registry.register(
             "state_backend_up",
-            "1 while the shared state store answers, 0 while it fails",
+            "1 while the shared state store answers a feature, 0 while it fails",
             state_up.clone(),
         );
         let state_errors = Counters::default();
