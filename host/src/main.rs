@@ -292,6 +292,13 @@ async fn run(path: &Path) -> anyhow::Result<()> {
             Some(Arc::new(KeyStore::open(file)?))
         }
     };
+    if let (Some(shared), Some(threats)) = (&shared, &config.threats) {
+        portcullis_host::threats::state(threats.max_tracked)
+            .share(portcullis_host::state::blocks::SharedBlocks::new(
+                shared.clone(),
+            ))
+            .context("cannot follow shared blocks")?;
+    }
     let process = ProcessState {
         key_store: key_store.clone(),
         shared,

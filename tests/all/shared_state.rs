@@ -333,3 +333,95 @@ async fn admin_text(gateway: &Gateway, path: &str) -> String {
     .await
     .text()
 }
+
+/// A gateway on `redis` that blocks a client after 3 not-found answers,
+/// believing X-Forwarded-For from loopback, with the admin API.
+fn guarded_gateway(redis: &Redis, origin: &Origin) -> Gateway {
+    Gateway::start_with_server_keys(
+        "trusted_proxies = [\"127.0.0.1/32\"]",
+        &format!(
+            r#"
+[state]
+backend = "redis"
+url = "{url}"
+
+[admin]
+listen = "127.0.0.1:0"
+token_sha256 = "{digest}"
+
+[threats]
+block_seconds = 60
+not_found = {{ limit = 3, window_seconds = 60 }}
+
+[[routes]]
+id = "api"
+path = {{ prefix = "/api" }}
+upstream = {{ targets = ["{target}"] }}
+"#,
+            url = redis.url(),
+            digest = hex::encode(Sha256::digest(ADMIN_TOKEN)),
+            target = origin.target(),
+        ),
+    )
+}
+
+async fn status_from(gateway: &Gateway, client: &str, path: &str) -> u16 {
+    send(
+        "GET",
+        &gateway.url(path),
+        &[("x-forwarded-for", client)],
+        "",
+    )
+    .await
+    .status
+    .as_u16()
+}
+
+/// Poll until `gateway` answers `status` to `client`; how long it took.
+async fn until_status(gateway: &Gateway, client: &str, status: u16) -> Duration {
+    let start = Instant::now();
+    while status_from(gateway, client, "/api/x").await != status {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no {status} for {client} within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    start.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_blocked_by_one_gateway_is_refused_by_all() {
+    let redis = Redis::start();
+    let origin = Origin::start().await;
+    let first = guarded_gateway(&redis, &origin);
+    let second = guarded_gateway(&redis, &origin);
+    let client = "203.0.113.77";
+    assert_eq!(status_from(&second, client, "/api/x").await, 200);
+
+    // Enumeration on the first gateway trips its detector.
+    for _ in 0..3 {
+        assert_eq!(status_from(&first, client, "/nothing-here").await, 404);
+    }
+    assert_eq!(status_from(&first, client, "/api/x").await, 429);
+    let spread = until_status(&second, client, 429).await;
+    println!("a block set on one gateway reached the other after {spread:?}");
+    assert!(spread <= Duration::from_secs(1), "took {spread:?}");
+    assert_eq!(
+        status_from(&second, "203.0.113.78", "/api/x").await,
+        200,
+        "others pass"
+    );
+
+    // Lifted on the second: served by both again.
+    admin(&second, "DELETE", &format!("/blocks/ip:{client}"), "").await;
+    until_status(&first, client, 200).await;
+    assert_eq!(status_from(&second, client, "/api/x").await, 200);
+
+    // A gateway started later loads the blocks in force.
+    for _ in 0..3 {
+        status_from(&second, "203.0.113.79", "/nothing-here").await;
+    }
+    let late = guarded_gateway(&redis, &origin);
+    until_status(&late, "203.0.113.79", 429).await;
+}

@@ -4,26 +4,18 @@
 //! revoke on one instance is refused by all within a round trip, and a
 //! check never waits on Redis.
 //!
-//! The follower subscribes afresh and reloads the whole hash every
-//! [`RESYNC_EVERY`], and after any error, so nothing published while it
-//! was away (or on a connection that silently died) is missed for long.
+//! The follower ([`super::follower`]) subscribes afresh and reloads the
+//! whole hash every 10 s and after any error.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
 
 use redis::Commands;
 
+use super::follower::Follower;
 use super::{SharedState, StateError};
 use crate::apikeys::KeyRecord;
-
-/// How often the follower subscribes afresh and reloads every key even
-/// when nothing was said: a subscription whose server vanished without a
-/// reset stays silent, so this bounds how late a revocation can arrive.
-const RESYNC_EVERY: Duration = Duration::from_secs(10);
-/// Wait between attempts to reach Redis.
-const RETRY_EVERY: Duration = Duration::from_millis(500);
 
 /// The Redis side of a shared key store.
 pub struct SharedKeys {
@@ -31,7 +23,7 @@ pub struct SharedKeys {
     hash: String,
     channel: String,
     /// Whether the follower is subscribed and has loaded every key.
-    synced: AtomicBool,
+    synced: Arc<AtomicBool>,
 }
 
 impl SharedKeys {
@@ -41,7 +33,7 @@ impl SharedKeys {
             hash: state.key("keys"),
             channel: state.key("keys:changes"),
             state,
-            synced: AtomicBool::new(false),
+            synced: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -126,63 +118,30 @@ impl SharedKeys {
 
     /// Follow changes forever on a thread of its own: `apply` gets every
     /// record that changed, `reload` all of them after each subscribe
-    /// (every [`RESYNC_EVERY`], and after an error).
+    /// (see [`super::follower`]).
     pub fn follow(
         self: Arc<Self>,
         apply: impl Fn(KeyRecord) + Send + 'static,
         reload: impl Fn(Vec<KeyRecord>) + Send + 'static,
     ) -> std::io::Result<()> {
-        std::thread::Builder::new()
-            .name("portcullis-keys".into())
-            .spawn(move || {
-                loop {
-                    if let Err(e) = self.follow_once(&apply, &reload) {
-                        let was = self.synced.swap(false, Ordering::Relaxed);
-                        if was {
-                            tracing::warn!(target: "audit", "API key updates from Redis interrupted: {e}");
-                        }
-                        let _ = self.recorded::<()>(Err(e));
-                        std::thread::sleep(RETRY_EVERY);
-                    }
+        let (for_reload, for_apply) = (self.clone(), self.clone());
+        Follower {
+            state: self.state.clone(),
+            feature: "api_keys",
+            channel: self.channel.clone(),
+            synced: self.synced.clone(),
+            reload: move || {
+                reload(for_reload.list()?);
+                Ok(())
+            },
+            apply: move |id: String| {
+                if let Some(record) = for_apply.get(&id)? {
+                    apply(record);
                 }
-            })
-            .map(drop)
-    }
-
-    /// Subscribe, load every key, then apply changes for
-    /// [`RESYNC_EVERY`] or until an error.
-    fn follow_once(
-        &self,
-        apply: &impl Fn(KeyRecord),
-        reload: &impl Fn(Vec<KeyRecord>),
-    ) -> Result<(), StateError> {
-        let mut subscriber = self.connect()?;
-        // Reads wait for a message at most this long, so a silent
-        // subscription still resyncs on time.
-        subscriber.set_read_timeout(Some(Duration::from_secs(1)))?;
-        let mut pubsub = subscriber.as_pubsub();
-        pubsub.subscribe(&self.channel)?;
-        // Subscribed first, then loaded: a change made in between is
-        // both loaded and heard, never lost.
-        reload(self.list()?);
-        if !self.synced.swap(true, Ordering::Relaxed) {
-            tracing::info!(target: "audit", "API keys synchronized from Redis");
+                Ok(())
+            },
         }
-        // Each round resubscribes: see RESYNC_EVERY.
-        let loaded = Instant::now();
-        while loaded.elapsed() < RESYNC_EVERY {
-            match pubsub.get_message() {
-                Ok(message) => {
-                    let id: String = message.get_payload()?;
-                    if let Some(record) = self.get(&id)? {
-                        apply(record);
-                    }
-                }
-                Err(e) if e.is_timeout() => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(())
+        .spawn("portcullis-keys")
     }
 }
 

@@ -1,10 +1,12 @@
 //! State shared by several gateway instances, in Redis (`[state] backend =
-//! "redis"`): rate-limit counters ([`limits`]) and API keys with their
-//! revocations ([`keys`]). Each instance keeps what it needs per request
+//! "redis"`): rate-limit counters ([`limits`]), API keys with their
+//! revocations ([`keys`]) and the threat block list ([`blocks`]). Each instance keeps what it needs per request
 //! close at hand (leased tokens, an index of live keys), so Redis is asked
 //! rarely and a Redis outage degrades as the config says instead of
 //! stopping the gateway.
 
+pub mod blocks;
+pub mod follower;
 pub mod keys;
 pub mod limits;
 
@@ -47,7 +49,7 @@ impl From<redis::RedisError> for StateError {
 const FAILURES_BEFORE_RECONNECT: u32 = 3;
 
 /// The features that use the shared store, each with its own health.
-pub const FEATURES: [&str; 2] = ["rate_limits", "api_keys"];
+pub const FEATURES: [&str; 3] = ["rate_limits", "api_keys", "blocks"];
 
 /// The connection to the shared store, for the whole process.
 pub struct SharedState {
@@ -63,7 +65,7 @@ pub struct SharedState {
     /// What shared API keys do while Redis is unreachable.
     pub api_keys_on_error: ApiKeysOnError,
     /// Per feature of [`FEATURES`]: whether its last call succeeded.
-    up: [AtomicBool; 2],
+    up: [AtomicBool; 3],
 }
 
 impl SharedState {
@@ -104,7 +106,11 @@ impl SharedState {
             lease: config.lease,
             rate_limits_on_error: config.rate_limits_on_error,
             api_keys_on_error: config.api_keys_on_error,
-            up: [AtomicBool::new(true), AtomicBool::new(true)],
+            up: [
+                AtomicBool::new(true),
+                AtomicBool::new(true),
+                AtomicBool::new(true),
+            ],
         })))
     }
 

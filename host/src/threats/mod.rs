@@ -20,7 +20,7 @@ pub mod rate;
 pub mod window;
 
 use std::net::IpAddr;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use blocklist::BlockList;
@@ -33,6 +33,9 @@ use crate::config::{ThreatMode, ThreatsConfig};
 pub struct ThreatState {
     /// Blocked clients, accounts and consumers.
     pub blocks: BlockList,
+    /// With `[state] backend = "redis"`: where blocks and lifts are
+    /// announced to the other instances.
+    shared: OnceLock<Arc<crate::state::blocks::SharedBlocks>>,
     auth_failures: Mutex<Windows>,
     account_failures: Mutex<Windows>,
     not_found: Mutex<Windows>,
@@ -45,12 +48,27 @@ pub fn state(max_tracked: usize) -> &'static ThreatState {
     static STATE: OnceLock<ThreatState> = OnceLock::new();
     STATE.get_or_init(|| ThreatState {
         blocks: BlockList::default(),
+        shared: OnceLock::new(),
         auth_failures: Mutex::new(Windows::new(max_tracked)),
         account_failures: Mutex::new(Windows::new(max_tracked)),
         not_found: Mutex::new(Windows::new(max_tracked)),
         waf_hits: Mutex::new(Windows::new(max_tracked)),
         rates: Mutex::new(Rates::new(max_tracked)),
     })
+}
+
+impl ThreatState {
+    /// Share blocks through Redis: announce this process's, and follow
+    /// the others' (once per process).
+    pub fn share(
+        &'static self,
+        shared: Arc<crate::state::blocks::SharedBlocks>,
+    ) -> std::io::Result<()> {
+        if self.shared.set(shared.clone()).is_ok() {
+            shared.follow(&self.blocks)?;
+        }
+        Ok(())
+    }
 }
 
 /// Where the account a request is for comes from.
@@ -316,6 +334,9 @@ impl Threats {
             // Already blocked: a detection in flight as the block began.
             return;
         }
+        if block && let Some(shared) = self.state.shared.get() {
+            shared.announce(key, &format!("{detector}: {reason}"), Some(ttl));
+        }
         crate::telemetry::get()
             .metrics
             .threats
@@ -338,6 +359,9 @@ impl Threats {
     /// Lift a block (and its counts start afresh).
     pub fn lift(&self, key: &str) -> bool {
         let lifted = self.state.blocks.lift(key);
+        if let Some(shared) = self.state.shared.get() {
+            shared.announce(key, "", None);
+        }
         for windows in [
             &self.state.auth_failures,
             &self.state.account_failures,
