@@ -80,7 +80,7 @@ fn api_key_costs(c: &mut Criterion) {
         b.iter(|| common::call(&rt, chain("keys"), &planned))
     });
     group.bench_function("host-check-only", |b| {
-        b.iter(|| api_keys.check(&planned_key).expect("valid"))
+        b.iter(|| rt.block_on(api_keys.check(&planned_key)).expect("valid"))
     });
     group.finish();
 }

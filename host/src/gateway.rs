@@ -109,9 +109,11 @@ impl Gateway {
             process.shared.as_ref(),
         );
         let key_store = process.key_store.clone();
-        let plans = Arc::new(Plans::new(&config.usage_plans).map_err(|(name, reason)| {
-            ConfigError::new(file, format!("usage_plans.{name}"), reason)
-        })?);
+        let plans = Arc::new(
+            Plans::new_shared(&config.usage_plans, process.shared.as_ref()).map_err(
+                |(name, reason)| ConfigError::new(file, format!("usage_plans.{name}"), reason),
+            )?,
+        );
         let api_keys = key_store.map(|store| ApiKeys {
             store,
             plans: plans.clone(),

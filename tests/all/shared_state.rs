@@ -125,6 +125,14 @@ token_sha256 = "{digest}"
 
 [api_keys]
 
+[usage_plans.daily]
+quota = 5
+quota_period = "day"
+
+[usage_plans.slow]
+requests = 4
+per_seconds = 60
+
 [plugins.keys]
 builtin = "api-key"
 role = "authentication"
@@ -424,4 +432,33 @@ async fn a_client_blocked_by_one_gateway_is_refused_by_all() {
     }
     let late = guarded_gateway(&redis, &origin);
     until_status(&late, "203.0.113.79", 429).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plans_quota_and_rate_are_counted_once_across_gateways() {
+    let redis = Redis::start();
+    let origin = Origin::start().await;
+    let gateways: Vec<Gateway> = (0..3).map(|_| keyed_gateway(&redis, &origin)).collect();
+    for (plan, limit) in [("daily", 5), ("slow", 4)] {
+        let created = admin(
+            &gateways[0],
+            "POST",
+            "/keys",
+            &format!(r#"{{"consumer":"acme-{plan}","plan":"{plan}"}}"#),
+        )
+        .await;
+        let key = created["key"].as_str().expect("the new key").to_string();
+        until_all(&gateways, &key, 200).await;
+        // until_all spent one request on each gateway.
+        let mut statuses = Vec::new();
+        for i in 0..9 {
+            statuses.push(status_with_key(&gateways[i % 3], &key).await);
+        }
+        let allowed = 3 + statuses.iter().filter(|s| **s == 200).count();
+        assert!(
+            statuses.iter().all(|s| *s == 200 || *s == 429),
+            "{statuses:?}"
+        );
+        assert_eq!(allowed, limit, "plan {plan}: {statuses:?}");
+    }
 }

@@ -42,14 +42,14 @@ pub struct ApiKeys {
 
 impl ApiKeys {
     /// Check `key` and count one request on its plan.
-    pub fn check(&self, key: &str) -> Result<Grant, Refusal> {
+    pub async fn check(&self, key: &str) -> Result<Grant, Refusal> {
         let record = self.store.verify(key).ok_or(Refusal::Invalid)?;
         let usage = match &record.plan {
             None => Usage {
                 rate_remaining: None,
                 quota_remaining: None,
             },
-            Some(plan) => match self.plans.check(plan, &record.consumer) {
+            Some(plan) => match self.plans.check(plan, &record.consumer).await {
                 Some(Ok(usage)) => usage,
                 Some(Err(limit)) => return Err(Refusal::Limited(limit)),
                 None => {

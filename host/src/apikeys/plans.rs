@@ -1,15 +1,18 @@
 //! Usage plans: a rate (the native GCRA limiter) and a quota per UTC day
-//! or month, counted per consumer. Quota counts are kept in memory: a
-//! restart starts the period's count again (shared, durable counts are
-//! the Redis backend's job).
+//! or month, counted per consumer. Locally, quota counts are kept in
+//! memory (a restart starts the period's count again); with `[state]
+//! backend = "redis"` the rate and the quota are counted in Redis, shared
+//! by every instance ([`crate::state`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::unix_now;
-use crate::config::{QuotaPeriod, RateLimitConfig, UsagePlanConfig};
-use crate::ratelimit::{Policy, Rejection};
+use crate::config::{QuotaPeriod, RateLimitConfig, RateLimitsOnError, UsagePlanConfig};
+use crate::ratelimit::{Policy, Refused, Rejection};
+use crate::state::SharedState;
+use crate::state::quotas::SharedQuota;
 
 /// One plan.
 pub struct Plan {
@@ -23,6 +26,9 @@ struct Quota {
     name: String,
     /// consumer → (start of the period counted, requests in it).
     counts: Mutex<HashMap<String, (u64, u64)>>,
+    /// Counted in Redis, when state is shared (the local counts then
+    /// serve Redis outages with `rate_limits_on_error = "local"`).
+    shared: Option<(SharedQuota, RateLimitsOnError)>,
 }
 
 /// What a plan allowed.
@@ -51,6 +57,9 @@ pub enum Limit {
         /// Until the period ends.
         retry_after: Duration,
     },
+    /// The shared counts could not be reached and the config says to
+    /// refuse meanwhile.
+    Unavailable,
 }
 
 /// All plans of a config.
@@ -60,6 +69,14 @@ pub struct Plans(BTreeMap<String, Plan>);
 impl Plans {
     /// Build from validated config; the error names the plan and reason.
     pub fn new(configs: &BTreeMap<String, UsagePlanConfig>) -> Result<Self, (String, String)> {
+        Self::new_shared(configs, None)
+    }
+
+    /// As [`Plans::new`], counted in `shared` when given.
+    pub fn new_shared(
+        configs: &BTreeMap<String, UsagePlanConfig>,
+        shared: Option<&Arc<SharedState>>,
+    ) -> Result<Self, (String, String)> {
         let mut plans = BTreeMap::new();
         for (name, config) in configs {
             let rate = match config.requests {
@@ -72,12 +89,16 @@ impl Plans {
                         burst: config.burst,
                         max_keys: usize::MAX,
                     };
-                    let policy = Policy::new(name, &limit).ok_or_else(|| {
-                        (
-                            name.clone(),
-                            "requests, per_seconds and burst must be at least 1".to_string(),
-                        )
-                    })?;
+                    let counter = format!("plan:{name}");
+                    let policy =
+                        Policy::new_shared(name, &limit, shared.map(|s| (s, counter.as_str())))
+                            .ok_or_else(|| {
+                                (
+                                    name.clone(),
+                                    "requests, per_seconds and burst must be at least 1"
+                                        .to_string(),
+                                )
+                            })?;
                     Some(Arc::new(policy))
                 }
             };
@@ -88,6 +109,12 @@ impl Plans {
                     period: config.quota_period,
                     name: name.clone(),
                     counts: Mutex::new(HashMap::new()),
+                    shared: shared.map(|state| {
+                        (
+                            SharedQuota::new(state.clone(), name),
+                            state.rate_limits_on_error,
+                        )
+                    }),
                 }),
                 None => None,
             };
@@ -103,27 +130,28 @@ impl Plans {
 
     /// Count one request of `consumer` on `plan`. `None` if there is no
     /// such plan.
-    pub fn check(&self, plan: &str, consumer: &str) -> Option<Result<Usage, Limit>> {
+    pub async fn check(&self, plan: &str, consumer: &str) -> Option<Result<Usage, Limit>> {
         let plan = self.0.get(plan)?;
         let rate_remaining = match &plan.rate {
             None => None,
-            Some(policy) => match policy.check(consumer) {
+            Some(policy) => match policy.check_shared(consumer).await {
                 Ok(allowance) => Some(allowance.remaining),
-                Err(Rejection {
+                Err(Refused::Limited(Rejection {
                     policy_field,
                     retry_after,
                     ..
-                }) => {
+                })) => {
                     return Some(Err(Limit::Rate {
                         policy: policy_field,
                         retry_after,
                     }));
                 }
+                Err(Refused::Unavailable) => return Some(Err(Limit::Unavailable)),
             },
         };
         let quota_remaining = match &plan.quota {
             None => None,
-            Some(quota) => match quota.count(consumer, unix_now()) {
+            Some(quota) => match quota.count_shared(consumer, unix_now()).await {
                 Ok(left) => Some(left),
                 Err(limit) => return Some(Err(limit)),
             },
@@ -136,6 +164,30 @@ impl Plans {
 }
 
 impl Quota {
+    /// Count one request at `now`, in Redis when shared (on failure, as
+    /// `rate_limits_on_error` says), else here.
+    async fn count_shared(&self, consumer: &str, now: u64) -> Result<u64, Limit> {
+        let Some((shared, on_error)) = &self.shared else {
+            return self.count(consumer, now);
+        };
+        let bounds = period_bounds(self.period, now);
+        match shared.count(consumer, self.limit, bounds, now).await {
+            Ok(Some(left)) => Ok(left),
+            Ok(None) => Err(self.exceeded(bounds, now)),
+            Err(_) => match on_error {
+                RateLimitsOnError::Local => self.count(consumer, now),
+                RateLimitsOnError::Deny => Err(Limit::Unavailable),
+            },
+        }
+    }
+
+    fn exceeded(&self, (start, end): (u64, u64), now: u64) -> Limit {
+        Limit::Quota {
+            policy: format!("\"{}-quota\";q={};w={}", self.name, self.limit, end - start),
+            retry_after: Duration::from_secs(end - now),
+        }
+    }
+
     /// Count one request at `now` (Unix seconds): what is left, or the limit.
     fn count(&self, consumer: &str, now: u64) -> Result<u64, Limit> {
         let (start, end) = period_bounds(self.period, now);
@@ -145,10 +197,7 @@ impl Quota {
             *entry = (start, 0);
         }
         if entry.1 >= self.limit {
-            return Err(Limit::Quota {
-                policy: format!("\"{}-quota\";q={};w={}", self.name, self.limit, end - start),
-                retry_after: Duration::from_secs(end - now),
-            });
+            return Err(self.exceeded((start, end), now));
         }
         entry.1 += 1;
         Ok(self.limit - entry.1)
@@ -206,6 +255,7 @@ mod tests {
             period: QuotaPeriod::Day,
             name: "basic".into(),
             counts: Mutex::new(HashMap::new()),
+            shared: None,
         };
         let now = 1_709_208_000;
         assert_eq!(quota.count("acme", now), Ok(1));

@@ -9,8 +9,10 @@ mod generated {
         path: "../wit",
         world: "portcullis:policy/plugin",
         imports: {
-            // The one import that waits on I/O.
+            // The imports that may wait on I/O (API keys: a shared plan's
+            // counts in Redis).
             "portcullis:policy/outbound-http.send": async | trappable,
+            "portcullis:policy/api-keys.check": async | trappable,
             default: trappable,
         },
         exports: { default: async },

@@ -342,7 +342,7 @@ impl outbound_http::Host for InstanceState {
 }
 
 impl api_keys::Host for InstanceState {
-    fn check(
+    async fn check(
         &mut self,
         key: String,
     ) -> Result<std::result::Result<api_keys::Grant, api_keys::Refusal>> {
@@ -351,7 +351,7 @@ impl api_keys::Host for InstanceState {
             // Validation refuses configs that grant this without [api_keys].
             return Ok(Err(api_keys::Refusal::Invalid));
         };
-        Ok(match keys.check(&key) {
+        Ok(match keys.check(&key).await {
             Ok(grant) => Ok(api_keys::Grant {
                 key_id: grant.record.id,
                 consumer: grant.record.consumer,
@@ -374,6 +374,11 @@ impl api_keys::Host for InstanceState {
                 policy,
                 retry_after_ms: millis_up(retry_after),
             })),
+            // `rate_limits_on_error = "deny"` with Redis unreachable: the
+            // call fails, so the request does (fail closed).
+            Err(Refusal::Limited(Limit::Unavailable)) => {
+                return Err(wasmtime::Error::msg("shared plan counts unavailable"));
+            }
         })
     }
 }

@@ -58,8 +58,11 @@ pub fn build_policies_after(
                 .and_then(|p| p.get(name))
                 .filter(|p| p.settings == *limit)
                 .cloned();
-            kept.or_else(|| Policy::new_shared(name, limit, shared).map(Arc::new))
-                .map(|p| (name.clone(), p))
+            kept.or_else(|| {
+                let counter = format!("policy:{name}");
+                Policy::new_shared(name, limit, shared.map(|s| (s, counter.as_str()))).map(Arc::new)
+            })
+            .map(|p| (name.clone(), p))
         })
         .collect();
     Arc::new(policies)

@@ -86,12 +86,13 @@ impl Policy {
         Self::new_shared(name, config, None)
     }
 
-    /// As [`Policy::new`], counted in `shared` when given (the local
-    /// limiter then serves plugins' checks and Redis outages).
+    /// As [`Policy::new`], counted in Redis when `shared` gives the store
+    /// and the counter's name there (the local limiter then serves
+    /// plugins' checks and Redis outages).
     pub fn new_shared(
         name: &str,
         config: &RateLimitConfig,
-        shared: Option<&Arc<SharedState>>,
+        shared: Option<(&Arc<SharedState>, &str)>,
     ) -> Option<Self> {
         let requests = NonZeroU32::new(config.requests)?;
         let burst = NonZeroU32::new(config.burst.unwrap_or(config.requests))?;
@@ -108,7 +109,7 @@ impl Policy {
             policy_field: format!("\"{name}\";q={};w={}", config.requests, config.per_seconds),
             settings: config.clone(),
             shared: match shared {
-                Some(state) => Some(SharedLimit::new(state.clone(), name, config)?),
+                Some((state, counter)) => Some(SharedLimit::new(state.clone(), counter, config)?),
                 None => None,
             },
         })

@@ -9,6 +9,7 @@ pub mod blocks;
 pub mod follower;
 pub mod keys;
 pub mod limits;
+pub mod quotas;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
