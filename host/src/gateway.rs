@@ -118,13 +118,14 @@ impl Gateway {
             store,
             plans: plans.clone(),
         });
-        let runtime = PluginRuntime::after(
+        let mut runtime = PluginRuntime::after(
             config,
             policies.clone(),
             api_keys,
             previous.map(|p| &p.runtime),
         )
         .map_err(BuildError::Runtime)?;
+        runtime.shared = process.shared.clone();
         let chains = runtime.load_chains(config, file).await?;
         let dir = file.parent().unwrap_or(Path::new("."));
         let mut routes = Vec::with_capacity(config.routes.len());

@@ -9,7 +9,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::support::redis::Redis;
-use crate::support::{Gateway, Origin, get, send};
+use crate::support::{Gateway, Origin, fixture, get, send};
 
 const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";
 
@@ -461,4 +461,72 @@ async fn a_plans_quota_and_rate_are_counted_once_across_gateways() {
         );
         assert_eq!(allowed, limit, "plan {plan}: {statuses:?}");
     }
+}
+
+/// A gateway on `redis` whose route counts requests in the `counter`
+/// plugin's key-value store, of scope `scope`.
+fn counting_gateway(redis: &Redis, origin: &Origin, scope: &str) -> Gateway {
+    Gateway::start(&format!(
+        r#"
+[state]
+backend = "redis"
+url = "{url}"
+
+[plugins.counter]
+path = "{counter}"
+capabilities = ["kv", "log", "clock"]
+kv_scope = "{scope}"
+
+[[routes]]
+id = "counted"
+path = {{ prefix = "/" }}
+upstream = {{ targets = ["{target}"] }}
+plugins = [{{ name = "counter" }}]
+"#,
+        url = redis.url(),
+        counter = fixture("counter").display(),
+        target = origin.target(),
+    ))
+}
+
+async fn count_seen(gateway: &Gateway) -> String {
+    let reply = get(&gateway.url("/inspect")).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    reply.json()["headers"]["x-request-count"][0]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plugins_shared_key_value_store_is_one_store_for_all_gateways() {
+    let mut redis = Redis::start();
+    let origin = Origin::start().await;
+    let shared = [
+        counting_gateway(&redis, &origin, "shared"),
+        counting_gateway(&redis, &origin, "shared"),
+    ];
+    let mut counts = Vec::new();
+    for i in 0..4 {
+        counts.push(count_seen(&shared[i % 2]).await);
+    }
+    assert_eq!(counts, ["1", "2", "3", "4"], "one count for both gateways");
+
+    // Local scope: each gateway counts on its own.
+    let local = [
+        counting_gateway(&redis, &origin, "local"),
+        counting_gateway(&redis, &origin, "local"),
+    ];
+    let mut counts = Vec::new();
+    for i in 0..4 {
+        counts.push(count_seen(&local[i % 2]).await);
+    }
+    assert_eq!(counts, ["1", "1", "2", "2"]);
+
+    // Redis gone: the plugin is told the store is unavailable (the
+    // counter answers 503 then), and nothing of the cause.
+    redis.kill();
+    let reply = get(&shared[0].url("/inspect")).await;
+    assert_eq!(reply.status, 503);
+    assert!(!reply.text().contains("redis"), "{}", reply.text());
 }

@@ -260,6 +260,14 @@ fn check(file: &Path, dir: &Path, config: &mut Config, offline: bool) -> Result<
                     .into(),
             ));
         }
+        if plugin.kv_scope == crate::config::KvScope::Shared
+            && config.state.backend != crate::config::StateBackend::Redis
+        {
+            return Err(err(
+                format!("{key}.kv_scope"),
+                "a shared key-value store needs [state] backend = \"redis\"".into(),
+            ));
+        }
         if granted.contains(&Capability::ApiKeys) && config.api_keys.is_none() {
             return Err(err(
                 key.clone(),

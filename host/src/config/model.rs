@@ -103,6 +103,17 @@ pub enum StateBackend {
     Redis,
 }
 
+/// Where a plugin's key-value store lives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KvScope {
+    /// In this process.
+    #[default]
+    Local,
+    /// In Redis, shared by every instance.
+    Shared,
+}
+
 /// Shared rate limits when Redis fails.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -714,6 +725,10 @@ pub struct PluginConfig {
     /// ones they are written for).
     #[serde(default)]
     pub capabilities: Vec<Capability>,
+    /// Where the plugin's `kv` store lives: `local` (this process) or
+    /// `shared` (Redis, every instance; needs `[state] backend = "redis"`).
+    #[serde(default)]
+    pub kv_scope: KvScope,
     /// For `role = "authorizer"`: its identity sources and decision cache.
     pub authorizer: Option<AuthorizerConfig>,
     /// Origins (`https://host[:port]`) the plugin may call through

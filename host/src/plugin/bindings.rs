@@ -9,10 +9,13 @@ mod generated {
         path: "../wit",
         world: "portcullis:policy/plugin",
         imports: {
-            // The imports that may wait on I/O (API keys: a shared plan's
-            // counts in Redis).
+            // The imports that may wait on I/O (API keys and kv: Redis,
+            // when state is shared).
             "portcullis:policy/outbound-http.send": async | trappable,
             "portcullis:policy/api-keys.check": async | trappable,
+            "portcullis:policy/kv.get": async | trappable,
+            "portcullis:policy/kv.set": async | trappable,
+            "portcullis:policy/kv.delete": async | trappable,
             default: trappable,
         },
         exports: { default: async },

@@ -36,6 +36,8 @@ pub struct PluginDefinition {
     pub pre: PluginBindingsPre<InstanceState>,
     /// Its key-value namespace.
     pub kv: KvNamespace,
+    /// With `kv_scope = "shared"`: the plugin's keys in Redis instead.
+    pub kv_shared: Option<Arc<crate::state::kv::SharedKv>>,
     /// The gateway's rate-limit policies, for the `rate-limit` capability.
     pub rate_limits: RateLimitPolicies,
     /// Origins it may call, for the `outbound-http` capability.
@@ -124,6 +126,7 @@ impl PluginDefinition {
             pool: config.pool.clone(),
             pre,
             kv,
+            kv_shared: None,
             rate_limits,
             http_allow,
             api_keys,

@@ -256,26 +256,49 @@ impl clock::Host for InstanceState {
 }
 
 impl kv::Host for InstanceState {
-    fn get(&mut self, key: String) -> Result<std::result::Result<Option<Vec<u8>>, kv::KvError>> {
-        Ok(Ok(self.kv.get(&key)))
+    async fn get(
+        &mut self,
+        key: String,
+    ) -> Result<std::result::Result<Option<Vec<u8>>, kv::KvError>> {
+        Ok(match &self.kv_shared {
+            Some(shared) => shared.get(&key).await.map_err(|_| kv_unavailable()),
+            None => Ok(self.kv.get(&key)),
+        })
     }
 
-    fn set(
+    async fn set(
         &mut self,
         key: String,
         value: Vec<u8>,
         ttl_ms: u64,
     ) -> Result<std::result::Result<(), kv::KvError>> {
         let ttl = (ttl_ms > 0).then(|| Duration::from_millis(ttl_ms));
-        Ok(self
-            .kv
-            .set(&key, &value, ttl)
-            .map_err(|_| kv::KvError::QuotaExceeded))
+        Ok(match &self.kv_shared {
+            Some(_) if value.len() > crate::state::kv::MAX_VALUE_BYTES => {
+                Err(kv::KvError::QuotaExceeded)
+            }
+            Some(shared) => shared
+                .set(&key, &value, ttl)
+                .await
+                .map_err(|_| kv_unavailable()),
+            None => self
+                .kv
+                .set(&key, &value, ttl)
+                .map_err(|_| kv::KvError::QuotaExceeded),
+        })
     }
 
-    fn delete(&mut self, key: String) -> Result<std::result::Result<bool, kv::KvError>> {
-        Ok(Ok(self.kv.delete(&key)))
+    async fn delete(&mut self, key: String) -> Result<std::result::Result<bool, kv::KvError>> {
+        Ok(match &self.kv_shared {
+            Some(shared) => shared.delete(&key).await.map_err(|_| kv_unavailable()),
+            None => Ok(self.kv.delete(&key)),
+        })
     }
+}
+
+/// What a plugin learns when the shared store fails: nothing internal.
+fn kv_unavailable() -> kv::KvError {
+    kv::KvError::Unavailable("the shared store is unavailable".into())
 }
 
 impl rate_limit::Host for InstanceState {

@@ -58,6 +58,8 @@ pub struct PluginRuntime {
     rate_limits: RateLimitPolicies,
     api_keys: Option<ApiKeys>,
     geo: Option<Arc<crate::geo::GeoDb>>,
+    /// The shared store, for plugins with `kv_scope = "shared"`.
+    pub shared: Option<Arc<crate::state::SharedState>>,
     cache_dir: Option<PathBuf>,
     signing: crate::config::SigningConfig,
     chain_budget: Option<std::time::Duration>,
@@ -127,6 +129,7 @@ impl PluginRuntime {
             rate_limits,
             api_keys,
             geo,
+            shared: None,
             cache_dir,
             signing: config.signing.clone(),
             engine_limits: limits,
@@ -184,6 +187,14 @@ impl PluginRuntime {
             self.api_keys.clone(),
         );
         definition.geo = self.geo.clone();
+        if config.kv_scope == crate::config::KvScope::Shared
+            && let Some(shared) = &self.shared
+        {
+            definition.kv_shared = Some(Arc::new(crate::state::kv::SharedKv::new(
+                shared.clone(),
+                name,
+            )));
+        }
         definition.provenance = Provenance {
             imports,
             ..provenance

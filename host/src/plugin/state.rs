@@ -35,6 +35,8 @@ pub struct InstanceState {
     pub plugin_name: Arc<str>,
     /// The plugin's key-value namespace.
     pub kv: KvNamespace,
+    /// The plugin's keys in Redis, with `kv_scope = "shared"`.
+    pub kv_shared: Option<Arc<crate::state::kv::SharedKv>>,
     /// The gateway's rate-limit policies, by name.
     pub rate_limits: RateLimitPolicies,
     /// The origins the plugin may call.
@@ -91,6 +93,7 @@ impl InstanceState {
             io_allowance: IO_ALLOWANCE_PER_CALL,
             plugin_name: definition.name.clone(),
             kv: definition.kv.clone(),
+            kv_shared: definition.kv_shared.clone(),
             rate_limits: definition.rate_limits.clone(),
             http_allow: definition.http_allow.clone(),
             api_keys: definition.api_keys.clone(),

@@ -1,6 +1,7 @@
 //! State shared by several gateway instances, in Redis (`[state] backend =
 //! "redis"`): rate-limit counters ([`limits`]), API keys with their
-//! revocations ([`keys`]) and the threat block list ([`blocks`]). Each instance keeps what it needs per request
+//! revocations ([`keys`]), the threat block list ([`blocks`]) and plugins'
+//! key-value stores that ask for it ([`kv`]). Each instance keeps what it needs per request
 //! close at hand (leased tokens, an index of live keys), so Redis is asked
 //! rarely and a Redis outage degrades as the config says instead of
 //! stopping the gateway.
@@ -8,6 +9,7 @@
 pub mod blocks;
 pub mod follower;
 pub mod keys;
+pub mod kv;
 pub mod limits;
 pub mod quotas;
 
@@ -50,7 +52,7 @@ impl From<redis::RedisError> for StateError {
 const FAILURES_BEFORE_RECONNECT: u32 = 3;
 
 /// The features that use the shared store, each with its own health.
-pub const FEATURES: [&str; 3] = ["rate_limits", "api_keys", "blocks"];
+pub const FEATURES: [&str; 4] = ["rate_limits", "api_keys", "blocks", "kv"];
 
 /// The connection to the shared store, for the whole process.
 pub struct SharedState {
@@ -66,7 +68,7 @@ pub struct SharedState {
     /// What shared API keys do while Redis is unreachable.
     pub api_keys_on_error: ApiKeysOnError,
     /// Per feature of [`FEATURES`]: whether its last call succeeded.
-    up: [AtomicBool; 3],
+    up: [AtomicBool; 4],
 }
 
 impl SharedState {
@@ -107,11 +109,7 @@ impl SharedState {
             lease: config.lease,
             rate_limits_on_error: config.rate_limits_on_error,
             api_keys_on_error: config.api_keys_on_error,
-            up: [
-                AtomicBool::new(true),
-                AtomicBool::new(true),
-                AtomicBool::new(true),
-            ],
+            up: std::array::from_fn(|_| AtomicBool::new(true)),
         })))
     }
 
