@@ -530,3 +530,86 @@ async fn a_plugins_shared_key_value_store_is_one_store_for_all_gateways() {
     assert_eq!(reply.status, 503);
     assert!(!reply.text().contains("redis"), "{}", reply.text());
 }
+
+/// A gateway on `redis` whose route runs the counting authorizer (its
+/// calls counted per gateway), the decision's call number sent upstream.
+fn authorizing_gateway(redis: &Redis, origin: &Origin) -> Gateway {
+    Gateway::start(&format!(
+        r#"
+[state]
+backend = "redis"
+url = "{url}"
+
+[plugins.auth]
+path = "{authorizer}"
+role = "authorizer"
+capabilities = ["kv"]
+[plugins.auth.authorizer]
+type = "token"
+identity_sources = ["header:authorization"]
+ttl_s = 60
+context_headers = {{ call = "x-call" }}
+
+[[routes]]
+id = "api"
+path = {{ prefix = "/" }}
+upstream = {{ targets = ["{target}"] }}
+plugins = [{{ name = "auth" }}]
+"#,
+        url = redis.url(),
+        authorizer = fixture("counting-authorizer").display(),
+        target = origin.target(),
+    ))
+}
+
+/// The authorizer call (on whichever gateway) that made the decision.
+async fn call_for(gateway: &Gateway, token: &str) -> String {
+    let reply = send("GET", &gateway.url("/x"), &[("authorization", token)], "").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    reply.json()["headers"]["x-call"][0]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_authorizer_decision_made_on_one_gateway_is_reused_by_another() {
+    let redis = Redis::start();
+    let origin = Origin::start().await;
+    let (first, second) = (
+        authorizing_gateway(&redis, &origin),
+        authorizing_gateway(&redis, &origin),
+    );
+    assert_eq!(
+        call_for(&second, "zed").await,
+        "1",
+        "the second's first call"
+    );
+    assert_eq!(
+        call_for(&first, "alice").await,
+        "1",
+        "the first's first call"
+    );
+    // The decision is stored without the request waiting: wait for it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let stored = redis
+            .command(&["KEYS", "portcullis:authz:*"])
+            .expect("keys");
+        if matches!(&stored, redis::Value::Array(keys) if keys.len() >= 2) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "decisions not stored: {stored:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // alice's allow comes from the first gateway's call; the second's
+    // authorizer is not called for it (its next call is its second).
+    assert_eq!(call_for(&second, "alice").await, "1");
+    assert_eq!(call_for(&second, "yan").await, "2");
+    // Nothing of the credential is stored in clear.
+    let stored = format!("{:?}", redis.command(&["KEYS", "*"]).expect("keys"));
+    assert!(!stored.contains("alice"), "{stored}");
+}

@@ -263,12 +263,16 @@ impl Chain {
                     match authorizer.gate(request, context) {
                         Gate::Refuse(denial) => Ok(Decision::Deny(denial)),
                         Gate::Known(decision) => Ok(decision),
-                        Gate::Ask(pending) => {
-                            over_budget(link, budget)?;
-                            call(link, phase, request.clone(), None, None, context.clone())
-                                .await
-                                .map(|decision| authorizer.settle(pending, decision))
-                        }
+                        Gate::Ask(pending) => match authorizer.recall(&pending).await {
+                            // Another instance's decision: no call either.
+                            Some(decision) => Ok(decision),
+                            None => {
+                                over_budget(link, budget)?;
+                                call(link, phase, request.clone(), None, None, context.clone())
+                                    .await
+                                    .map(|decision| authorizer.settle(pending, decision))
+                            }
+                        },
                     }
                 }
                 _ => {

@@ -47,7 +47,9 @@ use kv_store::KvStore;
 
 use crate::apikeys::ApiKeys;
 use crate::ratelimit::RateLimitPolicies;
+use crate::state::decisions::SharedDecisions;
 use pool::InstancePool;
+use sha2::{Digest, Sha256};
 use state::InstanceState;
 
 /// The engine, the linker and the state shared by all plugins.
@@ -288,7 +290,12 @@ impl PluginRuntime {
                                     format!("plugin {:?}: {e}", entry.name),
                                 )
                             })?;
-                        let authorizer = authorizer_of(&pool, plugin_config)
+                        let shared = self.shared.as_ref().map(|state| {
+                            let digest = Sha256::digest(pool_key.1.as_bytes());
+                            let namespace = format!("{}:{}", entry.name, hex::encode(&digest[..8]));
+                            SharedDecisions::new(state.clone(), &namespace)
+                        });
+                        let authorizer = authorizer_of(&pool, plugin_config, shared)
                             .map_err(|reason| ConfigError::new(file, key.clone(), reason))?;
                         let link = Link { pool, authorizer };
                         pools.insert(pool_key, link.clone());
@@ -321,6 +328,7 @@ impl PluginRuntime {
 fn authorizer_of(
     pool: &InstancePool,
     config: &PluginConfig,
+    shared: Option<SharedDecisions>,
 ) -> Result<Option<Arc<Authorizer>>, String> {
     let Some(settings) = &config.authorizer else {
         return Ok(None);
@@ -329,7 +337,10 @@ fn authorizer_of(
     if !pool.has_phase(bindings::Phase::RequestHeaders) {
         return Err("an authorizer must implement the request-headers phase".into());
     }
-    let authorizer =
+    let mut authorizer =
         Authorizer::new(settings).map_err(|(field, reason)| format!("{field}: {reason}"))?;
+    if let Some(shared) = shared {
+        authorizer = authorizer.with_shared(shared);
+    }
     Ok(Some(Arc::new(authorizer)))
 }

@@ -1,12 +1,14 @@
 //! State shared by several gateway instances, in Redis (`[state] backend =
 //! "redis"`): rate-limit counters ([`limits`]), API keys with their
-//! revocations ([`keys`]), the threat block list ([`blocks`]) and plugins'
-//! key-value stores that ask for it ([`kv`]). Each instance keeps what it needs per request
+//! revocations ([`keys`]), the threat block list ([`blocks`]), authorizer
+//! decisions ([`decisions`]) and plugins' key-value stores that ask for it
+//! ([`kv`]). Each instance keeps what it needs per request
 //! close at hand (leased tokens, an index of live keys), so Redis is asked
 //! rarely and a Redis outage degrades as the config says instead of
 //! stopping the gateway.
 
 pub mod blocks;
+pub mod decisions;
 pub mod follower;
 pub mod keys;
 pub mod kv;
@@ -52,7 +54,13 @@ impl From<redis::RedisError> for StateError {
 const FAILURES_BEFORE_RECONNECT: u32 = 3;
 
 /// The features that use the shared store, each with its own health.
-pub const FEATURES: [&str; 4] = ["rate_limits", "api_keys", "blocks", "kv"];
+pub const FEATURES: [&str; 5] = [
+    "rate_limits",
+    "api_keys",
+    "blocks",
+    "kv",
+    "authorizer_cache",
+];
 
 /// The connection to the shared store, for the whole process.
 pub struct SharedState {
@@ -68,7 +76,7 @@ pub struct SharedState {
     /// What shared API keys do while Redis is unreachable.
     pub api_keys_on_error: ApiKeysOnError,
     /// Per feature of [`FEATURES`]: whether its last call succeeded.
-    up: [AtomicBool; 4],
+    up: [AtomicBool; 5],
 }
 
 impl SharedState {

@@ -42,6 +42,11 @@ impl<T: Clone> DecisionCache<T> {
         }
     }
 
+    /// How long entries are kept.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
     /// The live entry under `key`.
     pub fn get(&self, key: &Key, now: Instant) -> Option<Cached<T>> {
         let mut entries = self.lock();

@@ -11,7 +11,9 @@
 
 mod cache;
 mod identity;
+mod stored;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
@@ -20,6 +22,7 @@ use super::bindings::{Decision, Denial, Edit};
 use super::view::RequestView;
 use crate::config::{AuthorizerConfig, AuthorizerKind};
 use crate::context::RequestContext;
+use crate::state::decisions::SharedDecisions;
 use cache::{Cached, DecisionCache, Key};
 use identity::Source;
 
@@ -39,6 +42,9 @@ pub struct Authorizer {
     allows: DecisionCache<Decision>,
     denials: DecisionCache<Decision>,
     context_headers: Vec<(String, String)>,
+    /// With `[state] backend = "redis"`: decisions shared by every
+    /// instance, asked on a local miss.
+    shared: Option<Arc<SharedDecisions>>,
 }
 
 /// What the host does before calling the authorizer.
@@ -111,7 +117,58 @@ impl Authorizer {
             allows: cache(config.ttl_s),
             denials: cache(negative_ttl_s),
             context_headers,
+            shared: None,
         })
+    }
+
+    /// Share decisions through `shared`.
+    pub fn with_shared(mut self, shared: SharedDecisions) -> Self {
+        self.shared = Some(Arc::new(shared));
+        self
+    }
+
+    /// On a local miss: the decision another instance stored for this
+    /// request, kept locally too; `None` means ask the authorizer.
+    pub async fn recall(&self, pending: &Pending) -> Option<Decision> {
+        let shared = self.shared.as_ref()?;
+        let now = Instant::now();
+        let decision = match stored::decode(&shared.get(&pending.identity).await?)? {
+            Cached::Decision(decision) => {
+                self.cache_of(&decision)?.insert(
+                    pending.identity,
+                    Cached::Decision(decision.clone()),
+                    now,
+                );
+                decision
+            }
+            Cached::PerResource => {
+                let Cached::Decision(decision) =
+                    stored::decode(&shared.get(&pending.resource).await?)?
+                else {
+                    return None;
+                };
+                let cache = self.cache_of(&decision)?;
+                cache.insert(pending.identity, Cached::PerResource, now);
+                cache.insert(pending.resource, Cached::Decision(decision.clone()), now);
+                decision
+            }
+        };
+        Some(decision)
+    }
+
+    /// The cache a decision belongs in; `None` for one never cached.
+    fn cache_of(&self, decision: &Decision) -> Option<&DecisionCache<Decision>> {
+        match decision {
+            Decision::Continue(_) => Some(&self.allows),
+            // `Cache-Control: no-store` on a denial (an authorizer that
+            // could not reach its backend) keeps it out of the cache.
+            Decision::Deny(denial)
+                if matches!(denial.status, 401 | 403) && !forbids_storing(denial) =>
+            {
+                Some(&self.denials)
+            }
+            Decision::Deny(_) => None,
+        }
     }
 
     /// Check the identity sources and look for a cached decision.
@@ -165,23 +222,27 @@ impl Authorizer {
     /// return it.
     pub fn settle(&self, pending: Pending, decision: Decision) -> Decision {
         let (decision, resource_specific) = self.finish(decision);
-        let cache = match &decision {
-            Decision::Continue(_) => &self.allows,
-            // `Cache-Control: no-store` on a denial (an authorizer that
-            // could not reach its backend) keeps it out of the cache.
-            Decision::Deny(denial)
-                if matches!(denial.status, 401 | 403) && !forbids_storing(denial) =>
-            {
-                &self.denials
-            }
-            Decision::Deny(_) => return decision,
+        let Some(cache) = self.cache_of(&decision) else {
+            return decision;
         };
         let now = Instant::now();
-        if resource_specific {
-            cache.insert(pending.identity, Cached::PerResource, now);
-            cache.insert(pending.resource, Cached::Decision(decision.clone()), now);
+        let entries = if resource_specific {
+            vec![
+                (pending.identity, Cached::PerResource),
+                (pending.resource, Cached::Decision(decision.clone())),
+            ]
         } else {
-            cache.insert(pending.identity, Cached::Decision(decision.clone()), now);
+            vec![(pending.identity, Cached::Decision(decision.clone()))]
+        };
+        if let Some(shared) = &self.shared {
+            let stored = entries
+                .iter()
+                .map(|(key, value)| (*key, stored::encode(value)))
+                .collect();
+            shared.put(stored, cache.ttl());
+        }
+        for (key, value) in entries {
+            cache.insert(key, value, now);
         }
         decision
     }
