@@ -65,9 +65,9 @@ async fn allowed_of(gateways: &[Gateway], requests: usize) -> usize {
 async fn a_global_limit_holds_across_three_gateways() {
     let redis = Redis::start();
     let origin = Origin::start().await;
-    // One token per Redis call: exact.
+    // One token per Redis call: exact (over a pool of three connections).
     let exact: Vec<Gateway> = (0..3)
-        .map(|_| limited_gateway(&redis, &origin, 30, "lease = 1"))
+        .map(|_| limited_gateway(&redis, &origin, 30, "lease = 1\npool_size = 3"))
         .collect();
     let allowed = allowed_of(&exact, 90).await;
     // 30 at once; one more frees every 2 s while the requests run.

@@ -782,6 +782,9 @@ fn check_state(
     if state.timeout_ms == 0 {
         return Err(("state.timeout_ms".into(), "at least 1 ms".into()));
     }
+    if !(1..=64).contains(&state.pool_size) {
+        return Err(("state.pool_size".into(), "from 1 to 64".into()));
+    }
     if state.lease == 0 {
         return Err(("state.lease".into(), "at least 1".into()));
     }

@@ -73,6 +73,10 @@ pub struct StateConfig {
     /// Bound on each call to Redis; past it the call counts as failed.
     #[serde(default = "default_state_timeout_ms")]
     pub timeout_ms: u64,
+    /// Multiplexed connections the request path uses in turn (each
+    /// carries many calls at once; more help when Redis is far away).
+    #[serde(default = "default_state_pool_size")]
+    pub pool_size: usize,
     /// Prefix of every key and channel, so deployments can share a server.
     #[serde(default = "default_state_prefix")]
     pub prefix: String,
@@ -152,6 +156,7 @@ impl std::fmt::Debug for StateConfig {
             .field("url", &url)
             .field("password", &self.password.as_ref().map(|_| "REDACTED"))
             .field("timeout_ms", &self.timeout_ms)
+            .field("pool_size", &self.pool_size)
             .field("prefix", &self.prefix)
             .field("lease", &self.lease)
             .field("rate_limits_on_error", &self.rate_limits_on_error)
@@ -167,12 +172,17 @@ impl Default for StateConfig {
             url: None,
             password: None,
             timeout_ms: default_state_timeout_ms(),
+            pool_size: default_state_pool_size(),
             prefix: default_state_prefix(),
             lease: default_state_lease(),
             rate_limits_on_error: RateLimitsOnError::default(),
             api_keys_on_error: ApiKeysOnError::default(),
         }
     }
+}
+
+fn default_state_pool_size() -> usize {
+    2
 }
 
 fn default_state_timeout_ms() -> u64 {

@@ -16,7 +16,7 @@ pub mod limits;
 pub mod quotas;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -66,7 +66,9 @@ pub const FEATURES: [&str; 5] = [
 pub struct SharedState {
     client: redis::Client,
     manager_config: ConnectionManagerConfig,
-    connection: ArcSwap<ConnectionManager>,
+    /// `pool_size` multiplexed connections, used in turn.
+    connections: ArcSwap<Vec<ConnectionManager>>,
+    next: AtomicUsize,
     failures_in_a_row: AtomicU32,
     prefix: String,
     timeout: Duration,
@@ -105,12 +107,16 @@ impl SharedState {
             // failure setting answers it, and the manager reconnects.
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_secs(2));
-        let connection =
-            ConnectionManager::new_lazy_with_config(client.clone(), manager_config.clone())?;
+        let connections = (0..config.pool_size.max(1))
+            .map(|_| {
+                ConnectionManager::new_lazy_with_config(client.clone(), manager_config.clone())
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Some(Arc::new(Self {
             client,
             manager_config,
-            connection: ArcSwap::from_pointee(connection),
+            connections: ArcSwap::from_pointee(connections),
+            next: AtomicUsize::new(0),
             failures_in_a_row: AtomicU32::new(0),
             prefix: config.prefix.clone(),
             timeout,
@@ -134,7 +140,13 @@ impl SharedState {
     /// A multiplexed connection that reconnects by itself on errors (and
     /// is replaced after [`FAILURES_BEFORE_RECONNECT`] failures in a row).
     pub fn connection(&self) -> ConnectionManager {
-        ConnectionManager::clone(&self.connection.load())
+        let connections = self.connections.load();
+        let turn = self.next.fetch_add(1, Ordering::Relaxed) % connections.len().max(1);
+        match connections.get(turn) {
+            Some(connection) => connection.clone(),
+            // Never empty: `open` makes at least one.
+            None => ConnectionManager::clone(&connections[0]),
+        }
     }
 
     /// The client, for connections of their own (subscriptions).
@@ -187,15 +199,20 @@ impl SharedState {
         result
     }
 
-    /// Replace the connection with a fresh (lazy) one.
+    /// Replace the connections with fresh (lazy) ones.
     fn reconnect(&self) {
         self.failures_in_a_row.store(0, Ordering::Relaxed);
-        match ConnectionManager::new_lazy_with_config(
-            self.client.clone(),
-            self.manager_config.clone(),
-        ) {
-            Ok(connection) => self.connection.store(Arc::new(connection)),
-            Err(e) => tracing::warn!("cannot make a new Redis connection: {e}"),
+        let fresh = (0..self.connections.load().len())
+            .map(|_| {
+                ConnectionManager::new_lazy_with_config(
+                    self.client.clone(),
+                    self.manager_config.clone(),
+                )
+            })
+            .collect::<Result<Vec<_>, _>>();
+        match fresh {
+            Ok(connections) => self.connections.store(Arc::new(connections)),
+            Err(e) => tracing::warn!("cannot make new Redis connections: {e}"),
         }
     }
 }
