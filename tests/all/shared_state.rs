@@ -613,3 +613,28 @@ async fn an_authorizer_decision_made_on_one_gateway_is_reused_by_another() {
     let stored = format!("{:?}", redis.command(&["KEYS", "*"]).expect("keys"));
     assert!(!stored.contains("alice"), "{stored}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_over_tls_verified_against_a_configured_ca() {
+    let pki = crate::support::pki::Pki::new();
+    let leaf = pki.leaf("redis", &["127.0.0.1"]);
+    let redis = Redis::start_tls(leaf.cert.clone(), leaf.key.clone(), pki.ca_file());
+    let origin = Origin::start().await;
+    let ca = format!("tls_ca = {:?}", pki.ca_file().display().to_string());
+    let gateways: Vec<Gateway> = (0..2)
+        .map(|_| limited_gateway(&redis, &origin, 3, &ca))
+        .collect();
+    assert_eq!(
+        allowed_of(&gateways, 6).await,
+        3,
+        "one limit, counted over TLS"
+    );
+
+    // Without the CA the server's certificate is not trusted: the limit
+    // falls back to each instance's own (the default failure setting).
+    let untrusting = limited_gateway(&redis, &origin, 3, "");
+    for _ in 0..3 {
+        assert_eq!(get(&untrusting.url("/")).await.status, 200);
+    }
+    assert!(untrusting.wait_for_log(|line| line.contains("shared state unreachable")));
+}

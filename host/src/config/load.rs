@@ -782,6 +782,18 @@ fn check_state(
     if state.timeout_ms == 0 {
         return Err(("state.timeout_ms".into(), "at least 1 ms".into()));
     }
+    if let Some(ca) = &mut state.tls_ca {
+        if !url.starts_with("rediss://") {
+            return Err(("state.tls_ca".into(), "only with a rediss:// URL".into()));
+        }
+        *ca = dir.join(&*ca);
+        if !offline && let Err(e) = std::fs::metadata(&*ca) {
+            return Err((
+                "state.tls_ca".into(),
+                format!("cannot read {}: {e}", ca.display()),
+            ));
+        }
+    }
     if !(1..=64).contains(&state.pool_size) {
         return Err(("state.pool_size".into(), "from 1 to 64".into()));
     }

@@ -70,6 +70,9 @@ pub struct StateConfig {
     pub url: Option<String>,
     /// The password, when not in the URL (`env:NAME` / `file:PATH`).
     pub password: Option<String>,
+    /// With `rediss://`: the CA bundle (PEM, relative to the config file)
+    /// that signs the server's certificate, instead of the system's roots.
+    pub tls_ca: Option<PathBuf>,
     /// Bound on each call to Redis; past it the call counts as failed.
     #[serde(default = "default_state_timeout_ms")]
     pub timeout_ms: u64,
@@ -155,6 +158,7 @@ impl std::fmt::Debug for StateConfig {
             .field("backend", &self.backend)
             .field("url", &url)
             .field("password", &self.password.as_ref().map(|_| "REDACTED"))
+            .field("tls_ca", &self.tls_ca)
             .field("timeout_ms", &self.timeout_ms)
             .field("pool_size", &self.pool_size)
             .field("prefix", &self.prefix)
@@ -171,6 +175,7 @@ impl Default for StateConfig {
             backend: StateBackend::Local,
             url: None,
             password: None,
+            tls_ca: None,
             timeout_ms: default_state_timeout_ms(),
             pool_size: default_state_pool_size(),
             prefix: default_state_prefix(),

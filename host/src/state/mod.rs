@@ -98,7 +98,21 @@ impl SharedState {
             let settings = info.redis_settings().clone().set_password(password);
             info = info.set_redis_settings(settings);
         }
-        let client = redis::Client::open(info)?;
+        let client = match &config.tls_ca {
+            None => redis::Client::open(info)?,
+            Some(ca) => {
+                let root_cert = std::fs::read(ca).map_err(|e| {
+                    StateError::Unavailable(format!("cannot read {}: {e}", ca.display()))
+                })?;
+                redis::Client::build_with_tls(
+                    info,
+                    redis::TlsCertificates {
+                        client_tls: None,
+                        root_cert: Some(root_cert),
+                    },
+                )?
+            }
+        };
         let timeout = Duration::from_millis(config.timeout_ms);
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))

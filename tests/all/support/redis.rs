@@ -3,6 +3,7 @@
 //! the same port, as an outage would.
 
 use std::net::TcpListener;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -10,23 +11,43 @@ use std::time::{Duration, Instant};
 pub struct Redis {
     port: u16,
     child: Option<Child>,
+    /// Certificate and key to serve TLS only, with the CA that signed them.
+    tls: Option<(PathBuf, PathBuf, PathBuf)>,
 }
 
 impl Redis {
     /// Start one on a port nothing else uses.
     pub fn start() -> Redis {
+        Self::start_with(None)
+    }
+
+    /// Start one that speaks only TLS, with this certificate, key and CA.
+    pub fn start_tls(cert: PathBuf, key: PathBuf, ca: PathBuf) -> Redis {
+        Self::start_with(Some((cert, key, ca)))
+    }
+
+    fn start_with(tls: Option<(PathBuf, PathBuf, PathBuf)>) -> Redis {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let mut redis = Redis { port, child: None };
+        let mut redis = Redis {
+            port,
+            child: None,
+            tls,
+        };
         redis.restart();
         redis
     }
 
-    /// `redis://127.0.0.1:PORT`.
+    /// `redis://127.0.0.1:PORT` (`rediss://` over TLS).
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        let scheme = if self.tls.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// Kill it, as a crash would.
@@ -40,9 +61,21 @@ impl Redis {
     /// Start it again on the same port (empty), and wait until it answers.
     pub fn restart(&mut self) {
         self.kill();
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
-            .args(["--save", "", "--appendonly", "no"])
+        let mut command = Command::new("redis-server");
+        command.args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
+        match &self.tls {
+            None => command.args(["--port", &self.port.to_string()]),
+            Some((cert, key, ca)) => command
+                .args(["--port", "0", "--tls-port", &self.port.to_string()])
+                .arg("--tls-cert-file")
+                .arg(cert)
+                .arg("--tls-key-file")
+                .arg(key)
+                .arg("--tls-ca-cert-file")
+                .arg(ca)
+                .args(["--tls-auth-clients", "no"]),
+        };
+        let child = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -57,7 +90,16 @@ impl Redis {
 
     /// A command on a fresh connection.
     pub fn command(&self, args: &[&str]) -> redis::RedisResult<redis::Value> {
-        let client = redis::Client::open(self.url())?;
+        let client = match &self.tls {
+            None => redis::Client::open(self.url())?,
+            Some((_, _, ca)) => redis::Client::build_with_tls(
+                self.url(),
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(std::fs::read(ca).expect("CA file")),
+                },
+            )?,
+        };
         let mut connection = client.get_connection_with_timeout(Duration::from_secs(2))?;
         let mut command = redis::cmd(args[0]);
         for arg in &args[1..] {
