@@ -36,31 +36,16 @@ impl SharedBlocks {
 
     /// Store and announce a block of `key` for `ttl` (`None`: lifted), on
     /// a task of its own: the request that tripped it does not wait.
-    pub fn announce(self: &Arc<Self>, key: &str, reason: &str, ttl: Option<Duration>) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
+    pub fn announce(&self, key: &str, reason: &str, ttl: Option<Duration>) {
+        let stored = format!("{}{key}", self.key_prefix);
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        match ttl {
+            Some(ttl) => pipe.pset_ex(&stored, reason, millis(ttl)).ignore(),
+            None => pipe.del(&stored).ignore(),
         };
-        let shared = self.clone();
-        let (key, reason) = (key.to_string(), reason.to_string());
-        runtime.spawn(async move {
-            let mut connection = shared.state.connection();
-            let stored = format!("{}{key}", shared.key_prefix);
-            let mut pipe = redis::pipe();
-            pipe.atomic();
-            match ttl {
-                Some(ttl) => pipe.pset_ex(&stored, &reason, millis(ttl)).ignore(),
-                None => pipe.del(&stored).ignore(),
-            };
-            pipe.publish(&shared.channel, &key).ignore();
-            let sent = tokio::time::timeout(
-                shared.state.timeout(),
-                pipe.query_async::<()>(&mut connection),
-            )
-            .await
-            .map_err(|_| StateError::Unavailable("timed out".into()))
-            .and_then(|r| r.map_err(StateError::from));
-            let _ = shared.state.record("blocks", sent);
-        });
+        pipe.publish(&self.channel, key).ignore();
+        self.state.send_in_background("blocks", pipe);
     }
 
     /// Copy every block into `blocks` and follow the channel, forever, on
@@ -78,19 +63,9 @@ impl SharedBlocks {
         .spawn("portcullis-blocks")
     }
 
-    fn connect(&self) -> Result<redis::Connection, StateError> {
-        let connection = self
-            .state
-            .client()
-            .get_connection_with_timeout(self.state.timeout())?;
-        connection.set_read_timeout(Some(self.state.timeout()))?;
-        connection.set_write_timeout(Some(self.state.timeout()))?;
-        Ok(connection)
-    }
-
     /// Every block in Redis, into `blocks`.
     fn reload(&self, blocks: &BlockList) -> Result<(), StateError> {
-        let mut connection = self.connect()?;
+        let mut connection = self.state.blocking_connection()?;
         let stored = connection
             .scan_options::<String>(
                 redis::ScanOptions::default()
@@ -108,7 +83,7 @@ impl SharedBlocks {
 
     /// One announced change.
     fn apply(&self, blocks: &BlockList, key: &str) -> Result<(), StateError> {
-        let mut connection = self.connect()?;
+        let mut connection = self.state.blocking_connection()?;
         self.copy(&mut connection, blocks, key)
     }
 

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{SharedState, StateError};
+use super::SharedState;
 
 /// One authorizer's (plugin and settings) shared decisions.
 pub struct SharedDecisions {
@@ -28,44 +28,30 @@ impl SharedDecisions {
 
     /// What is stored under `key`, if anything (a failure is a miss).
     pub async fn get(&self, key: &[u8; 32]) -> Option<Vec<u8>> {
-        let mut connection = self.state.connection();
         let mut command = redis::cmd("GET");
         command.arg(self.key(key));
-        let answer = tokio::time::timeout(
-            self.state.timeout(),
-            command.query_async::<Option<Vec<u8>>>(&mut connection),
-        )
-        .await
-        .map_err(|_| StateError::Unavailable("timed out".into()))
-        .and_then(|r| r.map_err(StateError::from));
-        self.state.record("authorizer_cache", answer).ok().flatten()
+        self.state
+            .call("authorizer_cache", |mut connection| async move {
+                command
+                    .query_async::<Option<Vec<u8>>>(&mut connection)
+                    .await
+            })
+            .await
+            .ok()
+            .flatten()
     }
 
-    /// Store `value` under each of `keys` for `ttl`, on a task of its own.
-    pub fn put(self: &Arc<Self>, entries: Vec<([u8; 32], Vec<u8>)>, ttl: Duration) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
+    /// Store each value under its key for `ttl`, on a task of its own.
+    pub fn put(&self, entries: Vec<([u8; 32], Vec<u8>)>, ttl: Duration) {
         if ttl.is_zero() {
             return;
         }
-        let shared = self.clone();
-        runtime.spawn(async move {
-            let mut connection = shared.state.connection();
-            let mut pipe = redis::pipe();
-            let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
-            for (key, value) in entries {
-                pipe.pset_ex(shared.key(&key), value, millis).ignore();
-            }
-            let stored = tokio::time::timeout(
-                shared.state.timeout(),
-                pipe.query_async::<()>(&mut connection),
-            )
-            .await
-            .map_err(|_| StateError::Unavailable("timed out".into()))
-            .and_then(|r| r.map_err(StateError::from));
-            let _ = shared.state.record("authorizer_cache", stored);
-        });
+        let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+        let mut pipe = redis::pipe();
+        for (key, value) in entries {
+            pipe.pset_ex(self.key(&key), value, millis).ignore();
+        }
+        self.state.send_in_background("authorizer_cache", pipe);
     }
 
     fn key(&self, key: &[u8; 32]) -> String {

@@ -63,10 +63,7 @@ where
     /// Subscribe, load everything, then apply changes for
     /// [`RESYNC_EVERY`] or until an error.
     fn follow_once(&self) -> Result<(), StateError> {
-        let mut subscriber = self
-            .state
-            .client()
-            .get_connection_with_timeout(self.state.timeout())?;
+        let mut subscriber = self.state.blocking_connection()?;
         // Reads wait for a message at most this long, so the round ends
         // on time on a silent channel.
         subscriber.set_read_timeout(Some(Duration::from_secs(1)))?;

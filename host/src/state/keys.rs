@@ -43,23 +43,13 @@ impl SharedKeys {
             && !self.synced.load(Ordering::Relaxed)
     }
 
-    fn connect(&self) -> Result<redis::Connection, StateError> {
-        let connection = self
-            .state
-            .client()
-            .get_connection_with_timeout(self.state.timeout())?;
-        connection.set_read_timeout(Some(self.state.timeout()))?;
-        connection.set_write_timeout(Some(self.state.timeout()))?;
-        Ok(connection)
-    }
-
     fn recorded<T>(&self, result: Result<T, StateError>) -> Result<T, StateError> {
         self.state.record("api_keys", result)
     }
 
     /// One record.
     pub fn get(&self, id: &str) -> Result<Option<KeyRecord>, StateError> {
-        let fetched = self.connect().and_then(|mut c| {
+        let fetched = self.state.blocking_connection().and_then(|mut c| {
             let json: Option<String> = c.hget(&self.hash, id)?;
             Ok(json)
         });
@@ -69,7 +59,7 @@ impl SharedKeys {
 
     /// Every record.
     pub fn list(&self) -> Result<Vec<KeyRecord>, StateError> {
-        let fetched = self.connect().and_then(|mut c| {
+        let fetched = self.state.blocking_connection().and_then(|mut c| {
             let all: HashMap<String, String> = c.hgetall(&self.hash)?;
             Ok(all)
         });
@@ -89,7 +79,7 @@ impl SharedKeys {
     /// Store a new record; `false` if its id is taken.
     pub fn insert_new(&self, record: &KeyRecord) -> Result<bool, StateError> {
         let json = serde_json::to_string(record).map_err(unavailable)?;
-        let stored = self.connect().and_then(|mut c| {
+        let stored = self.state.blocking_connection().and_then(|mut c| {
             let fresh: bool = c.hset_nx(&self.hash, &record.id, &json)?;
             if fresh {
                 let _: i64 = c.publish(&self.channel, &record.id)?;
@@ -103,7 +93,7 @@ impl SharedKeys {
     /// change is never stored without being announced.
     pub fn put(&self, record: &KeyRecord) -> Result<(), StateError> {
         let json = serde_json::to_string(record).map_err(unavailable)?;
-        let stored = self.connect().and_then(|mut c| {
+        let stored = self.state.blocking_connection().and_then(|mut c| {
             redis::pipe()
                 .atomic()
                 .hset(&self.hash, &record.id, &json)

@@ -63,14 +63,10 @@ impl SharedKv {
     }
 
     async fn run<T: redis::FromRedisValue>(&self, command: redis::Cmd) -> Result<T, StateError> {
-        let mut connection = self.state.connection();
-        let answer = tokio::time::timeout(
-            self.state.timeout(),
-            command.query_async::<T>(&mut connection),
-        )
-        .await
-        .map_err(|_| StateError::Unavailable("timed out".into()))
-        .and_then(|r| r.map_err(StateError::from));
-        self.state.record("kv", answer)
+        self.state
+            .call("kv", |mut connection| async move {
+                command.query_async::<T>(&mut connection).await
+            })
+            .await
     }
 }

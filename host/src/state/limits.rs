@@ -118,19 +118,16 @@ impl SharedLimit {
             }
         }
         let redis_key = format!("{}{key}", self.key_prefix);
-        let mut connection = self.state.connection();
         let mut call = self.script.key(&redis_key);
         call.arg(self.emission_us)
             .arg(self.tolerance_us)
             .arg(wanted);
-        let answer = tokio::time::timeout(
-            self.state.timeout(),
-            call.invoke_async::<(u32, u64, u32)>(&mut connection),
-        )
-        .await
-        .map_err(|_| StateError::Unavailable("timed out".into()))
-        .and_then(|r| r.map_err(StateError::from));
-        let (granted, wait_us, remaining) = self.state.record("rate_limits", answer)?;
+        let (granted, wait_us, remaining) = self
+            .state
+            .call("rate_limits", |mut connection| async move {
+                call.invoke_async::<(u32, u64, u32)>(&mut connection).await
+            })
+            .await?;
         let now = Instant::now();
         let (taken, lease) = if granted == 0 {
             let retry_after = Duration::from_micros(wait_us.max(1));

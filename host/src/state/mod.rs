@@ -153,7 +153,7 @@ impl SharedState {
 
     /// A multiplexed connection that reconnects by itself on errors (and
     /// is replaced after [`FAILURES_BEFORE_RECONNECT`] failures in a row).
-    pub fn connection(&self) -> ConnectionManager {
+    fn connection(&self) -> ConnectionManager {
         let connections = self.connections.load();
         let turn = self.next.fetch_add(1, Ordering::Relaxed) % connections.len().max(1);
         match connections.get(turn) {
@@ -163,14 +163,44 @@ impl SharedState {
         }
     }
 
-    /// The client, for connections of their own (subscriptions).
-    pub fn client(&self) -> &redis::Client {
-        &self.client
+    /// A blocking connection of its own (for threads that follow a
+    /// channel or serve admin calls), reads and writes bounded by the
+    /// timeout.
+    pub fn blocking_connection(&self) -> Result<redis::Connection, StateError> {
+        let connection = self.client.get_connection_with_timeout(self.timeout)?;
+        connection.set_read_timeout(Some(self.timeout))?;
+        connection.set_write_timeout(Some(self.timeout))?;
+        Ok(connection)
     }
 
-    /// The bound on each call.
-    pub fn timeout(&self) -> Duration {
-        self.timeout
+    /// Run `call` for `feature` on the next pooled connection, bounded by
+    /// the timeout, and record the outcome ([`SharedState::record`]).
+    pub async fn call<T, F, R>(&self, feature: &'static str, call: F) -> Result<T, StateError>
+    where
+        F: FnOnce(ConnectionManager) -> R,
+        R: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        let answer = tokio::time::timeout(self.timeout, call(self.connection()))
+            .await
+            .map_err(|_| StateError::Unavailable("timed out".into()))
+            .and_then(|r| r.map_err(StateError::from));
+        self.record(feature, answer)
+    }
+
+    /// Send `pipe` for `feature` on a task of its own: the request that
+    /// asked for it does not wait (outside a runtime, nothing is sent).
+    pub fn send_in_background(self: &Arc<Self>, feature: &'static str, pipe: redis::Pipeline) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let state = self.clone();
+        runtime.spawn(async move {
+            let _ = state
+                .call(feature, |mut connection| async move {
+                    pipe.query_async::<()>(&mut connection).await
+                })
+                .await;
+        });
     }
 
     /// Record the outcome of a call for `feature` (one of [`FEATURES`]):

@@ -52,17 +52,14 @@ impl SharedQuota {
             }
         }
         let key = format!("{}{start}:{consumer}", self.key_prefix);
-        let mut connection = self.state.connection();
         let mut call = self.script.key(&key);
         call.arg(limit).arg(end);
-        let answer = tokio::time::timeout(
-            self.state.timeout(),
-            call.invoke_async::<i64>(&mut connection),
-        )
-        .await
-        .map_err(|_| StateError::Unavailable("timed out".into()))
-        .and_then(|r| r.map_err(StateError::from));
-        let left = self.state.record("rate_limits", answer)?;
+        let left = self
+            .state
+            .call("rate_limits", |mut connection| async move {
+                call.invoke_async::<i64>(&mut connection).await
+            })
+            .await?;
         match u64::try_from(left) {
             Ok(left) => Ok(Some(left)),
             Err(_) => {
