@@ -6,21 +6,17 @@
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
+use crate::runtime_admin::admin_table;
 use crate::support::redis::Redis;
 use crate::support::{Gateway, Origin, fixture, get, send};
-
-const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";
 
 /// A gateway on `redis` with one route to `origin` limited to `limit`
 /// requests a minute for everyone together (`key = "route"`).
 fn limited_gateway(redis: &Redis, origin: &Origin, limit: u32, state_keys: &str) -> Gateway {
     Gateway::start(&format!(
         r#"
-[state]
-backend = "redis"
-url = "{url}"
+{state}
 timeout_ms = 200
 {state_keys}
 
@@ -35,7 +31,7 @@ path = {{ prefix = "/" }}
 upstream = {{ targets = ["{target}"] }}
 rate_limits = ["global"]
 "#,
-        url = redis.url(),
+        state = redis.state_table(),
         target = origin.target(),
     ))
 }
@@ -115,14 +111,9 @@ async fn get_owned(url: String) -> u16 {
 fn keyed_gateway(redis: &Redis, origin: &Origin) -> Gateway {
     Gateway::start(&format!(
         r#"
-[state]
-backend = "redis"
-url = "{url}"
+{state}
 
-[admin]
-listen = "127.0.0.1:0"
-token_sha256 = "{digest}"
-
+{admin}
 [api_keys]
 
 [usage_plans.daily]
@@ -143,24 +134,15 @@ path = {{ prefix = "/" }}
 upstream = {{ targets = ["{target}"] }}
 plugins = [{{ name = "keys" }}]
 "#,
-        url = redis.url(),
-        digest = hex::encode(Sha256::digest(ADMIN_TOKEN)),
+        state = redis.state_table(),
+        admin = admin_table(),
         target = origin.target(),
     ))
 }
 
+/// An admin call that must succeed: its JSON answer.
 async fn admin(gateway: &Gateway, method: &str, path: &str, body: &str) -> Value {
-    let bearer = format!("Bearer {ADMIN_TOKEN}");
-    let reply = send(
-        method,
-        &format!("{}{path}", gateway.admin_url()),
-        &[
-            ("authorization", bearer.as_str()),
-            ("content-type", "application/json"),
-        ],
-        body.to_string(),
-    )
-    .await;
+    let reply = crate::runtime_admin::admin(gateway, method, path, body.to_string()).await;
     assert!(
         reply.status.is_success(),
         "admin {method} {path}: {}",
@@ -249,10 +231,7 @@ async fn a_redis_outage_follows_the_failure_setting_and_heals() {
         &redis,
         &origin,
         5,
-        &format!(
-            "rate_limits_on_error = \"deny\"\n\n[admin]\nlisten = \"127.0.0.1:0\"\ntoken_sha256 = \"{}\"",
-            hex::encode(Sha256::digest(ADMIN_TOKEN))
-        ),
+        &format!("rate_limits_on_error = \"deny\"\n\n{}", admin_table()),
     );
     assert_eq!(get(&open.url("/")).await.status, 200);
     assert_eq!(get(&closed.url("/")).await.status, 200);
@@ -282,7 +261,9 @@ async fn a_redis_outage_follows_the_failure_setting_and_heals() {
     assert!(!refused.text().contains("redis"), "{}", refused.text());
     // Visible in the logs and metrics.
     assert!(closed.wait_for_log(|line| line.contains("shared state unreachable")));
-    let metrics = admin_text(&closed, "/metrics").await;
+    let metrics = crate::runtime_admin::admin(&closed, "GET", "/metrics", "")
+        .await
+        .text();
     assert_eq!(
         metric(
             &metrics,
@@ -314,7 +295,9 @@ async fn a_redis_outage_follows_the_failure_setting_and_heals() {
         }
     }
     assert!(closed.wait_for_log(|line| line.contains("shared state reachable again")));
-    let metrics = admin_text(&closed, "/metrics").await;
+    let metrics = crate::runtime_admin::admin(&closed, "GET", "/metrics", "")
+        .await
+        .text();
     assert_eq!(
         metric(
             &metrics,
@@ -330,18 +313,6 @@ async fn a_redis_outage_follows_the_failure_setting_and_heals() {
     assert_eq!(allowed_of(&both, 10).await, 5);
 }
 
-async fn admin_text(gateway: &Gateway, path: &str) -> String {
-    let bearer = format!("Bearer {ADMIN_TOKEN}");
-    send(
-        "GET",
-        &format!("{}{path}", gateway.admin_url()),
-        &[("authorization", bearer.as_str())],
-        "",
-    )
-    .await
-    .text()
-}
-
 /// A gateway on `redis` that blocks a client after 3 not-found answers,
 /// believing X-Forwarded-For from loopback, with the admin API.
 fn guarded_gateway(redis: &Redis, origin: &Origin) -> Gateway {
@@ -349,14 +320,9 @@ fn guarded_gateway(redis: &Redis, origin: &Origin) -> Gateway {
         "trusted_proxies = [\"127.0.0.1/32\"]",
         &format!(
             r#"
-[state]
-backend = "redis"
-url = "{url}"
+{state}
 
-[admin]
-listen = "127.0.0.1:0"
-token_sha256 = "{digest}"
-
+{admin}
 [threats]
 block_seconds = 60
 not_found = {{ limit = 3, window_seconds = 60 }}
@@ -366,8 +332,8 @@ id = "api"
 path = {{ prefix = "/api" }}
 upstream = {{ targets = ["{target}"] }}
 "#,
-            url = redis.url(),
-            digest = hex::encode(Sha256::digest(ADMIN_TOKEN)),
+            state = redis.state_table(),
+            admin = admin_table(),
             target = origin.target(),
         ),
     )
@@ -468,9 +434,7 @@ async fn a_plans_quota_and_rate_are_counted_once_across_gateways() {
 fn counting_gateway(redis: &Redis, origin: &Origin, scope: &str) -> Gateway {
     Gateway::start(&format!(
         r#"
-[state]
-backend = "redis"
-url = "{url}"
+{state}
 
 [plugins.counter]
 path = "{counter}"
@@ -483,7 +447,7 @@ path = {{ prefix = "/" }}
 upstream = {{ targets = ["{target}"] }}
 plugins = [{{ name = "counter" }}]
 "#,
-        url = redis.url(),
+        state = redis.state_table(),
         counter = fixture("counter").display(),
         target = origin.target(),
     ))
@@ -536,9 +500,7 @@ async fn a_plugins_shared_key_value_store_is_one_store_for_all_gateways() {
 fn authorizing_gateway(redis: &Redis, origin: &Origin) -> Gateway {
     Gateway::start(&format!(
         r#"
-[state]
-backend = "redis"
-url = "{url}"
+{state}
 
 [plugins.auth]
 path = "{authorizer}"
@@ -556,7 +518,7 @@ path = {{ prefix = "/" }}
 upstream = {{ targets = ["{target}"] }}
 plugins = [{{ name = "auth" }}]
 "#,
-        url = redis.url(),
+        state = redis.state_table(),
         authorizer = fixture("counting-authorizer").display(),
         target = origin.target(),
     ))

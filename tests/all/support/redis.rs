@@ -50,6 +50,12 @@ impl Redis {
         format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
+    /// The `[state]` table of a gateway sharing state in this server
+    /// (more `[state]` keys may follow it).
+    pub fn state_table(&self) -> String {
+        format!("[state]\nbackend = \"redis\"\nurl = \"{}\"", self.url())
+    }
+
     /// Kill it, as a crash would.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
