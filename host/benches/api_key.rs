@@ -22,10 +22,7 @@ fn request(key: &str) -> Arc<RequestView> {
 }
 
 fn api_key_costs(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = common::runtime();
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Arc::new(KeyStore::open(&dir.path().join("keys.redb")).expect("store"));
     // A realistic index: the checked key among 10,000 others.

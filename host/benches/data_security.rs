@@ -98,10 +98,7 @@ fn post(path: &str, headers: &[(&'static str, String)]) -> Arc<RequestView> {
 }
 
 fn data_security_costs(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = common::runtime();
     let dir = tempfile::tempdir().expect("temp dir");
     let examples = fixtures::workspace().join("examples/validate");
     let document = json!({

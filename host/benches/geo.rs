@@ -29,10 +29,7 @@ fn geo_costs(c: &mut Criterion) {
         b.iter(|| db.country(black_box(germany_v6)))
     });
 
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = common::runtime();
     let dir = tempfile::tempdir().expect("temp dir");
     let document = json!({
         "server": { "listen": "127.0.0.1:0", "trusted_proxies": ["127.0.0.1/32"] },

@@ -2,6 +2,7 @@
 //! (beside a trivial plugin's call, the baseline), fresh ES256 and RS256
 //! verifications in the plugin, and the same verifications natively.
 
+#[allow(dead_code)]
 mod common;
 #[path = "../../tests/all/support/fixtures.rs"]
 #[allow(dead_code)]
@@ -76,10 +77,7 @@ fn jwt_costs(c: &mut Criterion) {
                          "scope": "orders:read", "roles": ["clerk"] });
     let tokens = [("es256", es.token(&claims)), ("rs256", rs.token(&claims))];
 
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = common::runtime();
     let dir = tempfile::tempdir().expect("temp dir");
     let (_runtime, chains) = load_chains(&rt, dir.path(), &keys);
     let chain = |id: &str| &chains.iter().find(|(name, _)| name == id).expect("route").1;

@@ -4,6 +4,7 @@
 //! reload), and a plugin call that recycles its instance every time
 //! (`max_uses = 1`) against one that reuses it.
 
+#[allow(dead_code)]
 mod common;
 #[path = "../../tests/all/support/fixtures.rs"]
 #[allow(dead_code)]
@@ -174,19 +175,10 @@ plugins = [{{ name = "recycled" }}]
 "#,
         noop = noop.display().to_string(),
     );
-    let call_rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let call_rt = common::runtime();
     let (_runtime, chains) = common::load_chains(&call_rt, dir.path(), &toml);
     let template = common::request("/", None, &[]);
-    let mut group = c.benchmark_group("instance");
-    for (name, chain) in &chains {
-        group.bench_function(name.as_str(), |b| {
-            b.iter(|| common::call(&call_rt, chain, &template))
-        });
-    }
-    group.finish();
+    common::bench_chains(c, "instance", &call_rt, &chains, &template);
 }
 
 criterion_group!(benches, lifecycle);

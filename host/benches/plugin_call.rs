@@ -2,6 +2,7 @@
 //! taken from its pool, and chains of 1, 3 and 5 such plugins, plus the
 //! built-in ip-filter with real settings.
 
+#[allow(dead_code)]
 mod common;
 #[path = "../../tests/all/support/fixtures.rs"]
 #[allow(dead_code)]
@@ -81,21 +82,12 @@ fn request() -> Arc<RequestView> {
 }
 
 fn plugin_calls(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = common::runtime();
     let dir = tempfile::tempdir().expect("temp dir");
     let (_runtime, chains) = load_chains(&rt, dir.path());
     let template = request();
 
-    let mut group = c.benchmark_group("request_headers_phase");
-    for (name, chain) in &chains {
-        group.bench_function(name.as_str(), |b| {
-            b.iter(|| common::call(&rt, chain, &template))
-        });
-    }
-    group.finish();
+    common::bench_chains(c, "request_headers_phase", &rt, &chains, &template);
 }
 
 criterion_group!(benches, plugin_calls);

@@ -93,10 +93,7 @@ fn call(
 }
 
 fn waf_costs(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = common::runtime();
     let dir = tempfile::tempdir().expect("temp dir");
     let crs = fixtures::workspace().join("../shared/corpora/owasp-crs-v4.28.0");
     let document = json!({

@@ -13,6 +13,30 @@ use portcullis_host::plugin::bindings::Phase;
 use portcullis_host::plugin::chain::{Chain, ChainRun, Flow};
 use portcullis_host::plugin::view::RequestView;
 
+/// The single-threaded runtime the benches call plugins on.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// A criterion group `group` with one request-headers call of each
+/// named chain on a copy of `template`.
+pub fn bench_chains(
+    c: &mut criterion::Criterion,
+    group: &str,
+    rt: &tokio::runtime::Runtime,
+    chains: &[(String, Chain)],
+    template: &Arc<RequestView>,
+) {
+    let mut group = c.benchmark_group(group);
+    for (name, chain) in chains {
+        group.bench_function(name.as_str(), |b| b.iter(|| call(rt, chain, template)));
+    }
+    group.finish();
+}
+
 /// Write `toml` to `dir`, load it, and return the runtime (kept alive by
 /// the caller) with each route's chain, named by route id.
 pub fn load_chains(
