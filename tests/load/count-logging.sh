@@ -30,31 +30,10 @@ virtual_memory = "compact"'
 logging_config off false "$compact" > "$out/quiet.toml"
 logging_config "$out/access.log" true "$compact" > "$out/logged.toml"
 
-# instructions VARIANT REQUESTS: the gateway's total under callgrind.
-instructions() {
-  local prefix="$out/callgrind.$1.$2"
-  RUST_LOG=warn taskset -c 0 valgrind --tool=callgrind --callgrind-out-file="$prefix.%p" \
-    "$portcullis" run --workers 1 --config "$out/$1.toml" > "$out/$1.$2.log" 2>&1 &
-  proxy_pid=$!
-  pids+=($proxy_pid)
-  # Start-up under valgrind takes a while.
-  for _ in $(seq 1 1200); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$proxy_port") 2>/dev/null && break
-    sleep 0.1
-  done
-  taskset -c 1 h2load --h1 -n "$2" -c 10 "http://127.0.0.1:$proxy_port/" > "$out/$1.$2.h2load.txt"
-  grep -q "$2 succeeded" "$out/$1.$2.h2load.txt" || { cat "$out/$1.$2.h2load.txt"; exit 1; }
-  kill -INT "$proxy_pid"
-  wait "$proxy_pid" || true
-  cat "$prefix".* | awk '/^totals:/ { total += $2 } END { printf "%.0f\n", total }'
-}
-
 machine_line
 : > "$out/counts.txt"
 for variant in quiet logged; do
-  few=$(instructions "$variant" 2000)
-  many=$(instructions "$variant" 6000)
-  per=$(( (many - few) / 4000 ))
+  per=$(instructions_per_request "$variant" "$portcullis" run --workers 1 --config "$out/$variant.toml")
   echo "$variant $per" >> "$out/counts.txt"
   printf '  %-8s %8d instructions per request\n' "$variant" "$per"
 done

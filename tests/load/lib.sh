@@ -157,6 +157,48 @@ stop_proxy() {
   done
 }
 
+# instructions_per_request NAME COMMAND...: run COMMAND (a proxy listening
+# on $proxy_port) under callgrind, serve 2,000 and then 6,000 h2load
+# requests (with the headers in the array h2load_headers, if set), each
+# answered 2xx, and print the difference over 4,000: instructions per
+# request, start-up excluded. Every process COMMAND starts is counted.
+# Call it in a command substitution: it exits on failure.
+instructions_per_request() {
+  local name=$1 few many
+  shift
+  # One start outside valgrind first, so both counted runs find compiled
+  # plugins in the cache and start alike.
+  "$@" > "$out/$name.warm-up.log" 2>&1 &
+  proxy_pid=$!
+  pids+=($proxy_pid)
+  wait_port $proxy_port 120
+  stop_proxy
+  few=$(callgrind_total "$name" 2000 "$@") || exit 1
+  many=$(callgrind_total "$name" 6000 "$@") || exit 1
+  echo $(( (many - few) / 4000 ))
+}
+
+callgrind_total() { # NAME REQUESTS COMMAND...
+  local name=$1 requests=$2 prefix="$out/callgrind.$1.$2"
+  shift 2
+  RUST_LOG=warn taskset -c 0 valgrind --tool=callgrind --trace-children=yes \
+    --callgrind-out-file="$prefix.%p" "$@" > "$out/$name.$requests.log" 2>&1 &
+  proxy_pid=$!
+  pids+=($proxy_pid)
+  # Start-up under valgrind takes a while.
+  wait_port $proxy_port 600
+  taskset -c 1 h2load --h1 -n "$requests" -c 10 ${h2load_headers[@]+"${h2load_headers[@]}"} "http://127.0.0.1:$proxy_port/" \
+    > "$out/$name.$requests.h2load.txt"
+  grep -q "$requests succeeded, 0 failed, 0 errored" "$out/$name.$requests.h2load.txt" \
+    && grep -q "status codes: $requests 2xx" "$out/$name.$requests.h2load.txt" \
+    || { echo "$name did not answer 2xx to every request:" >&2; cat "$out/$name.$requests.h2load.txt" >&2; exit 1; }
+  kill -INT "$proxy_pid"
+  wait "$proxy_pid" || true
+  # An nginx worker's profile is written as it exits, after its master's.
+  sleep 1
+  cat "$prefix".* | awk '/^totals:/ { total += $2 } END { printf "%.0f\n", total }'
+}
+
 # wrk's latency report prints e.g. "99%    1.23ms"; convert to microseconds.
 to_us() {
   awk '{ v=$1; if (v ~ /us$/) { sub(/us$/,"",v); print v } else if (v ~ /ms$/) { sub(/ms$/,"",v); print v*1000 } else if (v ~ /s$/) { sub(/s$/,"",v); print v*1000000 } }'
