@@ -31,6 +31,7 @@ mod rbac;
 mod residency;
 mod runtime_admin;
 mod scaffold;
+mod sentinel;
 mod shared_state;
 mod signed_uploads;
 mod supply_chain;

@@ -762,28 +762,38 @@ fn check_state(
         if state.url.is_some() {
             return Err(("state.url".into(), "only with backend = \"redis\"".into()));
         }
+        if state.sentinel.is_some() {
+            return Err((
+                "state.sentinel".into(),
+                "only with backend = \"redis\"".into(),
+            ));
+        }
         return Ok(());
     }
-    let Some(url) = &state.url else {
-        return Err((
-            "state.url".into(),
-            "backend = \"redis\" needs url = \"redis://host:port\"".into(),
-        ));
+    let tls = match (&state.url, &mut state.sentinel) {
+        (Some(url), None) => {
+            check_redis_url(url).map_err(|reason| ("state.url".to_string(), reason))?;
+            url.starts_with("rediss://")
+        }
+        (None, Some(sentinel)) => check_sentinel(sentinel, dir, offline)?,
+        (Some(_), Some(_)) => {
+            return Err((
+                "state.sentinel".into(),
+                "give url or [state.sentinel], not both".into(),
+            ));
+        }
+        (None, None) => {
+            return Err((
+                "state.url".into(),
+                "backend = \"redis\" needs url = \"redis://host:port\" or [state.sentinel]".into(),
+            ));
+        }
     };
-    if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
-        return Err((
-            "state.url".into(),
-            "give a redis:// or rediss:// (TLS) URL".into(),
-        ));
-    }
-    if redis::IntoConnectionInfo::into_connection_info(url.as_str()).is_err() {
-        return Err(("state.url".into(), "not a Redis URL".into()));
-    }
     if state.timeout_ms == 0 {
         return Err(("state.timeout_ms".into(), "at least 1 ms".into()));
     }
     if let Some(ca) = &mut state.tls_ca {
-        if !url.starts_with("rediss://") {
+        if !tls {
             return Err(("state.tls_ca".into(), "only with a rediss:// URL".into()));
         }
         *ca = dir.join(&*ca);
@@ -814,4 +824,59 @@ fn check_state(
         *password = resolved;
     }
     Ok(())
+}
+
+/// Why `url` is not a Redis URL, if it is not.
+fn check_redis_url(url: &str) -> Result<(), String> {
+    if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+        return Err("give a redis:// or rediss:// (TLS) URL".into());
+    }
+    if redis::IntoConnectionInfo::into_connection_info(url).is_err() {
+        return Err("not a Redis URL".into());
+    }
+    Ok(())
+}
+
+/// Check `[state.sentinel]`, resolving its password; whether it speaks
+/// TLS (every address `rediss://`).
+fn check_sentinel(
+    sentinel: &mut crate::config::SentinelConfig,
+    dir: &Path,
+    offline: bool,
+) -> Result<bool, (String, String)> {
+    if sentinel.addresses.is_empty() {
+        return Err((
+            "state.sentinel.addresses".into(),
+            "give at least one, e.g. [\"redis://127.0.0.1:26379\"]".into(),
+        ));
+    }
+    for (i, address) in sentinel.addresses.iter().enumerate() {
+        check_redis_url(address)
+            .map_err(|reason| (format!("state.sentinel.addresses[{i}]"), reason))?;
+    }
+    let tls = sentinel.addresses[0].starts_with("rediss://");
+    if sentinel
+        .addresses
+        .iter()
+        .any(|a| a.starts_with("rediss://") != tls)
+    {
+        return Err((
+            "state.sentinel.addresses".into(),
+            "all redis:// or all rediss://, not both".into(),
+        ));
+    }
+    if sentinel.master.is_empty() {
+        return Err((
+            "state.sentinel.master".into(),
+            "the name the sentinels monitor, e.g. \"mymaster\"".into(),
+        ));
+    }
+    if !offline
+        && let Some(password) = &mut sentinel.password
+        && let Some(resolved) = crate::config::secret::resolve(password, dir)
+            .map_err(|e| ("state.sentinel.password".into(), e))?
+    {
+        *password = resolved;
+    }
+    Ok(tls)
 }

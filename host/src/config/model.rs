@@ -68,6 +68,9 @@ pub struct StateConfig {
     pub backend: StateBackend,
     /// `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS.
     pub url: Option<String>,
+    /// Instead of `url`: Sentinel, which names the primary and follows
+    /// its failovers.
+    pub sentinel: Option<SentinelConfig>,
     /// The password, when not in the URL (`env:NAME` / `file:PATH`).
     pub password: Option<String>,
     /// With `rediss://`: the CA bundle (PEM, relative to the config file)
@@ -97,6 +100,43 @@ pub struct StateConfig {
     /// refuses every key until the subscription is back.
     #[serde(default)]
     pub api_keys_on_error: ApiKeysOnError,
+}
+
+/// `[state.sentinel]`: the primary is asked of Redis Sentinel at start and
+/// again after calls fail, so a failover moves every instance to the new
+/// primary without a restart. `password`, `tls_ca` and `timeout_ms` of
+/// `[state]` apply to the primary.
+#[derive(Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SentinelConfig {
+    /// Sentinel addresses, `redis://host:26379` (`rediss://` for TLS to the
+    /// sentinels and to the primary); any one answering is enough.
+    pub addresses: Vec<String>,
+    /// The name the sentinels monitor the primary under.
+    pub master: String,
+    /// The sentinels' own password, if they require one (`env:NAME` /
+    /// `file:PATH`).
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for SentinelConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let addresses: Vec<String> = self.addresses.iter().map(|a| redacted_url(a)).collect();
+        f.debug_struct("SentinelConfig")
+            .field("addresses", &addresses)
+            .field("master", &self.master)
+            .field("password", &self.password.as_ref().map(|_| "REDACTED"))
+            .finish()
+    }
+}
+
+/// A Redis URL may hold a password too: only its scheme and the host part
+/// after any `user:password@` are shown.
+fn redacted_url(url: &str) -> String {
+    match (url.split_once("://"), url.rsplit_once('@')) {
+        (Some((scheme, _)), Some((_, host))) => format!("{scheme}://REDACTED@{host}"),
+        _ => url.to_string(),
+    }
 }
 
 /// Where shared state lives.
@@ -147,16 +187,10 @@ impl std::fmt::Debug for StateConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The URL may hold a password too: only its scheme and host part
         // after any `user:password@` are shown.
-        let url = self
-            .url
-            .as_deref()
-            .map(|u| match (u.split_once("://"), u.rsplit_once('@')) {
-                (Some((scheme, _)), Some((_, host))) => format!("{scheme}://REDACTED@{host}"),
-                _ => u.to_string(),
-            });
         f.debug_struct("StateConfig")
             .field("backend", &self.backend)
-            .field("url", &url)
+            .field("url", &self.url.as_deref().map(redacted_url))
+            .field("sentinel", &self.sentinel)
             .field("password", &self.password.as_ref().map(|_| "REDACTED"))
             .field("tls_ca", &self.tls_ca)
             .field("timeout_ms", &self.timeout_ms)
@@ -174,6 +208,7 @@ impl Default for StateConfig {
         Self {
             backend: StateBackend::Local,
             url: None,
+            sentinel: None,
             password: None,
             tls_ca: None,
             timeout_ms: default_state_timeout_ms(),

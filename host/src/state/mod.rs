@@ -13,14 +13,17 @@ pub mod follower;
 pub mod keys;
 pub mod kv;
 pub mod limits;
+pub mod primary;
 pub mod quotas;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
+use arc_swap::ArcSwapOption;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use self::primary::{Locator, Primary};
 
 use crate::apikeys::KeyStore;
 use crate::config::{ApiKeysOnError, RateLimitsOnError, StateBackend, StateConfig};
@@ -64,12 +67,16 @@ pub const FEATURES: [&str; 5] = [
 
 /// The connection to the shared store, for the whole process.
 pub struct SharedState {
-    client: redis::Client,
+    locator: Locator,
     manager_config: ConnectionManagerConfig,
-    /// `pool_size` multiplexed connections, used in turn.
-    connections: ArcSwap<Vec<ConnectionManager>>,
+    pool_size: usize,
+    /// The server in use; `None` until Sentinel has named it, and again
+    /// after calls to it failed.
+    primary: ArcSwapOption<Primary>,
     next: AtomicUsize,
     failures_in_a_row: AtomicU32,
+    /// Runs lookups for blocking callers (threads outside the runtime).
+    runtime: Option<tokio::runtime::Handle>,
     prefix: String,
     timeout: Duration,
     lease: u32,
@@ -89,30 +96,7 @@ impl SharedState {
         if config.backend == StateBackend::Local {
             return Ok(None);
         }
-        let url = config
-            .url
-            .as_deref()
-            .ok_or_else(|| StateError::Unavailable("no url".into()))?;
-        let mut info = redis::IntoConnectionInfo::into_connection_info(url)?;
-        if let Some(password) = &config.password {
-            let settings = info.redis_settings().clone().set_password(password);
-            info = info.set_redis_settings(settings);
-        }
-        let client = match &config.tls_ca {
-            None => redis::Client::open(info)?,
-            Some(ca) => {
-                let root_cert = std::fs::read(ca).map_err(|e| {
-                    StateError::Unavailable(format!("cannot read {}: {e}", ca.display()))
-                })?;
-                redis::Client::build_with_tls(
-                    info,
-                    redis::TlsCertificates {
-                        client_tls: None,
-                        root_cert: Some(root_cert),
-                    },
-                )?
-            }
-        };
+        let locator = Locator::new(config)?;
         let timeout = Duration::from_millis(config.timeout_ms);
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))
@@ -121,17 +105,22 @@ impl SharedState {
             // failure setting answers it, and the manager reconnects.
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_secs(2));
-        let connections = (0..config.pool_size.max(1))
-            .map(|_| {
-                ConnectionManager::new_lazy_with_config(client.clone(), manager_config.clone())
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let primary = match locator.fixed() {
+            Some(client) => Some(Arc::new(Primary::connect(
+                client.clone(),
+                &manager_config,
+                config.pool_size,
+            )?)),
+            None => None,
+        };
         Ok(Some(Arc::new(Self {
-            client,
+            locator,
             manager_config,
-            connections: ArcSwap::from_pointee(connections),
+            pool_size: config.pool_size,
+            primary: ArcSwapOption::new(primary),
             next: AtomicUsize::new(0),
             failures_in_a_row: AtomicU32::new(0),
+            runtime: tokio::runtime::Handle::try_current().ok(),
             prefix: config.prefix.clone(),
             timeout,
             lease: config.lease,
@@ -151,26 +140,70 @@ impl SharedState {
         self.lease
     }
 
+    /// The server in use, asked of Sentinel first if none is known.
+    async fn primary(&self) -> Result<Arc<Primary>, StateError> {
+        if let Some(primary) = self.primary.load_full() {
+            return Ok(primary);
+        }
+        let client = self.locator.locate(self.timeout).await?;
+        // Callers that waited for the same lookup keep the first's
+        // connections.
+        if let Some(primary) = self.primary.load_full()
+            && primary.client.get_connection_info().addr() == client.get_connection_info().addr()
+        {
+            return Ok(primary);
+        }
+        let primary = Arc::new(Primary::connect(
+            client,
+            &self.manager_config,
+            self.pool_size,
+        )?);
+        tracing::info!(
+            target: "audit",
+            server = %primary.client.get_connection_info().addr(),
+            "shared state: Redis primary located"
+        );
+        self.primary.store(Some(primary.clone()));
+        Ok(primary)
+    }
+
     /// A multiplexed connection that reconnects by itself on errors (and
     /// is replaced after [`FAILURES_BEFORE_RECONNECT`] failures in a row).
-    fn connection(&self) -> ConnectionManager {
-        let connections = self.connections.load();
+    fn connection(&self, primary: &Primary) -> ConnectionManager {
+        let connections = &primary.connections;
         let turn = self.next.fetch_add(1, Ordering::Relaxed) % connections.len().max(1);
         match connections.get(turn) {
             Some(connection) => connection.clone(),
-            // Never empty: `open` makes at least one.
+            // Never empty: `Primary::connect` makes at least one.
             None => ConnectionManager::clone(&connections[0]),
         }
     }
 
     /// A blocking connection of its own (for threads that follow a
     /// channel or serve admin calls), reads and writes bounded by the
-    /// timeout.
+    /// timeout. Not to be called on the runtime's own threads.
     pub fn blocking_connection(&self) -> Result<redis::Connection, StateError> {
-        let connection = self.client.get_connection_with_timeout(self.timeout)?;
+        let primary = match (self.primary.load_full(), &self.runtime) {
+            (Some(primary), _) => primary,
+            (None, Some(runtime)) => runtime.block_on(self.primary())?,
+            (None, None) => return Err(StateError::Unavailable("no runtime to locate".into())),
+        };
+        let connection = primary
+            .client
+            .get_connection_with_timeout(self.timeout)
+            .inspect_err(|_| self.forget_located(&primary))?;
         connection.set_read_timeout(Some(self.timeout))?;
         connection.set_write_timeout(Some(self.timeout))?;
         Ok(connection)
+    }
+
+    /// With Sentinel, a server that refused a connection is asked about
+    /// again: it may have failed over.
+    fn forget_located(&self, primary: &Arc<Primary>) {
+        if self.locator.fixed().is_none() {
+            self.primary
+                .compare_and_swap(&Some(primary.clone()), None::<Arc<Primary>>);
+        }
     }
 
     /// Run `call` for `feature` on the next pooled connection, bounded by
@@ -180,10 +213,13 @@ impl SharedState {
         F: FnOnce(ConnectionManager) -> R,
         R: std::future::Future<Output = redis::RedisResult<T>>,
     {
-        let answer = tokio::time::timeout(self.timeout, call(self.connection()))
-            .await
-            .map_err(|_| StateError::Unavailable("timed out".into()))
-            .and_then(|r| r.map_err(StateError::from));
+        let answer = match self.primary().await {
+            Ok(primary) => tokio::time::timeout(self.timeout, call(self.connection(&primary)))
+                .await
+                .map_err(|_| StateError::Unavailable("timed out".into()))
+                .and_then(|r| r.map_err(StateError::from)),
+            Err(e) => Err(e),
+        };
         self.record(feature, answer)
     }
 
@@ -243,19 +279,16 @@ impl SharedState {
         result
     }
 
-    /// Replace the connections with fresh (lazy) ones.
+    /// Replace the connections with fresh (lazy) ones; with Sentinel,
+    /// forget the primary so the next call asks for it again.
     fn reconnect(&self) {
         self.failures_in_a_row.store(0, Ordering::Relaxed);
-        let fresh = (0..self.connections.load().len())
-            .map(|_| {
-                ConnectionManager::new_lazy_with_config(
-                    self.client.clone(),
-                    self.manager_config.clone(),
-                )
-            })
-            .collect::<Result<Vec<_>, _>>();
-        match fresh {
-            Ok(connections) => self.connections.store(Arc::new(connections)),
+        let Some(client) = self.locator.fixed() else {
+            self.primary.store(None);
+            return;
+        };
+        match Primary::connect(client.clone(), &self.manager_config, self.pool_size) {
+            Ok(primary) => self.primary.store(Some(Arc::new(primary))),
             Err(e) => tracing::warn!("cannot make new Redis connections: {e}"),
         }
     }

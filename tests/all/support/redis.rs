@@ -1,6 +1,7 @@
 //! A real `redis-server` (Debian's package) on a free loopback port, with
 //! no persistence; stopped on drop. It can be killed and started again on
-//! the same port, as an outage would.
+//! the same port, as an outage would, run as a replica of another, and
+//! watched by a real Sentinel (the same binary with `--sentinel`).
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -13,31 +14,40 @@ pub struct Redis {
     child: Option<Child>,
     /// Certificate and key to serve TLS only, with the CA that signed them.
     tls: Option<(PathBuf, PathBuf, PathBuf)>,
+    /// The port of the primary this one replicates.
+    replica_of: Option<u16>,
 }
 
 impl Redis {
     /// Start one on a port nothing else uses.
     pub fn start() -> Redis {
-        Self::start_with(None)
+        Self::start_with(None, None)
     }
 
     /// Start one that speaks only TLS, with this certificate, key and CA.
     pub fn start_tls(cert: PathBuf, key: PathBuf, ca: PathBuf) -> Redis {
-        Self::start_with(Some((cert, key, ca)))
+        Self::start_with(Some((cert, key, ca)), None)
     }
 
-    fn start_with(tls: Option<(PathBuf, PathBuf, PathBuf)>) -> Redis {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+    /// Start a replica of `primary`.
+    pub fn start_replica_of(primary: &Redis) -> Redis {
+        Self::start_with(None, Some(primary.port))
+    }
+
+    fn start_with(tls: Option<(PathBuf, PathBuf, PathBuf)>, replica_of: Option<u16>) -> Redis {
         let mut redis = Redis {
-            port,
+            port: free_port(),
             child: None,
             tls,
+            replica_of,
         };
         redis.restart();
         redis
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// `redis://127.0.0.1:PORT` (`rediss://` over TLS).
@@ -69,6 +79,9 @@ impl Redis {
         self.kill();
         let mut command = Command::new("redis-server");
         command.args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
+        if let Some(primary) = self.replica_of {
+            command.args(["--replicaof", "127.0.0.1", &primary.to_string()]);
+        }
         match &self.tls {
             None => command.args(["--port", &self.port.to_string()]),
             Some((cert, key, ca)) => command
@@ -122,5 +135,101 @@ impl Redis {
 impl Drop for Redis {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A real Sentinel watching one primary under a name, with a quorum of
+/// one and a short down-after time, so a killed primary is failed over
+/// in seconds.
+pub struct Sentinel {
+    port: u16,
+    name: String,
+    child: Child,
+    /// Sentinel rewrites its config file, so it gets a directory.
+    _dir: tempfile::TempDir,
+}
+
+impl Sentinel {
+    /// Watch `primary` as `name`; returns once the sentinel knows
+    /// `replicas` replicas of it (a failover needs one).
+    pub fn start(primary: &Redis, name: &str, replicas: usize) -> Sentinel {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let port = free_port();
+        let file = dir.path().join("sentinel.conf");
+        std::fs::write(
+            &file,
+            format!(
+                "port {port}\nbind 127.0.0.1\n\
+                 sentinel monitor {name} 127.0.0.1 {primary} 1\n\
+                 sentinel down-after-milliseconds {name} 400\n\
+                 sentinel failover-timeout {name} 4000\n",
+                primary = primary.port
+            ),
+        )
+        .expect("sentinel.conf");
+        let child = Command::new("redis-server")
+            .arg(&file)
+            .arg("--sentinel")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server --sentinel");
+        let sentinel = Sentinel {
+            port,
+            name: name.into(),
+            child,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while sentinel.known_replicas() < replicas {
+            assert!(
+                Instant::now() < deadline,
+                "the sentinel did not find {replicas} replicas"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        sentinel
+    }
+
+    /// `redis://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// The port of the server the sentinel calls the primary now.
+    pub fn primary_port(&self) -> Option<u16> {
+        let (_host, port): (String, String) = self
+            .query(&["SENTINEL", "get-master-addr-by-name", &self.name])
+            .ok()?;
+        port.parse().ok()
+    }
+
+    fn known_replicas(&self) -> usize {
+        self.query::<Vec<redis::Value>>(&["SENTINEL", "replicas", &self.name])
+            .map_or(0, |replicas| replicas.len())
+    }
+
+    fn query<T: redis::FromRedisValue>(&self, args: &[&str]) -> redis::RedisResult<T> {
+        let client = redis::Client::open(self.url())?;
+        let mut connection = client.get_connection_with_timeout(Duration::from_secs(2))?;
+        let mut command = redis::cmd(args[0]);
+        for arg in &args[1..] {
+            command.arg(*arg);
+        }
+        command.query(&mut connection)
+    }
+}
+
+impl Drop for Sentinel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
