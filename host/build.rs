@@ -9,6 +9,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use sha2::{Digest, Sha256};
+
 fn main() {
     let manifest_dir = PathBuf::from(env("CARGO_MANIFEST_DIR"));
     let workspace = manifest_dir
@@ -34,8 +36,13 @@ fn main() {
         .collect();
     build_wasm(&workspace, &target_dir, &packages);
 
-    let mut table = String::from("/// (name, component bytes) of every built-in plugin.\n");
-    table.push_str("pub const BUILTIN_PLUGINS: &[(&str, &[u8])] = &[\n");
+    // The digests are computed here, so a start that finds a plugin's
+    // compiled form in the cache never reads (and keeps resident) its
+    // embedded bytes.
+    let mut table = String::from(
+        "/// (name, component bytes, their SHA-256 in hex) of every built-in plugin.\n",
+    );
+    table.push_str("pub const BUILTIN_PLUGINS: &[(&str, &[u8], &str)] = &[\n");
     for name in &plugins {
         let artifact = target_dir
             .join("wasm32-wasip2/plugin")
@@ -45,8 +52,13 @@ fn main() {
             "built plugin missing: {}",
             artifact.display()
         );
+        let bytes = std::fs::read(&artifact).expect("read the built plugin");
+        let digest: String = Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         table.push_str(&format!(
-            "    ({name:?}, include_bytes!({:?})),\n",
+            "    ({name:?}, include_bytes!({:?}), {digest:?}),\n",
             artifact.display().to_string()
         ));
     }

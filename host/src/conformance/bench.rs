@@ -71,12 +71,13 @@ pub async fn measure(component: &Path, cases_path: &Path) -> anyhow::Result<Cost
             .create(&cache)
             .with_context(|| format!("cannot create {}", cache.display()))?;
     }
+    let sha256 = crate::plugin::supply_chain::digest(&wasm);
     let started = Instant::now();
-    let compiled = artifact_cache::compile_cached(&engine, &wasm, Some(&cache));
+    let compiled = artifact_cache::compile_cached(&engine, &wasm, &sha256, Some(&cache));
     let compile_cold = started.elapsed();
     let started = Instant::now();
-    let cached =
-        compiled.and_then(|_| artifact_cache::compile_cached(&engine, &wasm, Some(&cache)));
+    let cached = compiled
+        .and_then(|_| artifact_cache::compile_cached(&engine, &wasm, &sha256, Some(&cache)));
     let compile_cached = started.elapsed();
     let _ = std::fs::remove_dir_all(&cache);
     cached?;

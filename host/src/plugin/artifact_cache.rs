@@ -13,20 +13,22 @@
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-/// Compile `wasm`, or load its compiled form from `cache_dir`.
+/// Compile `wasm`, or load its compiled form from `cache_dir`; `sha256`
+/// is its digest (hex), which names the cached file, so a cache hit never
+/// reads `wasm`.
 pub fn compile_cached(
     engine: &Engine,
     wasm: &[u8],
+    sha256: &str,
     cache_dir: Option<&Path>,
 ) -> wasmtime::Result<Component> {
     let Some(dir) = cache_dir else {
         return Component::new(engine, wasm);
     };
-    let path = artifact_path(engine, wasm, dir);
+    let path = artifact_path(engine, sha256, dir);
     if path.is_file() {
         // SAFETY: see the module documentation.
         match unsafe { Component::deserialize_file(engine, &path) } {
@@ -43,11 +45,10 @@ pub fn compile_cached(
     Ok(component)
 }
 
-fn artifact_path(engine: &Engine, wasm: &[u8], dir: &Path) -> PathBuf {
+fn artifact_path(engine: &Engine, sha256: &str, dir: &Path) -> PathBuf {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut hasher);
-    let digest = hex::encode(Sha256::digest(wasm));
-    dir.join(format!("{digest}-{:016x}.cwasm", hasher.finish()))
+    dir.join(format!("{sha256}-{:016x}.cwasm", hasher.finish()))
 }
 
 /// Write atomically: a concurrent reader sees the old file or the new one.

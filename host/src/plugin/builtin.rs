@@ -10,8 +10,16 @@ include!(concat!(env!("OUT_DIR"), "/builtin_plugins.rs"));
 pub fn bytes(name: &str) -> Option<&'static [u8]> {
     BUILTIN_PLUGINS
         .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, bytes)| *bytes)
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, bytes, _)| *bytes)
+}
+
+/// The SHA-256 (hex) of a built-in plugin's bytes, computed at build time.
+pub fn sha256(name: &str) -> Option<&'static str> {
+    BUILTIN_PLUGINS
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, _, digest)| *digest)
 }
 
 /// The capabilities a built-in plugin is granted without asking: the ones
@@ -51,5 +59,5 @@ pub fn exists(name: &str) -> bool {
 
 /// The names of all built-in plugins.
 pub fn names() -> Vec<&'static str> {
-    BUILTIN_PLUGINS.iter().map(|(n, _)| *n).collect()
+    BUILTIN_PLUGINS.iter().map(|(n, _, _)| *n).collect()
 }

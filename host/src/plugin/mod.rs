@@ -31,6 +31,7 @@ pub mod state;
 pub mod supply_chain;
 pub mod view;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -151,21 +152,28 @@ impl PluginRuntime {
         name: &str,
         config: &PluginConfig,
     ) -> anyhow::Result<Arc<PluginDefinition>> {
-        let wasm: Vec<u8> = match (&config.builtin, &config.path) {
-            (Some(builtin), _) => builtin::bytes(builtin)
-                .ok_or_else(|| anyhow::anyhow!("no built-in plugin {builtin:?}"))?
-                .to_vec(),
-            (None, Some(path)) => tokio::fs::read(path)
-                .await
-                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?,
+        // A built-in plugin's bytes stay in the binary, untouched when its
+        // compiled form is cached: they would otherwise stay resident.
+        let (wasm, sha256): (Cow<'static, [u8]>, String) = match (&config.builtin, &config.path) {
+            (Some(builtin), _) => match (builtin::bytes(builtin), builtin::sha256(builtin)) {
+                (Some(bytes), Some(sha256)) => (Cow::Borrowed(bytes), sha256.to_string()),
+                _ => anyhow::bail!("no built-in plugin {builtin:?}"),
+            },
+            (None, Some(path)) => {
+                let bytes = tokio::fs::read(path)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+                let sha256 = supply_chain::digest(&bytes);
+                (Cow::Owned(bytes), sha256)
+            }
             (None, None) => anyhow::bail!("the plugin has neither `builtin` nor `path`"),
         };
-        let provenance = self.check_provenance(config, &wasm)?;
+        let provenance = self.check_provenance(config, &wasm, &sha256)?;
         let engine = self.engine.clone();
         let cache_dir = self.cache_dir.clone();
         // Compiling is CPU-bound and may take seconds: keep it off the async workers.
         let component = tokio::task::spawn_blocking(move || {
-            artifact_cache::compile_cached(&engine, &wasm, cache_dir.as_deref())
+            artifact_cache::compile_cached(&engine, &wasm, &sha256, cache_dir.as_deref())
         })
         .await??;
         compat::check(&self.engine, &component, &builtin::granted(config))?;
@@ -204,10 +212,16 @@ impl PluginRuntime {
         Ok(Arc::new(definition))
     }
 
-    /// The pin and signature checks, before anything compiles the bytes.
-    fn check_provenance(&self, config: &PluginConfig, wasm: &[u8]) -> anyhow::Result<Provenance> {
+    /// The pin and signature checks, before anything compiles the bytes
+    /// (whose digest is `sha256`).
+    fn check_provenance(
+        &self,
+        config: &PluginConfig,
+        wasm: &[u8],
+        sha256: &str,
+    ) -> anyhow::Result<Provenance> {
         if let Some(pinned) = &config.sha256 {
-            supply_chain::check_pin(pinned, wasm)?;
+            supply_chain::check_pin(pinned, sha256)?;
         }
         let mut signature_verified = false;
         if let Some(path) = &config.path
@@ -226,7 +240,7 @@ impl PluginRuntime {
                 (None, Some(path)) => path.display().to_string(),
                 (None, None) => String::new(),
             },
-            sha256: supply_chain::digest(wasm),
+            sha256: sha256.to_string(),
             version: config.version.clone().or_else(|| {
                 config
                     .builtin
