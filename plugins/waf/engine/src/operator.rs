@@ -2,15 +2,16 @@
 
 use std::net::IpAddr;
 use std::path::Path;
+use std::sync::OnceLock;
 
-use aho_corasick::AhoCorasick;
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use regex::bytes::{Regex, RegexBuilder};
 
 use crate::macros::{MacroSource, MacroString};
 
 #[derive(Debug)]
 pub enum Operator {
-    Rx(Regex),
+    Rx(LazyRegex),
     /// Case-insensitive phrase match (`@pm`, `@pmFromFile`).
     Pm(AhoCorasick),
     DetectSqli,
@@ -65,7 +66,7 @@ impl Operator {
             None => ("rx", text),
         };
         let operator = match name {
-            "rx" => Operator::Rx(compile_regex(argument)?),
+            "rx" => Operator::Rx(LazyRegex::new(argument)?),
             "pm" => Operator::Pm(phrases(argument.split_whitespace().map(str::to_string))?),
             "pmFromFile" | "pmf" => Operator::Pm(phrases(phrase_file(argument, data_dir)?)?),
             "detectSQLi" => Operator::DetectSqli,
@@ -100,7 +101,12 @@ impl Operator {
         captures: Option<&mut Captures>,
     ) -> bool {
         match self {
-            Operator::Rx(regex) => {
+            Operator::Rx(lazy) => {
+                let Some(regex) = lazy.get() else {
+                    // Checked when it loaded, refused only by a size
+                    // limit now: the rule fires rather than go blind.
+                    return true;
+                };
                 match captures {
                     None => regex.is_match(value),
                     Some(out) => match regex.captures(value) {
@@ -171,21 +177,70 @@ impl Operator {
     }
 }
 
-/// Compiles a PCRE-style pattern to match bytes as PCRE does without UTF
-/// mode: `\w`, `\s`, `\b` and case folding are ASCII, `.` is any byte. A
-/// pattern that needs Unicode syntax falls back to Unicode mode.
-pub fn compile_regex(pattern: &str) -> Result<Regex, String> {
-    let pattern = &byte_escapes(pattern);
-    let build = |unicode: bool| {
-        RegexBuilder::new(pattern)
-            .unicode(unicode)
-            .size_limit(256 << 20)
-            .dfa_size_limit(16 << 20)
-            .build()
-    };
-    build(false)
-        .or_else(|_| build(true))
-        .map_err(|error| format!("@rx: {error}"))
+/// An `@rx` pattern, checked when the rules load and compiled the first
+/// time a rule needs it. Most never are (rules of higher paranoia levels
+/// are skipped, and the prefilter rules out most others), and a compiled
+/// CRS pattern takes up to half a megabyte in each plugin instance.
+#[derive(Debug)]
+pub struct LazyRegex {
+    /// The pattern as the regex crate reads it (see [`byte_escapes`]).
+    pattern: String,
+    /// Whether it needs Unicode mode.
+    unicode: bool,
+    compiled: OnceLock<Option<Regex>>,
+}
+
+impl LazyRegex {
+    /// Check `pattern` (a syntax error is an error now, not at its first
+    /// use) without compiling it.
+    pub fn new(pattern: &str) -> Result<Self, String> {
+        let pattern = byte_escapes(pattern);
+        let parses = |unicode: bool| {
+            regex_syntax::ParserBuilder::new()
+                .unicode(unicode)
+                .utf8(false)
+                .build()
+                .parse(&pattern)
+                .map(drop)
+                .map_err(|error| error.to_string())
+        };
+        let unicode = match parses(false) {
+            Ok(_) => false,
+            Err(_) => {
+                parses(true).map_err(|error| format!("@rx: {error}"))?;
+                true
+            }
+        };
+        Ok(LazyRegex {
+            pattern,
+            unicode,
+            compiled: OnceLock::new(),
+        })
+    }
+
+    /// The pattern's text.
+    pub fn as_str(&self) -> &str {
+        &self.pattern
+    }
+
+    /// The compiled regex, compiled now if it was not; `None` if it
+    /// exceeds the size limits.
+    pub fn get(&self) -> Option<&Regex> {
+        self.compiled
+            .get_or_init(|| build_regex(&self.pattern, self.unicode).ok())
+            .as_ref()
+    }
+}
+
+/// Compiles a (byte-escaped) PCRE-style pattern to match bytes as PCRE
+/// does without UTF mode: `\w`, `\s`, `\b` and case folding are ASCII, `.`
+/// is any byte; `unicode` for a pattern that needs Unicode syntax.
+fn build_regex(pattern: &str, unicode: bool) -> Result<Regex, regex::Error> {
+    RegexBuilder::new(pattern)
+        .unicode(unicode)
+        .size_limit(256 << 20)
+        .dfa_size_limit(16 << 20)
+        .build()
 }
 
 /// PCRE reads `\x{bc}` as the byte 0xbc when not in UTF mode; the regex
@@ -224,13 +279,26 @@ fn byte_escapes(pattern: &str) -> String {
     out
 }
 
+/// Past this size a phrase list's DFA is rebuilt as a (contiguous) NFA:
+/// two CRS lists (IIS errors, PHP web shells, read in response bodies)
+/// make DFAs of 1.7 and 2.4 MiB, in every plugin instance.
+const PHRASE_DFA_BUDGET: usize = 512 << 10;
+
 fn phrases(list: impl IntoIterator<Item = String>) -> Result<AhoCorasick, String> {
     let list: Vec<String> = list.into_iter().filter(|p| !p.is_empty()).collect();
-    AhoCorasick::builder()
-        .ascii_case_insensitive(true)
-        .match_kind(aho_corasick::MatchKind::LeftmostLongest)
-        .build(&list)
-        .map_err(|error| format!("@pm: {error}"))
+    let build = |kind: Option<AhoCorasickKind>| {
+        AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+            .kind(kind)
+            .build(&list)
+            .map_err(|error| format!("@pm: {error}"))
+    };
+    let automaton = build(None)?;
+    if automaton.memory_usage() > PHRASE_DFA_BUDGET {
+        return build(Some(AhoCorasickKind::ContiguousNFA));
+    }
+    Ok(automaton)
 }
 
 fn phrase_file(names: &str, data_dir: &Path) -> Result<Vec<String>, String> {
@@ -416,5 +484,35 @@ mod tests {
         assert!(check("@within |GET| |POST|", b"GET"));
         assert!(check("@detectSQLi", b"1' OR '1'='1"));
         assert!(check("@detectXSS", b"<script>alert(1)</script>"));
+    }
+
+    #[test]
+    fn patterns_are_checked_at_load_and_compiled_at_first_use() {
+        assert!(Operator::compile("@rx (unclosed", Path::new(".")).is_err());
+        let lazy = LazyRegex::new("(?i)union[\\s\\x0b]+select").expect("parses");
+        assert!(lazy.compiled.get().is_none(), "not compiled while loading");
+        assert!(lazy.get().is_some_and(|r| r.is_match(b"1 UNION  SELECT 2")));
+        // Unicode syntax still loads, in Unicode mode.
+        let unicode = LazyRegex::new("\\p{Greek}").expect("parses");
+        assert!(unicode.get().is_some_and(|r| r.is_match("α".as_bytes())));
+    }
+
+    #[test]
+    fn large_phrase_lists_are_kept_small() {
+        // Long phrases make a DFA of megabytes; the list is kept as an NFA.
+        let long: Vec<String> = (0..90)
+            .map(|i| format!("{i:03}-some-long-web-shell-marker-phrase-{i}-and-more-of-it"))
+            .collect();
+        let automaton = phrases(long.clone()).expect("builds");
+        assert_eq!(automaton.kind(), AhoCorasickKind::ContiguousNFA);
+        assert!(
+            automaton.memory_usage() <= PHRASE_DFA_BUDGET,
+            "{}",
+            automaton.memory_usage()
+        );
+        assert!(automaton.is_match(long[42].to_uppercase().as_bytes()));
+        // Short lists keep the faster DFA.
+        let short = phrases(["gzip".to_string(), "compress".to_string()]).expect("builds");
+        assert_eq!(short.kind(), AhoCorasickKind::DFA);
     }
 }
