@@ -74,7 +74,7 @@ impl IdleWatch {
     }
 
     /// Resolves once the connection has been idle for the timeout.
-    pub async fn expired(&self) {
+    pub async fn expired(self) {
         let tick = (self.timeout / TICKS_PER_TIMEOUT).max(Duration::from_millis(1));
         let mut interval = tokio::time::interval(tick);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -163,7 +163,7 @@ mod tests {
         let timeout = Duration::from_millis(40);
         let watch = IdleWatch::new(timeout);
         let guard = watch.request();
-        let fired = tokio::time::timeout(timeout * 8, watch.expired()).await;
+        let fired = tokio::time::timeout(timeout * 8, watch.clone().expired()).await;
         assert!(fired.is_err(), "fired with a request in flight");
         drop(guard);
         let started = std::time::Instant::now();

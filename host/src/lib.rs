@@ -29,6 +29,7 @@ pub mod ratelimit;
 pub mod routing;
 pub mod scaffold;
 pub mod server;
+pub mod serving;
 pub mod state;
 pub mod telemetry;
 pub mod threats;

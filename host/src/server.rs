@@ -6,6 +6,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,7 +23,11 @@ use crate::gateway::Gateway;
 use crate::idle::IdleWatch;
 use crate::live::Live;
 use crate::pipeline;
+use crate::serving::Serving;
 use crate::tls;
+
+/// Why hyper ended a connection.
+type ConnectionError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Serve until `shutdown` resolves, then drain for up to the grace period.
 pub async fn serve(
@@ -92,22 +97,20 @@ pub async fn serve(
         // does not carry room for a TLS session and handshake all its life.
         match &tls {
             None => {
-                tokio::spawn(async move {
-                    connection.serve(stream, None).await;
-                    drop(permit);
-                });
+                tokio::spawn(connection.serve(stream, None).holding(permit));
             }
             Some(acceptor) => {
-                let handshake = acceptor.accept(stream);
+                // Boxed, so the task does not keep room for the handshake
+                // for the connection's whole life.
+                let handshake = Box::pin(acceptor.accept(stream));
                 tokio::spawn(async move {
                     // The handshake runs in the connection's task, bounded,
                     // so a slow or silent client holds up only itself.
                     if let Some(stream) = finish_handshake(handshake, handshake_timeout, peer).await
                     {
                         let facts = Some(Arc::new(tls::facts(stream.get_ref().1)));
-                        connection.serve(stream, facts).await;
+                        connection.serve(stream, facts).holding(permit).await;
                     }
-                    drop(permit);
                 });
             }
         }
@@ -126,7 +129,7 @@ pub async fn serve(
 
 /// A TLS handshake, bounded by `timeout`: the stream, or `None` (counted).
 async fn finish_handshake<I>(
-    handshake: tokio_rustls::Accept<I>,
+    handshake: Pin<Box<tokio_rustls::Accept<I>>>,
     timeout: Duration,
     peer: SocketAddr,
 ) -> Option<tokio_rustls::server::TlsStream<I>>
@@ -164,7 +167,14 @@ impl Accepted {
     /// Serve the (for HTTPS, handshaken) connection until the client
     /// closes it, it stays idle past the idle timeout, or the server has
     /// drained.
-    async fn serve<I>(self, io: I, facts: Option<Arc<tls::TlsFacts>>)
+    fn serve<I>(
+        self,
+        io: I,
+        facts: Option<Arc<tls::TlsFacts>>,
+    ) -> Serving<
+        impl Future<Output = Result<(), ConnectionError>> + Send,
+        impl Future<Output = ()> + Send,
+    >
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -195,14 +205,7 @@ impl Accepted {
         let connection = builder
             .serve_connection(TokioIo::new(io), service)
             .into_owned();
-        tokio::select! {
-            ended = watcher.watch(connection) => {
-                if let Err(e) = ended {
-                    tracing::debug!(%peer, "connection ended with an error: {e}");
-                }
-            }
-            () = idle.expired() => tracing::debug!(%peer, "closing an idle connection"),
-        }
+        Serving::new(watcher.watch(connection), idle.expired(), peer)
     }
 }
 
