@@ -52,6 +52,8 @@ fn main() {
             "built plugin missing: {}",
             artifact.display()
         );
+        // The digest must follow the bytes `include_bytes!` embeds.
+        println!("cargo:rerun-if-changed={}", artifact.display());
         let bytes = std::fs::read(&artifact).expect("read the built plugin");
         let digest: String = Sha256::digest(&bytes)
             .iter()

@@ -851,8 +851,21 @@ fn check_sentinel(
         ));
     }
     for (i, address) in sentinel.addresses.iter().enumerate() {
-        check_redis_url(address)
-            .map_err(|reason| (format!("state.sentinel.addresses[{i}]"), reason))?;
+        let key = format!("state.sentinel.addresses[{i}]");
+        check_redis_url(address).map_err(|reason| (key.clone(), reason))?;
+        // Only the address is used: a password or database here would be
+        // ignored, so it is refused instead.
+        if let Ok(info) = redis::IntoConnectionInfo::into_connection_info(address.as_str()) {
+            let settings = info.redis_settings();
+            if settings.password().is_some() || settings.username().is_some() || settings.db() != 0
+            {
+                return Err((
+                    key,
+                    "give only host and port; the sentinels' password goes in state.sentinel.password"
+                        .into(),
+                ));
+            }
+        }
     }
     let tls = sentinel.addresses[0].starts_with("rediss://");
     if sentinel

@@ -43,10 +43,17 @@ pub enum StateError {
     /// Redis refused, failed or did not answer in time.
     #[error("shared state unavailable: {0}")]
     Unavailable(String),
+    /// The server refused a write as a replica: a primary demoted by a
+    /// failover.
+    #[error("shared state unavailable: the server is a read-only replica now")]
+    ReadOnly,
 }
 
 impl From<redis::RedisError> for StateError {
     fn from(e: redis::RedisError) -> Self {
+        if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly) {
+            return StateError::ReadOnly;
+        }
         StateError::Unavailable(e.to_string())
     }
 }
@@ -146,25 +153,25 @@ impl SharedState {
             return Ok(primary);
         }
         let client = self.locator.locate(self.timeout).await?;
-        // Callers that waited for the same lookup keep the first's
-        // connections.
-        if let Some(primary) = self.primary.load_full()
-            && primary.client.get_connection_info().addr() == client.get_connection_info().addr()
-        {
-            return Ok(primary);
-        }
-        let primary = Arc::new(Primary::connect(
+        let located = Arc::new(Primary::connect(
             client,
             &self.manager_config,
             self.pool_size,
         )?);
+        // Installed only where none is: callers that waited for the same
+        // lookup, or a slow one, keep the primary already in use.
+        let previous = self
+            .primary
+            .compare_and_swap(&None::<Arc<Primary>>, Some(located.clone()));
+        if let Some(current) = previous.as_ref() {
+            return Ok(current.clone());
+        }
         tracing::info!(
             target: "audit",
-            server = %primary.client.get_connection_info().addr(),
+            server = %located.client.get_connection_info().addr(),
             "shared state: Redis primary located"
         );
-        self.primary.store(Some(primary.clone()));
-        Ok(primary)
+        Ok(located)
     }
 
     /// A multiplexed connection that reconnects by itself on errors (and
@@ -213,13 +220,16 @@ impl SharedState {
         F: FnOnce(ConnectionManager) -> R,
         R: std::future::Future<Output = redis::RedisResult<T>>,
     {
-        let answer = match self.primary().await {
-            Ok(primary) => tokio::time::timeout(self.timeout, call(self.connection(&primary)))
+        // One bound for locating the primary and the call: a request
+        // never waits longer than the timeout, even behind a lookup.
+        let answer = tokio::time::timeout(self.timeout, async {
+            let primary = self.primary().await?;
+            call(self.connection(&primary))
                 .await
-                .map_err(|_| StateError::Unavailable("timed out".into()))
-                .and_then(|r| r.map_err(StateError::from)),
-            Err(e) => Err(e),
-        };
+                .map_err(StateError::from)
+        })
+        .await
+        .unwrap_or_else(|_| Err(StateError::Unavailable("timed out".into())));
         self.record(feature, answer)
     }
 
@@ -265,7 +275,9 @@ impl SharedState {
                     tracing::warn!(target: "audit", feature, "shared state unreachable: {e}");
                 }
                 let failures = self.failures_in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
-                if failures >= FAILURES_BEFORE_RECONNECT {
+                // A demoted primary still answers reads, so failures may
+                // never come three in a row: a refused write is enough.
+                if failures >= FAILURES_BEFORE_RECONNECT || matches!(e, StateError::ReadOnly) {
                     self.reconnect();
                 }
             }
@@ -291,5 +303,24 @@ impl SharedState {
             Ok(primary) => self.primary.store(Some(Arc::new(primary))),
             Err(e) => tracing::warn!("cannot make new Redis connections: {e}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_write_on_a_replica_is_told_apart() {
+        let demoted = redis::RedisError::from((
+            redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly),
+            "You can't write against a read only replica.",
+        ));
+        assert!(matches!(StateError::from(demoted), StateError::ReadOnly));
+        let refused = redis::RedisError::from((redis::ErrorKind::Io, "connection refused"));
+        assert!(matches!(
+            StateError::from(refused),
+            StateError::Unavailable(_)
+        ));
     }
 }

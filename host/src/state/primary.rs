@@ -131,6 +131,13 @@ impl Locator {
         {
             return Ok(client.clone());
         }
+        // A lookup that failed while this caller waited answers it too:
+        // queued callers must not ask the sentinels one after another.
+        if lock(last_failure).is_some_and(|at| at >= asked_at) {
+            return Err(StateError::Unavailable(
+                "no primary: the sentinels did not name one".into(),
+            ));
+        }
         let found = tokio::time::timeout(timeout, lookup.sentinel.async_get_client())
             .await
             .map_err(|_| StateError::Unavailable("the sentinels did not answer in time".into()))
