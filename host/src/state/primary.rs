@@ -3,7 +3,6 @@
 //! asked for at the first call and again whenever calls to the one known
 //! have failed, so a failover reaches every instance without a restart.
 
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -47,16 +46,14 @@ pub enum Locator {
     /// Always the server `url` names.
     Fixed(Box<redis::Client>),
     /// Whatever server the sentinels call the primary now.
-    Sentinel {
-        lookup: Box<tokio::sync::Mutex<Lookup>>,
-        last_failure: Mutex<Option<Instant>>,
-    },
+    Sentinel(Box<tokio::sync::Mutex<Lookup>>),
 }
 
-/// One lookup at a time, and its last answer.
+/// One lookup at a time, and the last one's outcome.
 pub struct Lookup {
     sentinel: SentinelClient,
     found: Option<(Instant, redis::Client)>,
+    failed_at: Option<Instant>,
 }
 
 impl Locator {
@@ -69,13 +66,13 @@ impl Locator {
             })?),
         };
         if let Some(sentinel) = &config.sentinel {
-            return Ok(Locator::Sentinel {
-                lookup: Box::new(tokio::sync::Mutex::new(Lookup {
+            return Ok(Locator::Sentinel(Box::new(tokio::sync::Mutex::new(
+                Lookup {
                     sentinel: sentinel_client(sentinel, config.password.as_deref(), root_cert)?,
                     found: None,
-                })),
-                last_failure: Mutex::new(None),
-            });
+                    failed_at: None,
+                },
+            ))));
         }
         let url = config
             .url
@@ -103,7 +100,7 @@ impl Locator {
     pub fn fixed(&self) -> Option<&redis::Client> {
         match self {
             Locator::Fixed(client) => Some(client),
-            Locator::Sentinel { .. } => None,
+            Locator::Sentinel(_) => None,
         }
     }
 
@@ -111,29 +108,24 @@ impl Locator {
     /// that role), within `timeout`. Callers that waited while another
     /// asked get its answer.
     pub async fn locate(&self, timeout: Duration) -> Result<redis::Client, StateError> {
-        let (lookup, last_failure) = match self {
+        let lookup = match self {
             Locator::Fixed(client) => return Ok(redis::Client::clone(client)),
-            Locator::Sentinel {
-                lookup,
-                last_failure,
-            } => (lookup, last_failure),
+            Locator::Sentinel(lookup) => lookup,
         };
         let asked_at = Instant::now();
-        let recently_failed = lock(last_failure).is_some_and(|at| at.elapsed() < LOOKUP_BACKOFF);
-        if recently_failed {
-            return Err(StateError::Unavailable(
-                "no primary: the sentinels did not name one".into(),
-            ));
-        }
         let mut lookup = lookup.lock().await;
         if let Some((at, client)) = &lookup.found
             && *at >= asked_at
         {
             return Ok(client.clone());
         }
-        // A lookup that failed while this caller waited answers it too:
-        // queued callers must not ask the sentinels one after another.
-        if lock(last_failure).is_some_and(|at| at >= asked_at) {
+        // A lookup that failed while this caller waited, or just before,
+        // answers it too: callers must not ask the sentinels one after
+        // another.
+        if lookup
+            .failed_at
+            .is_some_and(|at| at >= asked_at || at.elapsed() < LOOKUP_BACKOFF)
+        {
             return Err(StateError::Unavailable(
                 "no primary: the sentinels did not name one".into(),
             ));
@@ -142,7 +134,7 @@ impl Locator {
             .await
             .map_err(|_| StateError::Unavailable("the sentinels did not answer in time".into()))
             .and_then(|r| r.map_err(StateError::from));
-        *lock(last_failure) = found.is_err().then(Instant::now);
+        lookup.failed_at = found.is_err().then(Instant::now);
         if let Ok(client) = &found {
             lookup.found = Some((Instant::now(), client.clone()));
         }
@@ -186,12 +178,4 @@ fn sentinel_client(
         }
     }
     Ok(builder.build()?)
-}
-
-/// The lock, even if a thread panicked holding it (it guards a plain
-/// timestamp).
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
