@@ -816,12 +816,23 @@ fn check_state(
             "give a prefix, e.g. \"portcullis:\"".into(),
         ));
     }
-    if !offline
-        && let Some(password) = &mut state.password
-        && let Some(resolved) = crate::config::secret::resolve(password, dir)
-            .map_err(|e| ("state.password".into(), e))?
+    if !offline {
+        resolve_optional_secret(&mut state.password, dir, "state.password")?;
+    }
+    Ok(())
+}
+
+/// Resolve a secret (`env:NAME` / `file:PATH`) in place, if it is set.
+fn resolve_optional_secret(
+    secret: &mut Option<String>,
+    dir: &Path,
+    key: &str,
+) -> Result<(), (String, String)> {
+    if let Some(value) = secret
+        && let Some(resolved) =
+            crate::config::secret::resolve(value, dir).map_err(|e| (key.to_string(), e))?
     {
-        *password = resolved;
+        *value = resolved;
     }
     Ok(())
 }
@@ -884,12 +895,8 @@ fn check_sentinel(
             "the name the sentinels monitor, e.g. \"mymaster\"".into(),
         ));
     }
-    if !offline
-        && let Some(password) = &mut sentinel.password
-        && let Some(resolved) = crate::config::secret::resolve(password, dir)
-            .map_err(|e| ("state.sentinel.password".into(), e))?
-    {
-        *password = resolved;
+    if !offline {
+        resolve_optional_secret(&mut sentinel.password, dir, "state.sentinel.password")?;
     }
     Ok(tls)
 }
