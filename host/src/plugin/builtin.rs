@@ -6,20 +6,13 @@ use crate::config::{Capability, PluginConfig};
 
 include!(concat!(env!("OUT_DIR"), "/builtin_plugins.rs"));
 
-/// The component bytes of a built-in plugin.
-pub fn bytes(name: &str) -> Option<&'static [u8]> {
+/// The component bytes of a built-in plugin, with their SHA-256 (hex),
+/// computed at build time.
+pub fn component(name: &str) -> Option<(&'static [u8], &'static str)> {
     BUILTIN_PLUGINS
         .iter()
         .find(|(n, _, _)| *n == name)
-        .map(|(_, bytes, _)| *bytes)
-}
-
-/// The SHA-256 (hex) of a built-in plugin's bytes, computed at build time.
-pub fn sha256(name: &str) -> Option<&'static str> {
-    BUILTIN_PLUGINS
-        .iter()
-        .find(|(n, _, _)| *n == name)
-        .map(|(_, _, digest)| *digest)
+        .map(|(_, bytes, digest)| (*bytes, *digest))
 }
 
 /// The capabilities a built-in plugin is granted without asking: the ones
@@ -54,7 +47,7 @@ pub fn granted(config: &PluginConfig) -> Vec<Capability> {
 
 /// Whether a built-in plugin of this name exists.
 pub fn exists(name: &str) -> bool {
-    bytes(name).is_some()
+    component(name).is_some()
 }
 
 /// The names of all built-in plugins.

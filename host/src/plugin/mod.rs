@@ -50,7 +50,6 @@ use crate::apikeys::ApiKeys;
 use crate::ratelimit::RateLimitPolicies;
 use crate::state::decisions::SharedDecisions;
 use pool::InstancePool;
-use sha2::{Digest, Sha256};
 use state::InstanceState;
 
 /// The engine, the linker and the state shared by all plugins.
@@ -155,10 +154,11 @@ impl PluginRuntime {
         // A built-in plugin's bytes stay in the binary, untouched when its
         // compiled form is cached: they would otherwise stay resident.
         let (wasm, sha256): (Cow<'static, [u8]>, String) = match (&config.builtin, &config.path) {
-            (Some(builtin), _) => match (builtin::bytes(builtin), builtin::sha256(builtin)) {
-                (Some(bytes), Some(sha256)) => (Cow::Borrowed(bytes), sha256.to_string()),
-                _ => anyhow::bail!("no built-in plugin {builtin:?}"),
-            },
+            (Some(builtin), _) => {
+                let (bytes, sha256) = builtin::component(builtin)
+                    .ok_or_else(|| anyhow::anyhow!("no built-in plugin {builtin:?}"))?;
+                (Cow::Borrowed(bytes), sha256.to_string())
+            }
             (None, Some(path)) => {
                 let bytes = tokio::fs::read(path)
                     .await
@@ -305,8 +305,8 @@ impl PluginRuntime {
                                 )
                             })?;
                         let shared = self.shared.as_ref().map(|state| {
-                            let digest = Sha256::digest(pool_key.1.as_bytes());
-                            let namespace = format!("{}:{}", entry.name, hex::encode(&digest[..8]));
+                            let digest = supply_chain::digest(pool_key.1.as_bytes());
+                            let namespace = format!("{}:{}", entry.name, &digest[..16]);
                             SharedDecisions::new(state.clone(), &namespace)
                         });
                         let authorizer = authorizer_of(&pool, plugin_config, shared)
