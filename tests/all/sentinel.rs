@@ -5,8 +5,9 @@
 use std::time::{Duration, Instant};
 
 use crate::runtime_admin::{admin, admin_table};
+use crate::shared_state::status_with_key;
 use crate::support::redis::{Redis, Sentinel};
-use crate::support::{Gateway, Origin, get, send};
+use crate::support::{Gateway, Origin, get};
 
 /// A gateway finding its Redis through `sentinel`, with API keys on `/`
 /// and a global limit on `/limited`.
@@ -52,13 +53,6 @@ plugins = [{{ name = "keys" }}]
         admin = admin_table(),
         target = origin.target(),
     ))
-}
-
-async fn status_with_key(gateway: &Gateway, key: &str) -> u16 {
-    send("GET", &gateway.url("/"), &[("x-api-key", key)], "")
-        .await
-        .status
-        .as_u16()
 }
 
 /// Poll `check` every 50 ms until it holds, at most `within`; how long

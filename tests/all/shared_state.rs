@@ -151,7 +151,8 @@ async fn admin(gateway: &Gateway, method: &str, path: &str, body: &str) -> Value
     reply.json()
 }
 
-async fn status_with_key(gateway: &Gateway, key: &str) -> u16 {
+/// The status of a request to `/` carrying the API key `key`.
+pub(crate) async fn status_with_key(gateway: &Gateway, key: &str) -> u16 {
     send("GET", &gateway.url("/"), &[("x-api-key", key)], "")
         .await
         .status
