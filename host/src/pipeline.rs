@@ -330,14 +330,18 @@ async fn proxy(
     let mut allowance = check_limits(&route.limits.before_plugins, &view, &context, None).await?;
 
     // 5. request-headers phase.
-    if let Flow::Deny { plugin, denial } = chain
-        .on_request(
+    //
+    // Each phase's future is boxed, and made only where the route has a
+    // plugin for it: held inline, the largest of them would size this
+    // future, which every request allocates and moves, plugins or not.
+    if chain.has_phase(Phase::RequestHeaders)
+        && let Flow::Deny { plugin, denial } = Box::pin(chain.on_request(
             Phase::RequestHeaders,
             &mut view,
             None,
             &mut context,
             &mut facts.chain,
-        )
+        ))
         .await?
     {
         return Ok(denied(facts, &context, &plugin, denial));
@@ -382,15 +386,14 @@ async fn proxy(
             bytes: &mut bytes,
             complete: rest.is_none(),
         };
-        if let Flow::Deny { plugin, denial } = chain
-            .on_request(
-                Phase::RequestBody,
-                &mut view,
-                Some(phase_body),
-                &mut context,
-                &mut facts.chain,
-            )
-            .await?
+        if let Flow::Deny { plugin, denial } = Box::pin(chain.on_request(
+            Phase::RequestBody,
+            &mut view,
+            Some(phase_body),
+            &mut context,
+            &mut facts.chain,
+        ))
+        .await?
         {
             return Ok(denied(facts, &context, &plugin, denial));
         }
@@ -430,9 +433,7 @@ async fn proxy(
         // plugin may know better (e.g. a trusted CDN's header).
         Some(regions) => {
             let home = regions.home(context.country.as_deref(), view.client_ip);
-            regions
-                .send(&route.upstream, home, upstream_request)
-                .await?
+            Box::pin(regions.send(&route.upstream, home, upstream_request)).await?
         }
         None => route.upstream.send(upstream_request).await?,
     };
@@ -446,15 +447,15 @@ async fn proxy(
             status: head.status.as_u16(),
             headers: std::mem::take(&mut head.headers),
         });
-        if let Flow::Deny { plugin, denial } = chain
-            .on_response(
+        if chain.has_phase(Phase::ResponseHeaders)
+            && let Flow::Deny { plugin, denial } = Box::pin(chain.on_response(
                 Phase::ResponseHeaders,
                 &view,
                 &mut response_view,
                 None,
                 &mut context,
                 &mut facts.chain,
-            )
+            ))
             .await?
         {
             return Ok(denied(facts, &context, &plugin, denial));
@@ -469,16 +470,15 @@ async fn proxy(
                 bytes: &mut bytes,
                 complete: rest.is_none(),
             };
-            if let Flow::Deny { plugin, denial } = chain
-                .on_response(
-                    Phase::ResponseBody,
-                    &view,
-                    &mut response_view,
-                    Some(phase_body),
-                    &mut context,
-                    &mut facts.chain,
-                )
-                .await?
+            if let Flow::Deny { plugin, denial } = Box::pin(chain.on_response(
+                Phase::ResponseBody,
+                &view,
+                &mut response_view,
+                Some(phase_body),
+                &mut context,
+                &mut facts.chain,
+            ))
+            .await?
             {
                 return Ok(denied(facts, &context, &plugin, denial));
             }

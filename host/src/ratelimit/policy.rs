@@ -121,7 +121,9 @@ impl Policy {
         let Some(shared) = &self.shared else {
             return self.check(key).map_err(Refused::Limited);
         };
-        match shared.take(key).await {
+        // Boxed: the Redis call's future is large, and held inline it would
+        // size every request's future, shared limits or not.
+        match Box::pin(shared.take(key)).await {
             Ok(Taken::Allowed { remaining }) => Ok(Allowance {
                 policy: self.clone(),
                 remaining,

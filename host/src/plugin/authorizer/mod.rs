@@ -132,7 +132,9 @@ impl Authorizer {
     pub async fn recall(&self, pending: &Pending) -> Option<Decision> {
         let shared = self.shared.as_ref()?;
         let now = Instant::now();
-        let decision = match stored::decode(&shared.get(&pending.identity).await?)? {
+        // The Redis calls are boxed: inline, their large futures would size
+        // every chain call's future, shared decisions or not.
+        let decision = match stored::decode(&Box::pin(shared.get(&pending.identity)).await?)? {
             Cached::Decision(decision) => {
                 self.cache_of(&decision)?.insert(
                     pending.identity,
@@ -143,7 +145,7 @@ impl Authorizer {
             }
             Cached::PerResource => {
                 let Cached::Decision(decision) =
-                    stored::decode(&shared.get(&pending.resource).await?)?
+                    stored::decode(&Box::pin(shared.get(&pending.resource)).await?)?
                 else {
                     return None;
                 };
