@@ -1232,7 +1232,7 @@ pub struct UpstreamConfig {
     #[serde(default = "default_request_timeout_ms")]
     pub timeout_ms: u64,
     /// Extra attempts, on other targets, for idempotent requests without a
-    /// body whose connection failed.
+    /// body whose connection failed (none with a single target).
     #[serde(default = "default_retries")]
     pub retries: u32,
     /// Consecutive failures that eject a target.

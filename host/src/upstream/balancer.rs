@@ -74,6 +74,11 @@ impl Balancer {
             .all(|t| t.ejected_until_ms.load(Ordering::Relaxed) > now)
     }
 
+    /// How many targets there are.
+    pub fn target_count(&self) -> usize {
+        self.targets.len()
+    }
+
     /// The target at `index`.
     pub fn target(&self, index: usize) -> &Target {
         &self.targets[index]

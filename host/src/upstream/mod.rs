@@ -148,14 +148,16 @@ impl TargetPool {
     pub async fn send(&self, request: Request<BoxBody>) -> Result<Response<BoxBody>, GatewayError> {
         let has_body = !http_body::Body::is_end_stream(request.body());
         let retryable = is_resendable(&request);
-        let (parts, body) = request.into_parts();
-        let mut body = Some(body);
+        let (mut parts, mut body) = request.into_parts();
         let mut avoid = None;
         let mut attempt = 0;
         loop {
             let index = self.balancer.pick(avoid);
             let target = self.balancer.target(index);
-            let mut parts = parts.clone();
+            // A retry goes to another target and needs the head again: a
+            // copy is kept only when one may follow.
+            let may_retry = retryable && attempt < self.retries && self.balancer.target_count() > 1;
+            let spare = may_retry.then(|| parts.clone());
             let mut uri = http::uri::Parts::default();
             uri.scheme = Some(self.client.scheme());
             uri.authority = target.uri_authority.clone();
@@ -163,13 +165,9 @@ impl TargetPool {
             parts.uri = http::Uri::from_parts(uri).map_err(|_| {
                 GatewayError::UpstreamUnavailable(format!("bad target {}", target.authority))
             })?;
-            let this_body = match body.take() {
-                Some(b) => b,
-                None => crate::body::empty(),
-            };
             let outcome = tokio::time::timeout(
                 self.timeout,
-                self.client.request(Request::from_parts(parts, this_body)),
+                self.client.request(Request::from_parts(parts, body)),
             )
             .await;
             match outcome {
@@ -184,9 +182,11 @@ impl TargetPool {
                 Ok(Err(e)) if e.is_connect() => {
                     self.balancer.record_failure(index);
                     tracing::warn!(target = %target.authority, "upstream connect failed: {e}");
-                    if retryable && attempt < self.retries {
+                    if let Some(spare) = spare {
                         attempt += 1;
                         avoid = Some(index);
+                        // Only a request without a body is retried.
+                        (parts, body) = (spare, crate::body::empty());
                         continue;
                     }
                     return Err(GatewayError::UpstreamUnreachable(format!(
