@@ -70,16 +70,29 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
 }
 
 /// Add `X-Forwarded-For` (appending the client to any existing list),
-/// `X-Forwarded-Proto` and `X-Forwarded-Host`.
+/// `X-Forwarded-Proto` and `X-Forwarded-Host`. Every request comes here, so
+/// the values are built without `format!`.
 pub fn add_forwarded(headers: &mut HeaderMap, client_ip: IpAddr, scheme: &str, host: &str) {
-    let forwarded_for = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(existing) if !existing.trim().is_empty() => format!("{existing}, {client_ip}"),
-        _ => client_ip.to_string(),
-    };
-    if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
+    let mut forwarded_for = String::new();
+    if let Some(existing) = headers
+        .get(&X_FORWARDED_FOR)
+        .and_then(|v| v.to_str().ok())
+        .filter(|existing| !existing.trim().is_empty())
+    {
+        forwarded_for.reserve(existing.len() + 2 + 15);
+        forwarded_for.push_str(existing);
+        forwarded_for.push_str(", ");
+    }
+    crate::ip_text::push_ip(&mut forwarded_for, client_ip);
+    if let Ok(value) = HeaderValue::try_from(forwarded_for) {
         headers.insert(X_FORWARDED_FOR.clone(), value);
     }
-    if let Ok(value) = HeaderValue::from_str(scheme) {
+    let proto = match scheme {
+        "https" => Ok(HeaderValue::from_static("https")),
+        "http" => Ok(HeaderValue::from_static("http")),
+        other => HeaderValue::from_str(other),
+    };
+    if let Ok(value) = proto {
         headers.insert(X_FORWARDED_PROTO.clone(), value);
     }
     if let Ok(value) = HeaderValue::from_str(host) {
@@ -103,15 +116,16 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) ->
     if trusted.is_empty() || !is_trusted(&peer) {
         return peer;
     }
+    // From the right: the last header's last entry first.
     let hops = headers
         .get_all(&X_FORWARDED_FOR)
         .iter()
+        .rev()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .collect::<Vec<_>>();
+        .flat_map(|v| v.rsplit(','))
+        .map(str::trim);
     let mut client = peer;
-    for hop in hops.iter().rev() {
+    for hop in hops {
         match hop.parse::<IpAddr>() {
             Ok(ip) if is_trusted(&ip) => client = ip,
             Ok(ip) => return ip,
@@ -152,9 +166,12 @@ pub fn request_id(headers: &HeaderMap) -> String {
 fn random_id() -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bits = fastrand::u128(..);
-    (0..32)
-        .map(|i| HEX[((bits >> (124 - 4 * i)) & 0xf) as usize] as char)
-        .collect()
+    let mut digits = [0u8; 32];
+    for (i, digit) in digits.iter_mut().enumerate() {
+        *digit = HEX[((bits >> (124 - 4 * i)) & 0xf) as usize];
+    }
+    // Hex digits are ASCII: this never falls back.
+    std::str::from_utf8(&digits).unwrap_or_default().to_owned()
 }
 
 #[cfg(test)]
@@ -231,6 +248,41 @@ mod tests {
             client_ip(ip("10.0.0.2"), &headers, &trusted),
             ip("10.1.1.1")
         );
+    }
+
+    #[test]
+    fn forwarded_for_over_several_headers_is_read_from_the_right() {
+        let trusted = vec![parse_network("10.0.0.0/8").expect("net")];
+        let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
+        let mut headers = HeaderMap::new();
+        headers.append("x-forwarded-for", HeaderValue::from_static("198.51.100.1"));
+        headers.append(
+            "x-forwarded-for",
+            HeaderValue::from_static("203.0.113.9, 10.1.1.1"),
+        );
+        headers.append("x-forwarded-for", HeaderValue::from_static("10.2.2.2"));
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), &headers, &trusted),
+            ip("203.0.113.9")
+        );
+        let mut all_trusted = HeaderMap::new();
+        all_trusted.append("x-forwarded-for", HeaderValue::from_static("10.3.3.3"));
+        all_trusted.append("x-forwarded-for", HeaderValue::from_static("10.4.4.4"));
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), &all_trusted, &trusted),
+            ip("10.3.3.3")
+        );
+    }
+
+    #[test]
+    fn generated_request_ids_are_hex() {
+        let id = random_id();
+        assert_eq!(id.len(), 32);
+        assert!(
+            id.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
+        assert_ne!(id, random_id());
     }
 
     #[test]

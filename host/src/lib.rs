@@ -20,6 +20,7 @@ pub mod forwarding;
 pub mod gateway;
 pub mod geo;
 pub mod idle;
+pub mod ip_text;
 pub mod live;
 pub mod logging;
 pub mod percent;

@@ -100,15 +100,17 @@ impl types::HostRequest for InstanceState {
     }
 
     fn client_ip(&mut self, r: Resource<RequestResource>) -> Result<String> {
-        Ok(self.table.get(&r)?.view.client_ip.to_string())
+        Ok(crate::ip_text::ip_string(
+            self.table.get(&r)?.view.client_ip,
+        ))
     }
 
     fn route_id(&mut self, r: Resource<RequestResource>) -> Result<String> {
-        Ok(self.table.get(&r)?.view.route_id.to_string())
+        Ok(self.table.get(&r)?.view.route_id.as_ref().to_owned())
     }
 
     fn request_id(&mut self, r: Resource<RequestResource>) -> Result<String> {
-        Ok(self.table.get(&r)?.view.request_id.to_string())
+        Ok(self.table.get(&r)?.view.request_id.as_ref().to_owned())
     }
 
     fn tls_version(&mut self, r: Resource<RequestResource>) -> Result<Option<String>> {
