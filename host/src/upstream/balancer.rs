@@ -12,8 +12,6 @@ use crate::plugin::engine::process_start;
 pub struct Target {
     /// `host:port`.
     pub authority: String,
-    /// The same, parsed once for building request URIs.
-    pub uri_authority: Option<http::uri::Authority>,
     consecutive_failures: AtomicU32,
     /// Milliseconds since process start until which it is ejected.
     ejected_until_ms: AtomicU64,
@@ -38,7 +36,6 @@ impl Balancer {
             .iter()
             .map(|authority| Target {
                 authority: authority.clone(),
-                uri_authority: authority.parse().ok(),
                 consecutive_failures: AtomicU32::new(0),
                 ejected_until_ms: AtomicU64::new(0),
             })

@@ -1,24 +1,23 @@
-//! Sending a request upstream: target choice, pooled keep-alive client,
+//! Sending a request upstream: target choice, keep-alive connections,
 //! timeouts, and retries of idempotent requests whose connection failed.
 
 mod balancer;
+mod connections;
 pub mod echo;
 mod regions;
 mod tls;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::{Method, Request, Response};
 use http_body_util::BodyExt;
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 
 pub use balancer::Balancer;
+use connections::{Connections, Connector, SendError};
 pub use regions::Regions;
 
-use crate::body::{BoxBody, boxed};
+use crate::body::BoxBody;
 use crate::config::UpstreamConfig;
 use crate::error::GatewayError;
 
@@ -32,38 +31,15 @@ pub enum Upstream {
     Targets(Box<TargetPool>),
 }
 
-/// Real upstream servers and the client that talks to them.
+/// Real upstream servers and the connections to them.
 pub struct TargetPool {
     balancer: Balancer,
-    client: UpstreamClient,
+    connector: Connector,
+    /// The idle connections of each target, by the balancer's index.
+    connections: Vec<Arc<Connections>>,
     timeout: Duration,
     retries: u32,
 }
-
-/// Plain HTTP, or TLS to every target.
-enum UpstreamClient {
-    Plain(Client<HttpConnector, BoxBody>),
-    Tls(Client<HttpsConnector<HttpConnector>, BoxBody>),
-}
-
-impl UpstreamClient {
-    fn scheme(&self) -> http::uri::Scheme {
-        match self {
-            UpstreamClient::Plain(_) => http::uri::Scheme::HTTP,
-            UpstreamClient::Tls(_) => http::uri::Scheme::HTTPS,
-        }
-    }
-
-    fn request(&self, request: Request<BoxBody>) -> hyper_util::client::legacy::ResponseFuture {
-        match self {
-            UpstreamClient::Plain(client) => client.request(request),
-            UpstreamClient::Tls(client) => client.request(request),
-        }
-    }
-}
-
-/// How long an idle upstream connection is kept for reuse.
-const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(90);
 
 impl Upstream {
     /// Build from a validated config; TLS files are read relative to `dir`.
@@ -72,35 +48,25 @@ impl Upstream {
         if config.builtin.is_some() {
             return Ok(Upstream::Echo);
         }
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(Duration::from_millis(config.connect_timeout_ms)));
-        connector.set_nodelay(true);
-        let mut builder = Client::builder(TokioExecutor::new());
-        builder
-            .pool_idle_timeout(IDLE_CONNECTION_TIMEOUT)
-            .pool_max_idle_per_host(config.max_idle_connections);
-        let client = match &config.tls {
-            None => UpstreamClient::Plain(builder.build(connector)),
+        let connect_timeout = Duration::from_millis(config.connect_timeout_ms);
+        let connector = match &config.tls {
+            None => Connector::Plain { connect_timeout },
             Some(tls) => {
-                // The connector must accept http URIs it is handed: the
-                // scheme is ours, set per request.
-                connector.enforce_http(false);
-                let https = hyper_rustls::HttpsConnectorBuilder::new()
-                    .with_tls_config(tls::client_config(tls, dir)?)
-                    .https_only();
-                let https = match &tls.server_name {
-                    Some(name) => {
-                        let name =
-                            rustls_pki_types::ServerName::try_from(name.clone()).map_err(|_| {
-                                format!("tls.server_name: {name:?} is not a DNS name or IP address")
-                            })?;
-                        https.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(
-                            name,
-                        ))
-                    }
-                    None => https,
+                let mut client_config = tls::client_config(tls, dir)?;
+                client_config.alpn_protocols = vec![b"http/1.1".to_vec()];
+                let server_name = match &tls.server_name {
+                    Some(name) => Some(
+                        rustls_pki_types::ServerName::try_from(name.clone()).map_err(|_| {
+                            format!("tls.server_name: {name:?} is not a DNS name or IP address")
+                        })?,
+                    ),
+                    None => None,
                 };
-                UpstreamClient::Tls(builder.build(https.enable_http1().wrap_connector(connector)))
+                Connector::Tls {
+                    connect_timeout,
+                    tls: tokio_rustls::TlsConnector::from(Arc::new(client_config)),
+                    server_name,
+                }
             }
         };
         Ok(Upstream::Targets(Box::new(TargetPool {
@@ -109,7 +75,12 @@ impl Upstream {
                 config.eject_after_failures,
                 Duration::from_millis(config.eject_ms),
             ),
-            client,
+            connector,
+            connections: config
+                .targets
+                .iter()
+                .map(|_| Connections::new(config.max_idle_connections))
+                .collect(),
             timeout: Duration::from_millis(config.timeout_ms),
             retries: config.retries,
         })))
@@ -158,16 +129,13 @@ impl TargetPool {
             // copy is kept only when one may follow.
             let may_retry = retryable && attempt < self.retries && self.balancer.target_count() > 1;
             let spare = may_retry.then(|| parts.clone());
-            let mut uri = http::uri::Parts::default();
-            uri.scheme = Some(self.client.scheme());
-            uri.authority = target.uri_authority.clone();
-            uri.path_and_query = parts.uri.path_and_query().cloned();
-            parts.uri = http::Uri::from_parts(uri).map_err(|_| {
-                GatewayError::UpstreamUnavailable(format!("bad target {}", target.authority))
-            })?;
             let outcome = tokio::time::timeout(
                 self.timeout,
-                self.client.request(Request::from_parts(parts, body)),
+                self.connections[index].send(
+                    &self.connector,
+                    &target.authority,
+                    Request::from_parts(parts, body),
+                ),
             )
             .await;
             match outcome {
@@ -177,9 +145,9 @@ impl TargetPool {
                     } else {
                         self.balancer.record_success(index);
                     }
-                    return Ok(response.map(boxed));
+                    return Ok(response);
                 }
-                Ok(Err(e)) if e.is_connect() => {
+                Ok(Err(SendError::Connect(e))) => {
                     self.balancer.record_failure(index);
                     tracing::warn!(target = %target.authority, "upstream connect failed: {e}");
                     if let Some(spare) = spare {
@@ -194,7 +162,7 @@ impl TargetPool {
                         target.authority
                     )));
                 }
-                Ok(Err(e)) => {
+                Ok(Err(SendError::Exchange(e))) => {
                     let detail = std::error::Error::source(&e)
                         .map_or_else(|| e.to_string(), |s| s.to_string());
                     if is_body_limit(&e) {
@@ -234,7 +202,7 @@ fn is_idempotent(method: &Method) -> bool {
 
 /// Whether the upstream exchange failed because the client's body passed
 /// the gateway's size limit.
-fn is_body_limit(error: &hyper_util::client::legacy::Error) -> bool {
+fn is_body_limit(error: &hyper::Error) -> bool {
     let mut source = std::error::Error::source(error);
     while let Some(e) = source {
         if e.is::<http_body_util::LengthLimitError>() {
