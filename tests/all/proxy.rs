@@ -317,3 +317,90 @@ upstream = {{ targets = ["{}"] }}
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains(r#""host":["public.example"]"#), "{answer}");
 }
+
+/// An upstream that answers a POST at once, before reading its body, and
+/// then holds the connection; anything else gets `200 ok`.
+async fn early_answering_upstream() -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let target = listener.local_addr().expect("addr").to_string();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 65536];
+                let mut head = Vec::new();
+                while let Ok(n) = stream.read(&mut buf).await {
+                    if n == 0 {
+                        return;
+                    }
+                    head.extend_from_slice(&buf[..n]);
+                    let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        continue;
+                    };
+                    if head.starts_with(b"POST") {
+                        let _ = stream
+                            .write_all(b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\n\r\n")
+                            .await;
+                        // Hold the connection, reading whatever comes.
+                        while matches!(stream.read(&mut buf).await, Ok(n) if n > 0) {}
+                        return;
+                    }
+                    let _ = stream
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                        .await;
+                    head.drain(..end + 4);
+                }
+            });
+        }
+    });
+    target
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_never_waits_behind_another_clients_unfinished_upload() {
+    use tokio::io::AsyncWriteExt;
+    let target = early_answering_upstream().await;
+    let gateway = Gateway::start(&format!(
+        r#"
+[[routes]]
+id = "early"
+path = {{ prefix = "/" }}
+upstream = {{ targets = ["{target}"], timeout_ms = 5000 }}
+"#
+    ));
+    // A client starts an upload and stalls; the upstream refuses it at
+    // once, so the response ends while the upload has not.
+    let mut stalled = tokio::net::TcpStream::connect(gateway.addr)
+        .await
+        .expect("connect");
+    stalled
+        .write_all(b"POST /upload HTTP/1.1\r\nhost: a\r\ncontent-length: 100000\r\n\r\nfirst bytes")
+        .await
+        .expect("write");
+    let mut answer = vec![0u8; 1024];
+    let n = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::io::AsyncReadExt::read(&mut stalled, &mut answer),
+    )
+    .await
+    .expect("the early answer arrives")
+    .expect("read");
+    assert!(
+        answer[..n].starts_with(b"HTTP/1.1 401"),
+        "{}",
+        String::from_utf8_lossy(&answer[..n])
+    );
+    // That upstream connection is still busy with the upload: the next
+    // request must not be queued behind it.
+    let started = Instant::now();
+    let reply = get(&gateway.url("/next")).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "waited {:?}",
+        started.elapsed()
+    );
+    drop(stalled);
+}

@@ -113,11 +113,31 @@ impl Connections {
         None
     }
 
-    /// Keep `sender` for the next request, if there is room.
-    fn give_back(&self, sender: SendRequest<BoxBody>) {
+    /// Keep `sender` for the next request once it can take one. A response
+    /// can end before its request body has been sent (an early 401 or 413
+    /// to an upload): such a connection is kept only when the upload is
+    /// done, so no request waits behind someone else's slow client.
+    fn give_back(self: &Arc<Self>, mut sender: SendRequest<BoxBody>) {
         if sender.is_closed() {
             return;
         }
+        if sender.is_ready() {
+            self.keep(sender);
+            return;
+        }
+        // Outside the runtime (shutting down) the connection just closes.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let home = Arc::clone(self);
+            runtime.spawn(async move {
+                if sender.ready().await.is_ok() {
+                    home.keep(sender);
+                }
+            });
+        }
+    }
+
+    /// Keep a ready `sender`, if there is room.
+    fn keep(&self, sender: SendRequest<BoxBody>) {
         let mut idle = self.lock();
         if idle.len() >= self.max_idle {
             idle.retain(|entry| entry.since.elapsed() < IDLE_TIMEOUT && !entry.sender.is_closed());
