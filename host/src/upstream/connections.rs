@@ -182,15 +182,7 @@ async fn connect(
             connect_timeout, ..
         } => *connect_timeout,
     };
-    let stream = tokio::time::timeout(connect_timeout, TcpStream::connect(authority))
-        .await
-        .map_err(|_| {
-            SendError::Connect(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "connect timed out",
-            ))
-        })?
-        .map_err(SendError::Connect)?;
+    let stream = open_tcp(authority, connect_timeout).await?;
     stream.set_nodelay(true).map_err(SendError::Connect)?;
     match connector {
         Connector::Plain { .. } => handshake(stream).await,
@@ -208,6 +200,39 @@ async fn connect(
             handshake(stream).await
         }
     }
+}
+
+/// A TCP connection to the first of `authority`'s addresses that answers.
+/// The timeout is shared out among the addresses, so a name whose first
+/// address drops packets (a dead IPv6 route, say) still reaches the next.
+async fn open_tcp(authority: &str, connect_timeout: Duration) -> Result<TcpStream, SendError> {
+    let timed_out = || {
+        SendError::Connect(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "connect timed out",
+        ))
+    };
+    let addresses: Vec<std::net::SocketAddr> =
+        tokio::time::timeout(connect_timeout, tokio::net::lookup_host(authority))
+            .await
+            .map_err(|_| timed_out())?
+            .map_err(SendError::Connect)?
+            .collect();
+    let share = connect_timeout / u32::try_from(addresses.len().max(1)).unwrap_or(u32::MAX);
+    let mut last = None;
+    for address in addresses {
+        match tokio::time::timeout(share, TcpStream::connect(address)).await {
+            Ok(Ok(stream)) => return Ok(stream),
+            Ok(Err(e)) => last = Some(SendError::Connect(e)),
+            Err(_) => last = Some(timed_out()),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        SendError::Connect(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "the name has no address",
+        ))
+    }))
 }
 
 /// The name a target's certificate must carry: its host.
