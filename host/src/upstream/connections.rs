@@ -26,22 +26,20 @@ use crate::body::{BoxBody, boxed};
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// How connections to the targets are made.
-pub enum Connector {
-    /// Plain TCP.
-    Plain {
-        /// Bound on the TCP connect.
-        connect_timeout: Duration,
-    },
-    /// TLS over TCP.
-    Tls {
-        /// Bound on the TCP connect (the handshake counts against the
-        /// request's timeout).
-        connect_timeout: Duration,
-        /// The route's client configuration.
-        tls: tokio_rustls::TlsConnector,
-        /// The name to verify, when not the target's host.
-        server_name: Option<ServerName<'static>>,
-    },
+pub struct Connector {
+    /// Bound on resolving the target and the TCP connect (a TLS handshake
+    /// counts against the request's timeout).
+    pub connect_timeout: Duration,
+    /// TLS over the TCP connection, if the targets speak it.
+    pub tls: Option<TlsConnector>,
+}
+
+/// TLS to the targets.
+pub struct TlsConnector {
+    /// The route's client configuration.
+    pub config: tokio_rustls::TlsConnector,
+    /// The name to verify, when not the target's host.
+    pub server_name: Option<ServerName<'static>>,
 }
 
 /// Why a request got no response.
@@ -176,30 +174,21 @@ async fn connect(
     connector: &Connector,
     authority: &str,
 ) -> Result<SendRequest<BoxBody>, SendError> {
-    let connect_timeout = match connector {
-        Connector::Plain { connect_timeout }
-        | Connector::Tls {
-            connect_timeout, ..
-        } => *connect_timeout,
-    };
-    let stream = open_tcp(authority, connect_timeout).await?;
+    let stream = open_tcp(authority, connector.connect_timeout).await?;
     stream.set_nodelay(true).map_err(SendError::Connect)?;
-    match connector {
-        Connector::Plain { .. } => handshake(stream).await,
-        Connector::Tls {
-            tls, server_name, ..
-        } => {
-            let name = match server_name {
-                Some(name) => name.clone(),
-                None => host_name(authority)?,
-            };
-            let stream = tls
-                .connect(name, stream)
-                .await
-                .map_err(SendError::Connect)?;
-            handshake(stream).await
-        }
-    }
+    let Some(tls) = &connector.tls else {
+        return handshake(stream).await;
+    };
+    let name = match &tls.server_name {
+        Some(name) => name.clone(),
+        None => host_name(authority)?,
+    };
+    let stream = tls
+        .config
+        .connect(name, stream)
+        .await
+        .map_err(SendError::Connect)?;
+    handshake(stream).await
 }
 
 /// A TCP connection to the first of `authority`'s addresses that answers.

@@ -14,7 +14,7 @@ use http::{Method, Request, Response};
 use http_body_util::BodyExt;
 
 pub use balancer::Balancer;
-use connections::{Connections, Connector, SendError};
+use connections::{Connections, Connector, SendError, TlsConnector};
 pub use regions::Regions;
 
 use crate::body::BoxBody;
@@ -48,9 +48,8 @@ impl Upstream {
         if config.builtin.is_some() {
             return Ok(Upstream::Echo);
         }
-        let connect_timeout = Duration::from_millis(config.connect_timeout_ms);
-        let connector = match &config.tls {
-            None => Connector::Plain { connect_timeout },
+        let tls = match &config.tls {
+            None => None,
             Some(tls) => {
                 let mut client_config = tls::client_config(tls, dir)?;
                 client_config.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -62,12 +61,15 @@ impl Upstream {
                     ),
                     None => None,
                 };
-                Connector::Tls {
-                    connect_timeout,
-                    tls: tokio_rustls::TlsConnector::from(Arc::new(client_config)),
+                Some(TlsConnector {
+                    config: tokio_rustls::TlsConnector::from(Arc::new(client_config)),
                     server_name,
-                }
+                })
             }
+        };
+        let connector = Connector {
+            connect_timeout: Duration::from_millis(config.connect_timeout_ms),
+            tls,
         };
         Ok(Upstream::Targets(Box::new(TargetPool {
             balancer: Balancer::new(
