@@ -73,18 +73,18 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
 /// `X-Forwarded-Proto` and `X-Forwarded-Host`. Every request comes here, so
 /// the values are built without `format!`.
 pub fn add_forwarded(headers: &mut HeaderMap, client_ip: IpAddr, scheme: &str, host: &str) {
-    let mut forwarded_for = String::new();
+    let mut forwarded_for = Vec::new();
     if let Some(existing) = headers
         .get(&X_FORWARDED_FOR)
         .and_then(|v| v.to_str().ok())
         .filter(|existing| !existing.trim().is_empty())
     {
         forwarded_for.reserve(existing.len() + 2 + 15);
-        forwarded_for.push_str(existing);
-        forwarded_for.push_str(", ");
+        forwarded_for.extend_from_slice(existing.as_bytes());
+        forwarded_for.extend_from_slice(b", ");
     }
     crate::ip_text::push_ip(&mut forwarded_for, client_ip);
-    if let Ok(value) = HeaderValue::try_from(forwarded_for) {
+    if let Ok(value) = HeaderValue::from_maybe_shared(bytes::Bytes::from(forwarded_for)) {
         headers.insert(X_FORWARDED_FOR.clone(), value);
     }
     let proto = match scheme {

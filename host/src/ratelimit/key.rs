@@ -45,7 +45,7 @@ impl KeySource {
     /// This request's key.
     pub fn key<'a>(&self, request: &'a RequestView, context: &'a RequestContext) -> Cow<'a, str> {
         match self {
-            KeySource::ClientIp => Cow::Owned(request.client_ip.to_string()),
+            KeySource::ClientIp => Cow::Owned(crate::ip_text::ip_string(request.client_ip)),
             KeySource::Header(name) => {
                 match request.headers.get(name).and_then(|v| v.to_str().ok()) {
                     Some(value) => Cow::Borrowed(value),

@@ -95,17 +95,7 @@ impl JsonLine {
 
     /// An address as text (without quotes), IPv4-mapped IPv6 as IPv4.
     pub fn ip(&mut self, ip: IpAddr) {
-        match ip.to_canonical() {
-            IpAddr::V4(v4) => {
-                for (i, octet) in v4.octets().into_iter().enumerate() {
-                    if i > 0 {
-                        self.0.push(b'.');
-                    }
-                    self.number(u64::from(octet));
-                }
-            }
-            IpAddr::V6(v6) => self.raw(&v6.to_string()),
-        }
+        crate::ip_text::push_ip(&mut self.0, ip.to_canonical());
     }
 
     /// RFC 3339, UTC, milliseconds (without quotes).
