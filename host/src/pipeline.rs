@@ -102,16 +102,18 @@ pub async fn handle(
         peer_ip: client.ip(),
         tls,
     };
+    // Boxed once here: unboxed, the large `proxy` future would be copied
+    // into the timeout and again with every move of this future.
     let proxied = tokio::time::timeout(
         gateway.request_timeout,
-        proxy(
+        Box::pin(proxy(
             &gateway,
             request,
             connection,
             &request_id,
             &mut facts,
             bytes_in.clone(),
-        ),
+        )),
     )
     .await
     .unwrap_or(Err(GatewayError::RequestTimeout));

@@ -95,7 +95,10 @@ impl Connections {
                 },
             }
         }
-        let mut sender = connect(connector, authority).await?;
+        // Boxed: a connect (DNS, TCP, TLS handshake) is a large future that
+        // would otherwise size, and be moved with, every reused-connection
+        // send.
+        let mut sender = Box::pin(connect(connector, authority)).await?;
         let response = sender.send_request(request).await?;
         Ok(self.returning(response, sender))
     }
