@@ -6,8 +6,8 @@ use std::net::IpAddr;
 
 use http::HeaderMap;
 use http::header::{
-    CONNECTION, HeaderName, HeaderValue, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE, TRAILER,
-    TRANSFER_ENCODING, UPGRADE,
+    CONNECTION, Entry, HOST, HeaderName, HeaderValue, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE,
+    TRAILER, TRANSFER_ENCODING, UPGRADE,
 };
 
 /// The request id header.
@@ -99,19 +99,20 @@ fn listed_hop_by_hop_bit(name: &str) -> u16 {
 /// `X-Forwarded-Proto` and `X-Forwarded-Host`. Every request comes here, so
 /// the values are built without `format!`.
 pub fn add_forwarded(headers: &mut HeaderMap, client_ip: IpAddr, scheme: &str, host: &str) {
-    let mut forwarded_for = Vec::new();
-    if let Some(existing) = headers
-        .get(&X_FORWARDED_FOR)
-        .and_then(|v| v.to_str().ok())
-        .filter(|existing| !existing.trim().is_empty())
-    {
-        forwarded_for.reserve(existing.len() + 2 + 15);
-        forwarded_for.extend_from_slice(existing.as_bytes());
-        forwarded_for.extend_from_slice(b", ");
-    }
-    crate::ip_text::push_ip(&mut forwarded_for, client_ip);
-    if let Ok(value) = HeaderValue::from_maybe_shared(bytes::Bytes::from(forwarded_for)) {
-        headers.insert(X_FORWARDED_FOR.clone(), value);
+    // One lookup (X-Forwarded-* are not standard names: each lookup
+    // hashes the name) both reads and replaces the list.
+    match headers.entry(&X_FORWARDED_FOR) {
+        Entry::Occupied(mut entry) => {
+            let value = forwarded_for(Some(entry.get()), client_ip);
+            if let Ok(value) = value {
+                entry.insert(value);
+            }
+        }
+        Entry::Vacant(entry) => {
+            if let Ok(value) = forwarded_for(None, client_ip) {
+                entry.insert(value);
+            }
+        }
     }
     let proto = match scheme {
         "https" => Ok(HeaderValue::from_static("https")),
@@ -121,9 +122,32 @@ pub fn add_forwarded(headers: &mut HeaderMap, client_ip: IpAddr, scheme: &str, h
     if let Ok(value) = proto {
         headers.insert(X_FORWARDED_PROTO.clone(), value);
     }
-    if let Ok(value) = HeaderValue::from_str(host) {
+    // The Host header usually holds the very text: share it, no copy.
+    let forwarded_host = match headers.get(HOST) {
+        Some(value) if value.as_bytes() == host.as_bytes() => Ok(value.clone()),
+        _ => HeaderValue::from_str(host),
+    };
+    if let Ok(value) = forwarded_host {
         headers.insert(X_FORWARDED_HOST.clone(), value);
     }
+}
+
+/// `existing` (when it lists anything), then the client.
+fn forwarded_for(
+    existing: Option<&HeaderValue>,
+    client_ip: IpAddr,
+) -> Result<HeaderValue, http::header::InvalidHeaderValue> {
+    let mut list = Vec::new();
+    if let Some(existing) = existing
+        .and_then(|v| v.to_str().ok())
+        .filter(|existing| !existing.trim().is_empty())
+    {
+        list.reserve(existing.len() + 2 + 15);
+        list.extend_from_slice(existing.as_bytes());
+        list.extend_from_slice(b", ");
+    }
+    crate::ip_text::push_ip(&mut list, client_ip);
+    HeaderValue::from_maybe_shared(bytes::Bytes::from(list))
 }
 
 /// An IP network, or a single address as a /32 or /128.
@@ -171,20 +195,18 @@ fn canonical(ip: IpAddr) -> IpAddr {
 }
 
 /// The client's request id if it is a sane token, else a new random one.
-pub fn request_id(headers: &HeaderMap) -> String {
-    let valid = |id: &&str| {
+pub fn request_id(headers: &HeaderMap) -> HeaderValue {
+    let valid = |id: &&HeaderValue| {
         (1..=128).contains(&id.len())
             && id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+                .as_bytes()
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
     };
-    match headers
-        .get(&X_REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .filter(valid)
-    {
-        Some(id) => id.to_string(),
-        None => random_id(),
+    match headers.get(&X_REQUEST_ID).filter(valid) {
+        // Shares the client's bytes: no copy.
+        Some(id) => id.clone(),
+        None => HeaderValue::from_str(&random_id()).unwrap_or(HeaderValue::from_static("-")),
     }
 }
 
@@ -266,6 +288,34 @@ mod tests {
     }
 
     #[test]
+    fn forwarded_headers_start_fresh_and_name_the_routed_host() {
+        let mut headers = HeaderMap::new();
+        headers.insert(HOST, HeaderValue::from_static("api.example.com"));
+        add_forwarded(
+            &mut headers,
+            "::1".parse().expect("ip"),
+            "https",
+            "api.example.com",
+        );
+        assert_eq!(headers["x-forwarded-for"], "::1");
+        assert_eq!(headers["x-forwarded-proto"], "https");
+        assert_eq!(headers["x-forwarded-host"], "api.example.com");
+
+        // A Host header a plugin rewrote is not the host the client asked for.
+        let mut headers = HeaderMap::new();
+        headers.insert(HOST, HeaderValue::from_static("internal.local"));
+        headers.insert("x-forwarded-for", HeaderValue::from_static(" "));
+        add_forwarded(
+            &mut headers,
+            "192.0.2.7".parse().expect("ip"),
+            "http",
+            "api.example.com",
+        );
+        assert_eq!(headers["x-forwarded-for"], "192.0.2.7");
+        assert_eq!(headers["x-forwarded-host"], "api.example.com");
+    }
+
+    #[test]
     fn forwarded_for_is_believed_only_from_trusted_proxies() {
         let trusted = vec![parse_network("10.0.0.0/8").expect("net")];
         let mut headers = HeaderMap::new();
@@ -333,6 +383,7 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert("x-request-id", HeaderValue::from_static("abc-123"));
         assert_eq!(request_id(&headers), "abc-123");
+        assert_eq!(request_id(&headers).to_str().ok(), Some("abc-123"));
         headers.insert(
             "x-request-id",
             HeaderValue::from_static("bad id with spaces"),

@@ -77,6 +77,8 @@ pub async fn handle(
     let started = Instant::now();
     let time = SystemTime::now();
     let request_id = forwarding::request_id(request.headers());
+    // Built of checked or generated text: never the empty fallback.
+    let id_text = request_id.to_str().unwrap_or_default();
     let method = request.method().clone();
     // Only an access line or a span shows the target.
     let telemetry = telemetry::get();
@@ -120,14 +122,14 @@ pub async fn handle(
     let mut response = match proxied {
         Ok(response) => response,
         Err(error) => {
-            tracing::warn!(request_id, error = %error, code = error.code(), "request failed");
+            tracing::warn!(request_id = id_text, error = %error, code = error.code(), "request failed");
             note_error(&mut facts, &error);
-            error.into_response(&request_id)
+            error.into_response(id_text)
         }
     };
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert(X_REQUEST_ID.clone(), value);
-    }
+    response
+        .headers_mut()
+        .insert(X_REQUEST_ID.clone(), request_id.clone());
     if is_tls && let Some(hsts) = &gateway.hsts {
         response
             .headers_mut()
@@ -163,7 +165,7 @@ pub async fn handle(
             Pending {
                 time,
                 started,
-                request_id,
+                request_id: id_text.to_owned(),
                 peer_ip: client.ip(),
                 method,
                 target,
@@ -219,7 +221,7 @@ async fn proxy(
     gateway: &Gateway,
     request: Request<Incoming>,
     connection: Connection,
-    request_id: &str,
+    request_id: &HeaderValue,
     facts: &mut AccessFacts,
     bytes_in: Arc<AtomicU64>,
 ) -> Result<Response<BoxBody>, GatewayError> {
@@ -252,7 +254,11 @@ async fn proxy(
             .map_err(GatewayError::Blocked)?;
     }
 
-    // 2. Route.
+    // 2. Route. Two Host headers could route by one and reach the
+    // upstream with the other: refused, as RFC 9112 §3.2 says.
+    if parts.headers.get_all(HOST).iter().nth(1).is_some() {
+        return Err(GatewayError::BadRequest("more than one Host header"));
+    }
     let authority = routing::request_authority(&parts.uri, &parts.headers)
         .map(str::to_string)
         .ok_or(GatewayError::BadRequest("the request names no host"))?;
@@ -287,7 +293,13 @@ async fn proxy(
     // The upstream must see the host this request was routed by: an
     // absolute-form target or an HTTP/2 `:authority` wins over a `Host`
     // header that says otherwise (RFC 9112 §3.2.2).
-    if let Ok(host) = HeaderValue::from_str(&authority) {
+    // Mostly it already does: then the header stays as it is.
+    if parts
+        .headers
+        .get(HOST)
+        .is_none_or(|host| host.as_bytes() != authority.as_bytes())
+        && let Ok(host) = HeaderValue::from_str(&authority)
+    {
         parts.headers.insert(HOST, host);
     }
     let mut view = Arc::new(RequestView {
@@ -310,7 +322,7 @@ async fn proxy(
         peer_ip: connection.peer_ip,
         tls: connection.tls,
         route_id: route.id.clone(),
-        request_id: Arc::from(request_id),
+        request_id: Arc::from(request_id.to_str().unwrap_or_default()),
     });
     let mut context = Arc::new(RequestContext::default());
     let chain = &route.chain;
@@ -419,7 +431,8 @@ async fn proxy(
     // 8. Upstream. The headers move into the upstream request unless a
     // response phase still needs the request view.
     let keep_view = chain.has_phase(Phase::ResponseHeaders) || chain.has_phase(Phase::ResponseBody);
-    let mut upstream_request = upstream_request(&mut view, keep_view, route, request_body)?;
+    let mut upstream_request =
+        upstream_request(&mut view, keep_view, route, request_body, request_id)?;
     // With traces on, the upstream's parent span is this request's.
     if let Some(trace) = &facts.trace
         && let Ok(value) = HeaderValue::from_str(&trace.traceparent())
@@ -508,6 +521,7 @@ fn upstream_request(
     keep_view: bool,
     route: &Route,
     body: BoxBody,
+    request_id: &HeaderValue,
 ) -> Result<Request<BoxBody>, GatewayError> {
     let mut headers = if keep_view {
         view.headers.clone()
@@ -536,9 +550,7 @@ fn upstream_request(
     {
         headers.insert(HOST, host);
     }
-    if let Ok(id) = HeaderValue::from_str(&view.request_id) {
-        headers.insert(X_REQUEST_ID.clone(), id);
-    }
+    headers.insert(X_REQUEST_ID.clone(), request_id.clone());
     let mut request = Request::builder()
         .method(view.method.clone())
         .uri(path_and_query)

@@ -9,7 +9,7 @@ async fn ambiguous_framing_is_refused_with_400_and_the_connection_closed() {
     let origin = Origin::start().await;
     let gateway = Gateway::start(&origin.route_all());
 
-    let attempts: [(&str, &[u8]); 7] = [
+    let attempts: [(&str, &[u8]); 8] = [
         (
             "two different Content-Lengths",
             b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
@@ -33,6 +33,10 @@ async fn ambiguous_framing_is_refused_with_400_and_the_connection_closed() {
         (
             "an unknown transfer coding",
             b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n",
+        ),
+        (
+            "two Host headers",
+            b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n",
         ),
         (
             "Transfer-Encoding in HTTP/1.0",
