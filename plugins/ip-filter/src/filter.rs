@@ -25,6 +25,25 @@ struct Rule {
     action: Action,
 }
 
+/// What rules read of a request besides its address. The plugin fetches
+/// each from the gateway only when a rule asks: each is a host call.
+pub trait RequestLine {
+    /// The method, upper case.
+    fn method(&self) -> &str;
+    /// The path, without the query.
+    fn path(&self) -> &str;
+}
+
+/// For tests and native callers: the facts at hand.
+impl RequestLine for (&str, &str) {
+    fn method(&self) -> &str {
+        self.0
+    }
+    fn path(&self) -> &str {
+        self.1
+    }
+}
+
 /// The outcome for one request.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -63,12 +82,12 @@ impl Filter {
 
     /// Decide for a client address, method and path: `deny` networks first,
     /// then the first matching rule, then the `allow` networks.
-    pub fn check(&self, ip: IpAddr, method: &str, path: &str) -> Verdict {
+    pub fn check(&self, ip: IpAddr, request: &impl RequestLine) -> Verdict {
         let ip = canonical(ip);
         if self.deny.iter().any(|net| net.contains(&ip)) {
             return Verdict::Deny("ip-denied");
         }
-        if let Some(rule) = self.rules.iter().find(|r| r.matches(ip, method, path)) {
+        if let Some(rule) = self.rules.iter().find(|r| r.matches(ip, request)) {
             return match rule.action {
                 Action::Allow => Verdict::Allow,
                 Action::Deny => Verdict::Deny("rule-denied"),
@@ -111,14 +130,16 @@ impl Rule {
         })
     }
 
-    fn matches(&self, ip: IpAddr, method: &str, path: &str) -> bool {
-        (self.methods.is_empty() || self.methods.iter().any(|m| m == method))
-            && self.path.as_deref().is_none_or(|p| p == path)
+    /// The address first: it is at hand, the method and path may cost a
+    /// host call each.
+    fn matches(&self, ip: IpAddr, request: &impl RequestLine) -> bool {
+        (self.cidrs.is_empty() || self.cidrs.iter().any(|net| net.contains(&ip)))
+            && (self.methods.is_empty() || self.methods.iter().any(|m| m == request.method()))
+            && self.path.as_deref().is_none_or(|p| p == request.path())
             && self
                 .path_prefix
                 .as_deref()
-                .is_none_or(|prefix| prefix_matches(prefix, path))
-            && (self.cidrs.is_empty() || self.cidrs.iter().any(|net| net.contains(&ip)))
+                .is_none_or(|prefix| prefix_matches(prefix, request.path()))
     }
 }
 
@@ -164,7 +185,7 @@ mod tests {
     #[test]
     fn empty_settings_allow_everyone() {
         assert_eq!(
-            filter("{}").check(ip("1.2.3.4"), "GET", "/"),
+            filter("{}").check(ip("1.2.3.4"), &("GET", "/")),
             Verdict::Allow
         );
     }
@@ -172,10 +193,10 @@ mod tests {
     #[test]
     fn allow_list_refuses_outsiders() {
         let f = filter(r#"{"allow": ["10.0.0.0/8", "::1"]}"#);
-        assert_eq!(f.check(ip("10.1.2.3"), "GET", "/"), Verdict::Allow);
-        assert_eq!(f.check(ip("::1"), "GET", "/"), Verdict::Allow);
+        assert_eq!(f.check(ip("10.1.2.3"), &("GET", "/")), Verdict::Allow);
+        assert_eq!(f.check(ip("::1"), &("GET", "/")), Verdict::Allow);
         assert_eq!(
-            f.check(ip("11.0.0.1"), "GET", "/"),
+            f.check(ip("11.0.0.1"), &("GET", "/")),
             Verdict::Deny("ip-not-allowed")
         );
     }
@@ -187,7 +208,7 @@ mod tests {
                 "rules": [{"action": "allow"}]}"#,
         );
         assert_eq!(
-            f.check(ip("10.9.1.1"), "GET", "/"),
+            f.check(ip("10.9.1.1"), &("GET", "/")),
             Verdict::Deny("ip-denied")
         );
     }
@@ -196,7 +217,7 @@ mod tests {
     fn mapped_ipv6_clients_are_matched_as_ipv4() {
         let f = filter(r#"{"deny": ["192.0.2.0/24"]}"#);
         assert_eq!(
-            f.check(ip("::ffff:192.0.2.7"), "GET", "/"),
+            f.check(ip("::ffff:192.0.2.7"), &("GET", "/")),
             Verdict::Deny("ip-denied")
         );
     }
@@ -210,19 +231,19 @@ mod tests {
             ]}"#,
         );
         assert_eq!(
-            f.check(ip("127.0.0.1"), "GET", "/admin/users"),
+            f.check(ip("127.0.0.1"), &("GET", "/admin/users")),
             Verdict::Allow
         );
         assert_eq!(
-            f.check(ip("127.0.0.1"), "DELETE", "/admin"),
+            f.check(ip("127.0.0.1"), &("DELETE", "/admin")),
             Verdict::Deny("rule-denied")
         );
         assert_eq!(
-            f.check(ip("8.8.8.8"), "GET", "/admin"),
+            f.check(ip("8.8.8.8"), &("GET", "/admin")),
             Verdict::Deny("rule-denied")
         );
         assert_eq!(
-            f.check(ip("8.8.8.8"), "GET", "/administrator"),
+            f.check(ip("8.8.8.8"), &("GET", "/administrator")),
             Verdict::Allow
         );
     }

@@ -7,7 +7,9 @@ mod settings;
 
 use portcullis_sdk::{Context, Decision, Phase, Policy, Request, export_policy};
 
-use filter::{Filter, Verdict};
+use std::cell::OnceCell;
+
+use filter::{Filter, RequestLine, Verdict};
 
 impl Policy for Filter {
     const PHASES: &'static [Phase] = &[Phase::RequestHeaders];
@@ -18,7 +20,7 @@ impl Policy for Filter {
 
     fn on_request(&self, _phase: Phase, request: &Request, _context: &Context) -> Decision {
         let verdict = match request.client_ip().parse() {
-            Ok(ip) => self.check(ip, &request.method(), &request.path()),
+            Ok(ip) => self.check(ip, &Asked::new(request)),
             // The host always passes a valid address; refuse rather than guess.
             Err(_) => Verdict::Deny("unparsable-client-ip"),
         };
@@ -26,6 +28,33 @@ impl Policy for Filter {
             Verdict::Allow => Decision::allow(),
             Verdict::Deny(reason) => self.denial(reason),
         }
+    }
+}
+
+/// The method and path, each asked of the gateway at most once and only
+/// if a rule reads it.
+struct Asked<'a> {
+    request: &'a Request,
+    method: OnceCell<String>,
+    path: OnceCell<String>,
+}
+
+impl<'a> Asked<'a> {
+    fn new(request: &'a Request) -> Self {
+        Self {
+            request,
+            method: OnceCell::new(),
+            path: OnceCell::new(),
+        }
+    }
+}
+
+impl RequestLine for Asked<'_> {
+    fn method(&self) -> &str {
+        self.method.get_or_init(|| self.request.method())
+    }
+    fn path(&self) -> &str {
+        self.path.get_or_init(|| self.request.path())
     }
 }
 
