@@ -41,7 +41,7 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     if present == 0 {
         return;
     }
-    if present & 1 != 0 {
+    if present & hop_by_hop_bit("connection") != 0 {
         // Names `Connection` lists beyond the fixed set; collecting none
         // allocates nothing.
         let listed: Vec<HeaderName> = headers
@@ -103,8 +103,7 @@ pub fn add_forwarded(headers: &mut HeaderMap, client_ip: IpAddr, scheme: &str, h
     // hashes the name) both reads and replaces the list.
     match headers.entry(&X_FORWARDED_FOR) {
         Entry::Occupied(mut entry) => {
-            let value = forwarded_for(Some(entry.get()), client_ip);
-            if let Ok(value) = value {
+            if let Ok(value) = forwarded_for(Some(entry.get()), client_ip) {
                 entry.insert(value);
             }
         }
