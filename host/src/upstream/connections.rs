@@ -58,6 +58,13 @@ struct Idle {
     since: Instant,
 }
 
+impl Idle {
+    /// Still worth reusing: not idle too long, not closed by the server.
+    fn is_fresh(&self) -> bool {
+        self.since.elapsed() < IDLE_TIMEOUT && !self.sender.is_closed()
+    }
+}
+
 /// The idle connections to one target.
 pub struct Connections {
     idle: Mutex<Vec<Idle>>,
@@ -107,7 +114,7 @@ impl Connections {
     fn take(&self) -> Option<SendRequest<BoxBody>> {
         let mut idle = self.lock();
         while let Some(entry) = idle.pop() {
-            if entry.since.elapsed() < IDLE_TIMEOUT && !entry.sender.is_closed() {
+            if entry.is_fresh() {
                 return Some(entry.sender);
             }
         }
@@ -141,7 +148,7 @@ impl Connections {
     fn keep(&self, sender: SendRequest<BoxBody>) {
         let mut idle = self.lock();
         if idle.len() >= self.max_idle {
-            idle.retain(|entry| entry.since.elapsed() < IDLE_TIMEOUT && !entry.sender.is_closed());
+            idle.retain(Idle::is_fresh);
         }
         if idle.len() < self.max_idle {
             idle.push(Idle {

@@ -53,14 +53,15 @@ impl Upstream {
             Some(tls) => {
                 let mut client_config = tls::client_config(tls, dir)?;
                 client_config.alpn_protocols = vec![b"http/1.1".to_vec()];
-                let server_name = match &tls.server_name {
-                    Some(name) => Some(
+                let server_name = tls
+                    .server_name
+                    .as_ref()
+                    .map(|name| {
                         rustls_pki_types::ServerName::try_from(name.clone()).map_err(|_| {
                             format!("tls.server_name: {name:?} is not a DNS name or IP address")
-                        })?,
-                    ),
-                    None => None,
-                };
+                        })
+                    })
+                    .transpose()?;
                 Some(TlsConnector {
                     config: tokio_rustls::TlsConnector::from(Arc::new(client_config)),
                     server_name,
