@@ -177,6 +177,30 @@ async fn a_looping_plugin_times_out_without_stalling_other_routes() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_looping_plugin_times_out_after_the_gateway_sat_idle() {
+    let origin = Origin::start().await;
+    let gateway = Gateway::start(&misbehaving_routes(&origin, "timeout_ms = 300"));
+    assert_eq!(get(&gateway.url("/guarded/x")).await.status, 200);
+    // Idle well past the epoch clock's 100 ms threshold, so it has stopped
+    // ticking: the next guest must start it again or run unbounded.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+
+    let started = Instant::now();
+    let url = gateway.url("/guarded/x");
+    let looping = send("GET", &url, &[("x-misbehave", "loop")], "");
+    let reply = tokio::time::timeout(Duration::from_secs(10), looping)
+        .await
+        .expect("the looping guest was never stopped");
+    let elapsed = started.elapsed();
+    assert_eq!(reply.status, 503);
+    assert!(
+        elapsed >= Duration::from_millis(250),
+        "deadline not honoured: {elapsed:?}"
+    );
+    assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_plugin_that_outgrows_its_memory_cap_fails_its_request() {
     let origin = Origin::start().await;
     let gateway = Gateway::start(&misbehaving_routes(&origin, "memory_limit_mib = 16"));

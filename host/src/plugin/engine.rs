@@ -2,16 +2,11 @@
 //! plugin call.
 
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::config::RuntimeConfig;
-
-/// How often the epoch advances. Each tick, a running guest yields to the
-/// tokio scheduler and its deadline is checked, so this is both the
-/// deadline's precision and the longest a guest holds a worker thread.
-pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 
 /// Core instances, memories and tables per component instance we provision
 /// for: Rust plugins use one or two, JS and Python runtimes several.
@@ -24,7 +19,7 @@ pub fn process_start() -> Instant {
 }
 
 /// Build the engine: pooling allocator, copy-on-write memory images, epoch
-/// interruption. Starts the epoch ticker thread.
+/// interruption. Registers it with the epoch clock.
 pub fn build(runtime: &RuntimeConfig) -> wasmtime::Result<Engine> {
     let mut pool = PoolingAllocationConfig::default();
     let instances = runtime.max_instances.max(1);
@@ -50,24 +45,7 @@ pub fn build(runtime: &RuntimeConfig) -> wasmtime::Result<Engine> {
         .memory_init_cow(true)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     let engine = Engine::new(&config)?;
-    start_epoch_ticker(&engine);
+    super::epoch::register(&engine);
     process_start();
     Ok(engine)
-}
-
-/// A thread that advances the epoch; it holds only a weak reference so it
-/// ends with the engine.
-fn start_epoch_ticker(engine: &Engine) {
-    let weak = engine.weak();
-    std::thread::Builder::new()
-        .name("portcullis-epoch".into())
-        .spawn(move || {
-            while let Some(engine) = weak.upgrade() {
-                engine.increment_epoch();
-                drop(engine);
-                std::thread::sleep(EPOCH_TICK);
-            }
-        })
-        .map(drop)
-        .unwrap_or_else(|e| tracing::error!("cannot start the epoch thread: {e}"));
 }

@@ -49,6 +49,7 @@ impl Instance {
         definition: &PluginDefinition,
         settings_json: &str,
     ) -> Result<Self, CallError> {
+        let _running = super::epoch::running();
         let state = InstanceState::new(definition)?;
         let mut store = Store::new(definition.pre.engine(), state);
         store.limiter(|state| &mut state.limits);
@@ -72,7 +73,7 @@ impl Instance {
             store,
             uses: 0,
         };
-        instance.arm(CONFIGURE_TIMEOUT);
+        let _configuring = instance.arm(CONFIGURE_TIMEOUT);
         let policy = instance.bindings.portcullis_policy_policy();
         policy
             .call_configure(&mut instance.store, settings_json)
@@ -89,7 +90,7 @@ impl Instance {
 
     /// The phases the plugin declares.
     pub async fn phases(&mut self) -> Result<Vec<Phase>, CallError> {
-        self.arm(CONFIGURE_TIMEOUT);
+        let _running = self.arm(CONFIGURE_TIMEOUT);
         let policy = self.bindings.portcullis_policy_policy();
         policy
             .call_phases(&mut self.store)
@@ -107,7 +108,7 @@ impl Instance {
         timeout: Duration,
     ) -> Result<Decision, CallError> {
         self.uses += 1;
-        self.arm(timeout);
+        let _running = self.arm(timeout);
         let table = &mut self.store.data_mut().table;
         let request = table
             .push(RequestResource {
@@ -140,7 +141,7 @@ impl Instance {
         timeout: Duration,
     ) -> Result<Decision, CallError> {
         self.uses += 1;
-        self.arm(timeout);
+        let _running = self.arm(timeout);
         let table = &mut self.store.data_mut().table;
         let request = table
             .push(RequestResource {
@@ -168,10 +169,12 @@ impl Instance {
         Ok(decision)
     }
 
-    /// Start the deadline for a call.
-    fn arm(&mut self, timeout: Duration) {
+    /// Start the deadline for a call; the epoch clock ticks until the
+    /// returned guard is dropped, with the call or with its future.
+    fn arm(&mut self, timeout: Duration) -> super::epoch::Running {
         self.store.data_mut().start_call(timeout);
         self.store.set_epoch_deadline(1);
+        super::epoch::running()
     }
 
     /// Reclaim the body handles of the call that just ended.

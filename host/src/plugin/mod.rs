@@ -20,6 +20,7 @@ pub mod crypto;
 pub mod definition;
 pub mod edits;
 pub mod engine;
+pub mod epoch;
 mod host_impl;
 pub mod instance;
 pub mod kv_store;

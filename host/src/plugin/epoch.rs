@@ -1,0 +1,203 @@
+//! The clock behind every plugin deadline: one thread that advances the
+//! epoch of every live engine each tick while a guest may be running, and
+//! sleeps when none has run for a while, so an idle gateway (or one whose
+//! routes run no plugin) does not wake a thousand times a second.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::thread::Thread;
+use std::time::Duration;
+
+use wasmtime::{Engine, EngineWeak};
+
+/// How often the epoch advances. Each tick, a running guest yields to the
+/// tokio scheduler and its deadline is checked, so this is both the
+/// deadline's precision and the longest a guest holds a worker thread.
+pub const EPOCH_TICK: Duration = Duration::from_millis(1);
+
+/// Ticks in a row with no guest running before the clock parks. Long enough
+/// that a busy gateway, whose calls are short and may all fall between two
+/// ticks, parks and is woken at most a few times a second.
+const IDLE_TICKS_BEFORE_PARKING: u32 = 100;
+
+/// The process's clock.
+static CLOCK: EpochClock = EpochClock::new();
+
+/// Have `engine`'s epoch advanced by the process's clock.
+pub fn register(engine: &Engine) {
+    CLOCK.register(engine);
+}
+
+/// Mark a guest as running until the returned guard is dropped: the clock
+/// ticks (and is woken if parked) for as long as any guard lives.
+pub fn running() -> Running {
+    CLOCK.enter()
+}
+
+/// Engines whose epoch advances, and whether anything needs it to.
+pub struct EpochClock {
+    engines: Mutex<Vec<EngineWeak>>,
+    /// Guests running now (calls and instantiations in progress).
+    running: AtomicUsize,
+    /// Set by the ticker just before it parks; a guest that starts while it
+    /// is set unparks the ticker.
+    parked: AtomicBool,
+    /// The ticker thread, once started (`None` if it could not be).
+    ticker: OnceLock<Option<Thread>>,
+    /// Ticks so far, for tests and diagnostics.
+    ticks: AtomicU64,
+}
+
+/// A running guest; the clock keeps ticking while it lives.
+#[must_use = "the clock stops ticking once the guard is dropped"]
+pub struct Running(&'static EpochClock);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl EpochClock {
+    pub const fn new() -> Self {
+        Self {
+            engines: Mutex::new(Vec::new()),
+            running: AtomicUsize::new(0),
+            parked: AtomicBool::new(false),
+            ticker: OnceLock::new(),
+            ticks: AtomicU64::new(0),
+        }
+    }
+
+    /// Add `engine` and start the ticker thread if it is not running yet.
+    pub fn register(&'static self, engine: &Engine) {
+        self.lock_engines().push(engine.weak());
+        self.ticker.get_or_init(|| {
+            std::thread::Builder::new()
+                .name("portcullis-epoch".into())
+                .spawn(move || self.run())
+                .map(|handle| handle.thread().clone())
+                .map_err(|e| tracing::error!("cannot start the epoch thread: {e}"))
+                .ok()
+        });
+    }
+
+    /// A guest starts: keep ticking until the guard is dropped.
+    pub fn enter(&'static self) -> Running {
+        self.running.fetch_add(1, Ordering::SeqCst);
+        // Paired with the ticker's store of `parked` and its re-read of
+        // `running` (all SeqCst): either the ticker sees this guest and does
+        // not park, or this sees `parked` and wakes it.
+        if self.parked.load(Ordering::SeqCst)
+            && let Some(Some(ticker)) = self.ticker.get()
+        {
+            ticker.unpark();
+        }
+        Running(self)
+    }
+
+    /// Whether the ticker is parked (or about to park).
+    pub fn is_parked(&self) -> bool {
+        self.parked.load(Ordering::SeqCst)
+    }
+
+    /// Ticks so far.
+    pub fn ticks(&self) -> u64 {
+        self.ticks.load(Ordering::Relaxed)
+    }
+
+    fn run(&self) {
+        let mut idle_ticks = 0u32;
+        loop {
+            self.advance();
+            if self.running.load(Ordering::SeqCst) > 0 {
+                idle_ticks = 0;
+            } else {
+                idle_ticks = idle_ticks.saturating_add(1);
+            }
+            if idle_ticks < IDLE_TICKS_BEFORE_PARKING {
+                std::thread::sleep(EPOCH_TICK);
+                continue;
+            }
+            self.parked.store(true, Ordering::SeqCst);
+            if self.running.load(Ordering::SeqCst) == 0 {
+                // Engines dropped meanwhile are forgotten at the next
+                // advance; what a dead one leaves until then is a weak handle.
+                std::thread::park();
+            }
+            self.parked.store(false, Ordering::SeqCst);
+            // Woken by a guest, tick on at once. After a spurious wake-up,
+            // stay idle: one advance, and park again.
+        }
+    }
+
+    /// Advance every live engine's epoch; forget the engines that are gone.
+    fn advance(&self) {
+        self.lock_engines().retain(|weak| match weak.upgrade() {
+            Some(engine) => {
+                engine.increment_epoch();
+                true
+            }
+            None => false,
+        });
+        self.ticks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn lock_engines(&self) -> std::sync::MutexGuard<'_, Vec<EngineWeak>> {
+        // Pushing to or filtering a Vec cannot leave it inconsistent.
+        self.engines.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Default for EpochClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !condition() {
+            assert!(Instant::now() < deadline, "timed out waiting: {what}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn an_idle_clock_parks_and_a_running_guest_wakes_it() {
+        let clock: &'static EpochClock = Box::leak(Box::new(EpochClock::new()));
+        let engine = Engine::default();
+        clock.register(&engine);
+        eventually("the idle clock parks", || clock.is_parked());
+        let parked_at = clock.ticks();
+
+        let guest = clock.enter();
+        eventually("a running guest wakes the clock", || {
+            clock.ticks() > parked_at + 5
+        });
+        assert!(!clock.is_parked());
+        drop(guest);
+        eventually("the clock parks again once the guest is done", || {
+            clock.is_parked()
+        });
+    }
+
+    #[test]
+    fn a_long_running_guest_keeps_the_clock_ticking() {
+        let clock: &'static EpochClock = Box::leak(Box::new(EpochClock::new()));
+        let engine = Engine::default();
+        clock.register(&engine);
+        let _guest = clock.enter();
+        let start = clock.ticks();
+        // Well past the idle threshold: a clock that only counted calls
+        // starting would have parked by now and left the guest unbounded.
+        let needed = start + 3 * u64::from(IDLE_TICKS_BEFORE_PARKING);
+        eventually("ticks keep coming", || clock.ticks() > needed);
+        assert!(!clock.is_parked());
+    }
+}
