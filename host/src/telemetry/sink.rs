@@ -3,7 +3,9 @@
 //! appends its line to a shared buffer (a short, uncontended lock and a
 //! copy) and never wakes the writer: the writer takes the whole buffer
 //! every few milliseconds and writes it in one go. Waking a thread per
-//! line would cost a context switch per request. When the buffer is full
+//! line would cost a context switch per request. A writer that finds
+//! nothing to take sleeps until the next line, so an idle gateway does not
+//! wake it 50 times a second. When the buffer is full
 //! (the disk has fallen far behind) lines are dropped and counted, rather
 //! than requests waiting.
 
@@ -42,6 +44,9 @@ struct Shared {
     buffer: Mutex<Vec<u8>>,
     dropped: AtomicU64,
     closed: AtomicBool,
+    /// Set by the writer before it sleeps with nothing to take; the next
+    /// line clears it and wakes the writer.
+    asleep: AtomicBool,
 }
 
 /// A stream of log lines.
@@ -73,9 +78,10 @@ impl Sink {
 
     /// Write what is buffered and stop the writer (at shutdown).
     pub fn close(&self) {
-        self.shared.closed.store(true, Ordering::Relaxed);
+        self.shared.closed.store(true, Ordering::SeqCst);
         let handle = self.writer.lock().ok().and_then(|mut w| w.take());
         if let Some(handle) = handle {
+            handle.thread().unpark();
             let _ = handle.join();
         }
     }
@@ -92,6 +98,22 @@ impl Sink {
         }
         buffer.extend_from_slice(line);
         buffer.push(b'\n');
+        drop(buffer);
+        // The writer sets `asleep` before it looks at the buffer under the
+        // lock: either it saw this line, or this sees `asleep` and wakes it.
+        if self.shared.asleep.load(Ordering::SeqCst)
+            && self.shared.asleep.swap(false, Ordering::SeqCst)
+        {
+            self.wake_writer();
+        }
+    }
+
+    fn wake_writer(&self) {
+        if let Ok(writer) = self.writer.lock()
+            && let Some(handle) = writer.as_ref()
+        {
+            handle.thread().unpark();
+        }
     }
 
     /// Lines dropped because the writer fell behind.
@@ -217,17 +239,30 @@ fn rotate(path: &Path, keep: u32) -> std::io::Result<()> {
 }
 
 /// Take what requests buffered every [`WRITE_EVERY`] and write it, until
-/// the sink is closed (then write what is left). Lines that cannot be
-/// written count as dropped.
+/// the sink is closed (then write what is left). After a take with nothing
+/// in it, sleep until a line comes. Lines that cannot be written count as
+/// dropped.
 fn write_lines(shared: &Shared, output: &mut Output) {
     let mut taken = Vec::new();
+    let mut found_nothing = false;
     loop {
-        std::thread::sleep(WRITE_EVERY);
+        if found_nothing {
+            // Parks only while `asleep` is still set: a line written since
+            // the take cleared it (and unparked, which makes this return).
+            std::thread::park();
+        } else {
+            std::thread::sleep(WRITE_EVERY);
+        }
         // Read before taking the buffer: whatever was buffered before the
         // close is in this last take.
-        let closing = shared.closed.load(Ordering::Relaxed);
+        let closing = shared.closed.load(Ordering::SeqCst);
         if let Ok(mut buffer) = shared.buffer.lock() {
             std::mem::swap(&mut *buffer, &mut taken);
+            found_nothing = taken.is_empty() && !closing;
+            if found_nothing {
+                // Under the lock, so a line pushed after this take sees it.
+                shared.asleep.store(true, Ordering::SeqCst);
+            }
         }
         if !taken.is_empty() {
             if output
@@ -249,6 +284,44 @@ fn write_lines(shared: &Shared, output: &mut Output) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !condition() {
+            assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn a_sleeping_writer_wakes_for_the_next_line_and_for_close() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("audit.log");
+        let sink = Sink::start(
+            "test",
+            Destination::File {
+                path: path.clone(),
+                rotate_bytes: 1 << 20,
+                keep: 1,
+            },
+        )
+        .expect("start");
+        let written = || std::fs::read_to_string(&path).unwrap_or_default();
+        sink.write(b"first");
+        eventually("the first line is written", || written() == "first\n");
+        eventually("the writer sleeps with nothing to take", || {
+            sink.shared.asleep.load(Ordering::SeqCst)
+        });
+        sink.write(b"second");
+        eventually("the second line wakes the writer", || {
+            written() == "first\nsecond\n"
+        });
+        eventually("the writer sleeps again", || {
+            sink.shared.asleep.load(Ordering::SeqCst)
+        });
+        sink.close();
+        assert_eq!(written(), "first\nsecond\n");
+    }
 
     #[test]
     fn files_rotate_and_keep_their_number() {
