@@ -1,7 +1,11 @@
 //! The clock behind every plugin deadline: one thread that advances the
-//! epoch of every live engine each tick while a guest may be running, and
-//! sleeps when none has run for a while, so an idle gateway (or one whose
-//! routes run no plugin) does not wake a thousand times a second.
+//! epoch of every live engine while a guest may be running.
+//!
+//! It ticks slowly while calls are short, fast once a guest has run across
+//! a tick (that guest then yields at every fast tick and has its deadline
+//! checked), and parks when no guest has run for a while. A tick is a
+//! thread wake-up, on a core the workers may share: at a thousand a second
+//! it cost a gateway pinned to one core a tenth of its throughput.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -10,15 +14,19 @@ use std::time::Duration;
 
 use wasmtime::{Engine, EngineWeak};
 
-/// How often the epoch advances. Each tick, a running guest yields to the
-/// tokio scheduler and its deadline is checked, so this is both the
-/// deadline's precision and the longest a guest holds a worker thread.
-pub const EPOCH_TICK: Duration = Duration::from_millis(1);
+/// The tick while a guest runs long: each tick it yields to the tokio
+/// scheduler and its deadline is checked, so this is the deadline's
+/// precision and how long a long-running guest holds a worker at a time.
+pub const FAST_TICK: Duration = Duration::from_millis(1);
 
-/// Ticks in a row with no guest running before the clock parks. Long enough
-/// that a busy gateway, whose calls are short and may all fall between two
-/// ticks, parks and is woken at most a few times a second.
-const IDLE_TICKS_BEFORE_PARKING: u32 = 100;
+/// The tick while calls are short (a few microseconds each): the longest a
+/// guest runs before its first yield and first deadline check.
+pub const SLOW_TICK: Duration = Duration::from_millis(10);
+
+/// Time with no guest running before the clock parks. Long enough that a
+/// busy gateway, whose calls are short and may all fall between two ticks,
+/// parks and is woken at most a few times a second.
+const IDLE_BEFORE_PARKING: Duration = Duration::from_millis(100);
 
 /// The process's clock.
 static CLOCK: EpochClock = EpochClock::new();
@@ -34,6 +42,11 @@ pub fn running() -> Running {
     CLOCK.enter()
 }
 
+/// A guest ran across a tick (its epoch deadline came): tick fast.
+pub fn overran() {
+    CLOCK.overran();
+}
+
 /// Engines whose epoch advances, and whether anything needs it to.
 pub struct EpochClock {
     engines: Mutex<Vec<EngineWeak>>,
@@ -42,6 +55,10 @@ pub struct EpochClock {
     /// Set by the ticker just before it parks; a guest that starts while it
     /// is set unparks the ticker.
     parked: AtomicBool,
+    /// Guests seen running across a tick, so far.
+    overruns: AtomicU64,
+    /// Whether the ticker is on fast ticks.
+    fast: AtomicBool,
     /// The ticker thread, once started (`None` if it could not be).
     ticker: OnceLock<Option<Thread>>,
     /// Ticks so far, for tests and diagnostics.
@@ -64,6 +81,8 @@ impl EpochClock {
             engines: Mutex::new(Vec::new()),
             running: AtomicUsize::new(0),
             parked: AtomicBool::new(false),
+            overruns: AtomicU64::new(0),
+            fast: AtomicBool::new(false),
             ticker: OnceLock::new(),
             ticks: AtomicU64::new(0),
         }
@@ -96,6 +115,22 @@ impl EpochClock {
         Running(self)
     }
 
+    /// A guest ran across a tick: switch to fast ticks now, not at the end
+    /// of the slow one.
+    pub fn overran(&self) {
+        self.overruns.fetch_add(1, Ordering::Relaxed);
+        if !self.fast.load(Ordering::Relaxed)
+            && let Some(Some(ticker)) = self.ticker.get()
+        {
+            ticker.unpark();
+        }
+    }
+
+    /// Whether the ticker is on fast ticks.
+    pub fn is_fast(&self) -> bool {
+        self.fast.load(Ordering::Relaxed)
+    }
+
     /// Whether the ticker is parked (or about to park).
     pub fn is_parked(&self) -> bool {
         self.parked.load(Ordering::SeqCst)
@@ -107,16 +142,28 @@ impl EpochClock {
     }
 
     fn run(&self) {
-        let mut idle_ticks = 0u32;
+        let mut idle = Duration::ZERO;
+        let mut overruns = 0;
         loop {
             self.advance();
-            if self.running.load(Ordering::SeqCst) > 0 {
-                idle_ticks = 0;
+            // Fast while guests keep running across ticks; slow once a
+            // whole tick passes without one.
+            let seen = self.overruns.load(Ordering::Relaxed);
+            let tick = if seen == overruns {
+                SLOW_TICK
             } else {
-                idle_ticks = idle_ticks.saturating_add(1);
+                FAST_TICK
+            };
+            overruns = seen;
+            self.fast.store(tick == FAST_TICK, Ordering::Relaxed);
+            if self.running.load(Ordering::SeqCst) > 0 {
+                idle = Duration::ZERO;
+            } else {
+                idle += tick;
             }
-            if idle_ticks < IDLE_TICKS_BEFORE_PARKING {
-                std::thread::sleep(EPOCH_TICK);
+            if idle < IDLE_BEFORE_PARKING {
+                // Woken early by an overrun, it ticks at once.
+                std::thread::park_timeout(tick);
                 continue;
             }
             self.parked.store(true, Ordering::SeqCst);
@@ -196,8 +243,34 @@ mod tests {
         let start = clock.ticks();
         // Well past the idle threshold: a clock that only counted calls
         // starting would have parked by now and left the guest unbounded.
-        let needed = start + 3 * u64::from(IDLE_TICKS_BEFORE_PARKING);
+        let idle_ticks = IDLE_BEFORE_PARKING.as_millis() / SLOW_TICK.as_millis();
+        let needed = start + 3 * u64::try_from(idle_ticks).expect("small");
         eventually("ticks keep coming", || clock.ticks() > needed);
         assert!(!clock.is_parked());
+    }
+
+    #[test]
+    fn a_guest_running_across_a_tick_makes_it_tick_fast_until_it_stops() {
+        let clock: &'static EpochClock = Box::leak(Box::new(EpochClock::new()));
+        let engine = Engine::default();
+        clock.register(&engine);
+        let guest = clock.enter();
+        assert!(!clock.is_fast(), "short calls tick slowly");
+        // What the epoch callback of a spinning guest does at every tick.
+        let spinning = std::sync::Arc::new(AtomicBool::new(true));
+        let spinner = {
+            let spinning = spinning.clone();
+            std::thread::spawn(move || {
+                while spinning.load(Ordering::Relaxed) {
+                    clock.overran();
+                    std::thread::sleep(FAST_TICK);
+                }
+            })
+        };
+        eventually("the clock ticks fast", || clock.is_fast());
+        spinning.store(false, Ordering::Relaxed);
+        spinner.join().expect("spinner");
+        eventually("the clock slows down again", || !clock.is_fast());
+        drop(guest);
     }
 }

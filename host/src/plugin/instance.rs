@@ -54,6 +54,9 @@ impl Instance {
         let mut store = Store::new(definition.pre.engine(), state);
         store.limiter(|state| &mut state.limits);
         store.epoch_deadline_callback(|ctx| {
+            // Ran across a tick: from now on the clock ticks fast, so this
+            // guest yields and is checked at the fine precision.
+            super::epoch::overran();
             if Instant::now() >= ctx.data().deadline {
                 Ok(UpdateDeadline::Interrupt)
             } else {
