@@ -5,7 +5,7 @@
 //! a tick (that guest then yields at every fast tick and has its deadline
 //! checked), and parks when no guest has run for a while. A tick is a
 //! thread wake-up, on a core the workers may share: at a thousand a second
-//! it cost a gateway pinned to one core a tenth of its throughput.
+//! it cost a gateway pinned to one core several per cent of its throughput.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
