@@ -144,7 +144,15 @@ impl EpochClock {
     fn run(&self) {
         let mut idle = Duration::ZERO;
         let mut overruns = 0;
+        let mut just_woken = false;
         loop {
+            // A guest that woke the clock has just set its deadline one
+            // tick away: advancing at once would count it as running across
+            // a tick and switch to fast ticks for a call of microseconds.
+            if just_woken {
+                just_woken = false;
+                std::thread::park_timeout(SLOW_TICK);
+            }
             self.advance();
             // Fast while guests keep running across ticks; slow once a
             // whole tick passes without one.
@@ -173,8 +181,10 @@ impl EpochClock {
                 std::thread::park();
             }
             self.parked.store(false, Ordering::SeqCst);
-            // Woken by a guest, tick on at once. After a spurious wake-up,
-            // stay idle: one advance, and park again.
+            // Woken by a guest: its first tick is a slow tick away. After a
+            // spurious wake-up, idle stays past the threshold: one tick, and
+            // park again.
+            just_woken = true;
         }
     }
 
@@ -271,6 +281,24 @@ mod tests {
         spinning.store(false, Ordering::Relaxed);
         spinner.join().expect("spinner");
         eventually("the clock slows down again", || !clock.is_fast());
+        drop(guest);
+    }
+
+    #[test]
+    fn a_guest_that_wakes_the_clock_gets_a_whole_slow_tick_first() {
+        let clock: &'static EpochClock = Box::leak(Box::new(EpochClock::new()));
+        let engine = Engine::default();
+        clock.register(&engine);
+        eventually("the idle clock parks", || clock.is_parked());
+        let parked_at = clock.ticks();
+        let guest = clock.enter();
+        let woken = std::time::Instant::now();
+        eventually("the clock ticks again", || clock.ticks() > parked_at);
+        assert!(
+            woken.elapsed() >= SLOW_TICK,
+            "the first tick came {:?} after the wake-up",
+            woken.elapsed()
+        );
         drop(guest);
     }
 }
