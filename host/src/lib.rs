@@ -33,6 +33,8 @@ pub mod server;
 pub mod serving;
 pub mod state;
 pub mod telemetry;
+#[cfg(test)]
+mod test_support;
 pub mod threats;
 pub mod tls;
 pub mod uploads;

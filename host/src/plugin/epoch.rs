@@ -215,21 +215,20 @@ impl Default for EpochClock {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Instant;
+    use crate::test_support::eventually;
 
-    fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !condition() {
-            assert!(Instant::now() < deadline, "timed out waiting: {what}");
-            std::thread::sleep(Duration::from_millis(5));
-        }
+    /// A clock of its own (tests run in parallel) with one engine on it;
+    /// the engine is returned to keep it alive.
+    fn started_clock() -> (&'static EpochClock, Engine) {
+        let clock: &'static EpochClock = Box::leak(Box::new(EpochClock::new()));
+        let engine = Engine::default();
+        clock.register(&engine);
+        (clock, engine)
     }
 
     #[test]
     fn an_idle_clock_parks_and_a_running_guest_wakes_it() {
-        let clock: &'static EpochClock = Box::leak(Box::new(EpochClock::new()));
-        let engine = Engine::default();
-        clock.register(&engine);
+        let (clock, _engine) = started_clock();
         eventually("the idle clock parks", || clock.is_parked());
         let parked_at = clock.ticks();
 
@@ -246,9 +245,7 @@ mod tests {
 
     #[test]
     fn a_long_running_guest_keeps_the_clock_ticking() {
-        let clock: &'static EpochClock = Box::leak(Box::new(EpochClock::new()));
-        let engine = Engine::default();
-        clock.register(&engine);
+        let (clock, _engine) = started_clock();
         let _guest = clock.enter();
         let start = clock.ticks();
         // Well past the idle threshold: a clock that only counted calls
@@ -261,9 +258,7 @@ mod tests {
 
     #[test]
     fn a_guest_running_across_a_tick_makes_it_tick_fast_until_it_stops() {
-        let clock: &'static EpochClock = Box::leak(Box::new(EpochClock::new()));
-        let engine = Engine::default();
-        clock.register(&engine);
+        let (clock, _engine) = started_clock();
         let guest = clock.enter();
         assert!(!clock.is_fast(), "short calls tick slowly");
         // What the epoch callback of a spinning guest does at every tick.
@@ -286,9 +281,7 @@ mod tests {
 
     #[test]
     fn a_guest_that_wakes_the_clock_gets_a_whole_slow_tick_first() {
-        let clock: &'static EpochClock = Box::leak(Box::new(EpochClock::new()));
-        let engine = Engine::default();
-        clock.register(&engine);
+        let (clock, _engine) = started_clock();
         eventually("the idle clock parks", || clock.is_parked());
         let parked_at = clock.ticks();
         let guest = clock.enter();

@@ -284,14 +284,7 @@ fn write_lines(shared: &Shared, output: &mut Output) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while !condition() {
-            assert!(std::time::Instant::now() < deadline, "timed out: {what}");
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
+    use crate::test_support::eventually;
 
     #[test]
     fn a_sleeping_writer_wakes_for_the_next_line_and_for_close() {
