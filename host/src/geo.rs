@@ -1,12 +1,13 @@
 //! IP-to-country lookups for the `geo` capability, from a MaxMind DB
 //! format database (`[geo] database`): MaxMind's own (`country.iso_code`)
-//! or ip-location-db's (`country_code`). The file is read into memory
-//! rather than mapped: a mapped file that is rewritten in place is
-//! undefined behaviour, and a country database is a few MiB. Each lookup
-//! is bounded by the `maxminddb` crate's per-decode limits (depth, values,
-//! bytes), so a hostile file cannot hang a request. A background task reloads it when its
-//! modification time changes; a bad new file is logged and the old one
-//! kept.
+//! or ip-location-db's (`country_code`). The database is mapped, as
+//! libmaxminddb maps it, from a private copy (`mapped_copy`): a lookup
+//! touches a few dozen pages of a database of several MiB, and the rest
+//! stays in the page cache instead of the gateway's heap. Each lookup is
+//! bounded by the `maxminddb` crate's per-decode limits (depth, values,
+//! bytes), so a hostile file cannot hang a request. A background task reloads it when
+//! its modification time changes; a bad new file is logged and the old
+//! one kept.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -15,6 +16,7 @@ use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 use maxminddb::{PathElement, Reader};
+use memmap2::Mmap;
 
 /// Country codes and their groups, shared with the `geo` plugin so both
 /// read a setting such as `EU` the same way.
@@ -24,7 +26,7 @@ pub mod countries;
 /// A loaded country database.
 pub struct GeoDb {
     path: PathBuf,
-    reader: ArcSwap<Reader<Vec<u8>>>,
+    reader: ArcSwap<Reader<Mmap>>,
     modified: Mutex<Option<SystemTime>>,
 }
 
@@ -36,8 +38,8 @@ impl std::fmt::Debug for GeoDb {
     }
 }
 
-fn load(path: &Path) -> Result<Reader<Vec<u8>>, String> {
-    let reader = Reader::open_readfile(path)
+fn load(path: &Path) -> Result<Reader<Mmap>, String> {
+    let reader = Reader::from_source(crate::mapped_copy::map_private_copy(path)?)
         .map_err(|e| format!("{}: not a MaxMind DB file: {e}", path.display()))?;
     // The crate's full `verify` is stricter than real databases (it
     // refuses DB-IP's empty `description`); a lookup proves the tree and

@@ -23,6 +23,7 @@ pub mod idle;
 pub mod ip_text;
 pub mod live;
 pub mod logging;
+pub mod mapped_copy;
 pub mod percent;
 pub mod pipeline;
 pub mod plugin;

@@ -177,3 +177,89 @@ async fn the_database_is_reloaded_when_it_changes_and_a_bad_one_is_refused() {
     assert_eq!(status, 451, "the new database is in use");
     eprintln!("reload seen after {:?}", started.elapsed());
 }
+
+/// Kibibytes of `field` (`VmRSS`, `RssAnon` ...) in the gateway's status.
+fn resident_kib(gateway: &Gateway, field: &str) -> u64 {
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", gateway.pid())).expect("proc status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|value| value.trim().trim_end_matches(" kB").parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in the gateway's status"))
+}
+
+#[tokio::test]
+async fn the_database_stays_out_of_the_gateways_resident_memory() {
+    let with_geo = start_gateway("");
+    // The same plugin runtime, with a plugin that needs no database.
+    let without_geo = Gateway::start(
+        r#"
+[plugins.headers]
+builtin = "headers"
+
+[[routes]]
+id = "eu"
+path = { prefix = "/eu/" }
+upstream = { builtin = "echo" }
+[[routes.plugins]]
+name = "headers"
+"#,
+    );
+    let germany = address_in("DE", "0.0.0.0/0").to_string();
+    for gateway in [&with_geo, &without_geo] {
+        assert_eq!(from(gateway, "/eu/x", &germany, &[]).await.status, 200);
+    }
+    let database_kib = std::fs::metadata(database()).expect("database").len() / 1024;
+    let grown =
+        resident_kib(&with_geo, "VmRSS").saturating_sub(resident_kib(&without_geo, "VmRSS"));
+    eprintln!("database {database_kib} KiB; the gateway with it holds {grown} KiB more");
+    // The database's pages that lookups did not touch cost nothing.
+    assert!(
+        grown < database_kib / 2,
+        "{grown} KiB more resident with a {database_kib} KiB database"
+    );
+}
+
+#[tokio::test]
+async fn a_database_rewritten_in_place_is_reloaded_without_harm() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let live = dir.path().join("countries.mmdb");
+    std::fs::copy(database(), &live).expect("copy");
+    let toml = config()
+        .replace(
+            &database().display().to_string(),
+            &live.display().to_string(),
+        )
+        .replace("[geo]\n", "[geo]\nreload_check_ms = 100\n");
+    let gateway = Gateway::start_with_server_keys("trusted_proxies = [\"127.0.0.1/32\"]", &toml);
+    let germany_v6 = address_in("DE", "2000::/3").to_string();
+    assert_eq!(from(&gateway, "/eu/x", &germany_v6, &[]).await.status, 200);
+
+    // Truncated and rewritten through the same inode, as `cp` over it does:
+    // lookups must not read the shrunken file.
+    std::fs::write(&live, b"not a database").expect("rewrite");
+    assert!(gateway.wait_for_log(|line| line.contains("geo database not reloaded")));
+    for _ in 0..20 {
+        assert_eq!(
+            from(&gateway, "/eu/x", &germany_v6, &[]).await.status,
+            200,
+            "the old database is kept"
+        );
+    }
+
+    std::fs::copy(database().with_file_name("dbip-country-ipv4.mmdb"), &live).expect("cp");
+    let started = std::time::Instant::now();
+    let mut status = 200;
+    while started.elapsed() < std::time::Duration::from_secs(10) {
+        status = from(&gateway, "/eu/x", &germany_v6, &[])
+            .await
+            .status
+            .as_u16();
+        if status == 451 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, 451, "the new database is in use");
+}

@@ -2,9 +2,9 @@
 //! engine's compatibility hash, so a restart (or a JS/Python component that
 //! takes seconds to compile) costs a file read.
 //!
-//! This is the one module allowed `unsafe`: `Component::deserialize_file`
-//! trusts the file to be a compiled artifact produced by this same engine
-//! configuration. That holds because only this module writes the cache, the
+//! One of two modules allowed `unsafe` (the other is `mapped_copy`):
+//! `Component::deserialize_file` trusts the file to be a compiled artifact
+//! produced by this same engine configuration. That holds because only this module writes the cache, the
 //! file name carries the engine's compatibility hash, and the directory must
 //! be writable only by the gateway's user (as for any cache of executable
 //! code). A file that fails to deserialize is replaced by a fresh compile.
