@@ -13,7 +13,7 @@ use crate::macros::{MacroSource, MacroString};
 pub enum Operator {
     Rx(LazyRegex),
     /// Case-insensitive phrase match (`@pm`, `@pmFromFile`).
-    Pm(AhoCorasick),
+    Pm(LazyPhrases),
     DetectSqli,
     DetectXss,
     /// Matches when a byte falls outside the allowed set.
@@ -67,8 +67,12 @@ impl Operator {
         };
         let operator = match name {
             "rx" => Operator::Rx(LazyRegex::new(argument)?),
-            "pm" => Operator::Pm(phrases(argument.split_whitespace().map(str::to_string))?),
-            "pmFromFile" | "pmf" => Operator::Pm(phrases(phrase_file(argument, data_dir)?)?),
+            "pm" => Operator::Pm(LazyPhrases::new(
+                argument.split_whitespace().map(str::to_string),
+            )),
+            "pmFromFile" | "pmf" => {
+                Operator::Pm(LazyPhrases::new(phrase_file(argument, data_dir)?))
+            }
             "detectSQLi" => Operator::DetectSqli,
             "detectXSS" => Operator::DetectXss,
             "validateByteRange" => Operator::ValidateByteRange(byte_ranges(argument)?),
@@ -121,9 +125,12 @@ impl Operator {
                     },
                 }
             }
-            Operator::Pm(phrases) => match phrases.find(value) {
-                None => false,
-                Some(found) => {
+            Operator::Pm(lazy) => match lazy.get().map(|phrases| phrases.find(value)) {
+                // Refused only by the automaton's own limits, which no
+                // readable list reaches: the rule fires rather than go blind.
+                None => true,
+                Some(None) => false,
+                Some(Some(found)) => {
                     if let Some(out) = captures {
                         out.clear();
                         out.push(value[found.range()].to_vec());
@@ -279,6 +286,34 @@ fn byte_escapes(pattern: &str) -> String {
     out
 }
 
+/// An `@pm` or `@pmFromFile` phrase list, read when the rules load and
+/// built into an automaton the first time a rule needs it. As with
+/// [`LazyRegex`], most never are: the Core Rule Set's response rules run
+/// only when responses are inspected and its higher paranoia levels are
+/// skipped, and PHP's error list alone makes an automaton of 1.1 MiB in
+/// each plugin instance, against 75 KiB of phrases.
+#[derive(Debug)]
+pub struct LazyPhrases {
+    phrases: Vec<String>,
+    built: OnceLock<Option<AhoCorasick>>,
+}
+
+impl LazyPhrases {
+    fn new(list: impl IntoIterator<Item = String>) -> Self {
+        LazyPhrases {
+            phrases: list.into_iter().filter(|p| !p.is_empty()).collect(),
+            built: OnceLock::new(),
+        }
+    }
+
+    /// The automaton, built now if it was not.
+    pub fn get(&self) -> Option<&AhoCorasick> {
+        self.built
+            .get_or_init(|| phrases(&self.phrases).ok())
+            .as_ref()
+    }
+}
+
 /// Phrase bytes past which a list is built as a (contiguous) NFA, not a
 /// DFA: a DFA takes a few hundred bytes per phrase byte, and two CRS lists
 /// (IIS errors, PHP web shells: 4 and 5 KB of phrases, read in response
@@ -286,15 +321,14 @@ fn byte_escapes(pattern: &str) -> String {
 /// before building, so no instance ever holds the DFA even briefly.
 const PHRASE_DFA_MAX_BYTES: usize = 2048;
 
-fn phrases(list: impl IntoIterator<Item = String>) -> Result<AhoCorasick, String> {
-    let list: Vec<String> = list.into_iter().filter(|p| !p.is_empty()).collect();
+fn phrases(list: &[String]) -> Result<AhoCorasick, String> {
     let total: usize = list.iter().map(String::len).sum();
     let kind = (total > PHRASE_DFA_MAX_BYTES).then_some(AhoCorasickKind::ContiguousNFA);
     AhoCorasick::builder()
         .ascii_case_insensitive(true)
         .match_kind(aho_corasick::MatchKind::LeftmostLongest)
         .kind(kind)
-        .build(&list)
+        .build(list)
         .map_err(|error| format!("@pm: {error}"))
 }
 
@@ -495,12 +529,22 @@ mod tests {
     }
 
     #[test]
+    fn phrase_lists_are_read_at_load_and_built_at_first_use() {
+        let error = Operator::compile("@pmFromFile missing.data", Path::new("/nonexistent"))
+            .expect_err("a missing file is an error now");
+        assert!(error.contains("missing.data"), "{error}");
+        let lazy = LazyPhrases::new(["Warning".to_string(), String::new()]);
+        assert!(lazy.built.get().is_none(), "not built while loading");
+        assert!(lazy.get().is_some_and(|a| a.is_match(b"PHP warning: x")));
+    }
+
+    #[test]
     fn large_phrase_lists_are_kept_small() {
         // Long phrases make a DFA of megabytes; the list is kept as an NFA.
         let long: Vec<String> = (0..90)
             .map(|i| format!("{i:03}-some-long-web-shell-marker-phrase-{i}-and-more-of-it"))
             .collect();
-        let automaton = phrases(long.clone()).expect("builds");
+        let automaton = phrases(&long).expect("builds");
         assert_eq!(automaton.kind(), AhoCorasickKind::ContiguousNFA);
         assert!(
             automaton.memory_usage() < 256 << 10,
@@ -509,7 +553,7 @@ mod tests {
         );
         assert!(automaton.is_match(long[42].to_uppercase().as_bytes()));
         // Short lists keep the faster DFA.
-        let short = phrases(["gzip".to_string(), "compress".to_string()]).expect("builds");
+        let short = phrases(&["gzip".to_string(), "compress".to_string()]).expect("builds");
         assert_eq!(short.kind(), AhoCorasickKind::DFA);
     }
 }
