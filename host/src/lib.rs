@@ -7,6 +7,7 @@
 #![deny(unsafe_code)]
 
 pub mod admin;
+pub mod allocator;
 pub mod apikeys;
 pub mod audit;
 pub mod body;

@@ -178,17 +178,6 @@ async fn the_database_is_reloaded_when_it_changes_and_a_bad_one_is_refused() {
     eprintln!("reload seen after {:?}", started.elapsed());
 }
 
-/// Kibibytes of `field` (`VmRSS`, `RssAnon` ...) in the gateway's status.
-fn resident_kib(gateway: &Gateway, field: &str) -> u64 {
-    let status =
-        std::fs::read_to_string(format!("/proc/{}/status", gateway.pid())).expect("proc status");
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|value| value.trim().trim_end_matches(" kB").parse().ok())
-        .unwrap_or_else(|| panic!("no {field} in the gateway's status"))
-}
-
 #[tokio::test]
 async fn the_database_stays_out_of_the_gateways_resident_memory() {
     let with_geo = start_gateway("");
@@ -211,8 +200,9 @@ name = "headers"
         assert_eq!(from(gateway, "/eu/x", &germany, &[]).await.status, 200);
     }
     let database_kib = std::fs::metadata(database()).expect("database").len() / 1024;
-    let grown =
-        resident_kib(&with_geo, "VmRSS").saturating_sub(resident_kib(&without_geo, "VmRSS"));
+    let grown = with_geo
+        .resident_kib("VmRSS")
+        .saturating_sub(without_geo.resident_kib("VmRSS"));
     eprintln!("database {database_kib} KiB; the gateway with it holds {grown} KiB more");
     // The database's pages that lookups did not touch cost nothing.
     assert!(

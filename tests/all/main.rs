@@ -24,6 +24,7 @@ mod jwt_keys;
 mod lifecycle;
 mod mask;
 mod observability;
+mod plugin_compile;
 mod plugins;
 mod proxy;
 mod ratelimit;

@@ -2,12 +2,13 @@
 //! engine's compatibility hash, so a restart (or a JS/Python component that
 //! takes seconds to compile) costs a file read.
 //!
-//! One of two modules allowed `unsafe` (the other is `mapped_copy`):
-//! `Component::deserialize_file` trusts the file to be a compiled artifact
-//! produced by this same engine configuration. That holds because only this module writes the cache, the
-//! file name carries the engine's compatibility hash, and the directory must
-//! be writable only by the gateway's user (as for any cache of executable
-//! code). A file that fails to deserialize is replaced by a fresh compile.
+//! One of three modules allowed `unsafe` (with `mapped_copy` and
+//! `allocator`): `Component::deserialize_file` trusts the file to be a
+//! compiled artifact produced by this same engine configuration. That holds
+//! because only this module writes the cache, the file name carries the
+//! engine's compatibility hash, and the directory must be writable only by
+//! the gateway's user (as for any cache of executable code). A file that
+//! fails to deserialize is replaced by a fresh compile.
 #![allow(unsafe_code)]
 
 use std::hash::{Hash, Hasher};
@@ -26,7 +27,9 @@ pub fn compile_cached(
     cache_dir: Option<&Path>,
 ) -> wasmtime::Result<Component> {
     let Some(dir) = cache_dir else {
-        return Component::new(engine, wasm);
+        let component = compile(engine, wasm);
+        crate::allocator::return_freed_memory();
+        return component;
     };
     let path = artifact_path(engine, sha256, dir);
     if path.is_file() {
@@ -38,11 +41,56 @@ pub fn compile_cached(
             }
         }
     }
-    let component = Component::new(engine, wasm)?;
-    if let Err(e) = store(&path, &component.serialize()?) {
-        tracing::warn!(path = %path.display(), "cannot cache a compiled plugin: {e}");
+    let component = compile(engine, wasm)?;
+    let stored = store(&path, &component.serialize()?);
+    let component = match stored {
+        Err(e) => {
+            tracing::warn!(path = %path.display(), "cannot cache a compiled plugin: {e}");
+            Ok(component)
+        }
+        // Run from the file just written, as after a restart: its code is
+        // then mapped from the page cache, only the pages that run
+        // resident, instead of all of it held in the heap.
+        Ok(()) => {
+            drop(component);
+            // SAFETY: see the module documentation.
+            unsafe { Component::deserialize_file(engine, &path) }
+        }
+    };
+    crate::allocator::return_freed_memory();
+    component
+}
+
+/// Compile on threads that have exited when this returns, so that the
+/// memory Cranelift freed on them (hundreds of MiB for the built-in
+/// plugins) is no longer in any live thread's heap and
+/// [`return_freed_memory`](crate::allocator::return_freed_memory) can give
+/// it back.
+fn compile(engine: &Engine, wasm: &[u8]) -> wasmtime::Result<Component> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (exited, exits) = std::sync::mpsc::channel::<()>();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("plugin-compiler-{i}"))
+        .exit_handler(move |_| {
+            let _ = exited.send(());
+        })
+        .build();
+    let Ok(pool) = pool else {
+        // No threads to be had: compile on the global pool.
+        return Component::new(engine, wasm);
+    };
+    let component = pool.install(|| Component::new(engine, wasm));
+    drop(pool);
+    for _ in 0..threads {
+        if exits
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .is_err()
+        {
+            break;
+        }
     }
-    Ok(component)
+    component
 }
 
 fn artifact_path(engine: &Engine, sha256: &str, dir: &Path) -> PathBuf {

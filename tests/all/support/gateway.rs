@@ -67,7 +67,14 @@ impl Gateway {
     /// and named by a relative path (`DIR/portcullis.toml`), as an
     /// operator typing `--config deploy/portcullis.toml` would.
     pub fn start_with_relative_config(toml: &str) -> Gateway {
-        Self::try_start_with_path("", "", toml, true)
+        Self::try_start_with_path("", "", toml, true, &plugin_cache())
+            .unwrap_or_else(|logs| panic!("gateway did not start:\n{logs}"))
+    }
+
+    /// Like [`Gateway::start`], with compiled plugins cached in `cache_dir`
+    /// (an empty one makes the gateway compile them).
+    pub fn start_with_cache_dir(cache_dir: &Path, toml: &str) -> Gateway {
+        Self::try_start_with_path("", "", toml, false, cache_dir)
             .unwrap_or_else(|logs| panic!("gateway did not start:\n{logs}"))
     }
 
@@ -76,7 +83,7 @@ impl Gateway {
         runtime_keys: &str,
         toml: &str,
     ) -> Result<Gateway, String> {
-        Self::try_start_with_path(server_keys, runtime_keys, toml, false)
+        Self::try_start_with_path(server_keys, runtime_keys, toml, false, &plugin_cache())
     }
 
     fn try_start_with_path(
@@ -84,10 +91,11 @@ impl Gateway {
         runtime_keys: &str,
         toml: &str,
         relative: bool,
+        cache_dir: &Path,
     ) -> Result<Gateway, String> {
         let full = format!(
             "[server]\nlisten = \"127.0.0.1:0\"\ngrace_period_ms = 5000\n{server_keys}\n\n[runtime]\ncache_dir = {:?}\n{runtime_keys}\n\n{toml}",
-            plugin_cache().display().to_string()
+            cache_dir.display().to_string()
         );
         let (dir, path) = write_config(&full);
         let mut command = Command::new(binary());
@@ -199,6 +207,17 @@ impl Gateway {
     }
 
     /// The gateway's process id.
+    /// Kibibytes of `field` (`VmRSS`, `RssAnon` ...) in its `/proc` status.
+    pub fn resident_kib(&self, field: &str) -> u64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("proc status");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|value| value.trim().trim_end_matches(" kB").parse().ok())
+            .unwrap_or_else(|| panic!("no {field} in the gateway's status"))
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
