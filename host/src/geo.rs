@@ -5,9 +5,9 @@
 //! touches a few dozen pages of a database of several MiB, and the rest
 //! stays in the page cache instead of the gateway's heap. Each lookup is
 //! bounded by the `maxminddb` crate's per-decode limits (depth, values,
-//! bytes), so a hostile file cannot hang a request. A background task reloads it when
-//! its modification time changes; a bad new file is logged and the old
-//! one kept.
+//! bytes), so a hostile file cannot hang a request. A background task
+//! reloads it when its modification time changes; a bad new file is logged
+//! and the old one kept.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};

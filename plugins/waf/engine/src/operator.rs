@@ -1,4 +1,5 @@
-//! Operators (`@rx`, `@pm`, `@eq` ...), compiled once when the rules load.
+//! Operators (`@rx`, `@pm`, `@eq` ...), read and checked when the rules
+//! load; regexes and phrase automata are built once, at first use.
 
 use std::net::IpAddr;
 use std::path::Path;
