@@ -129,9 +129,9 @@ async fn a_spoofed_forwarded_for_from_an_untrusted_peer_is_ignored() {
     );
 }
 
-#[tokio::test]
-async fn the_database_is_reloaded_when_it_changes_and_a_bad_one_is_refused() {
-    let dir = tempfile::tempdir().expect("temp dir");
+/// A gateway on a copy of the database in `dir` (returned, to be
+/// replaced), checking it for changes every 100 ms.
+fn on_a_live_copy(dir: &tempfile::TempDir) -> (Gateway, std::path::PathBuf) {
     let live = dir.path().join("countries.mmdb");
     std::fs::copy(database(), &live).expect("copy");
     let toml = config()
@@ -141,6 +141,28 @@ async fn the_database_is_reloaded_when_it_changes_and_a_bad_one_is_refused() {
         )
         .replace("[geo]\n", "[geo]\nreload_check_ms = 100\n");
     let gateway = Gateway::start_with_server_keys("trusted_proxies = [\"127.0.0.1/32\"]", &toml);
+    (gateway, live)
+}
+
+/// Polls `/eu/x` from `client` until it is refused with 451 (the EU route's
+/// status) or 10 s pass: the last status and how long it took.
+async fn status_once_refused(gateway: &Gateway, client: &str) -> (u16, std::time::Duration) {
+    let started = std::time::Instant::now();
+    let mut status = 200;
+    while started.elapsed() < std::time::Duration::from_secs(10) {
+        status = from(gateway, "/eu/x", client, &[]).await.status.as_u16();
+        if status == 451 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    (status, started.elapsed())
+}
+
+#[tokio::test]
+async fn the_database_is_reloaded_when_it_changes_and_a_bad_one_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (gateway, live) = on_a_live_copy(&dir);
     let germany_v6 = address_in("DE", "2000::/3").to_string();
     assert_eq!(from(&gateway, "/eu/x", &germany_v6, &[]).await.status, 200);
 
@@ -162,20 +184,9 @@ async fn the_database_is_reloaded_when_it_changes_and_a_bad_one_is_refused() {
 
     // An IPv4-only database: IPv6 clients become unknown (refused here).
     swap_in(&database().with_file_name("dbip-country-ipv4.mmdb"));
-    let started = std::time::Instant::now();
-    let mut status = 200;
-    while started.elapsed() < std::time::Duration::from_secs(10) {
-        status = from(&gateway, "/eu/x", &germany_v6, &[])
-            .await
-            .status
-            .as_u16();
-        if status == 451 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let (status, after) = status_once_refused(&gateway, &germany_v6).await;
     assert_eq!(status, 451, "the new database is in use");
-    eprintln!("reload seen after {:?}", started.elapsed());
+    eprintln!("reload seen after {after:?}");
 }
 
 #[tokio::test]
@@ -214,15 +225,7 @@ name = "headers"
 #[tokio::test]
 async fn a_database_rewritten_in_place_is_reloaded_without_harm() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let live = dir.path().join("countries.mmdb");
-    std::fs::copy(database(), &live).expect("copy");
-    let toml = config()
-        .replace(
-            &database().display().to_string(),
-            &live.display().to_string(),
-        )
-        .replace("[geo]\n", "[geo]\nreload_check_ms = 100\n");
-    let gateway = Gateway::start_with_server_keys("trusted_proxies = [\"127.0.0.1/32\"]", &toml);
+    let (gateway, live) = on_a_live_copy(&dir);
     let germany_v6 = address_in("DE", "2000::/3").to_string();
     assert_eq!(from(&gateway, "/eu/x", &germany_v6, &[]).await.status, 200);
 
@@ -239,17 +242,6 @@ async fn a_database_rewritten_in_place_is_reloaded_without_harm() {
     }
 
     std::fs::copy(database().with_file_name("dbip-country-ipv4.mmdb"), &live).expect("cp");
-    let started = std::time::Instant::now();
-    let mut status = 200;
-    while started.elapsed() < std::time::Duration::from_secs(10) {
-        status = from(&gateway, "/eu/x", &germany_v6, &[])
-            .await
-            .status
-            .as_u16();
-        if status == 451 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let (status, _) = status_once_refused(&gateway, &germany_v6).await;
     assert_eq!(status, 451, "the new database is in use");
 }
