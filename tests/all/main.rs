@@ -27,6 +27,7 @@ mod observability;
 mod plugin_compile;
 mod plugins;
 mod proxy;
+mod proxy_responses;
 mod ratelimit;
 mod rbac;
 mod residency;

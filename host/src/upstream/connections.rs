@@ -20,6 +20,7 @@ use hyper_util::rt::TokioIo;
 use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 
+use super::inline::{self, Conn, ExchangeError, Home, InlineBody};
 use crate::body::{BoxBody, boxed};
 
 /// How long an idle connection is kept for reuse.
@@ -51,6 +52,9 @@ pub enum SendError {
     /// The exchange failed on an open connection.
     #[error(transparent)]
     Exchange(#[from] hyper::Error),
+    /// An inline exchange failed.
+    #[error(transparent)]
+    Inline(#[from] ExchangeError),
 }
 
 struct Idle {
@@ -65,9 +69,17 @@ impl Idle {
     }
 }
 
-/// The idle connections to one target.
+/// A connection kept for inline exchanges.
+struct IdleConn {
+    conn: Conn,
+    since: Instant,
+}
+
+/// The idle connections to one target: hyper's, for requests with a
+/// body and TLS targets, and plain ones for inline exchanges.
 pub struct Connections {
     idle: Mutex<Vec<Idle>>,
+    idle_plain: Mutex<Vec<IdleConn>>,
     max_idle: usize,
 }
 
@@ -76,6 +88,7 @@ impl Connections {
     pub fn new(max_idle: usize) -> Arc<Self> {
         Arc::new(Self {
             idle: Mutex::new(Vec::new()),
+            idle_plain: Mutex::new(Vec::new()),
             max_idle,
         })
     }
@@ -88,6 +101,9 @@ impl Connections {
         authority: &str,
         mut request: Request<BoxBody>,
     ) -> Result<Response<BoxBody>, SendError> {
+        if connector.tls.is_none() && inline::eligible(&request) {
+            return self.send_inline(connector, authority, request).await;
+        }
         while let Some(mut sender) = self.take() {
             // The server may have closed it while it was idle: then the
             // request comes back unsent and the next one is tried.
@@ -108,6 +124,59 @@ impl Connections {
         let mut sender = Box::pin(connect(connector, authority)).await?;
         let response = sender.send_request(request).await?;
         Ok(self.returning(response, sender))
+    }
+
+    /// Send a bodiless `request` on a kept plain connection, or a new one,
+    /// by an inline exchange.
+    async fn send_inline(
+        self: &Arc<Self>,
+        connector: &Connector,
+        authority: &str,
+        request: Request<BoxBody>,
+    ) -> Result<Response<BoxBody>, SendError> {
+        let mut head = Vec::new();
+        inline::encode(&request, &mut head);
+        // The request is all in `head` now: its (empty, unsynchronized)
+        // body must not be held across the awaits below.
+        let method = request.method().clone();
+        drop(request);
+        let method = &method;
+        let idempotent = super::is_idempotent(method);
+        while let Some(mut conn) = self.take_plain() {
+            match conn.exchange(&head, method).await {
+                Ok(parsed) => return Ok(self.inline_response(parsed, conn)),
+                Err(e) if e.may_resend(idempotent) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        // Boxed for the reason `send` boxes it.
+        let stream = Box::pin(open_tcp(authority, connector.connect_timeout)).await?;
+        stream.set_nodelay(true).map_err(SendError::Connect)?;
+        let mut conn = Conn::new(stream);
+        let parsed = conn.exchange(&head, method).await?;
+        Ok(self.inline_response(parsed, conn))
+    }
+
+    /// The response of an inline exchange, whose body hands the
+    /// connection back once read.
+    fn inline_response(self: &Arc<Self>, head: inline::Head, conn: Conn) -> Response<BoxBody> {
+        let body = InlineBody::new(conn, head.framing, head.reusable, self.clone());
+        let mut response = Response::new(boxed(body));
+        *response.status_mut() = head.status;
+        *response.version_mut() = head.version;
+        *response.headers_mut() = head.headers;
+        response
+    }
+
+    /// The most recently used plain connection still fresh, if any.
+    fn take_plain(&self) -> Option<Conn> {
+        let mut idle = lock(&self.idle_plain);
+        while let Some(entry) = idle.pop() {
+            if entry.since.elapsed() < IDLE_TIMEOUT && entry.conn.is_open() {
+                return Some(entry.conn);
+            }
+        }
+        None
     }
 
     /// The most recently used idle connection still fresh, if any.
@@ -159,8 +228,7 @@ impl Connections {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Idle>> {
-        // Pushing or popping a Vec cannot leave it inconsistent.
-        self.idle.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.idle)
     }
 
     /// The response, whose body hands the connection back once read.
@@ -177,6 +245,26 @@ impl Connections {
             })
         })
     }
+}
+
+impl Home for Connections {
+    fn keep(&self, conn: Conn) {
+        let mut idle = lock(&self.idle_plain);
+        if idle.len() >= self.max_idle {
+            idle.retain(|entry| entry.since.elapsed() < IDLE_TIMEOUT);
+        }
+        if idle.len() < self.max_idle {
+            idle.push(IdleConn {
+                conn,
+                since: Instant::now(),
+            });
+        }
+    }
+}
+
+fn lock<T>(list: &Mutex<Vec<T>>) -> std::sync::MutexGuard<'_, Vec<T>> {
+    // Pushing or popping a Vec cannot leave it inconsistent.
+    list.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Open a connection to `authority` and start its connection task.

@@ -4,6 +4,7 @@
 mod balancer;
 mod connections;
 pub mod echo;
+mod inline;
 mod regions;
 mod tls;
 
@@ -176,6 +177,12 @@ impl TargetPool {
                         target.authority
                     )));
                 }
+                Ok(Err(SendError::Inline(e))) => {
+                    return Err(GatewayError::UpstreamUnavailable(format!(
+                        "{}: {e}",
+                        target.authority
+                    )));
+                }
                 Err(_) => {
                     // With a body, the wait may be the client's slow upload:
                     // only a bodiless request's timeout blames the target.
@@ -196,7 +203,7 @@ pub fn is_resendable(request: &Request<BoxBody>) -> bool {
     is_idempotent(request.method()) && http_body::Body::is_end_stream(request.body())
 }
 
-fn is_idempotent(method: &Method) -> bool {
+pub(crate) fn is_idempotent(method: &Method) -> bool {
     matches!(
         *method,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE

@@ -13,6 +13,7 @@ pub mod raw;
 pub mod redis;
 pub mod reflect;
 pub mod ring_check;
+pub mod scripted;
 pub mod service;
 pub mod waf;
 

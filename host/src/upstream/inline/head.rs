@@ -1,0 +1,345 @@
+//! The request head written to a target, and the response head read
+//! back: its status, fields, framing and whether the connection may carry
+//! another request. The framing rules are hyper's client's (RFC 9112
+//! §6.3), so a response means the same whichever path it came by.
+
+use std::mem::MaybeUninit;
+
+use bytes::{Buf, Bytes, BytesMut};
+use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Version};
+
+use super::framing::{Chunk, Framing};
+
+/// The most fields a response head may carry (hyper's default).
+pub const MAX_FIELDS: usize = 100;
+
+/// Why a response head was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("invalid response head: {0}")]
+pub struct HeadError(pub &'static str);
+
+/// A complete final response head.
+#[derive(Debug)]
+pub struct Head {
+    pub status: StatusCode,
+    pub version: Version,
+    pub headers: HeaderMap,
+    pub framing: Framing,
+    /// Whether the connection may carry another request after the body.
+    pub reusable: bool,
+}
+
+/// What the front of the read buffer holds.
+#[derive(Debug)]
+pub enum Parsed {
+    /// A final head, removed from the buffer.
+    Final(Head),
+    /// An informational (1xx) head, removed from the buffer: skipped, as
+    /// hyper's client does.
+    Informational,
+    /// Not yet a whole head.
+    Partial,
+}
+
+/// `request`'s head as HTTP/1.1 bytes. The request has no body, so no
+/// framing field is added; the pipeline has removed hop-by-hop fields.
+pub fn encode(request: &Request<impl Sized>, out: &mut Vec<u8>) {
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or("/", http::uri::PathAndQuery::as_str);
+    let fields: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    out.reserve(request.method().as_str().len() + target.len() + fields + 16);
+    out.extend_from_slice(request.method().as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(target.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    for (name, value) in request.headers() {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Parse the head at the front of `buf`, answering `method`.
+pub fn parse(buf: &mut BytesMut, method: &Method) -> Result<Parsed, HeadError> {
+    let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_FIELDS];
+    let mut response = httparse::Response::new(&mut []);
+    let length = match httparse::ParserConfig::default().parse_response_with_uninit_headers(
+        &mut response,
+        buf,
+        &mut fields,
+    ) {
+        Ok(httparse::Status::Complete(length)) => length,
+        Ok(httparse::Status::Partial) => return Ok(Parsed::Partial),
+        Err(httparse::Error::TooManyHeaders) => return Err(HeadError("too many fields")),
+        Err(_) => return Err(HeadError("malformed")),
+    };
+    let code = response.code.unwrap_or(0);
+    let status = StatusCode::from_u16(code).map_err(|_| HeadError("invalid status"))?;
+    let version = match response.version {
+        Some(1) => Version::HTTP_11,
+        _ => Version::HTTP_10,
+    };
+    if (100..200).contains(&code) && code != 101 {
+        buf.advance(length);
+        return Ok(Parsed::Informational);
+    }
+    if code == 101 {
+        // No request on this path asks for an upgrade.
+        return Err(HeadError("unrequested protocol switch"));
+    }
+    // Field values become slices of the head's bytes, without copies:
+    // where each field lies is noted before the head leaves the buffer.
+    let base = buf.as_ptr() as usize;
+    let mut spans = [((0, 0), (0, 0)); MAX_FIELDS];
+    let count = response.headers.len();
+    for (span, field) in spans.iter_mut().zip(response.headers.iter()) {
+        let name = field.name.as_ptr() as usize - base;
+        let value = field.value.as_ptr() as usize - base;
+        *span = ((name, field.name.len()), (value, field.value.len()));
+    }
+    let head_bytes: Bytes = buf.split_to(length).freeze();
+    let mut headers = HeaderMap::with_capacity(count);
+    let mut facts = Facts::default();
+    for &((name, name_length), (value, value_length)) in spans.get(..count).unwrap_or_default() {
+        let name = head_bytes
+            .get(name..name + name_length)
+            .and_then(|name| HeaderName::from_bytes(name).ok())
+            .ok_or(HeadError("invalid field name"))?;
+        // Within the head, as httparse found it: `slice` cannot panic.
+        let value = HeaderValue::from_maybe_shared(head_bytes.slice(value..value + value_length))
+            .map_err(|_| HeadError("invalid field value"))?;
+        facts.note(&name, &value);
+        headers.append(name, value);
+    }
+    let framing = framing(status, version, method, &facts)?;
+    let keeps_alive = if version == Version::HTTP_11 {
+        !facts.close
+    } else {
+        facts.keep_alive
+    };
+    let reusable = keeps_alive
+        // A length and a transfer coding both: the coding wins, and the
+        // connection must close after (RFC 9112 §6.3).
+        && !(facts.coded && facts.has_length)
+        && !matches!(framing, Framing::UntilClose);
+    Ok(Parsed::Final(Head {
+        status,
+        version,
+        headers,
+        framing,
+        reusable,
+    }))
+}
+
+/// What the fields say about framing and keep-alive, gathered as they are
+/// read: looking each up afterwards would hash their names again.
+#[derive(Default)]
+struct Facts {
+    /// Any `Content-Length` field.
+    has_length: bool,
+    /// Their common value, or why there is none.
+    length: Option<Result<u64, HeadError>>,
+    /// Any `Transfer-Encoding` field.
+    coded: bool,
+    /// Whether the last coding of the last such field is `chunked`.
+    chunked: bool,
+    /// `Connection: close`.
+    close: bool,
+    /// `Connection: keep-alive`.
+    keep_alive: bool,
+}
+
+impl Facts {
+    fn note(&mut self, name: &HeaderName, value: &HeaderValue) {
+        if name == CONTENT_LENGTH {
+            self.has_length = true;
+            if !matches!(self.length, Some(Err(_))) {
+                self.length = Some(merge_length(self.length.and_then(Result::ok), value));
+            }
+        } else if name == TRANSFER_ENCODING {
+            self.coded = true;
+            self.chunked = value
+                .to_str()
+                .ok()
+                .and_then(|value| value.rsplit(',').next())
+                .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
+        } else if name == CONNECTION {
+            let options = value.to_str().unwrap_or_default().split(',').map(str::trim);
+            for option in options {
+                self.close |= option.eq_ignore_ascii_case("close");
+                self.keep_alive |= option.eq_ignore_ascii_case("keep-alive");
+            }
+        }
+    }
+}
+
+/// `value`'s length items, which must all equal each other and `seen`.
+fn merge_length(mut seen: Option<u64>, value: &HeaderValue) -> Result<u64, HeadError> {
+    let text = value
+        .to_str()
+        .map_err(|_| HeadError("invalid content-length"))?;
+    for item in text.split(',') {
+        let item = item.trim();
+        if item.is_empty() || !item.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(HeadError("invalid content-length"));
+        }
+        let length: u64 = item
+            .parse()
+            .map_err(|_| HeadError("invalid content-length"))?;
+        if seen.is_some_and(|seen| seen != length) {
+            return Err(HeadError("conflicting content-length"));
+        }
+        seen = Some(length);
+    }
+    seen.ok_or(HeadError("invalid content-length"))
+}
+
+/// How the body is delimited.
+fn framing(
+    status: StatusCode,
+    version: Version,
+    method: &Method,
+    facts: &Facts,
+) -> Result<Framing, HeadError> {
+    if matches!(status.as_u16(), 204 | 304) || method == Method::HEAD {
+        return Ok(Framing::Done);
+    }
+    if facts.coded {
+        if version == Version::HTTP_10 {
+            return Err(HeadError("transfer-encoding in HTTP/1.0"));
+        }
+        return Ok(if facts.chunked {
+            Framing::Chunked(Chunk::Size)
+        } else {
+            Framing::UntilClose
+        });
+    }
+    match facts.length {
+        Some(Err(e)) => Err(e),
+        Some(Ok(0)) => Ok(Framing::Done),
+        Some(Ok(length)) => Ok(Framing::Length(length)),
+        None => Ok(Framing::UntilClose),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_text(text: &str, method: Method) -> Result<Parsed, HeadError> {
+        let mut buf = BytesMut::from(text.as_bytes());
+        parse(&mut buf, &method)
+    }
+
+    fn head(text: &str) -> Head {
+        match parse_text(text, Method::GET) {
+            Ok(Parsed::Final(head)) => head,
+            other => panic!("{text:?}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_request_head_is_written_as_http_1_1() {
+        let request = Request::builder()
+            .method("GET")
+            .uri("/a?b=1")
+            .header("host", "example")
+            .header("x-one", "1")
+            .body(())
+            .expect("request");
+        let mut out = Vec::new();
+        encode(&request, &mut out);
+        assert_eq!(
+            out,
+            b"GET /a?b=1 HTTP/1.1\r\nhost: example\r\nx-one: 1\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn framing_follows_the_rules_of_rfc_9112() {
+        let length = head("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n");
+        assert!(matches!(length.framing, Framing::Length(5)));
+        assert!(length.reusable);
+        let chunked = head("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n");
+        assert!(matches!(chunked.framing, Framing::Chunked(_)));
+        let both =
+            head("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 5\r\n\r\n");
+        assert!(matches!(both.framing, Framing::Chunked(_)));
+        assert!(!both.reusable, "a message with both closes its connection");
+        let unknown_coding = head("HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\n\r\n");
+        assert!(matches!(unknown_coding.framing, Framing::UntilClose));
+        let neither = head("HTTP/1.1 200 OK\r\n\r\n");
+        assert!(matches!(neither.framing, Framing::UntilClose));
+        assert!(!neither.reusable);
+        let no_content = head("HTTP/1.1 204 No Content\r\ncontent-length: 9\r\n\r\n");
+        assert!(matches!(no_content.framing, Framing::Done));
+        let same_twice =
+            head("HTTP/1.1 200 OK\r\ncontent-length: 3\r\ncontent-length: 3, 3\r\n\r\n");
+        assert!(matches!(same_twice.framing, Framing::Length(3)));
+        match parse_text("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n", Method::HEAD) {
+            Ok(Parsed::Final(head)) => assert!(matches!(head.framing, Framing::Done)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn keep_alive_follows_the_version_and_connection_field() {
+        assert!(
+            !head("HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: Close\r\n\r\n").reusable
+        );
+        assert!(!head("HTTP/1.0 200 OK\r\ncontent-length: 0\r\n\r\n").reusable);
+        assert!(
+            head("HTTP/1.0 200 OK\r\ncontent-length: 0\r\nconnection: keep-alive\r\n\r\n").reusable
+        );
+    }
+
+    #[test]
+    fn ambiguous_or_malformed_heads_are_refused() {
+        for text in [
+            "HTTP/1.1 200 OK\r\ncontent-length: 5\r\ncontent-length: 6\r\n\r\n",
+            "HTTP/1.1 200 OK\r\ncontent-length: +5\r\n\r\n",
+            "HTTP/1.1 200 OK\r\ncontent-length: 5, 6\r\n\r\n",
+            "HTTP/1.1 200 OK\r\ncontent-length: 99999999999999999999999\r\n\r\n",
+            "HTTP/1.0 200 OK\r\ntransfer-encoding: chunked\r\n\r\n",
+            "HTTP/1.1 101 Switching Protocols\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nbad header\r\n\r\n",
+            "HTTP/1.1 2000 OK\r\n\r\n",
+        ] {
+            assert!(parse_text(text, Method::GET).is_err(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn informational_heads_are_skipped_and_values_are_kept() {
+        let mut buf = BytesMut::from(
+            &b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nx-a: 1\r\nx-a: 2\r\ncontent-length: 2\r\n\r\nhi"[..],
+        );
+        assert!(matches!(
+            parse(&mut buf, &Method::GET),
+            Ok(Parsed::Informational)
+        ));
+        let Ok(Parsed::Final(head)) = parse(&mut buf, &Method::GET) else {
+            panic!("no final head");
+        };
+        let values: Vec<_> = head.headers.get_all("x-a").iter().collect();
+        assert_eq!(values, ["1", "2"]);
+        assert_eq!(&buf[..], b"hi");
+    }
+
+    #[test]
+    fn a_partial_head_asks_for_more() {
+        assert!(matches!(
+            parse_text("HTTP/1.1 200 OK\r\ncontent-le", Method::GET),
+            Ok(Parsed::Partial)
+        ));
+    }
+}

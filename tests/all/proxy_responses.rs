@@ -1,0 +1,147 @@
+//! Upstream responses however they are framed: by length, in chunks with
+//! trailers, until the connection closes; ambiguous ones refused; and
+//! keep-alive connections reused, or replaced when the upstream closed
+//! them.
+
+use crate::support::raw::exchange;
+use crate::support::scripted::Scripted;
+use crate::support::{Gateway, get, send};
+
+fn length_delimited(_: &str) -> (Vec<u8>, bool) {
+    (
+        b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello".to_vec(),
+        false,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn upstream_connections_are_kept_alive_between_requests() {
+    let upstream = Scripted::start(length_delimited).await;
+    let gateway = Gateway::start(&upstream.route_all());
+
+    for _ in 0..20 {
+        let reply = get(&gateway.url("/")).await;
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.text(), "hello");
+    }
+    assert_eq!(upstream.accepted(), 1, "one connection carries them all");
+}
+
+fn by_path(head: &str) -> (Vec<u8>, bool) {
+    let path = head.split(' ').nth(1).unwrap_or("/");
+    let answer: &[u8] = match path {
+        "/chunked" => {
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5;note=x\r\nhello\r\n7\r\n, world\r\n0\r\nx-digest: 42\r\n\r\n"
+        }
+        "/until-close" => {
+            return (b"HTTP/1.1 200 OK\r\n\r\nread until the close".to_vec(), true);
+        }
+        "/informational" => {
+            b"HTTP/1.1 103 Early Hints\r\nlink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"
+        }
+        "/two-lengths" => b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\ncontent-length: 6\r\n\r\nhello!",
+        "/bare-lf-chunk" => b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n",
+        _ => b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nend",
+    };
+    (answer.to_vec(), false)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chunked_close_delimited_and_informational_responses_arrive_whole() {
+    let upstream = Scripted::start(by_path).await;
+    let gateway = Gateway::start(&upstream.route_all());
+
+    let chunked = get(&gateway.url("/chunked")).await;
+    assert_eq!(
+        (chunked.status.as_u16(), chunked.text().as_str()),
+        (200, "hello, world")
+    );
+    let until_close = get(&gateway.url("/until-close")).await;
+    assert_eq!(
+        (until_close.status.as_u16(), until_close.text().as_str()),
+        (200, "read until the close")
+    );
+    let informational = get(&gateway.url("/informational")).await;
+    assert_eq!(
+        (informational.status.as_u16(), informational.text().as_str()),
+        (200, "ok")
+    );
+    // The chunked body was read to its end: its connection was reused.
+    let after = get(&gateway.url("/")).await;
+    assert_eq!(after.text(), "end");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn responses_two_parsers_could_read_differently_are_a_502() {
+    let upstream = Scripted::start(by_path).await;
+    let gateway = Gateway::start(&upstream.route_all());
+
+    let two_lengths = get(&gateway.url("/two-lengths")).await;
+    assert_eq!(two_lengths.status, 502);
+    assert!(
+        !two_lengths.text().contains("content-length"),
+        "no internal detail: {}",
+        two_lengths.text()
+    );
+    // The head was fine; the body's framing is not: the client's response
+    // is cut off rather than completed with bytes no one can vouch for.
+    let bare_lf = exchange(
+        &gateway,
+        b"GET /bare-lf-chunk HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(
+        !bare_lf.contains("hello") && !bare_lf.ends_with("0\r\n\r\n"),
+        "{bare_lf:?}"
+    );
+}
+
+fn one_request_per_connection(_: &str) -> (Vec<u8>, bool) {
+    // Says nothing of closing, then closes: the connection looks reusable
+    // and is dead by the time the next request comes.
+    (
+        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok".to_vec(),
+        true,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kept_connection_the_upstream_closed_is_replaced_unseen() {
+    let upstream = Scripted::start(one_request_per_connection).await;
+    let gateway = Gateway::start(&upstream.route_all());
+
+    for i in 0..10 {
+        let reply = get(&gateway.url("/")).await;
+        assert_eq!(
+            (reply.status.as_u16(), reply.text().as_str()),
+            (200, "ok"),
+            "request {i}"
+        );
+    }
+    assert_eq!(upstream.accepted(), 10);
+}
+
+fn head_answer(head: &str) -> (Vec<u8>, bool) {
+    if head.starts_with("HEAD ") {
+        // The length of the body a GET would get; no body follows.
+        (
+            b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n".to_vec(),
+            false,
+        )
+    } else {
+        length_delimited(head)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_head_response_has_no_body_and_frees_its_connection() {
+    let upstream = Scripted::start(head_answer).await;
+    let gateway = Gateway::start(&upstream.route_all());
+
+    let head = send("HEAD", &gateway.url("/"), &[], "").await;
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("content-length"), Some("100"));
+    let next = get(&gateway.url("/")).await;
+    assert_eq!(next.text(), "hello");
+    assert_eq!(upstream.accepted(), 1);
+}
