@@ -99,17 +99,19 @@ pub fn parse(buf: &mut BytesMut, method: &Method) -> Result<Parsed, HeadError> {
     // Field values become slices of the head's bytes, without copies:
     // where each field lies is noted before the head leaves the buffer.
     let base = buf.as_ptr() as usize;
-    let mut spans = [((0, 0), (0, 0)); MAX_FIELDS];
-    let count = response.headers.len();
-    for (span, field) in spans.iter_mut().zip(response.headers.iter()) {
-        let name = field.name.as_ptr() as usize - base;
-        let value = field.value.as_ptr() as usize - base;
-        *span = ((name, field.name.len()), (value, field.value.len()));
-    }
+    let spans: Vec<((usize, usize), (usize, usize))> = response
+        .headers
+        .iter()
+        .map(|field| {
+            let name = field.name.as_ptr() as usize - base;
+            let value = field.value.as_ptr() as usize - base;
+            ((name, field.name.len()), (value, field.value.len()))
+        })
+        .collect();
     let head_bytes: Bytes = buf.split_to(length).freeze();
-    let mut headers = HeaderMap::with_capacity(count);
+    let mut headers = HeaderMap::with_capacity(spans.len());
     let mut facts = Facts::default();
-    for &((name, name_length), (value, value_length)) in spans.get(..count).unwrap_or_default() {
+    for ((name, name_length), (value, value_length)) in spans {
         let name = head_bytes
             .get(name..name + name_length)
             .and_then(|name| HeaderName::from_bytes(name).ok())
