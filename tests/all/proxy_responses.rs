@@ -145,3 +145,34 @@ async fn a_head_response_has_no_body_and_frees_its_connection() {
     assert_eq!(next.text(), "hello");
     assert_eq!(upstream.accepted(), 1);
 }
+
+static CRASHES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn crash_on_request(head: &str) -> (Vec<u8>, bool) {
+    if head.starts_with("GET /crash ") {
+        // Seen, then the connection closed with no answer.
+        CRASHES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        return (Vec::new(), true);
+    }
+    length_delimited(head)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_the_upstream_closed_on_is_sent_again_once_at_most() {
+    let upstream = Scripted::start(crash_on_request).await;
+    let gateway = Gateway::start(&upstream.route_all());
+    // Several kept connections, each of which could take the request.
+    let urls: Vec<String> = (0..16).map(|_| gateway.url("/")).collect();
+    for reply in futures_util::future::join_all(urls.iter().map(|url| get(url))).await {
+        assert_eq!(reply.status, 200);
+    }
+    assert!(
+        upstream.accepted() >= 3,
+        "only {} connections",
+        upstream.accepted()
+    );
+
+    let reply = get(&gateway.url("/crash")).await;
+    assert_eq!(reply.status, 502);
+    assert_eq!(CRASHES.load(std::sync::atomic::Ordering::SeqCst), 2);
+}

@@ -141,7 +141,7 @@ impl Connections {
         let method = request.method().clone();
         drop(request);
         let method = &method;
-        let idempotent = super::is_idempotent(method);
+        let mut repeatable = super::is_idempotent(method);
         // Let the other requests ready in this turn of the scheduler run
         // first, so their upstream writes go out back to back: a write to
         // an upstream asleep on another core wakes it (an interrupt to
@@ -152,7 +152,12 @@ impl Connections {
         while let Some(mut conn) = self.take_plain() {
             match conn.exchange(&head, method).await {
                 Ok(parsed) => return Ok(self.inline_response(parsed, conn)),
-                Err(e) if e.may_resend(idempotent) => continue,
+                Err(e) if e.may_resend(repeatable) => {
+                    // A request the upstream may have seen (and then
+                    // closed on) goes again once at most, not once for
+                    // every kept connection.
+                    repeatable &= !e.was_sent();
+                }
                 Err(e) => return Err(e.into()),
             }
         }

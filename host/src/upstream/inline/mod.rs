@@ -61,6 +61,11 @@ pub enum ExchangeError {
 }
 
 impl ExchangeError {
+    /// Whether the request's head may have reached the server.
+    pub fn was_sent(&self) -> bool {
+        !matches!(self, ExchangeError::Write(_))
+    }
+
     /// Whether the request may go again on another connection: a failed
     /// write means the server had closed the connection, so it saw
     /// nothing; a connection closed with no answer may have been closed
