@@ -12,7 +12,7 @@ use http_body::{Body, Frame, SizeHint};
 use tokio::io::AsyncReadExt;
 
 use super::framing::{Framing, Step};
-use super::{Conn, ExchangeError, READ_CHUNK};
+use super::{Conn, ExchangeError, MAX_BODY_READ, READ_CHUNK};
 
 /// Where a connection goes when its response is done.
 pub trait Home: Send + Sync {
@@ -52,7 +52,7 @@ impl InlineBody {
             && self.reusable
             && conn.is_drained()
         {
-            self.home.keep(conn);
+            self.home.keep(conn.idle());
         }
     }
 }
@@ -105,7 +105,11 @@ impl Body for InlineBody {
                     return Poll::Ready(Some(Err(e.into())));
                 }
             }
-            conn.buf.reserve(READ_CHUNK);
+            // Room for what is left of a sized body, up to a bound.
+            let room = this.framing.remaining().map_or(MAX_BODY_READ, |left| {
+                usize::try_from(left).map_or(MAX_BODY_READ, |left| left.min(MAX_BODY_READ))
+            });
+            conn.buf.reserve(room.max(READ_CHUNK));
             let read = ready!(pin!(conn.stream.read_buf(&mut conn.buf)).poll(cx));
             match read {
                 Ok(0) if this.framing.ends_at_close() => {

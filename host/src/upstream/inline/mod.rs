@@ -28,8 +28,15 @@ pub use head::{Head, HeadError, encode};
 
 use crate::body::BoxBody;
 
-/// Room made in the read buffer before each read.
+/// Room made in the read buffer before reading a head: a small response
+/// comes whole in one read.
 const READ_CHUNK: usize = 8 * 1024;
+/// The most room made before reading a body: a large body then takes a
+/// read per 64 KiB, not per 8 KiB.
+const MAX_BODY_READ: usize = 64 * 1024;
+/// A kept connection's buffer larger than this is dropped, so an idle
+/// connection does not hold a large body's room.
+const MAX_KEPT_BUFFER: usize = 16 * 1024;
 /// The largest response head read (nginx's default is 4 or 8 KiB).
 const MAX_HEAD: usize = 64 * 1024;
 
@@ -114,6 +121,14 @@ impl Conn {
     /// Whether the response read so far has left nothing over.
     fn is_drained(&self) -> bool {
         self.buf.is_empty()
+    }
+
+    /// Ready to wait idle: a large read buffer is let go.
+    fn idle(mut self) -> Self {
+        if self.buf.capacity() > MAX_KEPT_BUFFER {
+            self.buf = BytesMut::new();
+        }
+        self
     }
 
     /// Write a request `head` and read the response's head. Informational
