@@ -27,6 +27,8 @@ pub struct InlineBody {
     framing: Framing,
     reusable: bool,
     home: Arc<dyn Home>,
+    /// Room to make before the next read: doubled while reads fill it.
+    room: usize,
 }
 
 impl InlineBody {
@@ -37,6 +39,7 @@ impl InlineBody {
             framing,
             reusable,
             home,
+            room: READ_CHUNK,
         };
         // A response without a body frees its connection at once.
         if matches!(body.framing, Framing::Done) {
@@ -105,12 +108,15 @@ impl Body for InlineBody {
                     return Poll::Ready(Some(Err(e.into())));
                 }
             }
-            // Room for what is left of a sized body, up to a bound.
-            let room = this.framing.remaining().map_or(MAX_BODY_READ, |left| {
-                usize::try_from(left).map_or(MAX_BODY_READ, |left| left.min(MAX_BODY_READ))
+            // Never more room than a sized body still needs.
+            let room = this.framing.remaining().map_or(this.room, |left| {
+                usize::try_from(left).map_or(this.room, |left| left.clamp(1, this.room))
             });
-            conn.buf.reserve(room.max(READ_CHUNK));
+            conn.buf.reserve(room);
             let read = ready!(pin!(conn.stream.read_buf(&mut conn.buf)).poll(cx));
+            if read.as_ref().is_ok_and(|&n| n >= room) {
+                this.room = (this.room * 2).min(MAX_BODY_READ);
+            }
             match read {
                 Ok(0) if this.framing.ends_at_close() => {
                     this.framing = Framing::Done;

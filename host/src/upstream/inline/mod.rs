@@ -31,9 +31,10 @@ use crate::body::BoxBody;
 /// Room made in the read buffer before reading a head: a small response
 /// comes whole in one read.
 const READ_CHUNK: usize = 8 * 1024;
-/// The most room made before reading a body: a large body then takes a
-/// read per 64 KiB, not per 8 KiB.
-const MAX_BODY_READ: usize = 64 * 1024;
+/// The most room made before reading a body. The room doubles while
+/// reads fill it, so a large body takes a read per 512 KiB (hyper's
+/// client reads up to about 400 KiB).
+const MAX_BODY_READ: usize = 512 * 1024;
 /// A kept connection's buffer larger than this is dropped, so an idle
 /// connection does not hold a large body's room.
 const MAX_KEPT_BUFFER: usize = 16 * 1024;
