@@ -1,13 +1,13 @@
 //! HTTP/1.1 to a plain-TCP target from the task serving the request.
 //!
 //! hyper's client runs each connection as a task of its own: a request
-//! crosses a channel to it and the response comes back over another, two
-//! task switches and about 14,000 instructions a request, a third of what
-//! the gateway spends proxying one. A request without a body needs none
-//! of that: its head is written and the response head read right here,
-//! and the response body is read by whoever polls it. Requests with a
-//! body (hyper writes an upload while it reads an early answer) and TLS
-//! targets keep hyper's client.
+//! crosses a channel to it and the response comes back over another. A
+//! request without a body needs none of that: its head is written and the
+//! response head read right here, and the response body is read by
+//! whoever polls it (a proxied request: 49.1k instructions through
+//! hyper's client, 42.2k here). Requests with a body (hyper writes an
+//! upload while it reads an early answer) and TLS targets keep hyper's
+//! client.
 
 mod body;
 mod framing;
