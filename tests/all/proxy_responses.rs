@@ -176,3 +176,48 @@ async fn a_request_the_upstream_closed_on_is_sent_again_once_at_most() {
     assert_eq!(reply.status, 502);
     assert_eq!(CRASHES.load(std::sync::atomic::Ordering::SeqCst), 2);
 }
+
+/// Sockets in CLOSE_WAIT (the peer closed, this side has not) whose peer
+/// is `port` on this machine.
+fn close_waits_towards(port: u16) -> usize {
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("read /proc/net/tcp");
+    table
+        .lines()
+        .skip(1)
+        .filter(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let remote_port = fields
+                .get(2)
+                .and_then(|remote| remote.split(':').nth(1))
+                .and_then(|hex| u16::from_str_radix(hex, 16).ok());
+            remote_port == Some(port) && fields.get(3) == Some(&"08")
+        })
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kept_connection_the_upstream_closes_is_let_go_while_idle() {
+    let upstream = Scripted::start(one_request_per_connection).await;
+    let gateway = Gateway::start(&upstream.route_all());
+
+    let reply = get(&gateway.url("/")).await;
+    assert_eq!(reply.status, 200);
+    // The upstream closes the connection the gateway keeps...
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while close_waits_towards(upstream.addr.port()) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the kept connection was never seen closed by the upstream"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    // ...and with no further request, the gateway closes its side.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while close_waits_towards(upstream.addr.port()) > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the gateway still holds a connection the upstream closed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

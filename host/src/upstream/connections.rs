@@ -7,7 +7,8 @@
 //! hand the connection back) cost about 8,000 instructions a request.
 
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -25,6 +26,10 @@ use crate::body::{BoxBody, boxed};
 
 /// How long an idle connection is kept for reuse.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// How often kept plain connections are checked for a close by the
+/// upstream. Nothing else reads them while they wait, and each one the
+/// upstream closed holds a descriptor until it is dropped.
+const SWEEP_EVERY: Duration = Duration::from_secs(5);
 
 /// How connections to the targets are made.
 pub struct Connector {
@@ -81,15 +86,21 @@ pub struct Connections {
     idle: Mutex<Vec<Idle>>,
     idle_plain: Mutex<Vec<IdleConn>>,
     max_idle: usize,
+    /// Whether a task is checking the kept plain connections.
+    sweeping: AtomicBool,
+    /// This, for the sweeping task, which ends with it.
+    this: Weak<Connections>,
 }
 
 impl Connections {
     /// Keep at most `max_idle` idle connections.
     pub fn new(max_idle: usize) -> Arc<Self> {
-        Arc::new(Self {
+        Arc::new_cyclic(|this| Self {
             idle: Mutex::new(Vec::new()),
             idle_plain: Mutex::new(Vec::new()),
             max_idle,
+            sweeping: AtomicBool::new(false),
+            this: this.clone(),
         })
     }
 
@@ -271,6 +282,38 @@ impl Home for Connections {
                 since: Instant::now(),
             });
         }
+        drop(idle);
+        self.start_sweeping();
+    }
+}
+
+impl Connections {
+    /// Check the kept plain connections every [`SWEEP_EVERY`] and drop
+    /// those closed or stale, until none is left (the next one kept
+    /// starts this again) or the targets are replaced.
+    fn start_sweeping(&self) {
+        if self.sweeping.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.sweeping.store(false, Ordering::Release);
+            return;
+        };
+        let this = self.this.clone();
+        runtime.spawn(async move {
+            loop {
+                tokio::time::sleep(SWEEP_EVERY).await;
+                let Some(connections) = this.upgrade() else {
+                    return;
+                };
+                let mut idle = lock(&connections.idle_plain);
+                idle.retain(|entry| entry.since.elapsed() < IDLE_TIMEOUT && entry.conn.is_open());
+                if idle.is_empty() {
+                    connections.sweeping.store(false, Ordering::Release);
+                    return;
+                }
+            }
+        });
     }
 }
 
