@@ -39,6 +39,7 @@ fn by_path(head: &str) -> (Vec<u8>, bool) {
         "/informational" => {
             b"HTTP/1.1 103 Early Hints\r\nlink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"
         }
+        "/reason" => b"HTTP/1.1 200 Fine Indeed\r\ncontent-length: 2\r\n\r\nok",
         "/two-lengths" => b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\ncontent-length: 6\r\n\r\nhello!",
         "/bare-lf-chunk" => b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n",
         _ => b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nend",
@@ -69,6 +70,16 @@ async fn chunked_close_delimited_and_informational_responses_arrive_whole() {
     // The chunked body was read to its end: its connection was reused.
     let after = get(&gateway.url("/")).await;
     assert_eq!(after.text(), "end");
+    // An unusual reason phrase reaches the client as sent.
+    let reason = exchange(
+        &gateway,
+        b"GET /reason HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(
+        reason.starts_with("HTTP/1.1 200 Fine Indeed\r\n"),
+        "{reason:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -28,6 +28,9 @@ pub struct Head {
     pub framing: Framing,
     /// Whether the connection may carry another request after the body.
     pub reusable: bool,
+    /// The reason phrase, when not the status's usual one: passed on to
+    /// the client, as hyper's client does.
+    pub reason: Option<hyper::ext::ReasonPhrase>,
 }
 
 /// What the front of the read buffer holds.
@@ -88,6 +91,10 @@ pub fn parse(buf: &mut BytesMut, method: &Method) -> Result<Parsed, HeadError> {
         Some(1) => Version::HTTP_11,
         _ => Version::HTTP_10,
     };
+    let reason = response
+        .reason
+        .filter(|reason| Some(*reason) != status.canonical_reason())
+        .and_then(|reason| hyper::ext::ReasonPhrase::try_from(reason.as_bytes().to_vec()).ok());
     if (100..200).contains(&code) && code != 101 {
         buf.advance(length);
         return Ok(Parsed::Informational);
@@ -139,6 +146,7 @@ pub fn parse(buf: &mut BytesMut, method: &Method) -> Result<Parsed, HeadError> {
         headers,
         framing,
         reusable,
+        reason,
     }))
 }
 
@@ -335,6 +343,20 @@ mod tests {
         let values: Vec<_> = head.headers.get_all("x-a").iter().collect();
         assert_eq!(values, ["1", "2"]);
         assert_eq!(&buf[..], b"hi");
+    }
+
+    #[test]
+    fn only_an_unusual_reason_phrase_is_kept() {
+        assert!(
+            head("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                .reason
+                .is_none()
+        );
+        let teapot = head("HTTP/1.1 200 Fine Indeed\r\ncontent-length: 0\r\n\r\n");
+        assert_eq!(
+            teapot.reason.as_ref().map(|r| r.as_bytes()),
+            Some(&b"Fine Indeed"[..])
+        );
     }
 
     #[test]
