@@ -10,16 +10,19 @@ use http::HeaderMap;
 const MAX_CHUNK_LINE: usize = 4096;
 /// The most trailer bytes a chunked body may end with.
 const MAX_TRAILERS: usize = 16 * 1024;
-/// The most trailer fields.
-const MAX_TRAILER_FIELDS: usize = 32;
+/// The most trailer fields (hyper's bound).
+const MAX_TRAILER_FIELDS: usize = 100;
+/// The most chunk-extension bytes in one body (hyper's bound): each line
+/// is bounded, this bounds their sum.
+const MAX_EXTENSIONS: usize = 16 * 1024;
 
 /// How the body is delimited, and how far through it the decoder is.
 #[derive(Debug)]
 pub enum Framing {
     /// This many bytes are still to come.
     Length(u64),
-    /// Chunked transfer coding.
-    Chunked(Chunk),
+    /// Chunked transfer coding, and the chunk-extension bytes seen so far.
+    Chunked(Chunk, usize),
     /// Everything until the server closes the connection.
     UntilClose,
     /// The body has ended.
@@ -81,8 +84,8 @@ impl Framing {
                 }
                 Ok(Step::Data(buf.split().freeze()))
             }
-            Framing::Chunked(chunk) => {
-                let step = chunked_step(chunk, buf)?;
+            Framing::Chunked(chunk, extensions) => {
+                let step = chunked_step(chunk, extensions, buf)?;
                 if matches!(step, Step::Trailers(_) | Step::End) {
                     *self = Framing::Done;
                 }
@@ -96,7 +99,7 @@ impl Framing {
         match self {
             Framing::Length(left) => Some(*left),
             Framing::Done => Some(0),
-            Framing::Chunked(_) | Framing::UntilClose => None,
+            Framing::Chunked(..) | Framing::UntilClose => None,
         }
     }
 
@@ -109,14 +112,22 @@ impl Framing {
 
 /// One step of the chunked coding, looping over the framing around the
 /// data so that a call returns data, the end, or a need for more bytes.
-fn chunked_step(chunk: &mut Chunk, buf: &mut BytesMut) -> Result<Step, FramingError> {
+fn chunked_step(
+    chunk: &mut Chunk,
+    extensions: &mut usize,
+    buf: &mut BytesMut,
+) -> Result<Step, FramingError> {
     loop {
         match *chunk {
             Chunk::Size => {
                 let Some(line_end) = find_crlf(buf, MAX_CHUNK_LINE)? else {
                     return Ok(Step::NeedMore);
                 };
-                let size = chunk_size(&buf[..line_end])?;
+                let (size, extension) = chunk_size(&buf[..line_end])?;
+                *extensions += extension;
+                if *extensions > MAX_EXTENSIONS {
+                    return Err(FramingError("too many chunk-extension bytes"));
+                }
                 buf.advance(line_end + 2);
                 *chunk = if size == 0 {
                     Chunk::Trailers
@@ -154,6 +165,9 @@ fn chunked_step(chunk: &mut Chunk, buf: &mut BytesMut) -> Result<Step, FramingEr
 
 /// The trailer section after the last chunk, up to its empty line.
 fn trailers(buf: &mut BytesMut) -> Result<Step, FramingError> {
+    if buf.first() == Some(&b'\n') {
+        return Err(FramingError("bare LF"));
+    }
     if buf.len() < 2 {
         return Ok(Step::NeedMore);
     }
@@ -164,6 +178,11 @@ fn trailers(buf: &mut BytesMut) -> Result<Step, FramingError> {
     let mut fields = [httparse::EMPTY_HEADER; MAX_TRAILER_FIELDS];
     match httparse::parse_headers(buf, &mut fields) {
         Ok(httparse::Status::Complete((length, fields))) => {
+            // httparse takes a bare LF as a line end; the chunk lines
+            // above do not, and neither do the trailers.
+            if has_bare_lf(&buf[..length]) {
+                return Err(FramingError("bare LF"));
+            }
             let mut map = HeaderMap::with_capacity(fields.len());
             for field in fields {
                 let name = http::HeaderName::from_bytes(field.name.as_bytes())
@@ -181,6 +200,14 @@ fn trailers(buf: &mut BytesMut) -> Result<Step, FramingError> {
     }
 }
 
+/// Whether `bytes` holds an LF not preceded by a CR.
+fn has_bare_lf(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .enumerate()
+        .any(|(i, &b)| b == b'\n' && (i == 0 || bytes[i - 1] != b'\r'))
+}
+
 /// Where the CRLF ending the line at the front of `buf` starts, if the
 /// line is complete. A bare LF is refused: a lenient reader here and a
 /// strict one behind it would disagree on where the body ends.
@@ -196,13 +223,14 @@ fn find_crlf(buf: &[u8], max_line: usize) -> Result<Option<usize>, FramingError>
 }
 
 /// The size of a chunk-size line (`1*HEXDIG [ chunk-ext ]`, without its
-/// CRLF). Extensions are ignored.
-fn chunk_size(line: &[u8]) -> Result<u64, FramingError> {
+/// CRLF), and the length of its extensions, which are otherwise ignored.
+fn chunk_size(line: &[u8]) -> Result<(u64, usize), FramingError> {
     let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
     if digits == 0 {
         return Err(FramingError("no chunk size"));
     }
-    if digits > 15 {
+    let significant = line[..digits].iter().skip_while(|&&b| b == b'0').count();
+    if significant > 15 {
         return Err(FramingError("chunk size too large"));
     }
     let mut size = 0u64;
@@ -219,7 +247,7 @@ fn chunk_size(line: &[u8]) -> Result<u64, FramingError> {
     if !clean || !whitespace_only || rest.iter().any(|&b| b < 0x20 && b != b'\t') {
         return Err(FramingError("invalid chunk extension"));
     }
-    Ok(size)
+    Ok((size, rest.len()))
 }
 
 #[cfg(test)]
@@ -251,7 +279,7 @@ mod tests {
     }
 
     fn chunked() -> Framing {
-        Framing::Chunked(Chunk::Size)
+        Framing::Chunked(Chunk::Size, 0)
     }
 
     #[test]
@@ -306,6 +334,46 @@ mod tests {
                 String::from_utf8_lossy(wire)
             );
         }
+    }
+
+    #[test]
+    fn leading_zeros_do_not_count_against_the_size() {
+        let (body, _, _) =
+            decode_bytewise(chunked(), b"00000000000000000005\r\nhello\r\n0\r\n\r\n")
+                .expect("decodes");
+        assert_eq!(body, b"hello");
+    }
+
+    #[test]
+    fn bare_lf_in_the_trailers_is_refused() {
+        for wire in [&b"0\r\n\n"[..], b"0\r\nx-a: 1\nx-b: 2\r\n\r\n"] {
+            let mut framing = chunked();
+            let mut buf = BytesMut::from(wire);
+            assert!(
+                framing.step(&mut buf).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(wire)
+            );
+        }
+    }
+
+    #[test]
+    fn chunk_extensions_are_bounded_over_the_body() {
+        let mut wire = Vec::new();
+        for _ in 0..8 {
+            wire.extend_from_slice(b"1;");
+            wire.extend_from_slice(&[b'x'; 3000]);
+            wire.extend_from_slice(b"\r\na\r\n");
+        }
+        let mut framing = chunked();
+        let mut buf = BytesMut::from(&wire[..]);
+        let outcome = loop {
+            match framing.step(&mut buf) {
+                Ok(Step::Data(_)) => continue,
+                other => break other,
+            }
+        };
+        assert!(outcome.is_err(), "{outcome:?}");
     }
 
     #[test]

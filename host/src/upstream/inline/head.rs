@@ -130,16 +130,19 @@ pub fn parse(buf: &mut BytesMut, method: &Method) -> Result<Parsed, HeadError> {
         headers.append(name, value);
     }
     let framing = framing(status, version, method, &facts)?;
-    let keeps_alive = if version == Version::HTTP_11 {
-        !facts.close
-    } else {
-        facts.keep_alive
-    };
-    let reusable = keeps_alive
-        // A length and a transfer coding both: the coding wins, and the
-        // connection must close after (RFC 9112 §6.3).
-        && !(facts.coded && facts.has_length)
-        && !matches!(framing, Framing::UntilClose);
+    // `close` wins over `keep-alive` (RFC 9112 §9.6).
+    let keeps_alive = !facts.close && (version == Version::HTTP_11 || facts.keep_alive);
+    // A bodiless answer that announces a coding, or a 204 that announces
+    // a length, may be followed by body bytes after all: the next
+    // response read on the connection could be them.
+    let may_trail_a_body = matches!(framing, Framing::Done)
+        && (facts.coded || (status == StatusCode::NO_CONTENT && facts.has_length));
+    // A length and a transfer coding both: the coding wins, and the
+    // connection must close after (RFC 9112 §6.3).
+    let must_close = (facts.coded && facts.has_length)
+        || may_trail_a_body
+        || matches!(framing, Framing::UntilClose);
+    let reusable = keeps_alive && !must_close;
     Ok(Parsed::Final(Head {
         status,
         version,
@@ -228,7 +231,7 @@ fn framing(
             return Err(HeadError("transfer-encoding in HTTP/1.0"));
         }
         return Ok(if facts.chunked {
-            Framing::Chunked(Chunk::Size)
+            Framing::Chunked(Chunk::Size, 0)
         } else {
             Framing::UntilClose
         });
@@ -280,10 +283,10 @@ mod tests {
         assert!(matches!(length.framing, Framing::Length(5)));
         assert!(length.reusable);
         let chunked = head("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n");
-        assert!(matches!(chunked.framing, Framing::Chunked(_)));
+        assert!(matches!(chunked.framing, Framing::Chunked(..)));
         let both =
             head("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 5\r\n\r\n");
-        assert!(matches!(both.framing, Framing::Chunked(_)));
+        assert!(matches!(both.framing, Framing::Chunked(..)));
         assert!(!both.reusable, "a message with both closes its connection");
         let unknown_coding = head("HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\n\r\n");
         assert!(matches!(unknown_coding.framing, Framing::UntilClose));
@@ -310,6 +313,16 @@ mod tests {
         assert!(
             head("HTTP/1.0 200 OK\r\ncontent-length: 0\r\nconnection: keep-alive\r\n\r\n").reusable
         );
+        let both = "HTTP/1.0 200 OK\r\ncontent-length: 0\r\nconnection: keep-alive, close\r\n\r\n";
+        assert!(!head(both).reusable, "close wins");
+    }
+
+    #[test]
+    fn a_bodiless_answer_announcing_a_body_closes_its_connection() {
+        assert!(!head("HTTP/1.1 204 No Content\r\ncontent-length: 5\r\n\r\n").reusable);
+        assert!(!head("HTTP/1.1 304 Not Modified\r\ntransfer-encoding: chunked\r\n\r\n").reusable);
+        // A 304's length describes the representation: no body follows.
+        assert!(head("HTTP/1.1 304 Not Modified\r\ncontent-length: 5\r\n\r\n").reusable);
     }
 
     #[test]

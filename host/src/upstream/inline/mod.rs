@@ -38,8 +38,9 @@ const MAX_BODY_READ: usize = 512 * 1024;
 /// A kept connection's buffer larger than this is dropped, so an idle
 /// connection does not hold a large body's room.
 const MAX_KEPT_BUFFER: usize = 16 * 1024;
-/// The largest response head read (nginx's default is 4 or 8 KiB).
-const MAX_HEAD: usize = 64 * 1024;
+/// The largest response head read: hyper's client's bound, so a response
+/// is not refused on one path and taken on the other.
+const MAX_HEAD: usize = 8192 + 4096 * 100;
 
 /// A connection to a target and the bytes read from it but not yet used.
 pub struct Conn {
@@ -54,6 +55,8 @@ pub enum ExchangeError {
     Write(io::Error),
     #[error("reading the response: {0}")]
     Read(io::Error),
+    #[error("reading the response head: {0}")]
+    ReadMidHead(io::Error),
     #[error("connection closed before a response")]
     ClosedEarly,
     #[error("connection closed inside the response head")]
@@ -146,7 +149,15 @@ impl Conn {
                 .stream
                 .read_buf(&mut self.buf)
                 .await
-                .map_err(ExchangeError::Read)?;
+                // Once part of an answer has come, the request was seen:
+                // this failure is not one to resend after.
+                .map_err(|e| {
+                    if received {
+                        ExchangeError::ReadMidHead(e)
+                    } else {
+                        ExchangeError::Read(e)
+                    }
+                })?;
             if read == 0 {
                 return Err(if received {
                     ExchangeError::Truncated
