@@ -1,6 +1,9 @@
 //! Keep-alive HTTP/1.1 connections to one upstream target, reused last in,
 //! first out. A connection goes back when its response body has been read
-//! to the end; one whose body was abandoned is closed by hyper instead.
+//! to the end; one whose body was abandoned is closed instead. Two kinds
+//! are kept: plain connections for requests without a body (exchanged by
+//! the request's own task, `super::inline`), and hyper's client
+//! connections for requests with a body and for TLS targets.
 //!
 //! This replaces hyper-util's pooled client, whose checkout and return (a
 //! map keyed by scheme and authority, and a task spawned per request to
