@@ -206,7 +206,6 @@ impl Gateway {
         assert!(status.success());
     }
 
-    /// The gateway's process id.
     /// Kibibytes of `field` (`VmRSS`, `RssAnon` ...) in its `/proc` status.
     pub fn resident_kib(&self, field: &str) -> u64 {
         let status =
@@ -218,6 +217,7 @@ impl Gateway {
             .unwrap_or_else(|| panic!("no {field} in the gateway's status"))
     }
 
+    /// The gateway's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
