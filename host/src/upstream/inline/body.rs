@@ -20,7 +20,8 @@ pub trait Home: Send + Sync {
     fn keep(&self, conn: Conn);
 }
 
-/// A response body read from its connection.
+/// A response body read from its connection. Dropped before its end, it
+/// closes the connection, which is left mid-message.
 pub struct InlineBody {
     /// `None` once the body has ended or failed.
     conn: Option<Conn>,
@@ -56,17 +57,6 @@ impl InlineBody {
             && conn.is_drained()
         {
             self.home.keep(conn.idle());
-        }
-    }
-}
-
-impl Drop for InlineBody {
-    fn drop(&mut self) {
-        // Read to its end but never polled past it: still a clean end. A
-        // body dropped part-way leaves the connection mid-message, and it
-        // is closed.
-        if self.framing.remaining() == Some(0) {
-            self.finish();
         }
     }
 }
