@@ -298,7 +298,9 @@ impl Connections {
     /// those closed or stale, until none is left (the next one kept
     /// starts this again) or the targets are replaced.
     fn start_sweeping(&self) {
-        if self.sweeping.swap(true, Ordering::AcqRel) {
+        // Every response hands a connection back: a plain load first keeps
+        // that from writing the flag's cache line each time.
+        if self.sweeping.load(Ordering::Acquire) || self.sweeping.swap(true, Ordering::AcqRel) {
             return;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
