@@ -42,13 +42,7 @@ machine_line
 : > "$out/counts.txt"
 IFS=, read -ra wanted <<<"$rows"
 for row in "${wanted[@]}"; do
-  # Fresh for each row: the tenant signature is good for 300 s.
-  headers_file
-  mapfile -d '' h2load_headers < <(header_args)
-  case $row in
-    nginx) per=$(instructions_per_request nginx "$nginx_bin" -c "$out/nginx/nginx.conf" -p "$out/nginx") ;;
-    *) per=$(instructions_per_request "$row" "$portcullis" run --workers 1 --config "$out/$row.toml") ;;
-  esac
+  per=$(measure_row instructions_per_request "$row")
   echo "$row $per" >> "$out/counts.txt"
   printf '  %-12s %8d instructions per request\n' "$row" "$per"
 done

@@ -86,13 +86,7 @@ machine_line
 IFS=, read -ra wanted <<<"$rows"
 for round in $(seq 1 "$rounds"); do
   for row in "${wanted[@]}"; do
-    # Fresh for each row: the tenant signature is good for 300 s.
-    headers_file
-    mapfile -d '' h2load_headers < <(header_args)
-    case $row in
-      nginx) per=$(cpu_per_request nginx "$nginx_bin" -c "$out/nginx/nginx.conf" -p "$out/nginx") ;;
-      *) per=$(cpu_per_request "$row" "$portcullis" run --workers 1 --config "$out/$row.toml") ;;
-    esac
+    per=$(measure_row cpu_per_request "$row")
     echo "$row $per" >> "$out/cpu.txt"
     printf '  round %d %-12s user %6s us  system %6s us a request\n' "$round" "$row" $per
   done

@@ -157,6 +157,20 @@ stop_proxy() {
   done
 }
 
+# measure_row MEASURE ROW: fresh bench headers (bench-configs.sh) in
+# h2load_headers, then MEASURE NAME COMMAND... with ROW's proxy: nginx, or
+# portcullis on ROW's config. Call it in a command substitution.
+measure_row() {
+  local measure=$1 row=$2
+  # Fresh for each row: the tenant signature is good for 300 s.
+  headers_file
+  mapfile -d '' h2load_headers < <(header_args)
+  case $row in
+    nginx) "$measure" nginx "$nginx_bin" -c "$out/nginx/nginx.conf" -p "$out/nginx" ;;
+    *) "$measure" "$row" "$portcullis" run --workers 1 --config "$out/$row.toml" ;;
+  esac
+}
+
 # instructions_per_request NAME COMMAND...: run COMMAND (a proxy listening
 # on $proxy_port) under callgrind, serve 2,000 and then 6,000 h2load
 # requests (with the headers in the array h2load_headers, if set), each
