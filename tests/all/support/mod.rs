@@ -7,6 +7,7 @@ pub mod fixtures;
 pub mod gateway;
 pub mod geo;
 pub mod jwt;
+pub mod modsecurity;
 pub mod origin;
 pub mod pki;
 pub mod raw;
