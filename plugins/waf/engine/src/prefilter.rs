@@ -158,46 +158,84 @@ fn necessary(hir: &Hir) -> Option<Vec<Vec<u8>>> {
     }
 }
 
-/// One automaton over the literals of every prefiltered rule.
+/// One automaton over the literals of every prefiltered rule, and a byte
+/// table for the one-byte literals (`<`, `'`, `;` ...): they occur in most
+/// values, and the automaton would report every occurrence of each.
 #[derive(Debug)]
 pub struct Prefilter {
-    automaton: AhoCorasick,
+    /// Literals of two bytes or more; None when there are none.
+    automaton: Option<AhoCorasick>,
     /// For each automaton pattern, the rule group it belongs to.
     group_of_pattern: Vec<u32>,
+    /// Each byte (lowercase) that is a one-byte literal, with the groups
+    /// it belongs to as a bit set.
+    single_bytes: Vec<(u8, Box<[u64]>)>,
     groups: usize,
 }
 
 impl Prefilter {
     /// `groups[i]` are the literals of group `i`.
     pub fn build(groups: &[Vec<Vec<u8>>]) -> Option<Self> {
+        let words = groups.len().div_ceil(64);
         let mut patterns = Vec::new();
         let mut group_of_pattern = Vec::new();
+        let mut single_bytes: Vec<(u8, Box<[u64]>)> = Vec::new();
         for (group, literals) in groups.iter().enumerate() {
             for literal in literals {
-                patterns.push(literal.as_slice());
-                group_of_pattern.push(group as u32);
+                if let [byte] = literal.as_slice() {
+                    let byte = byte.to_ascii_lowercase();
+                    let at = match single_bytes.iter().position(|(b, _)| *b == byte) {
+                        Some(at) => at,
+                        None => {
+                            single_bytes.push((byte, vec![0; words].into()));
+                            single_bytes.len() - 1
+                        }
+                    };
+                    set_group(&mut single_bytes[at].1, group);
+                } else {
+                    patterns.push(literal.as_slice());
+                    group_of_pattern.push(group as u32);
+                }
             }
         }
-        let automaton = AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .build(&patterns)
-            .ok()?;
+        let automaton = if patterns.is_empty() {
+            None
+        } else {
+            Some(
+                AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .match_kind(MatchKind::Standard)
+                    .build(&patterns)
+                    .ok()?,
+            )
+        };
         Some(Prefilter {
             automaton,
             group_of_pattern,
+            single_bytes,
             groups: groups.len(),
         })
     }
 
-    /// Bytes the automaton takes.
+    /// Bytes the automaton and the byte table take.
     pub fn memory_usage(&self) -> usize {
-        self.automaton.memory_usage()
+        let table = self.single_bytes.len() * (1 + self.words() * 8);
+        self.automaton.as_ref().map_or(0, AhoCorasick::memory_usage) + table
     }
 
-    /// Literals in the automaton.
+    /// Literals in the automaton and the byte table.
     pub fn literals(&self) -> usize {
-        self.group_of_pattern.len()
+        let single: usize = self
+            .single_bytes
+            .iter()
+            .map(|(_, groups)| {
+                groups
+                    .iter()
+                    .map(|w| w.count_ones() as usize)
+                    .sum::<usize>()
+            })
+            .sum();
+        self.group_of_pattern.len() + single
     }
 
     /// Words in a group bit set.
@@ -207,9 +245,28 @@ impl Prefilter {
 
     /// The groups with a literal somewhere in `value`, as a bit set.
     pub fn scan(&self, value: &[u8]) -> Vec<u64> {
-        let mut bits = vec![0u64; self.groups.div_ceil(64)];
-        let mut left = self.groups;
-        for found in self.automaton.find_overlapping_iter(value) {
+        let mut bits = vec![0u64; self.words()];
+        if !self.single_bytes.is_empty() {
+            let mut present = [false; 256];
+            for &byte in value {
+                present[usize::from(byte.to_ascii_lowercase())] = true;
+            }
+            for (byte, groups) in &self.single_bytes {
+                if present[usize::from(*byte)] {
+                    for (word, group_bits) in bits.iter_mut().zip(groups.iter()) {
+                        *word |= group_bits;
+                    }
+                }
+            }
+        }
+        let Some(automaton) = &self.automaton else {
+            return bits;
+        };
+        let mut left = self.groups - bits.iter().map(|w| w.count_ones() as usize).sum::<usize>();
+        if left == 0 {
+            return bits;
+        }
+        for found in automaton.find_overlapping_iter(value) {
             let group = self.group_of_pattern[found.pattern().as_usize()] as usize;
             let word = &mut bits[group / 64];
             let bit = 1u64 << (group % 64);
@@ -223,6 +280,10 @@ impl Prefilter {
         }
         bits
     }
+}
+
+fn set_group(bits: &mut [u64], group: usize) {
+    bits[group / 64] |= 1 << (group % 64);
 }
 
 pub fn has_group(bits: &[u64], group: u32) -> bool {
