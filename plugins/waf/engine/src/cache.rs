@@ -15,6 +15,7 @@ use crate::prefilter::{Prefilter, has_group};
 use crate::rule::Rule;
 use crate::ruleset::RuleSet;
 use crate::transform::TransformChain;
+use crate::variable::Variable;
 
 /// A value after a link's transformations.
 pub enum Transformed<'v> {
@@ -43,8 +44,8 @@ struct Entry {
 
 type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<SlotHasher>>;
 
-/// Calls its argument with every fixed value of the transaction.
-pub type AllValues<'a> = dyn Fn(&mut dyn FnMut(Option<u32>, &[u8])) + 'a;
+/// Calls its second argument with every value of the given fixed variables.
+pub type AllValues<'a> = dyn Fn(&[Variable], &mut dyn FnMut(Option<u32>, &[u8])) + 'a;
 
 /// What is known of a fixed value before any transformation.
 struct Raw {
@@ -74,6 +75,8 @@ impl TransformCache {
 
     /// Whether `link` can match any of the transaction's values: false only
     /// when all its targets are fixed values and none holds its literals.
+    /// What is scanned, once per scan list, is every value of the variables
+    /// any link with that list inspects, a superset of this link's.
     pub fn may_match(&self, rules: &RuleSet, link: &Rule, all_values: &AllValues<'_>) -> bool {
         let (Some(group), Some(prefilter)) = (link.prefilter, &rules.prefilter) else {
             return true;
@@ -86,7 +89,11 @@ impl TransformCache {
             return has_group(union, group);
         }
         let mut union = vec![0u64; prefilter.words()];
-        all_values(&mut |slot, value| {
+        let variables = rules
+            .scanned_variables
+            .get(&chain)
+            .map_or(&[][..], Vec::as_slice);
+        all_values(variables, &mut |slot, value| {
             if let Some(slot) = slot {
                 let groups = self.groups(prefilter, &link.transforms, slot, value);
                 for (word, bits) in union.iter_mut().zip(groups.iter()) {

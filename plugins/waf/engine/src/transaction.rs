@@ -362,7 +362,9 @@ impl<'r> Transaction<'r> {
                 captures: None,
             }];
         }
-        let all_values = |each: &mut dyn FnMut(Option<u32>, &[u8])| self.each_fixed_value(each);
+        let all_values = |variables: &[Variable], each: &mut dyn FnMut(Option<u32>, &[u8])| {
+            self.each_fixed_value(variables, each)
+        };
         if !self.cache.may_match(self.rules, link, &all_values) {
             return Vec::new();
         }
@@ -426,45 +428,22 @@ impl<'r> Transaction<'r> {
         matches
     }
 
-    /// Calls `each(slot, value)` for every fixed value of the transaction
-    /// (see [`Variable::is_fixed`]), each once.
-    fn each_fixed_value(&self, each: &mut dyn FnMut(Option<u32>, &[u8])) {
-        const STORES: [Variable; 22] = [
-            Variable::Args,
-            Variable::ArgsNames,
-            Variable::Files,
-            Variable::FilesNames,
-            Variable::FilesSizes,
-            Variable::MultipartPartHeaders,
-            Variable::RequestHeaders,
-            Variable::RequestHeadersNames,
-            Variable::RequestCookies,
-            Variable::RequestCookiesNames,
-            Variable::ResponseHeaders,
-            Variable::ResponseHeadersNames,
-            Variable::RequestFilename,
-            Variable::RequestBasename,
-            Variable::RequestLine,
-            Variable::RequestMethod,
-            Variable::RequestProtocol,
-            Variable::RequestUri,
-            Variable::RequestUriRaw,
-            Variable::QueryString,
-            Variable::RemoteAddr,
-            Variable::UniqueId,
-        ];
-        for variable in STORES {
+    /// Calls `each(slot, value)` for every value of `variables` (fixed ones,
+    /// see [`Variable::is_fixed`]), each once.
+    fn each_fixed_value(&self, variables: &[Variable], each: &mut dyn FnMut(Option<u32>, &[u8])) {
+        for &variable in variables {
+            // A value reached through two variables (ARGS and ARGS_GET)
+            // has one slot, so it is scanned once.
             self.visit(variable, &Selector::All, &mut |slot, _, value| {
                 each(slot, value)
             });
+            if variable == Variable::Xml {
+                let attributes = Selector::Key(b"//@*".to_vec());
+                self.visit(Variable::Xml, &attributes, &mut |slot, _, value| {
+                    each(slot, value)
+                });
+            }
         }
-        let attributes = Selector::Key(b"//@*".to_vec());
-        self.visit(Variable::Xml, &Selector::All, &mut |slot, _, value| {
-            each(slot, value)
-        });
-        self.visit(Variable::Xml, &attributes, &mut |slot, _, value| {
-            each(slot, value)
-        });
     }
 
     /// Calls `each(slot, key, value)` for every member of `variable` the
