@@ -112,8 +112,14 @@ impl Operator {
                     // limit now: the rule fires rather than go blind.
                     return true;
                 };
+                // Most values do not match: `is_match` answers from the
+                // lazy DFA alone, where a capture search allocates and runs
+                // a slower engine, so captures are taken only on a match.
+                if !regex.is_match(value) {
+                    return false;
+                }
                 match captures {
-                    None => regex.is_match(value),
+                    None => true,
                     Some(out) => match regex.captures(value) {
                         None => false,
                         Some(found) => {
