@@ -48,9 +48,10 @@ type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<SlotHasher>>;
 pub type AllValues<'a> = dyn Fn(&[Variable], &mut dyn FnMut(Option<u32>, &[u8])) + 'a;
 
 /// What is known of a fixed value before any transformation.
+#[derive(Default)]
 struct Raw {
-    /// Its byte classes (see [`crate::transform::trigger`]).
-    classes: u32,
+    /// Its byte classes (see [`crate::transform::trigger`]), once known.
+    classes: Option<u32>,
     /// The prefilter groups it holds, once scanned.
     groups: Option<Rc<[u64]>>,
 }
@@ -59,8 +60,9 @@ struct Raw {
 pub struct TransformCache {
     /// (slot, transformation list) to the transformed value.
     entries: RefCell<FastMap<u64, Entry>>,
-    /// Slot to what its untransformed value holds.
-    raw: RefCell<FastMap<u32, Raw>>,
+    /// What each slot's untransformed value holds, by the slot's store
+    /// and index (slots are dense: no hashing on the hottest path).
+    raw: RefCell<Vec<Vec<Raw>>>,
     /// Transformation list to the groups present in any fixed value.
     unions: RefCell<FastMap<u16, Rc<[u64]>>>,
 }
@@ -175,20 +177,27 @@ impl TransformCache {
         groups
     }
 
-    fn raw_entry<'a>(raw: &'a mut FastMap<u32, Raw>, slot: u32, value: &[u8]) -> &'a mut Raw {
-        raw.entry(slot).or_insert_with(|| Raw {
-            classes: crate::transform::trigger::classes(value),
-            groups: None,
-        })
+    fn raw_entry(raw: &mut Vec<Vec<Raw>>, slot: u32) -> &mut Raw {
+        let (store, index) = ((slot >> 24) as usize, (slot & 0xff_ffff) as usize);
+        if raw.len() <= store {
+            raw.resize_with(store + 1, Vec::new);
+        }
+        let values = &mut raw[store];
+        if values.len() <= index {
+            values.resize_with(index + 1, Raw::default);
+        }
+        &mut values[index]
     }
 
     fn classes(&self, slot: u32, value: &[u8]) -> u32 {
-        Self::raw_entry(&mut self.raw.borrow_mut(), slot, value).classes
+        *Self::raw_entry(&mut self.raw.borrow_mut(), slot)
+            .classes
+            .get_or_insert_with(|| crate::transform::trigger::classes(value))
     }
 
     fn raw_groups(&self, prefilter: &Prefilter, slot: u32, value: &[u8]) -> Rc<[u64]> {
         let mut raw = self.raw.borrow_mut();
-        let entry = Self::raw_entry(&mut raw, slot, value);
+        let entry = Self::raw_entry(&mut raw, slot);
         entry
             .groups
             .get_or_insert_with(|| Rc::from(prefilter.scan(value)))
