@@ -11,16 +11,28 @@ pub mod report;
 pub mod rules;
 pub mod settings;
 
+use std::collections::VecDeque;
+use std::sync::{Mutex, PoisonError};
+
 use portcullis_sdk::{Context, Decision, Edit, Phase, Policy, Request, Response, export_policy};
-use portcullis_waf_engine::{EngineMode, RequestHead, RuleSet, Transaction};
+use portcullis_waf_engine::{EngineMode, RequestHead, RuleSet, Suspended, Transaction};
 
 use settings::{Mode, Settings};
+
+/// Requests whose phase 1 an instance keeps for their body call.
+const SUSPENDED_KEPT: usize = 8;
 
 /// A configured `waf` plugin instance.
 pub struct Waf {
     rules: RuleSet,
     mode: EngineMode,
     inspect_responses: bool,
+    /// Transactions that ran phase 1 in the headers call, oldest first. The
+    /// gateway's pool usually hands a request's body call to the instance
+    /// that ran its headers call; one kept here for exactly the same
+    /// request head (request id included) goes on from where it was
+    /// instead of running phase 1 again.
+    suspended: Mutex<VecDeque<Suspended>>,
 }
 
 impl Waf {
@@ -34,28 +46,68 @@ impl Waf {
                 Mode::Detect => EngineMode::DetectionOnly,
             },
             inspect_responses: settings.inspect_responses,
+            suspended: Mutex::new(VecDeque::new()),
         })
     }
 
     fn transaction(&self, request: &Request) -> Transaction<'_> {
-        let mut target = request.path();
-        if let Some(query) = request.query() {
-            target.push('?');
-            target.push_str(&query);
+        Transaction::new(&self.rules, head(request), self.mode)
+    }
+
+    /// Keeps a transaction that ran phase 1 for the request's body call.
+    fn suspend(&self, transaction: Transaction<'_>) {
+        let mut kept = self
+            .suspended
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if kept.len() == SUSPENDED_KEPT {
+            kept.pop_front();
         }
-        let head = RequestHead {
-            method: request.method(),
-            target,
-            protocol: request.version(),
-            headers: request
-                .raw_headers()
-                .into_iter()
-                .map(|(name, value)| (name.into_bytes(), value))
-                .collect(),
-            remote_addr: request.client_ip(),
-            unique_id: request.request_id(),
+        kept.push_back(transaction.suspend());
+    }
+
+    /// The request's transaction after phase 1: the one the headers call
+    /// kept, or phase 1 run again.
+    fn after_phase_one(&self, request: &Request) -> Transaction<'_> {
+        let head = head(request);
+        let resumed = {
+            let mut kept = self
+                .suspended
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            kept.iter()
+                .position(|suspended| suspended.head() == &head)
+                .and_then(|at| kept.remove(at))
         };
-        Transaction::new(&self.rules, head, self.mode)
+        match resumed {
+            Some(suspended) => Transaction::resume(&self.rules, suspended),
+            None => {
+                let mut transaction = Transaction::new(&self.rules, head, self.mode);
+                transaction.request_headers();
+                transaction
+            }
+        }
+    }
+}
+
+/// The request as the engine reads it.
+fn head(request: &Request) -> RequestHead {
+    let mut target = request.path();
+    if let Some(query) = request.query() {
+        target.push('?');
+        target.push_str(&query);
+    }
+    RequestHead {
+        method: request.method(),
+        target,
+        protocol: request.version(),
+        headers: request
+            .raw_headers()
+            .into_iter()
+            .map(|(name, value)| (name.into_bytes(), value))
+            .collect(),
+        remote_addr: request.client_ip(),
+        unique_id: request.request_id(),
     }
 }
 
@@ -96,7 +148,7 @@ fn blocked(transaction: &Transaction<'_>, status: u16) -> Decision {
 }
 
 /// Context entries that carry the request's scores to later plugins and to
-/// this plugin's response phase (instances keep nothing between phases).
+/// this plugin's response phase (which another instance may serve).
 const SCORE_ENTRIES: [(&str, &str); 2] = [
     (
         "waf.inbound-anomaly-score",
@@ -125,13 +177,14 @@ impl Policy for Waf {
 
     /// Phase 1 runs on the headers, before any body is read: its matches are
     /// logged there, and the CRS's early blocking can refuse the request
-    /// before an upload is buffered. The body phase runs phase 1 again (to
-    /// set the CRS's variables; its matches were reported already), then
-    /// phase 2, where the CRS decides on the anomaly score.
+    /// before an upload is buffered. The body phase goes on from phase 1's
+    /// state (kept by this instance, or phase 1 run again: its matches were
+    /// reported already), then runs phase 2, where the CRS decides on the
+    /// anomaly score.
     fn on_request(&self, phase: Phase, request: &Request, _context: &Context) -> Decision {
-        let mut transaction = self.transaction(request);
-        transaction.request_headers();
         if phase == Phase::RequestHeaders {
+            let mut transaction = self.transaction(request);
+            transaction.request_headers();
             log(
                 request,
                 "headers",
@@ -140,9 +193,13 @@ impl Policy for Waf {
             );
             return match transaction.interruption() {
                 Some(interruption) => blocked(&transaction, interruption.status),
-                None => Decision::allow(),
+                None => {
+                    self.suspend(transaction);
+                    Decision::allow()
+                }
             };
         }
+        let mut transaction = self.after_phase_one(request);
         transaction.clear_detections();
         let body = request.body().map(|body| body.bytes()).unwrap_or_default();
         transaction.request_body(&body);

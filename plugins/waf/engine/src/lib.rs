@@ -23,4 +23,4 @@ pub mod variable;
 pub use request::RequestHead;
 pub use rule::EngineMode;
 pub use ruleset::{LoadError, RuleSet};
-pub use transaction::{Detection, Interruption, Transaction};
+pub use transaction::{Detection, Interruption, Suspended, Transaction};

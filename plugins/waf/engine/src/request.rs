@@ -5,7 +5,7 @@ use crate::body::{self, multipart, urlencoded, xml};
 use crate::rule::BodyProcessor;
 
 /// What the gateway knows before the body: given by the caller.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RequestHead {
     pub method: String,
     /// The request target as sent (`/path?query`, or absolute-form).

@@ -98,6 +98,33 @@ pub struct Transaction<'r> {
     cache: TransformCache,
 }
 
+/// A transaction between two calls, detached from its rule set: what the
+/// phases run so far left (variables, TX, ctl changes, detections), so a
+/// caller that handles the phases in separate calls can go on without
+/// running the earlier ones again.
+#[derive(Debug)]
+pub struct Suspended {
+    data: RequestData,
+    tx: BTreeMap<Vec<u8>, Vec<u8>>,
+    mode: EngineMode,
+    processor: Option<BodyProcessor>,
+    force_body_variable: bool,
+    removals: Removals,
+    matched_var: Vec<u8>,
+    matched_var_name: Vec<u8>,
+    matched_vars: Vec<(Vec<u8>, Vec<u8>)>,
+    detections: Vec<Detection>,
+    interruption: Option<Interruption>,
+    allowed: bool,
+}
+
+impl Suspended {
+    /// The request head the transaction was started with.
+    pub fn head(&self) -> &RequestHead {
+        &self.data.head
+    }
+}
+
 impl std::fmt::Debug for Transaction<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Transaction")
@@ -126,6 +153,45 @@ impl<'r> Transaction<'r> {
             detections: Vec::new(),
             interruption: None,
             allowed: false,
+            cache: TransformCache::default(),
+        }
+    }
+
+    /// Detaches the transaction from its rule set; see [`Suspended`].
+    pub fn suspend(self) -> Suspended {
+        Suspended {
+            data: self.data,
+            tx: self.tx,
+            mode: self.mode,
+            processor: self.processor,
+            force_body_variable: self.force_body_variable,
+            removals: self.removals,
+            matched_var: self.matched_var,
+            matched_var_name: self.matched_var_name,
+            matched_vars: self.matched_vars,
+            detections: self.detections,
+            interruption: self.interruption,
+            allowed: self.allowed,
+        }
+    }
+
+    /// Goes on with a suspended transaction over `rules`, which must be
+    /// the rule set it ran under.
+    pub fn resume(rules: &'r RuleSet, suspended: Suspended) -> Self {
+        Transaction {
+            rules,
+            data: suspended.data,
+            tx: suspended.tx,
+            mode: suspended.mode,
+            processor: suspended.processor,
+            force_body_variable: suspended.force_body_variable,
+            removals: suspended.removals,
+            matched_var: suspended.matched_var,
+            matched_var_name: suspended.matched_var_name,
+            matched_vars: suspended.matched_vars,
+            detections: suspended.detections,
+            interruption: suspended.interruption,
+            allowed: suspended.allowed,
             cache: TransformCache::default(),
         }
     }

@@ -5,6 +5,7 @@ mod ftw;
 mod load;
 #[allow(dead_code)]
 mod requests;
+mod suspend;
 
 use std::path::{Path, PathBuf};
 
