@@ -125,17 +125,17 @@ impl TransformCache {
             };
             return (transformed, false);
         };
+        let classes = self.classes(slot, value);
         let ruled_out = match (link.prefilter, &rules.prefilter) {
-            (Some(group), Some(prefilter)) => !has_group(
-                &self.groups(prefilter, &link.transforms, slot, value),
-                group,
-            ),
+            (Some(group), Some(prefilter)) => {
+                !self.holds(prefilter, &link.transforms, slot, value, classes, group)
+            }
             _ => false,
         };
         if ruled_out {
             return (Transformed::Unchanged(value), true);
         }
-        if link.transforms.leaves(self.classes(slot, value)) {
+        if link.transforms.leaves(classes) {
             return (Transformed::Unchanged(value), false);
         }
         let mut entries = self.entries.borrow_mut();
@@ -147,6 +147,29 @@ impl TransformCache {
             None => Transformed::Unchanged(value),
         };
         (transformed, ruled_out)
+    }
+
+    /// Whether `value` after `chain`'s scan steps holds a literal of
+    /// `group`; `classes` are the value's byte classes. The hottest path:
+    /// it runs for every value of every rule the union let through.
+    fn holds(
+        &self,
+        prefilter: &Prefilter,
+        chain: &TransformChain,
+        slot: u32,
+        value: &[u8],
+        classes: u32,
+        group: u32,
+    ) -> bool {
+        if chain.scan_leaves(classes) {
+            let mut raw = self.raw.borrow_mut();
+            let entry = Self::raw_entry(&mut raw, slot);
+            let groups = entry
+                .groups
+                .get_or_insert_with(|| Rc::from(prefilter.scan(value)));
+            return has_group(groups, group);
+        }
+        has_group(&self.changed_groups(prefilter, chain, slot, value), group)
     }
 
     /// The groups present in `value` after `chain`'s scan steps: the
@@ -162,6 +185,17 @@ impl TransformCache {
         if chain.scan_leaves(self.classes(slot, value)) {
             return self.raw_groups(prefilter, slot, value);
         }
+        self.changed_groups(prefilter, chain, slot, value)
+    }
+
+    /// [`Self::groups`] for a value the scan steps may change.
+    fn changed_groups(
+        &self,
+        prefilter: &Prefilter,
+        chain: &TransformChain,
+        slot: u32,
+        value: &[u8],
+    ) -> Rc<[u64]> {
         let mut entries = self.entries.borrow_mut();
         let entry = entries
             .entry(u64::from(slot) << 16 | u64::from(chain.scan_id))
