@@ -76,7 +76,7 @@ impl Transform {
             Self::Sha1 => Some(normalize::sha1(input)),
             Self::Length => Some(input.len().to_string().into_bytes()),
             Self::Utf8ToUnicode => decode::utf8_to_unicode(input),
-            Self::CmdLine => Some(normalize::cmd_line(input)),
+            Self::CmdLine => Some(normalize::cmd_line(input)).filter(|out| out != input),
             Self::CompressWhitespace => normalize::compress_whitespace(input),
             Self::RemoveWhitespace => normalize::remove_whitespace(input),
             Self::RemoveNulls => normalize::remove_nulls(input),
@@ -259,9 +259,11 @@ impl TransformChain {
     /// Every intermediate value (for `multiMatch`), the input first.
     pub fn apply_each<'a>(&self, input: &'a [u8]) -> Vec<Cow<'a, [u8]>> {
         let mut values = vec![Cow::Borrowed(input)];
+        let mut classes = trigger::classes(input);
         for step in &self.steps {
             let last = values.last().map(|v| v.as_ref()).unwrap_or(input);
-            if let Some(changed) = step.apply(last) {
+            if let Some(changed) = step.apply_if_triggered(last, classes) {
+                classes = trigger::classes(&changed);
                 values.push(Cow::Owned(changed));
             }
         }
@@ -269,11 +271,25 @@ impl TransformChain {
     }
 }
 
-/// `input` through `steps` in order, copied only when a step changes it.
+impl Transform {
+    /// [`Transform::apply`], skipped when `classes` (the input's byte
+    /// classes) hold none of the step's triggers.
+    fn apply_if_triggered(self, input: &[u8], classes: u32) -> Option<Vec<u8>> {
+        if self.triggers() & (classes | trigger::ALWAYS) == 0 {
+            return None;
+        }
+        self.apply(input)
+    }
+}
+
+/// `input` through `steps` in order, copied only when a step changes it;
+/// a step none of whose triggers the value holds is not run.
 fn apply_steps<'a>(steps: &[Transform], input: &'a [u8]) -> Cow<'a, [u8]> {
     let mut value = Cow::Borrowed(input);
+    let mut classes = trigger::classes(input);
     for step in steps {
-        if let Some(changed) = step.apply(&value) {
+        if let Some(changed) = step.apply_if_triggered(&value, classes) {
+            classes = trigger::classes(&changed);
             value = Cow::Owned(changed);
         }
     }
