@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind};
+use libinjectionrs::{SqliFlags, SqliState};
 use regex::bytes::{Regex, RegexBuilder};
 
 use crate::macros::{MacroSource, MacroString};
@@ -146,14 +147,16 @@ impl Operator {
                 }
             },
             Operator::DetectSqli => {
-                let result = libinjectionrs::detect_sqli(value);
-                if result.is_injection()
-                    && let (Some(out), Some(fingerprint)) = (captures, &result.fingerprint)
-                {
+                // `detect_sqli` tokenizes the value once more after the
+                // verdict to report the fingerprint; only a match's capture
+                // needs it.
+                let mut state = SqliState::new(value, SqliFlags::FLAG_NONE);
+                let injection = state.detect();
+                if injection && let Some(out) = captures {
                     out.clear();
-                    out.push(fingerprint.as_bytes().to_vec());
+                    out.push(state.get_fingerprint().as_bytes().to_vec());
                 }
-                result.is_injection()
+                injection
             }
             Operator::DetectXss => libinjectionrs::detect_xss(value).is_injection(),
             Operator::ValidateByteRange(allowed) => {
@@ -522,6 +525,26 @@ mod tests {
         assert!(check("@within |GET| |POST|", b"GET"));
         assert!(check("@detectSQLi", b"1' OR '1'='1"));
         assert!(check("@detectXSS", b"<script>alert(1)</script>"));
+    }
+
+    #[test]
+    fn sql_injection_captures_libinjections_fingerprint() {
+        let (operator, _) = Operator::compile("@detectSQLi", Path::new(".")).expect("compiles");
+        for value in [
+            &b"1' OR '1'='1"[..],
+            b"1 UNION SELECT password FROM users--",
+            b"x\" or 1=1 #",
+        ] {
+            let mut captures = Vec::new();
+            assert!(operator.matches(value, &NoSource, Some(&mut captures)));
+            let expected = libinjectionrs::detect_sqli(value)
+                .fingerprint
+                .expect("fingerprint");
+            assert_eq!(captures, vec![expected.as_bytes().to_vec()], "{value:?}");
+        }
+        let mut captures = Vec::new();
+        assert!(!operator.matches(b"Ada Lovelace", &NoSource, Some(&mut captures)));
+        assert!(captures.is_empty());
     }
 
     #[test]
