@@ -68,7 +68,14 @@ pub struct TransformCache {
 }
 
 impl TransformCache {
-    /// Forget everything: the request's values changed (its body was read).
+    /// Forget what was learnt about the request as a whole: values were
+    /// added (the body's arguments, files, XML), none of those cached
+    /// changed. Each value keeps its transformations and scans.
+    pub fn forget_unions(&self) {
+        self.unions.borrow_mut().clear();
+    }
+
+    /// Forget everything.
     pub fn clear(&self) {
         self.entries.borrow_mut().clear();
         self.raw.borrow_mut().clear();

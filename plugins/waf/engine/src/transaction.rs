@@ -209,7 +209,9 @@ impl<'r> Transaction<'r> {
             return;
         }
         self.data.read_body(body, self.processor);
-        self.cache.clear();
+        // Reading the body adds values (ARGS_POST, FILES, XML ...) but
+        // changes none phase 1 saw: their cache entries stay right.
+        self.cache.forget_unions();
         self.run_phase(2);
     }
 
