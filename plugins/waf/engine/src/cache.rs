@@ -1,8 +1,8 @@
 //! Per-transaction cache of transformed values and of which prefilter
 //! groups they hold: many rules share a transformation list, so each
 //! (value, list) pair is transformed and scanned once however many rules
-//! inspect it, and a rule whose literals occur in no value is skipped
-//! without looking at any.
+//! inspect it, and a rule's target none of whose values holds the rule's
+//! literals is skipped without looking at each.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -44,8 +44,8 @@ struct Entry {
 
 type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<SlotHasher>>;
 
-/// Calls its second argument with every value of the given fixed variables.
-pub type AllValues<'a> = dyn Fn(&[Variable], &mut dyn FnMut(Option<u32>, &[u8])) + 'a;
+/// Calls its second argument with every value of the given fixed variable.
+pub type AllValues<'a> = dyn Fn(Variable, &mut dyn FnMut(Option<u32>, &[u8])) + 'a;
 
 /// What is known of a fixed value before any transformation.
 #[derive(Default)]
@@ -63,8 +63,9 @@ pub struct TransformCache {
     /// What each slot's untransformed value holds, by the slot's store
     /// and index (slots are dense: no hashing on the hottest path).
     raw: RefCell<Vec<Vec<Raw>>>,
-    /// Transformation list to the groups present in any fixed value.
-    unions: RefCell<FastMap<u16, Rc<[u64]>>>,
+    /// (transformation list, variable) to the groups present in any of
+    /// the variable's values.
+    unions: RefCell<FastMap<u32, Rc<[u64]>>>,
 }
 
 impl TransformCache {
@@ -82,37 +83,57 @@ impl TransformCache {
         self.unions.borrow_mut().clear();
     }
 
-    /// Whether `link` can match any of the transaction's values: false only
-    /// when all its targets are fixed values and none holds its literals.
-    /// What is scanned, once per scan list, is every value of the variables
-    /// any link with that list inspects, a superset of this link's.
-    pub fn may_match(&self, rules: &RuleSet, link: &Rule, all_values: &AllValues<'_>) -> bool {
+    /// Whether `link` can match any value of its target `variable`: false
+    /// only when the variable is fixed and none of its values holds the
+    /// link's literals, so the target's values need no look each. Each
+    /// (list, variable) union is worked out once per request part.
+    pub fn target_may_match(
+        &self,
+        rules: &RuleSet,
+        link: &Rule,
+        variable: Variable,
+        all_values: &AllValues<'_>,
+    ) -> bool {
         let (Some(group), Some(prefilter)) = (link.prefilter, &rules.prefilter) else {
             return true;
         };
-        if link.negated || !link.fixed_targets {
+        if link.negated || !variable.is_fixed() {
             return true;
         }
-        let chain = link.transforms.scan_id;
-        if let Some(union) = self.unions.borrow().get(&chain) {
-            return has_group(union, group);
+        has_group(
+            &self.variable_union(prefilter, &link.transforms, variable, all_values),
+            group,
+        )
+    }
+
+    /// The groups present in any value of `variable` after `chain`'s scan
+    /// steps.
+    fn variable_union(
+        &self,
+        prefilter: &Prefilter,
+        chain: &TransformChain,
+        variable: Variable,
+        all_values: &AllValues<'_>,
+    ) -> Rc<[u64]> {
+        let key = u32::from(chain.scan_id) << 8 | variable as u32;
+        if let Some(union) = self.unions.borrow().get(&key) {
+            return union.clone();
         }
         let mut union = vec![0u64; prefilter.words()];
-        let variables = rules
-            .scanned_variables
-            .get(&chain)
-            .map_or(&[][..], Vec::as_slice);
-        all_values(variables, &mut |slot, value| {
-            if let Some(slot) = slot {
-                let groups = self.groups(prefilter, &link.transforms, slot, value);
+        all_values(variable, &mut |slot, value| match slot {
+            Some(slot) => {
+                let groups = self.groups(prefilter, chain, slot, value);
                 for (word, bits) in union.iter_mut().zip(groups.iter()) {
                     *word |= bits;
                 }
             }
+            // A value past the slot numbers (16 million into a
+            // collection) is not cached: it may hold anything.
+            None => union.fill(u64::MAX),
         });
-        let found = has_group(&union, group);
-        self.unions.borrow_mut().insert(chain, Rc::from(union));
-        found
+        let union: Rc<[u64]> = Rc::from(union);
+        self.unions.borrow_mut().insert(key, union.clone());
+        union
     }
 
     /// `value` transformed by `link`'s list, and whether the link's

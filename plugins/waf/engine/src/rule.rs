@@ -188,10 +188,6 @@ pub struct Rule {
     /// This link's literal group in the rule set's prefilter: a value
     /// without any of the group's literals cannot match.
     pub prefilter: Option<u32>,
-    /// Every target reads request values that stay fixed while a part of
-    /// the request is inspected (no TX, no counts), so the whole link can be
-    /// skipped when its literals occur in none of them.
-    pub fixed_targets: bool,
 }
 
 impl Rule {

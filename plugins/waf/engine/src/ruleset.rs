@@ -8,7 +8,6 @@ use crate::parse::{actions::parse_actions, directives::directives, targets};
 use crate::prefilter::{self, Prefilter};
 use crate::rule::{Disruptive, Rule};
 use crate::transform::TransformChain;
-use crate::variable::Variable;
 
 /// Why a rule file was refused: the file, the line and the reason.
 #[derive(Debug, thiserror::Error)]
@@ -36,9 +35,6 @@ pub struct RuleSet {
     pub(crate) default_disruptive: [Option<Disruptive>; 6],
     /// One automaton over the literal groups of every prefiltered link.
     pub(crate) prefilter: Option<Prefilter>,
-    /// For each scan list (`TransformChain::scan_id`), the variables its
-    /// prefiltered links inspect: the only values worth scanning for it.
-    pub(crate) scanned_variables: HashMap<u16, Vec<Variable>>,
     /// Markers and rules in load order, before phase lists are built.
     order: Vec<Entry>,
     by_id: HashMap<u32, usize>,
@@ -273,33 +269,16 @@ impl RuleSet {
     /// literals a group in one automaton over all of them.
     fn build_prefilters(&mut self) {
         let mut groups: Vec<Vec<Vec<u8>>> = Vec::new();
-        self.scanned_variables.clear();
         for rule in &mut self.rules {
             let mut link = Some(rule);
             while let Some(current) = link {
                 current.prefilter = None;
-                current.fixed_targets = !current.targets.is_empty()
-                    && current
-                        .targets
-                        .iter()
-                        .all(|t| t.variable.is_fixed() && !t.count);
                 if let Operator::Rx(regex) = &current.operator
                     && !current.actions.multi_match
                     && let Some(literals) = prefilter::required_literals(regex.as_str())
                 {
                     current.prefilter = Some(groups.len() as u32);
                     groups.push(literals);
-                    if current.fixed_targets {
-                        let variables = self
-                            .scanned_variables
-                            .entry(current.transforms.scan_id)
-                            .or_default();
-                        for target in &current.targets {
-                            if !variables.contains(&target.variable) {
-                                variables.push(target.variable);
-                            }
-                        }
-                    }
                 }
                 link = current.chained.as_deref_mut();
             }
@@ -383,7 +362,6 @@ impl RuleSet {
             chained: None,
             unconditional: false,
             prefilter: None,
-            fixed_targets: false,
         })
     }
 
@@ -399,7 +377,6 @@ impl RuleSet {
             chained: None,
             unconditional: true,
             prefilter: None,
-            fixed_targets: false,
         })
     }
 

@@ -430,15 +430,22 @@ impl<'r> Transaction<'r> {
                 captures: None,
             }];
         }
-        let all_values = |variables: &[Variable], each: &mut dyn FnMut(Option<u32>, &[u8])| {
-            self.each_fixed_value(variables, each)
+        let all_values = |variable: Variable, each: &mut dyn FnMut(Option<u32>, &[u8])| {
+            self.each_fixed_value(variable, each)
         };
-        if !self.cache.may_match(self.rules, link, &all_values) {
-            return Vec::new();
-        }
         let mut matches = Vec::new();
         let want_captures = link.actions.capture;
         for target in &link.targets {
+            // A target none of whose values holds the link's literals
+            // cannot match: its values need no look each.
+            if !target.count
+                && !link.actions.multi_match
+                && !self
+                    .cache
+                    .target_may_match(self.rules, link, target.variable, &all_values)
+            {
+                continue;
+            }
             let removed = if self.removals.is_empty() {
                 Vec::new()
             } else {
@@ -496,21 +503,17 @@ impl<'r> Transaction<'r> {
         matches
     }
 
-    /// Calls `each(slot, value)` for every value of `variables` (fixed ones,
-    /// see [`Variable::is_fixed`]), each once.
-    fn each_fixed_value(&self, variables: &[Variable], each: &mut dyn FnMut(Option<u32>, &[u8])) {
-        for &variable in variables {
-            // A value reached through two variables (ARGS and ARGS_GET)
-            // has one slot, so it is scanned once.
-            self.visit(variable, &Selector::All, &mut |slot, _, value| {
+    /// Calls `each(slot, value)` for every value of `variable` (a fixed
+    /// one, see [`Variable::is_fixed`]), XML's attributes included.
+    fn each_fixed_value(&self, variable: Variable, each: &mut dyn FnMut(Option<u32>, &[u8])) {
+        self.visit(variable, &Selector::All, &mut |slot, _, value| {
+            each(slot, value)
+        });
+        if variable == Variable::Xml {
+            let attributes = Selector::Key(b"//@*".to_vec());
+            self.visit(Variable::Xml, &attributes, &mut |slot, _, value| {
                 each(slot, value)
             });
-            if variable == Variable::Xml {
-                let attributes = Selector::Key(b"//@*".to_vec());
-                self.visit(Variable::Xml, &attributes, &mut |slot, _, value| {
-                    each(slot, value)
-                });
-            }
         }
     }
 
