@@ -66,6 +66,9 @@ pub struct TransformCache {
     /// (transformation list, variable) to the groups present in any of
     /// the variable's values.
     unions: RefCell<FastMap<u32, Rc<[u64]>>>,
+    /// Where a scan's bits are gathered before they are shared: one
+    /// allocation a scan rather than two.
+    scratch: RefCell<Vec<u64>>,
 }
 
 impl TransformCache {
@@ -194,7 +197,7 @@ impl TransformCache {
             let entry = Self::raw_entry(&mut raw, slot);
             let groups = entry
                 .groups
-                .get_or_insert_with(|| Rc::from(prefilter.scan(value)));
+                .get_or_insert_with(|| self.scan(prefilter, value));
             return has_group(groups, group);
         }
         has_group(&self.changed_groups(prefilter, chain, slot, value), group)
@@ -232,11 +235,20 @@ impl TransformCache {
             return groups.clone();
         }
         let groups = match &entry.value {
-            Some(changed) => Rc::from(prefilter.scan(changed)),
+            Some(changed) => self.scan(prefilter, changed),
             None => self.raw_groups(prefilter, slot, value),
         };
         entry.groups = Some(groups.clone());
         groups
+    }
+
+    /// The prefilter's groups in `bytes`, shared.
+    fn scan(&self, prefilter: &Prefilter, bytes: &[u8]) -> Rc<[u64]> {
+        let mut scratch = self.scratch.borrow_mut();
+        scratch.clear();
+        scratch.resize(prefilter.words(), 0);
+        prefilter.scan_into(bytes, &mut scratch);
+        Rc::from(&scratch[..])
     }
 
     fn raw_entry(raw: &mut Vec<Vec<Raw>>, slot: u32) -> &mut Raw {
@@ -262,7 +274,7 @@ impl TransformCache {
         let entry = Self::raw_entry(&mut raw, slot);
         entry
             .groups
-            .get_or_insert_with(|| Rc::from(prefilter.scan(value)))
+            .get_or_insert_with(|| self.scan(prefilter, value))
             .clone()
     }
 }

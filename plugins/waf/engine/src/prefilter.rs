@@ -246,6 +246,12 @@ impl Prefilter {
     /// The groups with a literal somewhere in `value`, as a bit set.
     pub fn scan(&self, value: &[u8]) -> Vec<u64> {
         let mut bits = vec![0u64; self.words()];
+        self.scan_into(value, &mut bits);
+        bits
+    }
+
+    /// [`Prefilter::scan`] into `bits` ([`Prefilter::words`] long, zeroed).
+    pub fn scan_into(&self, value: &[u8], bits: &mut [u64]) {
         if !self.single_bytes.is_empty() {
             let mut present = [false; 256];
             for &byte in value {
@@ -260,11 +266,11 @@ impl Prefilter {
             }
         }
         let Some(automaton) = &self.automaton else {
-            return bits;
+            return;
         };
         let mut left = self.groups - bits.iter().map(|w| w.count_ones() as usize).sum::<usize>();
         if left == 0 {
-            return bits;
+            return;
         }
         for found in automaton.find_overlapping_iter(value) {
             let group = self.group_of_pattern[found.pattern().as_usize()] as usize;
@@ -278,7 +284,6 @@ impl Prefilter {
                 }
             }
         }
-        bits
     }
 }
 
