@@ -80,6 +80,14 @@ impl Removals {
 
 pub struct Transaction<'r> {
     rules: &'r RuleSet,
+    state: State,
+    cache: TransformCache,
+}
+
+/// What a transaction has gathered and decided so far: its variables, TX,
+/// `ctl` changes and detections.
+#[derive(Debug)]
+struct State {
     data: RequestData,
     tx: BTreeMap<Vec<u8>, Vec<u8>>,
     mode: EngineMode,
@@ -95,42 +103,27 @@ pub struct Transaction<'r> {
     detections: Vec<Detection>,
     interruption: Option<Interruption>,
     allowed: bool,
-    cache: TransformCache,
 }
 
 /// A transaction between two calls, detached from its rule set: what the
-/// phases run so far left (variables, TX, ctl changes, detections), so a
-/// caller that handles the phases in separate calls can go on without
-/// running the earlier ones again.
+/// phases run so far left, so a caller that handles the phases in separate
+/// calls can go on without running the earlier ones again.
 #[derive(Debug)]
-pub struct Suspended {
-    data: RequestData,
-    tx: BTreeMap<Vec<u8>, Vec<u8>>,
-    mode: EngineMode,
-    processor: Option<BodyProcessor>,
-    force_body_variable: bool,
-    removals: Removals,
-    matched_var: Vec<u8>,
-    matched_var_name: Vec<u8>,
-    matched_vars: Vec<(Vec<u8>, Vec<u8>)>,
-    detections: Vec<Detection>,
-    interruption: Option<Interruption>,
-    allowed: bool,
-}
+pub struct Suspended(State);
 
 impl Suspended {
     /// The request head the transaction was started with.
     pub fn head(&self) -> &RequestHead {
-        &self.data.head
+        &self.0.data.head
     }
 }
 
 impl std::fmt::Debug for Transaction<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Transaction")
-            .field("mode", &self.mode)
-            .field("detections", &self.detections)
-            .field("interruption", &self.interruption)
+            .field("mode", &self.state.mode)
+            .field("detections", &self.state.detections)
+            .field("interruption", &self.state.interruption)
             .finish_non_exhaustive()
     }
 }
@@ -141,38 +134,27 @@ impl<'r> Transaction<'r> {
         let processor = data.header(b"content-type").and_then(body::processor_for);
         Transaction {
             rules,
-            data,
-            tx: BTreeMap::new(),
-            mode,
-            processor,
-            force_body_variable: false,
-            removals: Removals::default(),
-            matched_var: Vec::new(),
-            matched_var_name: Vec::new(),
-            matched_vars: Vec::new(),
-            detections: Vec::new(),
-            interruption: None,
-            allowed: false,
+            state: State {
+                data,
+                tx: BTreeMap::new(),
+                mode,
+                processor,
+                force_body_variable: false,
+                removals: Removals::default(),
+                matched_var: Vec::new(),
+                matched_var_name: Vec::new(),
+                matched_vars: Vec::new(),
+                detections: Vec::new(),
+                interruption: None,
+                allowed: false,
+            },
             cache: TransformCache::default(),
         }
     }
 
     /// Detaches the transaction from its rule set; see [`Suspended`].
     pub fn suspend(self) -> Suspended {
-        Suspended {
-            data: self.data,
-            tx: self.tx,
-            mode: self.mode,
-            processor: self.processor,
-            force_body_variable: self.force_body_variable,
-            removals: self.removals,
-            matched_var: self.matched_var,
-            matched_var_name: self.matched_var_name,
-            matched_vars: self.matched_vars,
-            detections: self.detections,
-            interruption: self.interruption,
-            allowed: self.allowed,
-        }
+        Suspended(self.state)
     }
 
     /// Goes on with a suspended transaction over `rules`, which must be
@@ -180,18 +162,7 @@ impl<'r> Transaction<'r> {
     pub fn resume(rules: &'r RuleSet, suspended: Suspended) -> Self {
         Transaction {
             rules,
-            data: suspended.data,
-            tx: suspended.tx,
-            mode: suspended.mode,
-            processor: suspended.processor,
-            force_body_variable: suspended.force_body_variable,
-            removals: suspended.removals,
-            matched_var: suspended.matched_var,
-            matched_var_name: suspended.matched_var_name,
-            matched_vars: suspended.matched_vars,
-            detections: suspended.detections,
-            interruption: suspended.interruption,
-            allowed: suspended.allowed,
+            state: suspended.0,
             cache: TransformCache::default(),
         }
     }
@@ -205,10 +176,10 @@ impl<'r> Transaction<'r> {
     /// request-body rules. Call it with an empty body for requests without one:
     /// the CRS decides on blocking in this phase.
     pub fn request_body(&mut self, body: &[u8]) {
-        if self.mode == EngineMode::Off {
+        if self.state.mode == EngineMode::Off {
             return;
         }
-        self.data.read_body(body, self.processor);
+        self.state.data.read_body(body, self.state.processor);
         // Reading the body adds values (ARGS_POST, FILES, XML ...) but
         // changes none phase 1 saw: their cache entries stay right.
         self.cache.forget_unions();
@@ -222,53 +193,53 @@ impl<'r> Transaction<'r> {
         protocol: &str,
         headers: Vec<(Vec<u8>, Vec<u8>)>,
     ) {
-        self.data.response_status = status.to_string().into_bytes();
-        self.data.response_protocol = protocol.as_bytes().to_vec();
-        self.data.response_headers = headers;
+        self.state.data.response_status = status.to_string().into_bytes();
+        self.state.data.response_protocol = protocol.as_bytes().to_vec();
+        self.state.data.response_headers = headers;
         self.cache.clear();
         self.run_phase(3);
     }
 
     /// Phase 4: response body.
     pub fn response_body(&mut self, body: &[u8]) {
-        self.data.response_body = body.to_vec();
+        self.state.data.response_body = body.to_vec();
         self.run_phase(4);
     }
 
     /// Phase 5: logging rules (correlation).
     pub fn logging(&mut self) {
-        let stopped = self.interruption.take();
-        let allowed = std::mem::take(&mut self.allowed);
+        let stopped = self.state.interruption.take();
+        let allowed = std::mem::take(&mut self.state.allowed);
         self.run_phase(5);
-        self.interruption = stopped;
-        self.allowed = allowed;
+        self.state.interruption = stopped;
+        self.state.allowed = allowed;
     }
 
     pub fn detections(&self) -> &[Detection] {
-        &self.detections
+        &self.state.detections
     }
 
     /// Forgets what matched so far (the variables stay).
     pub fn clear_detections(&mut self) {
-        self.detections.clear();
+        self.state.detections.clear();
     }
 
     pub fn interruption(&self) -> Option<Interruption> {
-        self.interruption
+        self.state.interruption
     }
 
     pub fn mode(&self) -> EngineMode {
-        self.mode
+        self.state.mode
     }
 
     /// A TX variable (name lowercase), e.g. the CRS's `blocking_inbound_anomaly_score`.
     pub fn tx(&self, name: &str) -> Option<&[u8]> {
-        self.tx.get(name.as_bytes()).map(Vec::as_slice)
+        self.state.tx.get(name.as_bytes()).map(Vec::as_slice)
     }
 
     /// Sets a TX variable, as `setvar:tx.NAME=VALUE` would.
     pub fn set_tx(&mut self, name: &str, value: &str) {
-        self.tx.insert(
+        self.state.tx.insert(
             name.to_ascii_lowercase().into_bytes(),
             value.as_bytes().to_vec(),
         );
@@ -280,7 +251,10 @@ impl<'r> Transaction<'r> {
     }
 
     fn run_phase(&mut self, phase: Phase) {
-        if self.mode == EngineMode::Off || self.allowed || self.interruption.is_some() {
+        if self.state.mode == EngineMode::Off
+            || self.state.allowed
+            || self.state.interruption.is_some()
+        {
             return;
         }
         let rules = self.rules;
@@ -290,8 +264,8 @@ impl<'r> Transaction<'r> {
             let step = steps[position];
             if let Some(index) = step.rule {
                 let rule = &rules.rules[index];
-                if !self.removals.removes(rule) && self.evaluate(rule, phase) {
-                    if self.interruption.is_some() || self.allowed {
+                if !self.state.removals.removes(rule) && self.evaluate(rule, phase) {
+                    if self.state.interruption.is_some() || self.state.allowed {
                         return;
                     }
                     if let Some(next) = step.skip_to {
@@ -319,20 +293,20 @@ impl<'r> Transaction<'r> {
                 self.remember(matched);
                 self.run_actions(link);
             }
-            self.matched_vars = matches.into_iter().map(|m| (m.name, m.value)).collect();
+            self.state.matched_vars = matches.into_iter().map(|m| (m.name, m.value)).collect();
             match &link.chained {
                 Some(next) => link = next,
                 None => break,
             }
         }
         if rule.logs() {
-            self.detections.push(Detection {
+            self.state.detections.push(Detection {
                 rule_id: rule.id(),
                 phase,
                 severity: rule.actions.severity,
                 message: self.expand_text(rule.actions.msg.as_ref()),
                 data: self.expand_text(rule.actions.logdata.as_ref()),
-                location: String::from_utf8_lossy(&self.matched_var_name).into_owned(),
+                location: String::from_utf8_lossy(&self.state.matched_var_name).into_owned(),
             });
         }
         self.disrupt(rule, phase);
@@ -340,11 +314,12 @@ impl<'r> Transaction<'r> {
     }
 
     fn remember(&mut self, matched: &Matched) {
-        self.matched_var.clone_from(&matched.value);
-        self.matched_var_name.clone_from(&matched.name);
+        self.state.matched_var.clone_from(&matched.value);
+        self.state.matched_var_name.clone_from(&matched.name);
         if let Some(captures) = &matched.captures {
             for (index, group) in captures.iter().enumerate() {
-                self.tx
+                self.state
+                    .tx
                     .insert(index.to_string().into_bytes(), group.clone());
             }
         }
@@ -360,17 +335,17 @@ impl<'r> Transaction<'r> {
             Some(Disruptive::Block) | None => self.rules.default_disruptive[usize::from(phase)],
             other => other,
         };
-        if self.mode != EngineMode::On {
+        if self.state.mode != EngineMode::On {
             return;
         }
         match action {
             Some(Disruptive::Deny | Disruptive::Drop) => {
-                self.interruption = Some(Interruption {
+                self.state.interruption = Some(Interruption {
                     status: rule.actions.status.unwrap_or(403),
                     rule_id: rule.id(),
                 });
             }
-            Some(Disruptive::Allow) => self.allowed = true,
+            Some(Disruptive::Allow) => self.state.allowed = true,
             Some(Disruptive::Pass | Disruptive::Block) | None => {}
         }
     }
@@ -384,38 +359,40 @@ impl<'r> Transaction<'r> {
             match &setvar.op {
                 SetVarOp::Set(value) => {
                     let value = value.expand(self).into_owned();
-                    self.tx.insert(name, value);
+                    self.state.tx.insert(name, value);
                 }
                 SetVarOp::Add(amount) | SetVarOp::Subtract(amount) => {
                     let amount = leading_integer(&amount.expand(self));
-                    let current = self.tx.get(&name).map_or(0, |v| leading_integer(v));
+                    let current = self.state.tx.get(&name).map_or(0, |v| leading_integer(v));
                     let next = if matches!(setvar.op, SetVarOp::Add(_)) {
                         current.saturating_add(amount)
                     } else {
                         current.saturating_sub(amount)
                     };
-                    self.tx.insert(name, next.to_string().into_bytes());
+                    self.state.tx.insert(name, next.to_string().into_bytes());
                 }
                 SetVarOp::Delete => {
-                    self.tx.remove(&name);
+                    self.state.tx.remove(&name);
                 }
             }
         }
         for ctl in &link.actions.ctls {
             match ctl {
-                Ctl::RuleEngine(mode) => self.mode = *mode,
-                Ctl::RuleRemoveById(range) => self.removals.ids.push(*range),
-                Ctl::RuleRemoveByTag(tag) => self.removals.tags.push(tag.clone()),
+                Ctl::RuleEngine(mode) => self.state.mode = *mode,
+                Ctl::RuleRemoveById(range) => self.state.removals.ids.push(*range),
+                Ctl::RuleRemoveByTag(tag) => self.state.removals.tags.push(tag.clone()),
                 Ctl::RuleRemoveTargetById(range, variable, selector) => self
+                    .state
                     .removals
                     .targets_by_id
                     .push((*range, *variable, selector.clone())),
                 Ctl::RuleRemoveTargetByTag(tag, variable, selector) => self
+                    .state
                     .removals
                     .targets_by_tag
                     .push((tag.clone(), *variable, selector.clone())),
-                Ctl::RequestBodyProcessor(processor) => self.processor = Some(*processor),
-                Ctl::ForceRequestBodyVariable(on) => self.force_body_variable = *on,
+                Ctl::RequestBodyProcessor(processor) => self.state.processor = Some(*processor),
+                Ctl::ForceRequestBodyVariable(on) => self.state.force_body_variable = *on,
                 Ctl::Ignored => {}
             }
         }
@@ -446,10 +423,10 @@ impl<'r> Transaction<'r> {
             {
                 continue;
             }
-            let removed = if self.removals.is_empty() {
+            let removed = if self.state.removals.is_empty() {
                 Vec::new()
             } else {
-                self.removals.target_removals(owner, target.variable)
+                self.state.removals.target_removals(owner, target.variable)
             };
             let mut test = |slot: Option<u32>, name: &dyn Fn() -> Vec<u8>, value: &[u8]| {
                 let mut captures = want_captures.then(Vec::new);
@@ -522,7 +499,7 @@ impl<'r> Transaction<'r> {
     /// names a value that stays the same for the rest of the request part
     /// being inspected, so its transformations can be cached.
     fn visit(&self, variable: Variable, selector: &Selector, each: &mut Visitor<'_>) {
-        let data = &self.data;
+        let data = &self.state.data;
         let pairs = |store: u32, list: &[(Vec<u8>, Vec<u8>)], each: &mut Visitor<'_>| {
             for (index, (key, value)) in list.iter().enumerate() {
                 if selector.accepts(key) {
@@ -567,12 +544,12 @@ impl<'r> Transaction<'r> {
             Variable::Tx => match selector {
                 // TX keys are stored lowercase, as selectors are.
                 Selector::Key(key) => {
-                    if let Some(value) = self.tx.get(key) {
+                    if let Some(value) = self.state.tx.get(key) {
                         each(None, key, value);
                     }
                 }
                 _ => {
-                    for (key, value) in &self.tx {
+                    for (key, value) in &self.state.tx {
                         if selector.accepts(key) {
                             each(None, key, value);
                         }
@@ -580,14 +557,14 @@ impl<'r> Transaction<'r> {
                 }
             },
             Variable::MatchedVars => {
-                for (key, value) in &self.matched_vars {
+                for (key, value) in &self.state.matched_vars {
                     if selector.accepts(key) {
                         each(None, key, value);
                     }
                 }
             }
             Variable::MatchedVarsNames => {
-                for (key, _) in &self.matched_vars {
+                for (key, _) in &self.state.matched_vars {
                     if selector.accepts(key) {
                         each(None, key, key);
                     }
@@ -623,18 +600,21 @@ impl<'r> Transaction<'r> {
             // The raw body is a variable for form and JSON bodies, and for
             // bodies no processor claimed when forced; XML and multipart are
             // inspected through their parts (the CRS suite expects both).
-            Variable::RequestBody => match self.processor {
+            Variable::RequestBody => match self.state.processor {
                 Some(BodyProcessor::UrlEncoded | BodyProcessor::Json) => changing(&data.body),
-                None if self.force_body_variable => changing(&data.body),
+                None if self.state.force_body_variable => changing(&data.body),
                 _ => {}
             },
             Variable::RequestBodyLength => changing(data.body.len().to_string().as_bytes()),
-            Variable::ReqbodyProcessor => {
-                changing(self.processor.map_or("", BodyProcessor::name).as_bytes())
-            }
+            Variable::ReqbodyProcessor => changing(
+                self.state
+                    .processor
+                    .map_or("", BodyProcessor::name)
+                    .as_bytes(),
+            ),
             Variable::ReqbodyError => changing(if data.body_error { b"1" } else { b"0" }),
-            Variable::MatchedVar => changing(&self.matched_var),
-            Variable::MatchedVarName => changing(&self.matched_var_name),
+            Variable::MatchedVar => changing(&self.state.matched_var),
+            Variable::MatchedVarName => changing(&self.state.matched_var_name),
             Variable::ResponseStatus => changing(&data.response_status),
             Variable::ResponseProtocol => changing(&data.response_protocol),
             Variable::ResponseBody => changing(&data.response_body),
@@ -689,7 +669,7 @@ fn qualified_name(variable: Variable, key: &[u8]) -> Vec<u8> {
 impl MacroSource for Transaction<'_> {
     fn lookup(&self, variable: Variable, key: Option<&[u8]>) -> Option<Cow<'_, [u8]>> {
         if variable == Variable::Tx {
-            return self.tx.get(key?).map(|v| Cow::Borrowed(v.as_slice()));
+            return self.state.tx.get(key?).map(|v| Cow::Borrowed(v.as_slice()));
         }
         let selector = match key {
             Some(key) => Selector::Key(key.to_vec()),
