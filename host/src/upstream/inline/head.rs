@@ -91,10 +91,6 @@ pub fn parse(buf: &mut BytesMut, method: &Method) -> Result<Parsed, HeadError> {
         Some(1) => Version::HTTP_11,
         _ => Version::HTTP_10,
     };
-    let reason = response
-        .reason
-        .filter(|reason| Some(*reason) != status.canonical_reason())
-        .and_then(|reason| hyper::ext::ReasonPhrase::try_from(reason.as_bytes().to_vec()).ok());
     if (100..200).contains(&code) && code != 101 {
         buf.advance(length);
         return Ok(Parsed::Informational);
@@ -103,6 +99,10 @@ pub fn parse(buf: &mut BytesMut, method: &Method) -> Result<Parsed, HeadError> {
         // No request on this path asks for an upgrade.
         return Err(HeadError("unrequested protocol switch"));
     }
+    let reason = response
+        .reason
+        .filter(|reason| Some(*reason) != status.canonical_reason())
+        .and_then(|reason| hyper::ext::ReasonPhrase::try_from(reason.as_bytes().to_vec()).ok());
     // Field values become slices of the head's bytes, without copies:
     // where each field lies is noted before the head leaves the buffer.
     let base = buf.as_ptr() as usize;
