@@ -1,8 +1,8 @@
-# The configurations bench.sh (and count.sh) run: nginx, nginx +
+# The configurations bench.sh (and count.sh, cpu.sh) run: nginx, nginx +
 # ModSecurity, HAProxy and one portcullis config per row, and the request
-# headers every proxy gets. write_configs needs $out, $root, $crs,
-# $proxy_port, $origin_port and $admin_port; $runtime_lines, if set, goes
-# into every portcullis [runtime].
+# headers every proxy gets. Source it once $out, $root and $crs are set;
+# write_configs needs $proxy_port, $origin_port and prepare_rows run
+# first; $runtime_lines, if set, goes into every portcullis [runtime].
 
 # A public address DB-IP places in Germany, sent as X-Forwarded-For from a
 # trusted proxy (the load generator), so geo makes a real lookup.
@@ -20,6 +20,15 @@ headers_file() {
     "x-tenant: acme" "x-timestamp: $ts" "x-signature: $signature" > "$out/headers.txt"
 }
 header_args() { while IFS= read -r line; do printf '%s\0%s\0' -H "$line"; done < "$out/headers.txt"; }
+
+# prepare_rows: what the rows need besides their configs: DB-IP's country
+# database (geo), the server certificates in $out/certs (TLS rows) and the
+# admin API's port (api-key). Sets admin_port.
+prepare_rows() {
+  "$root/tests/geo/fetch-dbip.sh" "$root/target/geo-db" >/dev/null
+  "$root/tests/tls/make-certs.sh" "$out/certs" >/dev/null
+  admin_port=18482
+}
 
 write_configs() {
   nginx_worker_connections=12000

@@ -32,22 +32,21 @@ install_missing nginx:nginx haproxy:haproxy wrk:wrk h2load:nghttp2-client openss
 crs="$root/../shared/corpora/owasp-crs-v4.28.0"
 [ -d "$crs/rules" ] || { echo "the CRS corpus is missing: $crs" >&2; exit 1; }
 
+# shellcheck source=tests/load/bench-configs.sh
+source "$root/tests/load/bench-configs.sh"
+
 build_portcullis
 echo "building the JavaScript and Python authorizers (examples/authorizers)"
 "$root/examples/authorizers/js/build.sh" "$out/js-authorizer.wasm" >/dev/null
 "$root/examples/authorizers/python/build.sh" "$out/python-authorizer.wasm" >/dev/null
-"$root/tests/geo/fetch-dbip.sh" "$root/target/geo-db" >/dev/null
-"$root/tests/tls/make-certs.sh" "$out/certs" >/dev/null
+prepare_rows
 cat "$out/certs/server.pem" "$out/certs/server.key" > "$out/certs/haproxy.pem"
-admin_port=18482
 # The memory phase's idle connections: HAProxy needs two descriptors for
 # each, and this machine's hard limit is 20,000.
 ulimit -n "$(ulimit -Hn)"
 idle_connections=9000
 start_origin
 
-# shellcheck source=tests/load/bench-configs.sh
-source "$root/tests/load/bench-configs.sh"
 write_configs
 
 # Rows: NAME PROXY CONFIG CLIENT. PROXY is nginx, haproxy or portcullis;

@@ -22,16 +22,15 @@ parse_options "$@"
 install_missing nginx:nginx valgrind:valgrind h2load:nghttp2-client openssl:openssl curl:curl
 crs="$root/../shared/corpora/owasp-crs-v4.28.0"
 
+# shellcheck source=tests/load/bench-configs.sh
+source "$root/tests/load/bench-configs.sh"
+
 build_portcullis
-"$root/tests/geo/fetch-dbip.sh" "$root/target/geo-db" >/dev/null
-"$root/tests/tls/make-certs.sh" "$out/certs" >/dev/null
-admin_port=18482
+prepare_rows
 start_origin
 runtime_lines='max_instances = 4
 max_memory_mib = 64
 virtual_memory = "compact"'
-# shellcheck source=tests/load/bench-configs.sh
-source "$root/tests/load/bench-configs.sh"
 write_configs
 
 rows=${rows_filter:-nginx,plain,ip-filter,jwt,rbac,geo,chain}

@@ -33,13 +33,12 @@ install_missing nginx:nginx h2load:nghttp2-client openssl:openssl curl:curl
 
 crs="$root/../shared/corpora/owasp-crs-v4.28.0"
 
-build_portcullis
-"$root/tests/geo/fetch-dbip.sh" "$root/target/geo-db" >/dev/null
-"$root/tests/tls/make-certs.sh" "$out/certs" >/dev/null
-admin_port=18482
-start_origin
 # shellcheck source=tests/load/bench-configs.sh
 source "$root/tests/load/bench-configs.sh"
+
+build_portcullis
+prepare_rows
+start_origin
 write_configs
 
 # cpu_ticks PID: user and system clock ticks of PID and its children.
