@@ -316,6 +316,11 @@ impl LazyPhrases {
         }
     }
 
+    /// The phrases, empty ones left out.
+    pub fn phrases(&self) -> &[String] {
+        &self.phrases
+    }
+
     /// The automaton, built now if it was not.
     pub fn get(&self) -> Option<&AhoCorasick> {
         self.built

@@ -8,7 +8,10 @@
 //! over their literals; scanning a value once tells which rules may match it
 //! (and a value the rule's transformations leave unchanged needs no second
 //! scan). ASCII-case-insensitive search only widens the set, so a rule it
-//! rules out cannot match.
+//! rules out cannot match. A phrase list (`@pm`) is its own literal set:
+//! the scan answers it exactly, so a value holding none of its phrases is
+//! not searched again, and the list's own automaton is built only for a
+//! value that holds one.
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
@@ -92,8 +95,34 @@ pub fn required_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
         .max_by_key(|literals| quality(literals))
 }
 
-/// Most literals one rule may add to the automaton.
+/// Most literals one regex may add to the automaton.
 const MAX_LITERALS: usize = 256;
+
+/// Most phrases one `@pm` list may add to the automaton: the Core Rule
+/// Set's request lists (up to 1,100 phrases) fit, its response lists (PHP's
+/// errors, 2,100) are read only in response bodies, where the prefilter
+/// does not apply.
+const MAX_PHRASES: usize = 1536;
+
+/// An `@pm` list's phrases as prefilter literals: the list matches exactly
+/// when one of them occurs, ignoring ASCII case, as the automaton looks.
+/// None when the list is too long, or holds a phrase too common to filter.
+pub fn phrase_literals(phrases: &[String]) -> Option<Vec<Vec<u8>>> {
+    if phrases.len() > MAX_PHRASES {
+        return None;
+    }
+    let mut lowered: Vec<Vec<u8>> = phrases
+        .iter()
+        .map(|phrase| phrase.as_bytes().to_ascii_lowercase())
+        .collect();
+    lowered.sort();
+    lowered.dedup();
+    let useless = lowered.is_empty()
+        || lowered
+            .iter()
+            .any(|literal| literal.is_empty() || too_common(literal));
+    (!useless).then_some(lowered)
+}
 
 /// Lowercased, deduplicated, or None if the set would filter nothing.
 fn usable(literals: Vec<Vec<u8>>) -> Option<Vec<Vec<u8>>> {
@@ -321,6 +350,23 @@ mod tests {
             required_literals("<").expect("bounded"),
             vec![b"<".to_vec()]
         );
+    }
+
+    #[test]
+    fn phrase_lists_are_literals_unless_one_is_too_common() {
+        let list = |phrases: &[&str]| phrases.iter().map(|p| p.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            phrase_literals(&list(&["/etc/Passwd", "boot.ini", "/ETC/passwd"])),
+            Some(vec![b"/etc/passwd".to_vec(), b"boot.ini".to_vec()])
+        );
+        assert_eq!(
+            phrase_literals(&list(&["(", ")"])).map(|l| l.len()),
+            Some(2)
+        );
+        assert_eq!(phrase_literals(&list(&["x", "eval("])), None);
+        assert_eq!(phrase_literals(&list(&[])), None);
+        let long: Vec<String> = (0..=MAX_PHRASES).map(|n| format!("phrase{n}")).collect();
+        assert_eq!(phrase_literals(&long), None);
     }
 
     #[test]

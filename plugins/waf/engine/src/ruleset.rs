@@ -266,17 +266,21 @@ impl RuleSet {
     }
 
     /// Gives every regex link whose matches need one of a bounded set of
-    /// literals a group in one automaton over all of them.
+    /// literals, and every phrase list, a group in one automaton over all
+    /// of them.
     fn build_prefilters(&mut self) {
         let mut groups: Vec<Vec<Vec<u8>>> = Vec::new();
         for rule in &mut self.rules {
             let mut link = Some(rule);
             while let Some(current) = link {
                 current.prefilter = None;
-                if let Operator::Rx(regex) = &current.operator
-                    && !current.actions.multi_match
-                    && let Some(literals) = prefilter::required_literals(regex.as_str())
-                {
+                let literals = match &current.operator {
+                    _ if current.actions.multi_match => None,
+                    Operator::Rx(regex) => prefilter::required_literals(regex.as_str()),
+                    Operator::Pm(phrases) => prefilter::phrase_literals(phrases.phrases()),
+                    _ => None,
+                };
+                if let Some(literals) = literals {
                     current.prefilter = Some(groups.len() as u32);
                     groups.push(literals);
                 }
@@ -303,14 +307,14 @@ impl RuleSet {
             .map_or((0, 0), |p| (p.literals(), p.memory_usage()))
     }
 
-    /// How many regex rules (chain links included) have a literal prefilter,
-    /// of how many.
+    /// How many regex and phrase-list links (chained ones included) have a
+    /// literal prefilter, of how many.
     pub fn prefilter_coverage(&self) -> (usize, usize) {
         let (mut covered, mut total) = (0, 0);
         for rule in &self.rules {
             let mut link = Some(rule);
             while let Some(current) = link {
-                if matches!(current.operator, Operator::Rx(_)) {
+                if matches!(current.operator, Operator::Rx(_) | Operator::Pm(_)) {
                     total += 1;
                     covered += usize::from(current.prefilter.is_some());
                 }

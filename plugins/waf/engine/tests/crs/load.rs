@@ -7,10 +7,10 @@ fn every_crs_rule_loads() {
     let (covered, total) = rules.prefilter_coverage();
     let (literals, bytes) = rules.prefilter_size();
     println!(
-        "{covered} of {total} regex rules have a literal prefilter: {literals} literals, {bytes} bytes"
+        "{covered} of {total} regex and phrase-list links have a literal prefilter: {literals} literals, {bytes} bytes"
     );
     assert!(
         covered * 2 > total,
-        "only {covered} of {total} regex rules are prefiltered"
+        "only {covered} of {total} regex and phrase-list links are prefiltered"
     );
 }
