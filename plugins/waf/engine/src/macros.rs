@@ -64,10 +64,15 @@ impl MacroString {
             .all(|part| matches!(part, Part::Literal(_)))
     }
 
-    pub fn expand<'a>(&'a self, source: &dyn MacroSource) -> Cow<'a, [u8]> {
+    pub fn expand<'a>(&'a self, source: &'a dyn MacroSource) -> Cow<'a, [u8]> {
         match self.parts.as_slice() {
             [] => Cow::Borrowed(&[]),
             [Part::Literal(text)] => Cow::Borrowed(text),
+            // Operands are mostly one reference (`@within
+            // %{tx.allowed_methods}`): hand out the value as it is stored.
+            [Part::Reference { variable, key }] => source
+                .lookup(*variable, key.as_deref())
+                .unwrap_or(Cow::Borrowed(&[])),
             parts => {
                 let mut out = Vec::new();
                 for part in parts {
@@ -115,5 +120,8 @@ mod tests {
         let text = MacroString::parse("s=%{TX.Score} in %{matched_var_name} %{nope} %{tx.none}");
         assert!(!text.is_constant());
         assert_eq!(&*text.expand(&Fixed), b"s=5 in ARGS:q %{nope} ");
+        let single = MacroString::parse("%{tx.score}");
+        assert!(matches!(single.expand(&Fixed), Cow::Borrowed(b"5")));
+        assert_eq!(&*MacroString::parse("%{tx.none}").expand(&Fixed), b"");
     }
 }
