@@ -431,7 +431,7 @@ impl<'r> Transaction<'r> {
             let mut test = |slot: Option<u32>, name: &dyn Fn() -> Vec<u8>, value: &[u8]| {
                 let mut captures = want_captures.then(Vec::new);
                 let (hit, transformed) = if link.actions.multi_match {
-                    let hit = link.transforms.apply_each(value).iter().any(|candidate| {
+                    let hit = link.transforms.any_step(value, |candidate| {
                         link.operator.matches(candidate, self, captures.as_mut()) != link.negated
                     });
                     (hit, None)

@@ -256,18 +256,26 @@ impl TransformChain {
         apply_steps(&self.steps, input)
     }
 
-    /// Every intermediate value (for `multiMatch`), the input first.
-    pub fn apply_each<'a>(&self, input: &'a [u8]) -> Vec<Cow<'a, [u8]>> {
-        let mut values = vec![Cow::Borrowed(input)];
+    /// Whether `test` holds for any intermediate value (for `multiMatch`):
+    /// the input first, then each value a step changed, in order. Stops at
+    /// the first that passes, and holds only one transformed value at a time.
+    pub fn any_step(&self, input: &[u8], mut test: impl FnMut(&[u8]) -> bool) -> bool {
+        if test(input) {
+            return true;
+        }
+        let mut current: Option<Vec<u8>> = None;
         let mut classes = trigger::classes(input);
         for step in &self.steps {
-            let last = values.last().map(|v| v.as_ref()).unwrap_or(input);
+            let last = current.as_deref().unwrap_or(input);
             if let Some(changed) = step.apply_if_triggered(last, classes) {
+                if test(&changed) {
+                    return true;
+                }
                 classes = trigger::classes(&changed);
-                values.push(Cow::Owned(changed));
+                current = Some(changed);
             }
         }
-        values
+        false
     }
 }
 
@@ -294,4 +302,32 @@ fn apply_steps<'a>(steps: &[Transform], input: &'a [u8]) -> Cow<'a, [u8]> {
         }
     }
     value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_step_sees_the_input_then_each_changed_value_in_order() {
+        let chain = TransformChain::new(vec![
+            Transform::UrlDecode,
+            Transform::Lowercase,
+            Transform::RemoveNulls,
+        ]);
+        let mut seen = Vec::new();
+        let passed = chain.any_step(b"A%20B", |value| {
+            seen.push(value.to_vec());
+            false
+        });
+        assert!(!passed);
+        // Removing NULs changed nothing, so it adds no value.
+        assert_eq!(seen, [b"A%20B".to_vec(), b"A B".to_vec(), b"a b".to_vec()]);
+        let mut tested = 0;
+        assert!(chain.any_step(b"A%20B", |value| {
+            tested += 1;
+            value == b"A B"
+        }));
+        assert_eq!(tested, 2, "stops at the first value that passes");
+    }
 }
