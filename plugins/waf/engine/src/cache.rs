@@ -39,8 +39,12 @@ struct Entry {
     /// None when the transformations left the value as it was.
     value: Option<Rc<[u8]>>,
     /// Which prefilter groups' literals the transformed value holds.
-    groups: Option<Rc<[u64]>>,
+    groups: Option<GroupSet>,
 }
+
+/// A set of prefilter groups: where its words start in the cache's arena.
+#[derive(Clone, Copy)]
+struct GroupSet(usize);
 
 type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<SlotHasher>>;
 
@@ -53,7 +57,7 @@ struct Raw {
     /// Its byte classes (see [`crate::transform::trigger`]), once known.
     classes: Option<u32>,
     /// The prefilter groups it holds, once scanned.
-    groups: Option<Rc<[u64]>>,
+    groups: Option<GroupSet>,
 }
 
 #[derive(Default)]
@@ -65,10 +69,10 @@ pub struct TransformCache {
     raw: RefCell<Vec<Vec<Raw>>>,
     /// (transformation list, variable) to the groups present in any of
     /// the variable's values.
-    unions: RefCell<FastMap<u32, Rc<[u64]>>>,
-    /// Where a scan's bits are gathered before they are shared: one
-    /// allocation a scan rather than two.
-    scratch: RefCell<Vec<u64>>,
+    unions: RefCell<FastMap<u32, GroupSet>>,
+    /// The words of every group set, one after the other: a few hundred
+    /// sets a request, each of a few words, in one allocation.
+    arena: RefCell<Vec<u64>>,
 }
 
 impl TransformCache {
@@ -76,6 +80,7 @@ impl TransformCache {
     /// added (the body's arguments, files, XML), none of those cached
     /// changed. Each value keeps its transformations and scans.
     pub fn forget_unions(&self) {
+        // Their words stay in the arena, unreferenced, until `clear`.
         self.unions.borrow_mut().clear();
     }
 
@@ -84,6 +89,7 @@ impl TransformCache {
         self.entries.borrow_mut().clear();
         self.raw.borrow_mut().clear();
         self.unions.borrow_mut().clear();
+        self.arena.borrow_mut().clear();
     }
 
     /// Whether `link` can match any value of its target `variable`: false
@@ -103,10 +109,21 @@ impl TransformCache {
         if link.negated || !variable.is_fixed() {
             return true;
         }
-        has_group(
-            &self.variable_union(prefilter, &link.transforms, variable, all_values),
-            group,
-        )
+        let union = self.variable_union(prefilter, &link.transforms, variable, all_values);
+        self.has(union, group)
+    }
+
+    /// Whether `set` holds `group`.
+    fn has(&self, set: GroupSet, group: u32) -> bool {
+        has_group(&self.arena.borrow()[set.0..], group)
+    }
+
+    /// Stores `words` in the arena.
+    fn store(&self, words: &[u64]) -> GroupSet {
+        let mut arena = self.arena.borrow_mut();
+        let at = arena.len();
+        arena.extend_from_slice(words);
+        GroupSet(at)
     }
 
     /// The groups present in any value of `variable` after `chain`'s scan
@@ -117,16 +134,19 @@ impl TransformCache {
         chain: &TransformChain,
         variable: Variable,
         all_values: &AllValues<'_>,
-    ) -> Rc<[u64]> {
+    ) -> GroupSet {
         let key = u32::from(chain.scan_id) << 8 | variable as u32;
         if let Some(union) = self.unions.borrow().get(&key) {
-            return union.clone();
+            return *union;
         }
-        let mut union = vec![0u64; prefilter.words()];
+        let words = prefilter.words();
+        let mut union = vec![0u64; words];
         all_values(variable, &mut |slot, value| match slot {
             Some(slot) => {
                 let groups = self.groups(prefilter, chain, slot, value);
-                for (word, bits) in union.iter_mut().zip(groups.iter()) {
+                let arena = self.arena.borrow();
+                let bits = &arena[groups.0..][..words];
+                for (word, bits) in union.iter_mut().zip(bits) {
                     *word |= bits;
                 }
             }
@@ -134,8 +154,8 @@ impl TransformCache {
             // collection) is not cached: it may hold anything.
             None => union.fill(u64::MAX),
         });
-        let union: Rc<[u64]> = Rc::from(union);
-        self.unions.borrow_mut().insert(key, union.clone());
+        let union = self.store(&union);
+        self.unions.borrow_mut().insert(key, union);
         union
     }
 
@@ -192,15 +212,12 @@ impl TransformCache {
         classes: u32,
         group: u32,
     ) -> bool {
-        if chain.scan_leaves(classes) {
-            let mut raw = self.raw.borrow_mut();
-            let entry = Self::raw_entry(&mut raw, slot);
-            let groups = entry
-                .groups
-                .get_or_insert_with(|| self.scan(prefilter, value));
-            return has_group(groups, group);
-        }
-        has_group(&self.changed_groups(prefilter, chain, slot, value), group)
+        let groups = if chain.scan_leaves(classes) {
+            self.raw_groups(prefilter, slot, value)
+        } else {
+            self.changed_groups(prefilter, chain, slot, value)
+        };
+        self.has(groups, group)
     }
 
     /// The groups present in `value` after `chain`'s scan steps: the
@@ -212,7 +229,7 @@ impl TransformCache {
         chain: &TransformChain,
         slot: u32,
         value: &[u8],
-    ) -> Rc<[u64]> {
+    ) -> GroupSet {
         if chain.scan_leaves(self.classes(slot, value)) {
             return self.raw_groups(prefilter, slot, value);
         }
@@ -226,29 +243,35 @@ impl TransformCache {
         chain: &TransformChain,
         slot: u32,
         value: &[u8],
-    ) -> Rc<[u64]> {
-        let mut entries = self.entries.borrow_mut();
-        let entry = entries
-            .entry(u64::from(slot) << 16 | u64::from(chain.scan_id))
-            .or_insert_with(|| entry(chain.apply_scan_steps(value)));
-        if let Some(groups) = &entry.groups {
-            return groups.clone();
-        }
-        let groups = match &entry.value {
-            Some(changed) => self.scan(prefilter, changed),
+    ) -> GroupSet {
+        let key = u64::from(slot) << 16 | u64::from(chain.scan_id);
+        let changed = {
+            let mut entries = self.entries.borrow_mut();
+            let entry = entries
+                .entry(key)
+                .or_insert_with(|| entry(chain.apply_scan_steps(value)));
+            if let Some(groups) = entry.groups {
+                return groups;
+            }
+            entry.value.clone()
+        };
+        let groups = match changed {
+            Some(changed) => self.scan(prefilter, &changed),
             None => self.raw_groups(prefilter, slot, value),
         };
-        entry.groups = Some(groups.clone());
+        if let Some(entry) = self.entries.borrow_mut().get_mut(&key) {
+            entry.groups = Some(groups);
+        }
         groups
     }
 
-    /// The prefilter's groups in `bytes`, shared.
-    fn scan(&self, prefilter: &Prefilter, bytes: &[u8]) -> Rc<[u64]> {
-        let mut scratch = self.scratch.borrow_mut();
-        scratch.clear();
-        scratch.resize(prefilter.words(), 0);
-        prefilter.scan_into(bytes, &mut scratch);
-        Rc::from(&scratch[..])
+    /// The prefilter's groups in `bytes`, stored in the arena.
+    fn scan(&self, prefilter: &Prefilter, bytes: &[u8]) -> GroupSet {
+        let mut arena = self.arena.borrow_mut();
+        let at = arena.len();
+        arena.resize(at + prefilter.words(), 0);
+        prefilter.scan_into(bytes, &mut arena[at..]);
+        GroupSet(at)
     }
 
     fn raw_entry(raw: &mut Vec<Vec<Raw>>, slot: u32) -> &mut Raw {
@@ -269,13 +292,13 @@ impl TransformCache {
             .get_or_insert_with(|| crate::transform::trigger::classes(value))
     }
 
-    fn raw_groups(&self, prefilter: &Prefilter, slot: u32, value: &[u8]) -> Rc<[u64]> {
-        let mut raw = self.raw.borrow_mut();
-        let entry = Self::raw_entry(&mut raw, slot);
-        entry
-            .groups
-            .get_or_insert_with(|| self.scan(prefilter, value))
-            .clone()
+    fn raw_groups(&self, prefilter: &Prefilter, slot: u32, value: &[u8]) -> GroupSet {
+        if let Some(groups) = Self::raw_entry(&mut self.raw.borrow_mut(), slot).groups {
+            return groups;
+        }
+        let groups = self.scan(prefilter, value);
+        Self::raw_entry(&mut self.raw.borrow_mut(), slot).groups = Some(groups);
+        groups
     }
 }
 
