@@ -13,7 +13,9 @@
 //! not searched again, and the list's own automaton is built only for a
 //! value that holds one.
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::automaton::Automaton;
+use aho_corasick::nfa::contiguous;
+use aho_corasick::{Anchored, MatchKind};
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
 use regex_syntax::hir::{Class, Hir, HirKind};
 
@@ -192,8 +194,10 @@ fn necessary(hir: &Hir) -> Option<Vec<Vec<u8>>> {
 /// values, and the automaton would report every occurrence of each.
 #[derive(Debug)]
 pub struct Prefilter {
-    /// Literals of two bytes or more; None when there are none.
-    automaton: Option<AhoCorasick>,
+    /// Literals of two bytes or more; None when there are none. The
+    /// concrete automaton, not `AhoCorasick`'s boxed one, so each byte's
+    /// step is inlined rather than a dynamic call.
+    automaton: Option<contiguous::NFA>,
     /// For each automaton pattern, the rule group it belongs to.
     group_of_pattern: Vec<u32>,
     /// Each byte (lowercase) that is a one-byte literal, with the groups
@@ -231,7 +235,7 @@ impl Prefilter {
             None
         } else {
             Some(
-                AhoCorasick::builder()
+                contiguous::NFA::builder()
                     .ascii_case_insensitive(true)
                     .match_kind(MatchKind::Standard)
                     .build(&patterns)
@@ -249,7 +253,7 @@ impl Prefilter {
     /// Bytes the automaton and the byte table take.
     pub fn memory_usage(&self) -> usize {
         let table = self.single_bytes.len() * (1 + self.words() * 8);
-        self.automaton.as_ref().map_or(0, AhoCorasick::memory_usage) + table
+        self.automaton.as_ref().map_or(0, |nfa| nfa.memory_usage()) + table
     }
 
     /// Literals in the automaton and the byte table.
@@ -301,15 +305,29 @@ impl Prefilter {
         if left == 0 {
             return;
         }
-        for found in automaton.find_overlapping_iter(value) {
-            let group = self.group_of_pattern[found.pattern().as_usize()] as usize;
-            let word = &mut bits[group / 64];
-            let bit = 1u64 << (group % 64);
-            if *word & bit == 0 {
-                *word |= bit;
-                left -= 1;
-                if left == 0 {
-                    break;
+        // An unanchored standard search: every literal ending at a byte is
+        // a match of the state reached there (the automaton copies matches
+        // along failure links), and no state is dead.
+        let Ok(mut state) = automaton.start_state(Anchored::No) else {
+            bits.fill(u64::MAX);
+            return;
+        };
+        for &byte in value {
+            state = automaton.next_state(Anchored::No, state, byte);
+            if !automaton.is_match(state) {
+                continue;
+            }
+            for index in 0..automaton.match_len(state) {
+                let pattern = automaton.match_pattern(state, index);
+                let group = self.group_of_pattern[pattern.as_usize()] as usize;
+                let word = &mut bits[group / 64];
+                let bit = 1u64 << (group % 64);
+                if *word & bit == 0 {
+                    *word |= bit;
+                    left -= 1;
+                    if left == 0 {
+                        return;
+                    }
                 }
             }
         }
