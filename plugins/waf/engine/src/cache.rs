@@ -176,12 +176,13 @@ impl TransformCache {
             };
             return (transformed, false);
         };
-        let classes = self.classes(slot, value);
-        let ruled_out = match (link.prefilter, &rules.prefilter) {
+        let (classes, ruled_out) = match (link.prefilter, &rules.prefilter) {
             (Some(group), Some(prefilter)) => {
-                !self.holds(prefilter, &link.transforms, slot, value, classes, group)
+                let (classes, groups) =
+                    self.classes_and_groups(prefilter, &link.transforms, slot, value);
+                (classes, !self.has(groups, group))
             }
-            _ => false,
+            _ => (self.classes(slot, value), false),
         };
         if ruled_out {
             return (Transformed::Unchanged(value), true);
@@ -200,26 +201,6 @@ impl TransformCache {
         (transformed, ruled_out)
     }
 
-    /// Whether `value` after `chain`'s scan steps holds a literal of
-    /// `group`; `classes` are the value's byte classes. The hottest path:
-    /// it runs for every value of every rule the union let through.
-    fn holds(
-        &self,
-        prefilter: &Prefilter,
-        chain: &TransformChain,
-        slot: u32,
-        value: &[u8],
-        classes: u32,
-        group: u32,
-    ) -> bool {
-        let groups = if chain.scan_leaves(classes) {
-            self.raw_groups(prefilter, slot, value)
-        } else {
-            self.changed_groups(prefilter, chain, slot, value)
-        };
-        self.has(groups, group)
-    }
-
     /// The groups present in `value` after `chain`'s scan steps: the
     /// untransformed value's scan when they change nothing, else a scan of
     /// its own.
@@ -230,10 +211,40 @@ impl TransformCache {
         slot: u32,
         value: &[u8],
     ) -> GroupSet {
-        if chain.scan_leaves(self.classes(slot, value)) {
-            return self.raw_groups(prefilter, slot, value);
+        self.classes_and_groups(prefilter, chain, slot, value).1
+    }
+
+    /// The value's byte classes and [`Self::groups`], from one look at
+    /// what is known of the untransformed value. The hottest path: it runs
+    /// for every value of every union and of every rule a union let
+    /// through.
+    fn classes_and_groups(
+        &self,
+        prefilter: &Prefilter,
+        chain: &TransformChain,
+        slot: u32,
+        value: &[u8],
+    ) -> (u32, GroupSet) {
+        let (classes, known) = {
+            let mut raw = self.raw.borrow_mut();
+            let entry = Self::raw_entry(&mut raw, slot);
+            let classes = *entry
+                .classes
+                .get_or_insert_with(|| crate::transform::trigger::classes(value));
+            (classes, entry.groups)
+        };
+        if !chain.scan_leaves(classes) {
+            return (classes, self.changed_groups(prefilter, chain, slot, value));
         }
-        self.changed_groups(prefilter, chain, slot, value)
+        let groups = match known {
+            Some(groups) => groups,
+            None => {
+                let groups = self.scan(prefilter, value);
+                Self::raw_entry(&mut self.raw.borrow_mut(), slot).groups = Some(groups);
+                groups
+            }
+        };
+        (classes, groups)
     }
 
     /// [`Self::groups`] for a value the scan steps may change.
