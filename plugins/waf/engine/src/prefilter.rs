@@ -198,9 +198,9 @@ fn necessary(hir: &Hir) -> Option<Vec<Vec<u8>>> {
 /// values, and the automaton would report every occurrence of each.
 #[derive(Debug)]
 pub struct Prefilter {
-    /// Literals of two bytes or more; None when there are none. The
-    /// concrete automaton, not `AhoCorasick`'s boxed one, so each byte's
-    /// step is inlined rather than a dynamic call.
+    /// Literals of two bytes or more; None when there are none. Stepped
+    /// by [`Prefilter::scan_into`] itself: `AhoCorasick`'s overlapping
+    /// iterator leaves and re-enters the (boxed) automaton at every match.
     automaton: Option<contiguous::NFA>,
     /// For each automaton pattern, the rule group it belongs to.
     group_of_pattern: Vec<u32>,
