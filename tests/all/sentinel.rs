@@ -156,3 +156,72 @@ async fn shared_state_follows_a_sentinel_failover() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_primary_and_the_sentinels_are_reached_as_their_acl_users() {
+    let primary = Redis::start();
+    let sentinel = Sentinel::start(&primary, "acl", 0);
+    // The sentinel watches the primary as `gateway`, then admits only
+    // `watcher` itself; the primary admits only `gateway`.
+    let on_sentinel = |command: &[&str]| {
+        sentinel
+            .query::<redis::Value>(command)
+            .unwrap_or_else(|e| panic!("{command:?}: {e}"));
+    };
+    on_sentinel(&["SENTINEL", "SET", "acl", "auth-user", "gateway"]);
+    on_sentinel(&["SENTINEL", "SET", "acl", "auth-pass", "primary-secret"]);
+    on_sentinel(&[
+        "ACL",
+        "SETUSER",
+        "watcher",
+        "on",
+        ">sentinel-secret",
+        "+@all",
+    ]);
+    on_sentinel(&["ACL", "SETUSER", "default", "off"]);
+    primary.admit_only("gateway", "primary-secret");
+
+    let origin = Origin::start().await;
+    let gateway = Gateway::start(&format!(
+        r#"
+[state]
+backend = "redis"
+username = "gateway"
+password = "primary-secret"
+database = 3
+rate_limits_on_error = "deny"
+lease = 1
+
+[state.sentinel]
+addresses = ["{sentinel}"]
+master = "acl"
+username = "watcher"
+password = "sentinel-secret"
+
+[rate_limits.global]
+key = "route"
+requests = 1000
+per_seconds = 60
+
+[[routes]]
+id = "limited"
+path = {{ prefix = "/" }}
+upstream = {{ targets = ["{target}"] }}
+rate_limits = ["global"]
+"#,
+        sentinel = sentinel.url(),
+        target = origin.target(),
+    ));
+    // Limits fail closed: a 200 means the call to Redis went through.
+    until(
+        Duration::from_secs(10),
+        "a limited request served",
+        || async { get(&gateway.url("/")).await.status == 200 },
+    )
+    .await;
+    assert!(
+        !primary.keys_as("gateway", "primary-secret", 3).is_empty(),
+        "the limit is kept in database 3"
+    );
+    assert!(primary.keys_as("gateway", "primary-secret", 0).is_empty());
+}

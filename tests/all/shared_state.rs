@@ -103,6 +103,23 @@ async fn a_global_limit_holds_across_three_gateways() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn the_user_and_database_given_beside_the_url_are_used() {
+    let redis = Redis::start();
+    redis.admit_only("gateway", "s3cret");
+    let origin = Origin::start().await;
+    let gateway = limited_gateway(
+        &redis,
+        &origin,
+        30,
+        "username = \"gateway\"\npassword = \"s3cret\"\ndatabase = 5\nrate_limits_on_error = \"deny\"\nlease = 1",
+    );
+    // Limits fail closed: a 200 means the call to Redis went through.
+    assert_eq!(get(&gateway.url("/")).await.status, 200);
+    assert!(!redis.keys_as("gateway", "s3cret", 5).is_empty());
+    assert!(redis.keys_as("gateway", "s3cret", 0).is_empty());
+}
+
 async fn get_owned(url: String) -> u16 {
     get(&url).await.status.as_u16()
 }

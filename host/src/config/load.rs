@@ -773,6 +773,7 @@ fn check_state(
     let tls = match (&state.url, &mut state.sentinel) {
         (Some(url), None) => {
             check_redis_url(url).map_err(|reason| ("state.url".to_string(), reason))?;
+            check_url_leaves(url, state.username.is_some(), state.database.is_some())?;
             url.starts_with("rediss://")
         }
         (None, Some(sentinel)) => check_sentinel(sentinel, dir, offline)?,
@@ -818,6 +819,28 @@ fn check_state(
     }
     if !offline {
         resolve_optional_secret(&mut state.password, dir, "state.password")?;
+    }
+    Ok(())
+}
+
+/// With `username` or `database` set in `[state]`, the URL must not name
+/// one too: one of the two would be ignored.
+fn check_url_leaves(url: &str, username: bool, database: bool) -> Result<(), (String, String)> {
+    let Ok(info) = redis::IntoConnectionInfo::into_connection_info(url) else {
+        return Ok(());
+    };
+    let settings = info.redis_settings();
+    if username && settings.username().is_some() {
+        return Err((
+            "state.username".into(),
+            "the URL names a user already: give it in one place".into(),
+        ));
+    }
+    if database && settings.db() != 0 {
+        return Err((
+            "state.database".into(),
+            "the URL names a database already: give it in one place".into(),
+        ));
     }
     Ok(())
 }
@@ -872,7 +895,7 @@ fn check_sentinel(
             {
                 return Err((
                     key,
-                    "give only host and port; the sentinels' password goes in state.sentinel.password"
+                    "give only host and port; the sentinels' user and password go in state.sentinel.username and .password"
                         .into(),
                 ));
             }

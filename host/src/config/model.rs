@@ -73,6 +73,10 @@ pub struct StateConfig {
     pub sentinel: Option<SentinelConfig>,
     /// The password, when not in the URL (`env:NAME` / `file:PATH`).
     pub password: Option<String>,
+    /// The primary's ACL user, when not in the URL (with Sentinel, here).
+    pub username: Option<String>,
+    /// The database number, when not in the URL (with Sentinel, here).
+    pub database: Option<u32>,
     /// With `rediss://`: the CA bundle (PEM, relative to the config file)
     /// that signs the server's certificate, instead of the system's roots.
     pub tls_ca: Option<PathBuf>,
@@ -117,6 +121,8 @@ pub struct SentinelConfig {
     /// The sentinels' own password, if they require one (`env:NAME` /
     /// `file:PATH`).
     pub password: Option<String>,
+    /// The sentinels' own ACL user, if they have one for the gateway.
+    pub username: Option<String>,
 }
 
 impl std::fmt::Debug for SentinelConfig {
@@ -126,6 +132,7 @@ impl std::fmt::Debug for SentinelConfig {
             .field("addresses", &addresses)
             .field("master", &self.master)
             .field("password", &self.password.as_ref().map(|_| "REDACTED"))
+            .field("username", &self.username)
             .finish()
     }
 }
@@ -192,6 +199,8 @@ impl std::fmt::Debug for StateConfig {
             .field("url", &self.url.as_deref().map(redacted_url))
             .field("sentinel", &self.sentinel)
             .field("password", &self.password.as_ref().map(|_| "REDACTED"))
+            .field("username", &self.username)
+            .field("database", &self.database)
             .field("tls_ca", &self.tls_ca)
             .field("timeout_ms", &self.timeout_ms)
             .field("pool_size", &self.pool_size)
@@ -210,6 +219,8 @@ impl Default for StateConfig {
             url: None,
             sentinel: None,
             password: None,
+            username: None,
+            database: None,
             tls_ca: None,
             timeout_ms: default_state_timeout_ms(),
             pool_size: default_state_pool_size(),

@@ -68,7 +68,7 @@ impl Locator {
         if let Some(sentinel) = &config.sentinel {
             return Ok(Locator::Sentinel(Box::new(tokio::sync::Mutex::new(
                 Lookup {
-                    sentinel: sentinel_client(sentinel, config.password.as_deref(), root_cert)?,
+                    sentinel: sentinel_client(sentinel, config, root_cert)?,
                     found: None,
                     failed_at: None,
                 },
@@ -79,10 +79,17 @@ impl Locator {
             .as_deref()
             .ok_or_else(|| StateError::Unavailable("no url".into()))?;
         let mut info = redis::IntoConnectionInfo::into_connection_info(url)?;
+        let mut settings = info.redis_settings().clone();
         if let Some(password) = &config.password {
-            let settings = info.redis_settings().clone().set_password(password);
-            info = info.set_redis_settings(settings);
+            settings = settings.set_password(password);
         }
+        if let Some(username) = &config.username {
+            settings = settings.set_username(username);
+        }
+        if let Some(database) = config.database {
+            settings = settings.set_db(i64::from(database));
+        }
+        info = info.set_redis_settings(settings);
         let client = match root_cert {
             None => redis::Client::open(info)?,
             Some(root_cert) => redis::Client::build_with_tls(
@@ -142,12 +149,12 @@ impl Locator {
     }
 }
 
-/// A Sentinel client whose primary connections carry `password` and, when
-/// the sentinels speak TLS, TLS verified against `root_cert` (or the
-/// system's roots).
+/// A Sentinel client whose primary connections carry `[state]`'s user,
+/// password and database and, when the sentinels speak TLS, TLS verified
+/// against `root_cert` (or the system's roots).
 fn sentinel_client(
     config: &SentinelConfig,
-    password: Option<&str>,
+    state: &StateConfig,
     root_cert: Option<Vec<u8>>,
 ) -> Result<SentinelClient, StateError> {
     let mut addresses = Vec::with_capacity(config.addresses.len());
@@ -159,11 +166,20 @@ fn sentinel_client(
     }
     let mut builder =
         SentinelClientBuilder::new(addresses, &config.master, SentinelServerType::Master)?;
-    if let Some(password) = password {
+    if let Some(password) = &state.password {
         builder = builder.set_client_to_redis_password(password);
+    }
+    if let Some(username) = &state.username {
+        builder = builder.set_client_to_redis_username(username);
+    }
+    if let Some(database) = state.database {
+        builder = builder.set_client_to_redis_db(i64::from(database));
     }
     if let Some(password) = &config.password {
         builder = builder.set_client_to_sentinel_password(password);
+    }
+    if let Some(username) = &config.username {
+        builder = builder.set_client_to_sentinel_username(username);
     }
     if tls {
         builder = builder.set_client_to_redis_tls_mode(redis::TlsMode::Secure);

@@ -127,6 +127,36 @@ impl Redis {
         command.query(&mut connection)
     }
 
+    /// Admit only `user` with `password` from now on (the default user
+    /// is turned off).
+    pub fn admit_only(&self, user: &str, password: &str) {
+        let password = format!(">{password}");
+        let acl: &[&[&str]] = &[
+            &["ACL", "SETUSER", user, "on", &password, "~*", "&*", "+@all"],
+            &["ACL", "SETUSER", "default", "off"],
+        ];
+        for command in acl {
+            self.command(command)
+                .unwrap_or_else(|e| panic!("{command:?}: {e}"));
+        }
+    }
+
+    /// The keys of `database`, read as `user`.
+    pub fn keys_as(&self, user: &str, password: &str, database: u32) -> Vec<String> {
+        let url = format!(
+            "redis://{user}:{password}@127.0.0.1:{}/{database}",
+            self.port
+        );
+        let client = redis::Client::open(url).expect("client");
+        let mut connection = client
+            .get_connection_with_timeout(Duration::from_secs(2))
+            .expect("connect");
+        redis::cmd("KEYS")
+            .arg("*")
+            .query(&mut connection)
+            .expect("KEYS")
+    }
+
     fn ping(&self) -> redis::RedisResult<redis::Value> {
         self.command(&["PING"])
     }
@@ -157,8 +187,8 @@ pub struct Sentinel {
 }
 
 impl Sentinel {
-    /// Watch `primary` as `name`; returns once the sentinel knows
-    /// `replicas` replicas of it (a failover needs one).
+    /// Watch `primary` as `name`; returns once the sentinel answers and
+    /// knows `replicas` replicas of it (a failover needs one).
     pub fn start(primary: &Redis, name: &str, replicas: usize) -> Sentinel {
         let dir = tempfile::tempdir().expect("a temp dir");
         let port = free_port();
@@ -188,7 +218,7 @@ impl Sentinel {
             _dir: dir,
         };
         let deadline = Instant::now() + Duration::from_secs(30);
-        while sentinel.known_replicas() < replicas {
+        while sentinel.primary_port().is_none() || sentinel.known_replicas() < replicas {
             assert!(
                 Instant::now() < deadline,
                 "the sentinel did not find {replicas} replicas"
@@ -216,7 +246,8 @@ impl Sentinel {
             .map_or(0, |replicas| replicas.len())
     }
 
-    fn query<T: redis::FromRedisValue>(&self, args: &[&str]) -> redis::RedisResult<T> {
+    /// A command to the sentinel on a fresh connection.
+    pub fn query<T: redis::FromRedisValue>(&self, args: &[&str]) -> redis::RedisResult<T> {
         let client = redis::Client::open(self.url())?;
         let mut connection = client.get_connection_with_timeout(Duration::from_secs(2))?;
         let mut command = redis::cmd(args[0]);
