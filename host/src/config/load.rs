@@ -773,7 +773,7 @@ fn check_state(
     let tls = match (&state.url, &mut state.sentinel) {
         (Some(url), None) => {
             check_redis_url(url).map_err(|reason| ("state.url".to_string(), reason))?;
-            check_url_leaves(url, state.username.is_some(), state.database.is_some())?;
+            check_given_once(url, state.username.is_some(), state.database.is_some())?;
             url.starts_with("rediss://")
         }
         (None, Some(sentinel)) => check_sentinel(sentinel, dir, offline)?,
@@ -825,7 +825,7 @@ fn check_state(
 
 /// With `username` or `database` set in `[state]`, the URL must not name
 /// one too: one of the two would be ignored.
-fn check_url_leaves(url: &str, username: bool, database: bool) -> Result<(), (String, String)> {
+fn check_given_once(url: &str, username: bool, database: bool) -> Result<(), (String, String)> {
     let Ok(info) = redis::IntoConnectionInfo::into_connection_info(url) else {
         return Ok(());
     };
