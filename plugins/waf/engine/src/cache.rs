@@ -103,7 +103,7 @@ impl TransformCache {
         variable: Variable,
         all_values: &AllValues<'_>,
     ) -> bool {
-        let (Some(group), Some(prefilter)) = (link.prefilter, &rules.prefilter) else {
+        let (Some(group), Some(prefilter)) = (link.prefilter, rules.prefilter()) else {
             return true;
         };
         if link.negated || !variable.is_fixed() {
@@ -176,7 +176,7 @@ impl TransformCache {
             };
             return (transformed, false);
         };
-        let (classes, ruled_out) = match (link.prefilter, &rules.prefilter) {
+        let (classes, ruled_out) = match (link.prefilter, rules.prefilter()) {
             (Some(group), Some(prefilter)) => {
                 let (classes, groups) =
                     self.classes_and_groups(prefilter, &link.transforms, slot, value);
