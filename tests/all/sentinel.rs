@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use crate::runtime_admin::{admin, admin_table};
-use crate::shared_state::status_with_key;
+use crate::shared_state::{limited_gateway_on, status_with_key};
 use crate::support::redis::{Redis, Sentinel};
 use crate::support::{Gateway, Origin, get};
 
@@ -182,7 +182,7 @@ async fn the_primary_and_the_sentinels_are_reached_as_their_acl_users() {
     primary.admit_only("gateway", "primary-secret");
 
     let origin = Origin::start().await;
-    let gateway = Gateway::start(&format!(
+    let state = format!(
         r#"
 [state]
 backend = "redis"
@@ -197,21 +197,10 @@ addresses = ["{sentinel}"]
 master = "acl"
 username = "watcher"
 password = "sentinel-secret"
-
-[rate_limits.global]
-key = "route"
-requests = 1000
-per_seconds = 60
-
-[[routes]]
-id = "limited"
-path = {{ prefix = "/" }}
-upstream = {{ targets = ["{target}"] }}
-rate_limits = ["global"]
 "#,
         sentinel = sentinel.url(),
-        target = origin.target(),
-    ));
+    );
+    let gateway = limited_gateway_on(&state, &origin, 1000);
     // Limits fail closed: a 200 means the call to Redis went through.
     until(
         Duration::from_secs(10),

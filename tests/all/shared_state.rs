@@ -14,11 +14,17 @@ use crate::support::{Gateway, Origin, fixture, get, send};
 /// A gateway on `redis` with one route to `origin` limited to `limit`
 /// requests a minute for everyone together (`key = "route"`).
 fn limited_gateway(redis: &Redis, origin: &Origin, limit: u32, state_keys: &str) -> Gateway {
+    let state = format!("{}\ntimeout_ms = 200\n{state_keys}", redis.state_table());
+    limited_gateway_on(&state, origin, limit)
+}
+
+/// A gateway with `state` (its `[state]` table and any tables under it)
+/// and one route to `origin` limited to `limit` requests a minute for
+/// everyone together.
+pub fn limited_gateway_on(state: &str, origin: &Origin, limit: u32) -> Gateway {
     Gateway::start(&format!(
         r#"
 {state}
-timeout_ms = 200
-{state_keys}
 
 [rate_limits.global]
 key = "route"
@@ -31,7 +37,6 @@ path = {{ prefix = "/" }}
 upstream = {{ targets = ["{target}"] }}
 rate_limits = ["global"]
 "#,
-        state = redis.state_table(),
         target = origin.target(),
     ))
 }
