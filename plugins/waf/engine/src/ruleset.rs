@@ -267,7 +267,8 @@ impl RuleSet {
     }
 
     /// Gives every regex link whose matches need one of a bounded set of
-    /// literals, and every phrase list, a group in one automaton over all
+    /// literals, and every phrase list short enough (see
+    /// [`prefilter::phrase_literals`]), a group in the automaton over all
     /// of them.
     fn build_prefilters(&mut self) {
         let mut groups: Vec<Vec<Vec<u8>>> = Vec::new();
