@@ -117,26 +117,24 @@ pub fn phrase_literals(phrases: &[String]) -> Option<Vec<Vec<u8>>> {
     if phrases.len() > MAX_PHRASES {
         return None;
     }
-    let mut lowered: Vec<Vec<u8>> = phrases
-        .iter()
-        .map(|phrase| phrase.as_bytes().to_ascii_lowercase())
-        .collect();
-    lowered.sort();
-    lowered.dedup();
-    let useless = lowered.is_empty()
-        || lowered
-            .iter()
-            .any(|literal| literal.is_empty() || too_common(literal));
-    (!useless).then_some(lowered)
+    let literals = phrases.iter().map(|p| p.as_bytes().to_vec()).collect();
+    usable_up_to(literals, MAX_PHRASES)
 }
 
-/// Lowercased, deduplicated, or None if the set would filter nothing.
+/// A regex's literals, lowercased, deduplicated, or None if the set would
+/// filter nothing.
 fn usable(literals: Vec<Vec<u8>>) -> Option<Vec<Vec<u8>>> {
+    usable_up_to(literals, MAX_LITERALS)
+}
+
+/// Lowercased, deduplicated, or None if the set would filter nothing or
+/// holds more than `most` literals.
+fn usable_up_to(literals: Vec<Vec<u8>>, most: usize) -> Option<Vec<Vec<u8>>> {
     let mut lowered: Vec<Vec<u8>> = literals.iter().map(|l| l.to_ascii_lowercase()).collect();
     lowered.sort();
     lowered.dedup();
     let useless = lowered.is_empty()
-        || lowered.len() > MAX_LITERALS
+        || lowered.len() > most
         || lowered
             .iter()
             .any(|literal| literal.is_empty() || too_common(literal));
