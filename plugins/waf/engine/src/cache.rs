@@ -238,11 +238,7 @@ impl TransformCache {
         }
         let groups = match known {
             Some(groups) => groups,
-            None => {
-                let groups = self.scan(prefilter, value);
-                Self::raw_entry(&mut self.raw.borrow_mut(), slot).groups = Some(groups);
-                groups
-            }
+            None => self.raw_groups(prefilter, slot, value),
         };
         (classes, groups)
     }
