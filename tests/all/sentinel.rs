@@ -163,22 +163,8 @@ async fn the_primary_and_the_sentinels_are_reached_as_their_acl_users() {
     let sentinel = Sentinel::start(&primary, "acl", 0);
     // The sentinel watches the primary as `gateway`, then admits only
     // `watcher` itself; the primary admits only `gateway`.
-    let on_sentinel = |command: &[&str]| {
-        sentinel
-            .query::<redis::Value>(command)
-            .unwrap_or_else(|e| panic!("{command:?}: {e}"));
-    };
-    on_sentinel(&["SENTINEL", "SET", "acl", "auth-user", "gateway"]);
-    on_sentinel(&["SENTINEL", "SET", "acl", "auth-pass", "primary-secret"]);
-    on_sentinel(&[
-        "ACL",
-        "SETUSER",
-        "watcher",
-        "on",
-        ">sentinel-secret",
-        "+@all",
-    ]);
-    on_sentinel(&["ACL", "SETUSER", "default", "off"]);
+    sentinel.watch_as("gateway", "primary-secret");
+    sentinel.admit_only("watcher", "sentinel-secret");
     primary.admit_only("gateway", "primary-secret");
 
     let origin = Origin::start().await;

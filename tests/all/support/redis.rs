@@ -130,13 +130,9 @@ impl Redis {
     /// Admit only `user` with `password` from now on (the default user
     /// is turned off).
     pub fn admit_only(&self, user: &str, password: &str) {
-        let password = format!(">{password}");
-        let acl: &[&[&str]] = &[
-            &["ACL", "SETUSER", user, "on", &password, "~*", "&*", "+@all"],
-            &["ACL", "SETUSER", "default", "off"],
-        ];
-        for command in acl {
-            self.command(command)
+        for command in admitting_only(user, password) {
+            let command: Vec<&str> = command.iter().map(String::as_str).collect();
+            self.command(&command)
                 .unwrap_or_else(|e| panic!("{command:?}: {e}"));
         }
     }
@@ -166,6 +162,17 @@ impl Drop for Redis {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// The ACL commands that admit only `user` with `password` (every
+/// command, key and channel) and turn the default user off.
+fn admitting_only(user: &str, password: &str) -> [Vec<String>; 2] {
+    let words = |words: &[&str]| words.iter().map(|w| w.to_string()).collect();
+    let password = format!(">{password}");
+    [
+        words(&["ACL", "SETUSER", user, "on", &password, "~*", "&*", "+@all"]),
+        words(&["ACL", "SETUSER", "default", "off"]),
+    ]
 }
 
 fn free_port() -> u16 {
@@ -246,8 +253,26 @@ impl Sentinel {
             .map_or(0, |replicas| replicas.len())
     }
 
+    /// Watch the primary as `user` with `password`, as it admits only them.
+    pub fn watch_as(&self, user: &str, password: &str) {
+        for (setting, value) in [("auth-user", user), ("auth-pass", password)] {
+            self.query::<redis::Value>(&["SENTINEL", "SET", &self.name, setting, value])
+                .unwrap_or_else(|e| panic!("SENTINEL SET {setting}: {e}"));
+        }
+    }
+
+    /// Admit only `user` with `password` from now on (the default user is
+    /// turned off, so this handle's own queries stop working).
+    pub fn admit_only(&self, user: &str, password: &str) {
+        for command in admitting_only(user, password) {
+            let command: Vec<&str> = command.iter().map(String::as_str).collect();
+            self.query::<redis::Value>(&command)
+                .unwrap_or_else(|e| panic!("{command:?}: {e}"));
+        }
+    }
+
     /// A command to the sentinel on a fresh connection.
-    pub fn query<T: redis::FromRedisValue>(&self, args: &[&str]) -> redis::RedisResult<T> {
+    fn query<T: redis::FromRedisValue>(&self, args: &[&str]) -> redis::RedisResult<T> {
         let client = redis::Client::open(self.url())?;
         let mut connection = client.get_connection_with_timeout(Duration::from_secs(2))?;
         let mut command = redis::cmd(args[0]);
