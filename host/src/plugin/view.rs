@@ -73,9 +73,7 @@ pub struct BodyResource(pub Bytes);
 
 /// First value of a header, as text.
 pub fn header_first(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get(name)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    headers.get(name).map(|v| value_text(v.as_bytes()))
 }
 
 /// Every value of a header, as text.
@@ -83,11 +81,20 @@ pub fn header_all(headers: &HeaderMap, name: &str) -> Vec<String> {
     headers
         .get_all(name)
         .iter()
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .map(|v| value_text(v.as_bytes()))
         .collect()
 }
 
-/// Every header, in order.
+/// A header value as text, invalid UTF-8 replaced. Values are nearly
+/// always ASCII: `from_utf8` checks them a word at a time, where the lossy
+/// conversion's own scan goes a byte at a time.
+fn value_text(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    }
+}
+
 /// Every header, values as received.
 pub fn raw_header_list(headers: &HeaderMap) -> Vec<(String, Vec<u8>)> {
     headers
@@ -110,11 +117,32 @@ pub fn version_text(version: http::Version) -> &'static str {
 pub fn header_list(headers: &HeaderMap) -> Vec<(String, String)> {
     headers
         .iter()
-        .map(|(name, value)| {
-            (
-                name.as_str().to_string(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
-        })
+        .map(|(name, value)| (name.as_str().to_string(), value_text(value.as_bytes())))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use http::HeaderValue;
+
+    use super::*;
+
+    #[test]
+    fn header_values_are_text_with_invalid_bytes_replaced() {
+        let mut headers = HeaderMap::new();
+        headers.append("x-a", HeaderValue::from_static("plain"));
+        headers.append(
+            "x-a",
+            HeaderValue::from_bytes(b"caf\xc3\xa9").expect("value"),
+        );
+        headers.append(
+            "x-a",
+            HeaderValue::from_bytes(b"bad \xff byte").expect("value"),
+        );
+        assert_eq!(
+            header_all(&headers, "x-a"),
+            ["plain", "café", "bad \u{fffd} byte"]
+        );
+        assert_eq!(header_first(&headers, "X-A").as_deref(), Some("plain"));
+    }
 }
