@@ -28,7 +28,8 @@ source "$root/tests/load/bench-configs.sh"
 build_portcullis
 prepare_rows
 start_origin
-runtime_lines='max_instances = 4
+# The chain row's three pools keep two instances ready each.
+runtime_lines='max_instances = 8
 max_memory_mib = 64
 virtual_memory = "compact"'
 write_configs

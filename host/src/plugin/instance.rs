@@ -33,6 +33,9 @@ pub enum CallError {
     /// `configure` returned an error.
     #[error("configure failed: {0}")]
     Configure(String),
+    /// Every instance `runtime.max_instances` allows is alive.
+    #[error("no instance can be created: runtime.max_instances is reached ({0})")]
+    InstanceCap(String),
 }
 
 /// A configured instance, ready for calls.
@@ -207,8 +210,11 @@ fn trap(e: impl std::fmt::Display) -> CallError {
     CallError::Trap(e.to_string())
 }
 
-/// Tell a deadline from any other trap.
+/// Tell a deadline and the instance cap from any other trap.
 fn classify(error: wasmtime::Error, timeout: Duration) -> CallError {
+    if let Some(cap) = error.downcast_ref::<wasmtime::PoolConcurrencyLimitError>() {
+        return CallError::InstanceCap(cap.to_string());
+    }
     match error.downcast_ref::<wasmtime::Trap>() {
         Some(wasmtime::Trap::Interrupt) => CallError::Timeout(timeout),
         Some(trap) => CallError::Trap(trap.to_string()),

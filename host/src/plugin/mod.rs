@@ -23,6 +23,7 @@ pub mod engine;
 pub mod epoch;
 mod host_impl;
 pub mod instance;
+mod instance_budget;
 pub mod kv_store;
 pub mod memory_tally;
 pub mod outbound;
@@ -261,6 +262,7 @@ impl PluginRuntime {
         config: &Config,
         file: &Path,
     ) -> Result<Vec<Chain>, ConfigError> {
+        instance_budget::check(config, file)?;
         let mut definitions: HashMap<&str, Arc<PluginDefinition>> = HashMap::new();
         let mut pools: HashMap<(String, String), Link> = HashMap::new();
         let mut chains = Vec::with_capacity(config.routes.len());
