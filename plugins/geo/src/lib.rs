@@ -7,6 +7,7 @@
 pub mod countries;
 pub mod policy;
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use portcullis_sdk::{
@@ -26,8 +27,18 @@ impl Policy for GeoPolicy {
         let client = request.client_ip();
         let place = match client.parse::<IpAddr>() {
             Ok(ip) if is_private(ip) => Place::Private,
-            Ok(ip) => host::geo_country(&ip.to_canonical().to_string())
-                .map_or(Place::Unknown, Place::Country),
+            Ok(ip) => {
+                // The gateway's own text of the address, unless it is an
+                // IPv4-mapped IPv6 one: formatting an address in Wasm
+                // costs more than the lookup does.
+                let canonical = ip.to_canonical();
+                let text = if canonical == ip {
+                    Cow::Borrowed(client.as_str())
+                } else {
+                    Cow::Owned(canonical.to_string())
+                };
+                host::geo_country(&text).map_or(Place::Unknown, Place::Country)
+            }
             Err(_) => Place::Unknown,
         };
         if !self.allows(&place) {
