@@ -425,3 +425,34 @@ async fn admin_edits_work_when_the_config_is_named_by_a_relative_path() {
         json!(["yes"])
     );
 }
+
+#[tokio::test]
+async fn a_reload_the_instance_cap_cannot_hold_beside_the_running_one_says_so() {
+    let origin = Origin::start().await;
+    // Two pools of `headers` (one per route's settings), one instance each:
+    // the cap of two is full while this configuration runs.
+    let two_pools = format!(
+        "{}\n[[routes]]\nid = \"other\"\npath = {{ prefix = \"/other\" }}\n\
+         upstream = {{ targets = [\"{}\"] }}\n[[routes.plugins]]\nname = \"headers\"\n\
+         settings = {{ response = {{ set = {{ \"x-other\" = \"1\" }} }} }}\n",
+        config(&origin, "1").replace(
+            "[plugins.headers]\nbuiltin = \"headers\"",
+            "[plugins.headers]\nbuiltin = \"headers\"\npool = { prewarm = 1 }",
+        ),
+        origin.target(),
+    );
+    let gateway = Gateway::start_with_runtime_keys("max_instances = 2", &two_pools);
+    assert_eq!(version(&gateway).await.as_deref(), Some("1"));
+
+    // One new pool fits the cap on its own, but not beside the two the
+    // running configuration holds until the swap.
+    gateway.rewrite_config(|text| text.replace("\"x-version\" = \"1\"", "\"x-version\" = \"2\""));
+    let reply = admin(&gateway, "POST", "/config/reload", "").await;
+    assert_eq!(reply.status, 422, "{}", reply.text());
+    let reason = reply.json()["reason"].as_str().unwrap_or("").to_string();
+    assert!(
+        reason.contains("runtime.max_instances is reached") && !reason.contains("trapped"),
+        "{reason}"
+    );
+    assert_eq!(version(&gateway).await.as_deref(), Some("1"));
+}
