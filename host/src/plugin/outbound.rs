@@ -195,17 +195,9 @@ pub async fn send(allowed: &AllowList, request: Outgoing) -> Outcome {
                 }
             })?
             .to_bytes();
-        let headers = parts
-            .headers
-            .iter()
-            .map(|(name, value)| {
-                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-                (name.as_str().to_string(), value)
-            })
-            .collect();
         Ok(Outcome::Response {
             status: parts.status.as_u16(),
-            headers,
+            headers: super::view::header_list(&parts.headers),
             body: body.to_vec(),
         })
     };
