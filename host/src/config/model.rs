@@ -1301,6 +1301,15 @@ pub struct RoutePluginConfig {
     pub settings: Option<toml::Table>,
 }
 
+impl RoutePluginConfig {
+    /// The settings `configure` gets on this route, as JSON: the route's
+    /// own, else `plugin`'s. With the plugin's name, they key its
+    /// instance pool.
+    pub fn settings_json(&self, plugin: &PluginConfig) -> serde_json::Result<String> {
+        serde_json::to_string(self.settings.as_ref().unwrap_or(&plugin.settings))
+    }
+}
+
 /// `[rate_limits.NAME]`: a GCRA limit (governor) of `requests` per
 /// `per_seconds`, allowing bursts of `burst`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

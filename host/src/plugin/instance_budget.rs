@@ -22,8 +22,7 @@ pub fn check(config: &Config, file: &Path) -> Result<(), ConfigError> {
             let Some(plugin) = config.plugins.get(entry.name.as_str()) else {
                 continue;
             };
-            let settings = entry.settings.as_ref().unwrap_or(&plugin.settings);
-            let Ok(settings_json) = serde_json::to_string(settings) else {
+            let Ok(settings_json) = entry.settings_json(plugin) else {
                 continue;
             };
             if pools.insert((entry.name.as_str(), settings_json)) {

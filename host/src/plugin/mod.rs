@@ -290,8 +290,7 @@ impl PluginRuntime {
                         definition
                     }
                 };
-                let settings = entry.settings.as_ref().unwrap_or(&plugin_config.settings);
-                let settings_json = serde_json::to_string(settings).map_err(|e| {
+                let settings_json = entry.settings_json(plugin_config).map_err(|e| {
                     ConfigError::new(file, format!("{key}.settings"), e.to_string())
                 })?;
                 let pool_key = (entry.name.clone(), settings_json.clone());
