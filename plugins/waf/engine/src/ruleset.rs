@@ -301,7 +301,6 @@ impl RuleSet {
     /// The prefilter's literal count and size in bytes.
     pub fn prefilter_size(&self) -> (usize, usize) {
         self.prefilter()
-            .as_ref()
             .map_or((0, 0), |p| (p.literals(), p.memory_usage()))
     }
 
