@@ -205,20 +205,20 @@ pub fn request_id(headers: &HeaderMap) -> HeaderValue {
     match headers.get(&X_REQUEST_ID).filter(valid) {
         // Shares the client's bytes: no copy.
         Some(id) => id.clone(),
-        None => HeaderValue::from_str(&random_id()).unwrap_or(HeaderValue::from_static("-")),
+        // Hex digits are valid header text: this never falls back.
+        None => HeaderValue::from_bytes(&random_id()).unwrap_or(HeaderValue::from_static("-")),
     }
 }
 
 /// 128 random bits as 32 lower-case hex digits.
-fn random_id() -> String {
+fn random_id() -> [u8; 32] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bits = fastrand::u128(..);
     let mut digits = [0u8; 32];
     for (i, digit) in digits.iter_mut().enumerate() {
         *digit = HEX[((bits >> (124 - 4 * i)) & 0xf) as usize];
     }
-    // Hex digits are ASCII: this never falls back.
-    std::str::from_utf8(&digits).unwrap_or_default().to_owned()
+    digits
 }
 
 #[cfg(test)]
@@ -371,7 +371,7 @@ mod tests {
         let id = random_id();
         assert_eq!(id.len(), 32);
         assert!(
-            id.bytes()
+            id.iter()
                 .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
         );
         assert_ne!(id, random_id());

@@ -79,6 +79,9 @@ pub async fn handle(
     let request_id = forwarding::request_id(request.headers());
     // Built of checked or generated text: never the empty fallback.
     let id_text = request_id.to_str().unwrap_or_default();
+    // One copy of the id's text serves the plugins' view and the access
+    // line.
+    let shared_id: Arc<str> = Arc::from(id_text);
     let method = request.method().clone();
     // Only an access line or a span shows the target.
     let telemetry = telemetry::get();
@@ -113,6 +116,7 @@ pub async fn handle(
             request,
             connection,
             &request_id,
+            &shared_id,
             &mut facts,
             bytes_in.clone(),
         )),
@@ -165,7 +169,7 @@ pub async fn handle(
             Pending {
                 time,
                 started,
-                request_id: id_text.to_owned(),
+                request_id: shared_id,
                 peer_ip: client.ip(),
                 method,
                 target,
@@ -222,6 +226,7 @@ async fn proxy(
     request: Request<Incoming>,
     connection: Connection,
     request_id: &HeaderValue,
+    shared_id: &Arc<str>,
     facts: &mut AccessFacts,
     bytes_in: Arc<AtomicU64>,
 ) -> Result<Response<BoxBody>, GatewayError> {
@@ -322,7 +327,7 @@ async fn proxy(
         peer_ip: connection.peer_ip,
         tls: connection.tls,
         route_id: route.id.clone(),
-        request_id: Arc::from(request_id.to_str().unwrap_or_default()),
+        request_id: shared_id.clone(),
     });
     let mut context = Arc::new(RequestContext::default());
     let chain = &route.chain;

@@ -1,6 +1,7 @@
 //! Route matching: host, path (exact, segment-aware prefix, or anchored
 //! regex) and method, first match in config order.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use http::Method;
@@ -132,6 +133,16 @@ fn host_matches(pattern: &str, host: &str) -> bool {
     }
 }
 
+/// `host` in lower case, for wildcard patterns compare suffixes exactly;
+/// copied only when it has capitals, which most requests' hosts do not.
+fn lowercase(host: &str) -> Cow<'_, str> {
+    if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(host.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(host)
+    }
+}
+
 fn strip_port(host: &str) -> &str {
     if host.starts_with('[') {
         return host.split_once(']').map_or(host, |(h, _)| &h[1..]);
@@ -164,9 +175,8 @@ impl Router {
 
     /// The first route that matches.
     pub fn find(&self, host: &str, path: &str, method: &Method) -> Option<&Route> {
-        self.routes
-            .iter()
-            .find(|r| r.matches(&host.to_ascii_lowercase(), path, method))
+        let host = lowercase(host);
+        self.routes.iter().find(|r| r.matches(&host, path, method))
     }
 
     /// All routes.
@@ -197,6 +207,13 @@ mod tests {
         assert!(!host_matches("*.example.com", "example.com"));
         assert!(!host_matches("*.example.com", "badexample.com"));
         assert!(host_matches("::1", "[::1]:8080"));
+    }
+
+    #[test]
+    fn hosts_with_capitals_match_wildcards_once_lowercased() {
+        assert!(!host_matches("*.example.com", "API.Example.COM"));
+        assert!(host_matches("*.example.com", &lowercase("API.Example.COM")));
+        assert!(matches!(lowercase("api.example.com"), Cow::Borrowed(_)));
     }
 
     #[test]

@@ -43,7 +43,7 @@ pub struct AccessRecord {
     /// The same, on the monotonic clock (plugin calls are placed by it).
     pub started: std::time::Instant,
     /// Its id.
-    pub request_id: String,
+    pub request_id: Arc<str>,
     /// The resolved client address.
     pub client_ip: IpAddr,
     /// Method.

@@ -23,7 +23,7 @@ pub struct Pending {
     /// When its head arrived (monotonic, for the duration).
     pub started: Instant,
     /// Its id.
-    pub request_id: String,
+    pub request_id: Arc<str>,
     /// The socket peer; the line prefers the resolved client address.
     pub peer_ip: IpAddr,
     /// Method.
@@ -42,7 +42,8 @@ pub struct Pending {
 pub struct Logged {
     inner: BoxBody,
     sent: u64,
-    pending: Option<Box<Pending>>,
+    /// Held inline: the body is boxed once, with it.
+    pending: Option<Pending>,
 }
 
 impl Logged {
@@ -51,7 +52,7 @@ impl Logged {
         let logged = Logged {
             inner,
             sent: 0,
-            pending: Some(Box::new(pending)),
+            pending: Some(pending),
         };
         http_body_util::BodyExt::boxed_unsync(logged)
     }
@@ -60,7 +61,6 @@ impl Logged {
         let Some(pending) = self.pending.take() else {
             return;
         };
-        let pending = *pending;
         let record = AccessRecord {
             time: pending.time,
             started: pending.started,

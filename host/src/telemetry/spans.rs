@@ -42,7 +42,7 @@ pub fn of(record: &AccessRecord, trace: &TraceContext) -> Vec<FinishedSpan> {
             "client.address",
             record.client_ip.to_canonical().to_string(),
         ),
-        attribute("portcullis.request_id", record.request_id.as_str()),
+        attribute("portcullis.request_id", &*record.request_id),
     ];
     if let Some(reason) = &record.facts.deny_reason {
         attributes.push(attribute("portcullis.deny_reason", reason.as_str()));
