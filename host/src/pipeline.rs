@@ -51,6 +51,7 @@ use crate::context::RequestContext;
 use crate::error::{GatewayError, RATELIMIT, RATELIMIT_POLICY};
 use crate::forwarding::{self, X_REQUEST_ID};
 use crate::gateway::Gateway;
+use crate::idle::InFlight;
 use crate::plugin::bindings::{Denial, Phase};
 use crate::plugin::chain::{Flow, PhaseBody};
 use crate::plugin::view::{RequestView, ResponseView};
@@ -73,6 +74,7 @@ pub async fn handle(
     request: Request<Incoming>,
     client: SocketAddr,
     tls: Option<Arc<TlsFacts>>,
+    mut in_flight: InFlight,
 ) -> Response<BoxBody> {
     let started = Instant::now();
     let time = SystemTime::now();
@@ -161,6 +163,7 @@ pub async fn handle(
                     .is_some_and(|call| call.phase.starts_with("request")),
         });
     }
+    in_flight.responded();
     // The access line and the request's metrics are written when the
     // body has been sent.
     response.map(|body| {
@@ -176,6 +179,7 @@ pub async fn handle(
                 status,
                 bytes_in,
                 facts,
+                in_flight,
             },
         )
     })

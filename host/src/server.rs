@@ -40,8 +40,9 @@ pub async fn serve(
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_millis(settings.header_read_timeout_ms))
+        // The connection's watch enforces the header read timeout: hyper's
+        // arms a timer for every request.
+        .header_read_timeout(None)
         .max_buf_size(settings.max_header_bytes.max(8192));
     // hyper also bounds reset streams that were never accepted, which is
     // what a rapid-reset flood produces.
@@ -62,6 +63,7 @@ pub async fn serve(
             .map_or(10_000, |t| t.handshake_timeout_ms),
     );
     let idle_timeout = Duration::from_millis(settings.idle_timeout_ms);
+    let head_timeout = Duration::from_millis(settings.header_read_timeout_ms);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
 
@@ -84,7 +86,7 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let idle = IdleWatch::new(idle_timeout);
+        let idle = IdleWatch::new(idle_timeout, head_timeout);
         let stream = idle.wrap(stream);
         let connection = Accepted {
             live: live.clone(),
@@ -190,16 +192,14 @@ impl Accepted {
             // Each request runs on the configuration current when it starts.
             let gateway = live.current();
             let facts = facts.clone();
-            let in_flight = requests.request();
+            let in_flight = requests.request(request.version());
             async move {
                 // hyper keeps a box the size of this future for the whole
                 // life of a keep-alive connection; boxing the request's own
                 // (large) future keeps that box small and allocates the big
                 // one only while a request is in flight.
-                let handling = Box::pin(pipeline::handle(gateway, request, peer, facts));
-                let response = handling.await;
-                drop(in_flight);
-                Ok::<_, Infallible>(response)
+                let handling = Box::pin(pipeline::handle(gateway, request, peer, facts, in_flight));
+                Ok::<_, Infallible>(handling.await)
             }
         });
         let connection = builder

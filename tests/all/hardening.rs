@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::support::raw::{exchange, read_until_closed};
@@ -27,6 +27,39 @@ async fn a_client_too_slow_to_send_its_headers_is_cut_off() {
         started.elapsed()
     );
     assert_eq!(origin.hits(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_pausing_inside_a_download_is_not_taken_for_a_slow_head() {
+    let origin = Origin::start().await;
+    let gateway =
+        Gateway::start_with_server_keys("header_read_timeout_ms = 300", &origin.route_all());
+
+    let size = 30_000_000;
+    let mut stream = TcpStream::connect(gateway.addr).await.expect("connect");
+    stream
+        .write_all(
+            format!("GET /bytes/{size} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .await
+        .expect("write");
+    let mut first = vec![0u8; 65536];
+    let read = stream.read(&mut first).await.expect("read");
+    // The client stops reading for four head timeouts while its response
+    // is still being sent: no request head is due then.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let rest = read_until_closed(&mut stream, Duration::from_secs(30))
+        .await
+        .expect("the download never ended");
+    let answer = [&first[..read], &rest[..]].concat();
+    let head_end = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response head")
+        + 4;
+    assert!(answer.starts_with(b"HTTP/1.1 200"));
+    assert_eq!(answer.len() - head_end, size, "the download was cut short");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -632,8 +632,10 @@ pub struct ServerConfig {
     /// the header is kept but ignored: the client is the socket's peer.
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
-    /// A client that has not sent its request headers by then is cut off
-    /// (slowloris).
+    /// A connection with no request open (since it was accepted, or since
+    /// its last response ended) that has not received a whole request head
+    /// by then is closed, however many bytes trickle in (slowloris). Also
+    /// bounds an HTTP/2 client's wait before its first request.
     #[serde(default = "default_header_read_timeout_ms")]
     pub header_read_timeout_ms: u64,
     /// A connection with no request in flight and no bytes moving for this

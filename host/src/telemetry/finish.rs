@@ -15,6 +15,7 @@ use http_body::{Body, Frame, SizeHint};
 
 use super::access::{AccessFacts, AccessRecord};
 use crate::body::{BodyError, BoxBody};
+use crate::idle::InFlight;
 
 /// What is known of a request before its response body is sent.
 pub struct Pending {
@@ -36,6 +37,9 @@ pub struct Pending {
     pub bytes_in: Arc<AtomicU64>,
     /// The rest.
     pub facts: AccessFacts,
+    /// The request's place on its connection, given up when the response
+    /// ends: until then the connection is not waiting for a request head.
+    pub in_flight: InFlight,
 }
 
 /// A response body that reports the request when it ends.
