@@ -47,11 +47,11 @@ use http::{HeaderMap, Request, Response, StatusCode, Version};
 use hyper::body::Incoming;
 
 use crate::body::{self, BoxBody, Buffered};
+use crate::connection_clock::InFlight;
 use crate::context::RequestContext;
 use crate::error::{GatewayError, RATELIMIT, RATELIMIT_POLICY};
 use crate::forwarding::{self, X_REQUEST_ID};
 use crate::gateway::Gateway;
-use crate::idle::InFlight;
 use crate::plugin::bindings::{Denial, Phase};
 use crate::plugin::chain::{Flow, PhaseBody};
 use crate::plugin::view::{RequestView, ResponseView};
@@ -110,20 +110,25 @@ pub async fn handle(
         tls,
     };
     // Boxed once here: unboxed, the large `proxy` future would be copied
-    // into the timeout and again with every move of this future.
-    let proxied = tokio::time::timeout(
-        gateway.request_timeout,
-        Box::pin(proxy(
-            &gateway,
-            request,
-            connection,
-            &request_id,
-            &shared_id,
-            &mut facts,
-            bytes_in.clone(),
-        )),
-    )
-    .await
+    // into the deadline's future and again with every move of this one.
+    let proxying = Box::pin(proxy(
+        &gateway,
+        request,
+        connection,
+        &request_id,
+        &shared_id,
+        &mut facts,
+        bytes_in.clone(),
+    ));
+    // The connection's tick keeps the deadline when it can: a timer armed
+    // and cancelled for every request cost 1.7% of a proxied request.
+    let proxied = if in_flight.keeps_deadline(gateway.request_timeout, started) {
+        in_flight.within_deadline(proxying).await
+    } else {
+        tokio::time::timeout(gateway.request_timeout, proxying)
+            .await
+            .ok()
+    }
     .unwrap_or(Err(GatewayError::RequestTimeout));
     let mut response = match proxied {
         Ok(response) => response,

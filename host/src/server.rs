@@ -18,9 +18,9 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 
 use crate::config::ServerConfig;
+use crate::connection_clock::ConnectionClock;
 use crate::connections::ConnectionLimits;
 use crate::gateway::Gateway;
-use crate::idle::IdleWatch;
 use crate::live::Live;
 use crate::pipeline;
 use crate::serving::Serving;
@@ -86,14 +86,18 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let idle = IdleWatch::new(idle_timeout, head_timeout);
-        let stream = idle.wrap(stream);
+        // The tick is set by the request timeout current at accept: a
+        // later reload that shortens it below four ticks gets a timer per
+        // request on the connections already open.
+        let clock =
+            ConnectionClock::new(idle_timeout, head_timeout, live.current().request_timeout);
+        let stream = clock.wrap(stream);
         let connection = Accepted {
             live: live.clone(),
             builder: builder.clone(),
             peer,
             watcher: graceful.watcher(),
-            idle,
+            clock,
         };
         // Plain and TLS connections are separate tasks, so a plain one
         // does not carry room for a TLS session and handshake all its life.
@@ -162,7 +166,7 @@ struct Accepted {
     builder: auto::Builder<TokioExecutor>,
     peer: SocketAddr,
     watcher: Watcher,
-    idle: IdleWatch,
+    clock: ConnectionClock,
 }
 
 impl Accepted {
@@ -185,9 +189,9 @@ impl Accepted {
             builder,
             peer,
             watcher,
-            idle,
+            clock,
         } = self;
-        let requests = idle.clone();
+        let requests = clock.clone();
         let service = service_fn(move |request| {
             // Each request runs on the configuration current when it starts.
             let gateway = live.current();
@@ -205,7 +209,7 @@ impl Accepted {
         let connection = builder
             .serve_connection(TokioIo::new(io), service)
             .into_owned();
-        Serving::new(watcher.watch(connection), idle.expired(), peer)
+        Serving::new(watcher.watch(connection), clock.expired(), peer)
     }
 }
 

@@ -646,7 +646,10 @@ pub struct ServerConfig {
     pub idle_timeout_ms: u64,
     /// The most time a request may take from its head arriving to its
     /// response head (body upload, plugins and upstream included); past it
-    /// the client gets 504.
+    /// the client gets 504. An HTTP/1 request's deadline is checked on its
+    /// connection's tick (a quarter of the shortest of this,
+    /// `idle_timeout_ms` and `header_read_timeout_ms`), so it may end up to
+    /// that much later.
     #[serde(default = "default_total_request_timeout_ms")]
     pub request_timeout_ms: u64,
     /// Most connections open at once; more are closed on accept.

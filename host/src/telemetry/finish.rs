@@ -15,7 +15,7 @@ use http_body::{Body, Frame, SizeHint};
 
 use super::access::{AccessFacts, AccessRecord};
 use crate::body::{BodyError, BoxBody};
-use crate::idle::InFlight;
+use crate::connection_clock::InFlight;
 
 /// What is known of a request before its response body is sent.
 pub struct Pending {
