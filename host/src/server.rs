@@ -40,7 +40,7 @@ pub async fn serve(
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
-        // The connection's watch enforces the header read timeout: hyper's
+        // The connection's clock enforces the header read timeout: hyper's
         // arms a timer for every request.
         .header_read_timeout(None)
         .max_buf_size(settings.max_header_bytes.max(8192));

@@ -181,14 +181,14 @@ mod tests {
     #[tokio::test]
     async fn fires_only_when_quiet_and_nothing_in_flight() {
         let timeout = Duration::from_millis(40);
-        let watch = ConnectionClock::new(timeout, HOUR, HOUR);
-        let mut guard = watch.request(http::Version::HTTP_11);
-        let fired = tokio::time::timeout(timeout * 8, watch.clone().expired()).await;
+        let clock = ConnectionClock::new(timeout, HOUR, HOUR);
+        let mut guard = clock.request(http::Version::HTTP_11);
+        let fired = tokio::time::timeout(timeout * 8, clock.clone().expired()).await;
         assert!(fired.is_err(), "fired with a request in flight");
         // Responded but still sending: idle once no bytes move.
         guard.responded();
         let started = std::time::Instant::now();
-        tokio::time::timeout(Duration::from_secs(10), watch.expired())
+        tokio::time::timeout(Duration::from_secs(10), clock.expired())
             .await
             .expect("never fired once quiet");
         assert!(started.elapsed() >= timeout);
@@ -197,8 +197,8 @@ mod tests {
     #[tokio::test]
     async fn a_head_that_does_not_come_fires_however_busy_the_bytes() {
         let timeout = Duration::from_millis(40);
-        let watch = ConnectionClock::new(HOUR, timeout, HOUR);
-        let io = watch.wrap(());
+        let clock = ConnectionClock::new(HOUR, timeout, HOUR);
+        let io = clock.wrap(());
         let trickle = async {
             loop {
                 io.touch();
@@ -207,7 +207,7 @@ mod tests {
         };
         let started = std::time::Instant::now();
         tokio::select! {
-            () = watch.expired() => {}
+            () = clock.expired() => {}
             () = trickle => unreachable!(),
             () = tokio::time::sleep(Duration::from_secs(10)) => panic!("never fired"),
         }
@@ -217,26 +217,26 @@ mod tests {
     #[tokio::test]
     async fn an_open_request_or_heads_coming_keep_the_head_clock_still() {
         let timeout = Duration::from_millis(40);
-        let watch = ConnectionClock::new(HOUR, timeout, HOUR);
-        let mut open = watch.request(http::Version::HTTP_11);
+        let clock = ConnectionClock::new(HOUR, timeout, HOUR);
+        let mut open = clock.request(http::Version::HTTP_11);
         open.responded();
-        let fired = tokio::time::timeout(timeout * 8, watch.clone().expired()).await;
+        let fired = tokio::time::timeout(timeout * 8, clock.clone().expired()).await;
         assert!(fired.is_err(), "fired while a response was being sent");
         drop(open);
         let keep_coming = async {
             loop {
-                drop(watch.request(http::Version::HTTP_11));
+                drop(clock.request(http::Version::HTTP_11));
                 tokio::time::sleep(timeout / 8).await;
             }
         };
         tokio::select! {
-            () = watch.clone().expired() => panic!("fired while heads kept coming"),
+            () = clock.clone().expired() => panic!("fired while heads kept coming"),
             () = keep_coming => unreachable!(),
             () = tokio::time::sleep(timeout * 8) => {}
         }
         // HTTP/2 streams wait only on the idle timeout.
-        drop(watch.request(http::Version::HTTP_2));
-        let fired = tokio::time::timeout(timeout * 8, watch.expired()).await;
+        drop(clock.request(http::Version::HTTP_2));
+        let fired = tokio::time::timeout(timeout * 8, clock.expired()).await;
         assert!(fired.is_err(), "the head clock ran on an HTTP/2 connection");
     }
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::{ClockState, NO_DEADLINE, TICKS_PER_TIMEOUT};
 
-/// A request on the watched connection: in flight until
+/// A request on the clocked connection: in flight until
 /// [`InFlight::responded`], open until dropped.
 pub struct InFlight {
     pub(super) state: Arc<ClockState>,
