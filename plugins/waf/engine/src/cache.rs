@@ -84,12 +84,27 @@ impl TransformCache {
         self.unions.borrow_mut().clear();
     }
 
-    /// Forget everything.
+    /// Forget everything; the room grown for it stays.
     pub fn clear(&self) {
         self.entries.borrow_mut().clear();
-        self.raw.borrow_mut().clear();
+        for values in self.raw.borrow_mut().iter_mut() {
+            values.clear();
+        }
         self.unions.borrow_mut().clear();
         self.arena.borrow_mut().clear();
+    }
+
+    /// Whether the room this cache has grown is small enough to keep for
+    /// another transaction: one unusually large request's should not stay
+    /// held.
+    pub fn is_modest(&self) -> bool {
+        const MOST_ENTRIES: usize = 1 << 14;
+        const MOST_ARENA_WORDS: usize = 1 << 16;
+        const MOST_SLOTS: usize = 1 << 14;
+        self.entries.borrow().capacity() <= MOST_ENTRIES
+            && self.unions.borrow().capacity() <= MOST_ENTRIES
+            && self.arena.borrow().capacity() <= MOST_ARENA_WORDS
+            && self.raw.borrow().iter().map(Vec::capacity).sum::<usize>() <= MOST_SLOTS
     }
 
     /// Whether `link` can match any value of its target `variable`: false

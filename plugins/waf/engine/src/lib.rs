@@ -13,6 +13,7 @@ pub mod macros;
 pub mod operator;
 pub mod parse;
 pub mod prefilter;
+mod recycled_cache;
 pub mod request;
 pub mod rule;
 pub mod ruleset;

@@ -5,9 +5,9 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use crate::body;
-use crate::cache::TransformCache;
 use crate::macros::MacroSource;
 use crate::operator::{Captures, leading_integer};
+use crate::recycled_cache::RecycledCache;
 use crate::request::{RequestData, RequestHead};
 use crate::rule::{
     BodyProcessor, Ctl, Disruptive, EngineMode, IdRange, Phase, Rule, Selector, SetVarOp,
@@ -81,7 +81,7 @@ impl Removals {
 pub struct Transaction<'r> {
     rules: &'r RuleSet,
     state: State,
-    cache: TransformCache,
+    cache: RecycledCache,
 }
 
 /// What a transaction has gathered and decided so far: its variables, TX,
@@ -148,7 +148,7 @@ impl<'r> Transaction<'r> {
                 interruption: None,
                 allowed: false,
             },
-            cache: TransformCache::default(),
+            cache: RecycledCache::take(),
         }
     }
 
@@ -163,7 +163,7 @@ impl<'r> Transaction<'r> {
         Transaction {
             rules,
             state: suspended.0,
-            cache: TransformCache::default(),
+            cache: RecycledCache::take(),
         }
     }
 
