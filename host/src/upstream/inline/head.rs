@@ -9,6 +9,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Version};
 
+use super::field_name::field_name;
 use super::framing::{Chunk, Framing};
 
 /// The most fields a response head may carry (hyper's default).
@@ -121,7 +122,7 @@ pub fn parse(buf: &mut BytesMut, method: &Method) -> Result<Parsed, HeadError> {
     for ((name, name_length), (value, value_length)) in spans {
         let name = head_bytes
             .get(name..name + name_length)
-            .and_then(|name| HeaderName::from_bytes(name).ok())
+            .and_then(|name| field_name(name).ok())
             .ok_or(HeadError("invalid field name"))?;
         // Within the head, as httparse found it: `slice` cannot panic.
         let value = HeaderValue::from_maybe_shared(head_bytes.slice(value..value + value_length))

@@ -10,6 +10,7 @@
 //! client.
 
 mod body;
+mod field_name;
 mod framing;
 mod head;
 
