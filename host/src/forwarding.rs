@@ -41,7 +41,7 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     if present == 0 {
         return;
     }
-    if present & hop_by_hop_bit("connection") != 0 {
+    if present & hop_by_hop_bit("connection") != 0 && !only_keep_alive(headers) {
         // Names `Connection` lists beyond the fixed set; collecting none
         // allocates nothing.
         let listed: Vec<HeaderName> = headers
@@ -62,6 +62,18 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
             headers.remove(name);
         }
     }
+}
+
+/// Whether `Connection` is the one value most messages carry,
+/// `keep-alive`, which names nothing beyond the fixed set: then its list
+/// need not be split, trimmed and lowercased (a few hundred instructions,
+/// on a request and again on its response).
+fn only_keep_alive(headers: &HeaderMap) -> bool {
+    let mut values = headers.get_all(CONNECTION).iter();
+    matches!(
+        (values.next(), values.next()),
+        (Some(value), None) if value.as_bytes().eq_ignore_ascii_case(b"keep-alive")
+    )
 }
 
 /// The bit of `name` (lowercase, as header names are stored) in
@@ -235,6 +247,28 @@ mod tests {
         headers.insert("x-secret-hop", HeaderValue::from_static("1"));
         headers.insert("keep-alive", HeaderValue::from_static("timeout=5"));
         headers.insert("te", HeaderValue::from_static("trailers"));
+        headers.insert("x-kept", HeaderValue::from_static("1"));
+        strip_hop_by_hop(&mut headers);
+        assert_eq!(headers.len(), 1);
+        assert!(headers.contains_key("x-kept"));
+    }
+
+    #[test]
+    fn a_lone_keep_alive_is_removed_with_its_parameters_and_nothing_else() {
+        for spelling in ["keep-alive", "Keep-Alive"] {
+            let mut headers = HeaderMap::new();
+            headers.insert("connection", HeaderValue::from_static(spelling));
+            headers.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+            headers.insert("x-kept", HeaderValue::from_static("1"));
+            strip_hop_by_hop(&mut headers);
+            assert_eq!(headers.len(), 1, "{spelling}");
+            assert!(headers.contains_key("x-kept"));
+        }
+        // A second Connection field is read whole.
+        let mut headers = HeaderMap::new();
+        headers.append("connection", HeaderValue::from_static("keep-alive"));
+        headers.append("connection", HeaderValue::from_static("x-hop"));
+        headers.insert("x-hop", HeaderValue::from_static("1"));
         headers.insert("x-kept", HeaderValue::from_static("1"));
         strip_hop_by_hop(&mut headers);
         assert_eq!(headers.len(), 1);
