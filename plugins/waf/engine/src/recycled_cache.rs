@@ -17,13 +17,13 @@ thread_local! {
 }
 
 /// A cache taken for one transaction and given back when dropped.
-pub struct RecycledCache(Option<TransformCache>);
+pub struct RecycledCache(TransformCache);
 
 impl RecycledCache {
     /// The thread's spare cache, or a new one.
     pub fn take() -> Self {
         let spare = SPARE.with(|spare| spare.borrow_mut().take());
-        Self(Some(spare.unwrap_or_default()))
+        Self(spare.unwrap_or_default())
     }
 }
 
@@ -31,16 +31,14 @@ impl Deref for RecycledCache {
     type Target = TransformCache;
 
     fn deref(&self) -> &TransformCache {
-        // Only `drop` takes it out.
-        self.0.as_ref().unwrap_or_else(|| unreachable!())
+        &self.0
     }
 }
 
 impl Drop for RecycledCache {
     fn drop(&mut self) {
-        let Some(cache) = self.0.take() else {
-            return;
-        };
+        // An empty cache allocates nothing: swapping one in is free.
+        let cache = std::mem::take(&mut self.0);
         if !cache.is_modest() {
             return;
         }
