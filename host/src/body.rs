@@ -19,9 +19,11 @@ pub fn full(bytes: impl Into<Bytes>) -> BoxBody {
         .boxed_unsync()
 }
 
-/// An empty body.
+/// An empty body. `Empty` has no size, so boxing it allocates nothing.
 pub fn empty() -> BoxBody {
-    full(Bytes::new())
+    http_body_util::Empty::new()
+        .map_err(|never| match never {})
+        .boxed_unsync()
 }
 
 /// Box any body.

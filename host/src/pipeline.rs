@@ -44,7 +44,6 @@ use std::time::{Instant, SystemTime};
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, HOST, HeaderName, HeaderValue, STRICT_TRANSPORT_SECURITY};
 use http::{HeaderMap, Request, Response, StatusCode, Version};
-use hyper::body::Incoming;
 
 use crate::body::{self, BoxBody, Buffered};
 use crate::connection_clock::InFlight;
@@ -71,7 +70,7 @@ use crate::upstream::Upstream;
 /// Serve one request.
 pub async fn handle(
     gateway: Arc<Gateway>,
-    request: Request<Incoming>,
+    request: Request<BoxBody>,
     client: SocketAddr,
     tls: Option<Arc<TlsFacts>>,
     mut in_flight: InFlight,
@@ -232,7 +231,7 @@ struct Connection {
 
 async fn proxy(
     gateway: &Gateway,
-    request: Request<Incoming>,
+    request: Request<BoxBody>,
     connection: Connection,
     request_id: &HeaderValue,
     shared_id: &Arc<str>,
@@ -298,10 +297,16 @@ async fn proxy(
     };
     let body_limit = admitted.as_ref().map_or(max_body, |a| a.max_bytes);
     let limit = usize::try_from(body_limit).unwrap_or(usize::MAX);
-    let mut request_body = body::counted(
-        body::boxed(http_body_util::Limited::new(incoming, limit)),
-        bytes_in,
-    );
+    // A body that has ended (every request the gateway's own HTTP/1.1
+    // server takes) has nothing to count or limit.
+    let mut request_body = if http_body::Body::is_end_stream(&incoming) {
+        incoming
+    } else {
+        body::counted(
+            body::boxed(http_body_util::Limited::new(incoming, limit)),
+            bytes_in,
+        )
+    };
 
     // 3. The request as plugins see it.
     // The upstream must see the host this request was routed by: an

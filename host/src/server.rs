@@ -2,6 +2,10 @@
 //! prior knowledge) on each, closes connections left idle, and on shutdown
 //! stops accepting and lets in-flight requests finish within the grace
 //! period.
+//!
+//! A connection starts on the gateway's own HTTP/1.1 server
+//! ([`crate::http1`]), which serves bodiless requests; the first request it
+//! does not serve, and every HTTP/2 connection, goes to hyper.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -10,17 +14,21 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
+
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 
+use crate::body;
 use crate::config::ServerConfig;
 use crate::connection_clock::ConnectionClock;
 use crate::connections::ConnectionLimits;
+use crate::drain::{Drain, DrainWatch};
 use crate::gateway::Gateway;
+use crate::http1::{self, Ended, Rewind};
 use crate::live::Live;
 use crate::pipeline;
 use crate::serving::Serving;
@@ -64,7 +72,8 @@ pub async fn serve(
     );
     let idle_timeout = Duration::from_millis(settings.idle_timeout_ms);
     let head_timeout = Duration::from_millis(settings.header_read_timeout_ms);
-    let graceful = GracefulShutdown::new();
+    let max_head = settings.max_header_bytes.max(8192);
+    let drain = Drain::new();
     tokio::pin!(shutdown);
 
     loop {
@@ -96,8 +105,9 @@ pub async fn serve(
             live: live.clone(),
             builder: builder.clone(),
             peer,
-            watcher: graceful.watcher(),
+            drain: drain.watch(),
             clock,
+            max_head,
         };
         // Plain and TLS connections are separate tasks, so a plain one
         // does not carry room for a TLS session and handshake all its life.
@@ -128,7 +138,7 @@ pub async fn serve(
         "shutting down: draining in-flight requests"
     );
     tokio::select! {
-        () = graceful.shutdown() => tracing::info!("all connections drained"),
+        () = drain.shutdown() => tracing::info!("all connections drained"),
         () = tokio::time::sleep(grace) => tracing::warn!("grace period over; closing the remaining connections"),
     }
 }
@@ -165,8 +175,10 @@ struct Accepted {
     live: Arc<Live>,
     builder: auto::Builder<TokioExecutor>,
     peer: SocketAddr,
-    watcher: Watcher,
+    drain: DrainWatch,
     clock: ConnectionClock,
+    /// The largest request head read before hyper is left to refuse it.
+    max_head: usize,
 }
 
 impl Accepted {
@@ -184,15 +196,49 @@ impl Accepted {
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
+        let expired = self.clock.clone().expired();
+        let peer = self.peer;
+        Serving::new(self.run(io, facts), expired, peer)
+    }
+
+    async fn run<I>(self, io: I, facts: Option<Arc<tls::TlsFacts>>) -> Result<(), ConnectionError>
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
         let Accepted {
             live,
             builder,
             peer,
-            watcher,
+            mut drain,
             clock,
+            max_head,
         } = self;
+        let negotiated_h2 = facts
+            .as_ref()
+            .is_some_and(|facts| facts.alpn.as_deref() == Some("h2"));
+        let (io, unread) = if negotiated_h2 {
+            (io, Bytes::new())
+        } else {
+            let handle = |request: http::Request<()>| {
+                let gateway = live.current();
+                let in_flight = clock.request(http::Version::HTTP_11);
+                // Boxed: see the note in the service below.
+                Box::pin(pipeline::handle(
+                    gateway,
+                    request.map(|()| body::empty()),
+                    peer,
+                    facts.clone(),
+                    in_flight,
+                ))
+            };
+            match http1::serve(io, max_head, &mut drain, handle).await? {
+                Ended::Closed => return Ok(()),
+                Ended::HandOver(io, unread) => (io, unread),
+            }
+        };
+
         let requests = clock.clone();
-        let service = service_fn(move |request| {
+        let service = service_fn(move |request: http::Request<hyper::body::Incoming>| {
             // Each request runs on the configuration current when it starts.
             let gateway = live.current();
             let facts = facts.clone();
@@ -202,14 +248,25 @@ impl Accepted {
                 // life of a keep-alive connection; boxing the request's own
                 // (large) future keeps that box small and allocates the big
                 // one only while a request is in flight.
-                let handling = Box::pin(pipeline::handle(gateway, request, peer, facts, in_flight));
+                let handling = Box::pin(pipeline::handle(
+                    gateway,
+                    request.map(body::boxed),
+                    peer,
+                    facts,
+                    in_flight,
+                ));
                 Ok::<_, Infallible>(handling.await)
             }
         });
         let connection = builder
-            .serve_connection(TokioIo::new(io), service)
+            .serve_connection(TokioIo::new(Rewind::new(unread, io)), service)
             .into_owned();
-        Serving::new(watcher.watch(connection), clock.expired(), peer)
+        tokio::pin!(connection);
+        tokio::select! {
+            ended = connection.as_mut() => return ended,
+            () = drain.started() => connection.as_mut().graceful_shutdown(),
+        }
+        connection.await
     }
 }
 

@@ -18,6 +18,7 @@ mod framing;
 mod geo;
 mod h2_abuse;
 mod hardening;
+mod http1_server;
 mod introspection;
 mod jwt;
 mod jwt_keys;

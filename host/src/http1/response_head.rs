@@ -1,0 +1,286 @@
+//! Writing a response head, and how its body is framed: as hyper's server
+//! does, so a client sees the same answer on either path.
+
+use http::header::{CONNECTION, CONTENT_LENGTH, DATE, TRAILER, TRANSFER_ENCODING};
+use http::{HeaderMap, Method, StatusCode};
+use hyper::ext::ReasonPhrase;
+
+use super::date;
+
+/// How the body follows the head.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Framing {
+    /// Exactly this many bytes (none for `HEAD`, 204 and 304).
+    Length(u64),
+    /// Chunked transfer coding.
+    Chunked,
+}
+
+/// The written head's consequences.
+#[derive(Debug)]
+pub struct Encoded {
+    pub framing: Framing,
+    /// Whether the connection closes after this response.
+    pub last: bool,
+}
+
+/// Why a head cannot be written.
+#[derive(Debug, thiserror::Error)]
+pub enum EncodeError {
+    #[error("response with an informational status")]
+    Informational,
+    #[error("response with an invalid or conflicting length")]
+    BadLength,
+}
+
+/// Write the head of a response with `status` and `headers` to a request
+/// made with `method`; the body announces `body_length` if it knows it.
+/// `keep_alive` false closes the connection after, saying so.
+pub fn encode(
+    method: &Method,
+    status: StatusCode,
+    reason: Option<&ReasonPhrase>,
+    headers: &HeaderMap,
+    body_length: Option<u64>,
+    keep_alive: bool,
+    out: &mut Vec<u8>,
+) -> Result<Encoded, EncodeError> {
+    if status.is_informational() {
+        return Err(EncodeError::Informational);
+    }
+    let head_request = method == Method::HEAD;
+    let bodiless_status = matches!(status, StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED);
+    let may_chunk = !head_request && !bodiless_status;
+
+    if status == StatusCode::OK && reason.is_none() {
+        out.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
+    } else {
+        out.extend_from_slice(b"HTTP/1.1 ");
+        out.extend_from_slice(status.as_str().as_bytes());
+        out.push(b' ');
+        match reason {
+            // An upstream's own reason phrase, passed on as sent.
+            Some(reason) => out.extend_from_slice(reason.as_bytes()),
+            None => out.extend_from_slice(status.canonical_reason().unwrap_or("<none>").as_bytes()),
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+
+    let mut framing = None;
+    let mut last = !keep_alive;
+    let mut wrote_date = false;
+    let mut wrote_connection = false;
+    let mut announced_length = None;
+    for (name, value) in headers {
+        if name == CONTENT_LENGTH {
+            // No body may follow a 204 or 304, and an empty body has its
+            // own length, written below (a `HEAD` answer keeps the length
+            // of what a `GET` would have had).
+            if !head_request && (bodiless_status || body_length == Some(0)) {
+                continue;
+            }
+            let length = parse_length(value.as_bytes()).ok_or(EncodeError::BadLength)?;
+            match announced_length {
+                Some(seen) if seen != length => return Err(EncodeError::BadLength),
+                Some(_) => continue,
+                None if framing.is_some() => return Err(EncodeError::BadLength),
+                None => announced_length = Some(length),
+            }
+        } else if name == TRANSFER_ENCODING || name == TRAILER {
+            if !may_chunk {
+                continue;
+            }
+            if name == TRANSFER_ENCODING {
+                if announced_length.is_some() {
+                    return Err(EncodeError::BadLength);
+                }
+                framing = Some(Framing::Chunked);
+                if !ends_chunked(value.as_bytes()) {
+                    write_field(out, name.as_str(), value.as_bytes());
+                    out.truncate(out.len() - 2);
+                    out.extend_from_slice(b", chunked\r\n");
+                    continue;
+                }
+            }
+        } else if name == CONNECTION {
+            wrote_connection = true;
+            if has_close(value.as_bytes()) {
+                last = true;
+            }
+        } else if name == DATE {
+            wrote_date = true;
+        }
+        write_field(out, name.as_str(), value.as_bytes());
+    }
+
+    let framing = match (framing, announced_length) {
+        (Some(Framing::Chunked), _) => Framing::Chunked,
+        (_, Some(length)) if !head_request && may_chunk => Framing::Length(length),
+        (_, Some(_)) => Framing::Length(0),
+        (_, None) if !may_chunk => Framing::Length(0),
+        (_, None) => match body_length {
+            Some(length) => {
+                write_length(out, length);
+                Framing::Length(length)
+            }
+            None => {
+                out.extend_from_slice(b"transfer-encoding: chunked\r\n");
+                Framing::Chunked
+            }
+        },
+    };
+    if last && !wrote_connection {
+        out.extend_from_slice(b"connection: close\r\n");
+    }
+    if !wrote_date {
+        out.extend_from_slice(b"date: ");
+        date::extend(out);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    Ok(Encoded { framing, last })
+}
+
+fn write_field(out: &mut Vec<u8>, name: &str, value: &[u8]) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+fn write_length(out: &mut Vec<u8>, length: u64) {
+    out.extend_from_slice(b"content-length: ");
+    out.extend_from_slice(itoa::Buffer::new().format(length).as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// A Content-Length value: digits only.
+fn parse_length(value: &[u8]) -> Option<u64> {
+    if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(value).ok()?.parse().ok()
+}
+
+/// Whether a Transfer-Encoding value already ends in `chunked`.
+fn ends_chunked(value: &[u8]) -> bool {
+    value
+        .rsplit(|&b| b == b',')
+        .next()
+        .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"))
+}
+
+/// Whether a Connection value holds `close`.
+fn has_close(value: &[u8]) -> bool {
+    value
+        .split(|&b| b == b',')
+        .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"close"))
+}
+
+#[cfg(test)]
+mod tests {
+    use http::HeaderValue;
+
+    use super::*;
+
+    fn head(
+        method: Method,
+        status: u16,
+        fields: &[(&str, &str)],
+        body_length: Option<u64>,
+        keep_alive: bool,
+    ) -> (String, Encoded) {
+        let mut headers = HeaderMap::new();
+        for (name, value) in fields {
+            headers.append(
+                HeaderName::from_bytes(name.as_bytes()).expect("name"),
+                HeaderValue::from_str(value).expect("value"),
+            );
+        }
+        let mut out = Vec::new();
+        let encoded = encode(
+            &method,
+            StatusCode::from_u16(status).expect("status"),
+            None,
+            &headers,
+            body_length,
+            keep_alive,
+            &mut out,
+        )
+        .expect("encodes");
+        (String::from_utf8(out).expect("text"), encoded)
+    }
+
+    use http::HeaderName;
+
+    #[test]
+    fn a_known_length_is_announced_and_a_date_added() {
+        let (text, encoded) = head(
+            Method::GET,
+            200,
+            &[("content-type", "text/plain")],
+            Some(5),
+            true,
+        );
+        assert!(text.starts_with(
+            "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 5\r\ndate: "
+        ));
+        assert!(text.ends_with(" GMT\r\n\r\n"), "{text}");
+        assert_eq!(encoded.framing, Framing::Length(5));
+        assert!(!encoded.last);
+    }
+
+    #[test]
+    fn an_unknown_length_is_chunked_and_a_given_length_kept() {
+        let (text, encoded) = head(Method::GET, 404, &[], None, true);
+        assert!(text.starts_with("HTTP/1.1 404 Not Found\r\ntransfer-encoding: chunked\r\n"));
+        assert_eq!(encoded.framing, Framing::Chunked);
+        let (text, encoded) = head(Method::GET, 200, &[("content-length", "7")], None, true);
+        assert!(text.contains("content-length: 7\r\n"));
+        assert_eq!(encoded.framing, Framing::Length(7));
+    }
+
+    #[test]
+    fn head_answers_keep_their_length_and_send_no_body() {
+        let (text, encoded) = head(Method::HEAD, 200, &[("content-length", "42")], None, true);
+        assert!(text.contains("content-length: 42\r\n"));
+        assert_eq!(encoded.framing, Framing::Length(0));
+        let (text, encoded) = head(Method::HEAD, 200, &[], None, true);
+        assert!(!text.contains("transfer-encoding"));
+        assert_eq!(encoded.framing, Framing::Length(0));
+    }
+
+    #[test]
+    fn no_content_has_neither_length_nor_coding() {
+        let (text, encoded) = head(Method::GET, 204, &[], Some(0), true);
+        assert!(!text.contains("content-length") && !text.contains("transfer-encoding"));
+        assert_eq!(encoded.framing, Framing::Length(0));
+    }
+
+    #[test]
+    fn closing_says_so_once() {
+        let (text, encoded) = head(Method::GET, 200, &[], Some(0), false);
+        assert!(text.contains("connection: close\r\n"));
+        assert!(encoded.last);
+        let (text, encoded) = head(Method::GET, 200, &[("connection", "close")], Some(0), true);
+        assert_eq!(text.matches("connection").count(), 1);
+        assert!(encoded.last);
+    }
+
+    #[test]
+    fn conflicting_lengths_are_refused() {
+        let mut headers = HeaderMap::new();
+        headers.append(CONTENT_LENGTH, HeaderValue::from_static("1"));
+        headers.append(CONTENT_LENGTH, HeaderValue::from_static("2"));
+        let result = encode(
+            &Method::GET,
+            StatusCode::OK,
+            None,
+            &headers,
+            None,
+            true,
+            &mut Vec::new(),
+        );
+        assert!(matches!(result, Err(EncodeError::BadLength)));
+    }
+}
