@@ -262,7 +262,11 @@ impl Accepted {
             .serve_connection(TokioIo::new(Rewind::new(unread, io)), service)
             .into_owned();
         tokio::pin!(connection);
+        // The connection first: the bytes handed over hold a request,
+        // which a drain that has already started must not cut off before
+        // hyper has read it.
         tokio::select! {
+            biased;
             ended = connection.as_mut() => return ended,
             () = drain.started() => connection.as_mut().graceful_shutdown(),
         }

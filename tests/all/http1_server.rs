@@ -2,11 +2,12 @@
 //! a connection to hyper at the first request it does not serve: one
 //! connection may see both, and a client must not be able to tell.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
+use crate::support::client::get;
 use crate::support::raw::read_until_closed;
 use crate::support::{Gateway, Origin};
 
@@ -111,4 +112,46 @@ async fn a_gateway_answer_to_a_bodiless_request_is_framed_and_the_connection_kep
     assert_eq!(body.len(), length, "{text}");
     assert!(body.starts_with('{'), "a JSON body: {body}");
     assert!(answers[1].0.contains("\"path\":\"/after\""), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_goes_away_cancels_its_request_and_frees_its_place() {
+    let origin = Origin::start().await;
+    // One connection per address: the next client is served only once the
+    // first connection's task has ended.
+    let gateway =
+        Gateway::start_with_server_keys("max_connections_per_ip = 1", &origin.route_all());
+    let mut first = TcpStream::connect(gateway.addr).await.expect("connect");
+    first
+        .write_all(b"GET /delay/20000 HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .expect("write");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while origin.hits() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the request never reached the upstream"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let gone = Instant::now();
+    drop(first);
+    // Served well before the upstream would have answered the first.
+    loop {
+        assert!(
+            gone.elapsed() < Duration::from_secs(15),
+            "the abandoned request kept its connection's place"
+        );
+        let url = gateway.url("/");
+        let attempt = tokio::time::timeout(
+            Duration::from_secs(2),
+            tokio::spawn(async move { get(&url).await.status }),
+        )
+        .await;
+        if let Ok(Ok(status)) = attempt
+            && status == 200
+        {
+            break;
+        }
+    }
 }

@@ -21,6 +21,10 @@ use crate::body::{BodyError, BoxBody};
 /// Data frames up to this size are copied next to the head (or the
 /// chunk line); larger ones are written on their own.
 const COPY_LIMIT: usize = 16 * 1024;
+/// What is waiting is written once it passes this: a body whose frames
+/// keep coming (an upstream read in this same task) must not pile up in
+/// memory for a slow client.
+const MAX_WAITING: usize = 64 * 1024;
 
 /// What a failed head gets instead: hyper's answer to a response it
 /// cannot encode is to close the connection; a client is better off told.
@@ -70,9 +74,7 @@ where
         Framing::Length(length) => send_sized(io, out, &mut body, length).await?,
         Framing::Chunked => send_chunked(io, out, &mut body).await?,
     }
-    if !out.is_empty() {
-        io.write_all(out).await?;
-    }
+    send(io, out).await?;
     // The body ends (and the request's access line is written) before the
     // connection moves on.
     drop(body);
@@ -97,10 +99,7 @@ where
         })
         .await;
         match polled {
-            None => {
-                io.write_all(out).await?;
-                out.clear();
-            }
+            None => send(io, out).await?,
             Some(None) => return Ok(None),
             Some(Some(Ok(frame))) => return Ok(Some(frame)),
             Some(Some(Err(error))) => return Err(body_failed(&error)),
@@ -113,6 +112,19 @@ fn body_failed(error: &BodyError) -> io::Error {
     io::Error::other("response body failed")
 }
 
+/// Write what is waiting, and flush: a TLS stream takes bytes into its
+/// own buffer and sends them only when flushed.
+async fn send<I>(io: &mut I, out: &mut Vec<u8>) -> io::Result<()>
+where
+    I: AsyncWrite + Unpin,
+{
+    if !out.is_empty() {
+        io.write_all(out).await?;
+        out.clear();
+    }
+    io.flush().await
+}
+
 /// Add `data` to what is waiting, or write both if it is large.
 async fn push<I>(io: &mut I, out: &mut Vec<u8>, data: &[u8]) -> io::Result<()>
 where
@@ -120,13 +132,14 @@ where
 {
     if data.len() <= COPY_LIMIT {
         out.extend_from_slice(data);
+        if out.len() > MAX_WAITING {
+            send(io, out).await?;
+        }
         return Ok(());
     }
-    if !out.is_empty() {
-        io.write_all(out).await?;
-        out.clear();
-    }
-    io.write_all(data).await
+    send(io, out).await?;
+    io.write_all(data).await?;
+    io.flush().await
 }
 
 /// A body of exactly `length` bytes: one that ends short or runs long

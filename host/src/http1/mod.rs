@@ -36,9 +36,9 @@ use request_head::Parsed;
 /// Room made in the read buffer before each read: a request head comes
 /// whole in one read.
 const READ_CHUNK: usize = 8 * 1024;
-/// The write buffer is let go past this size, so an idle connection does
-/// not keep the room a large response took.
-const MAX_KEPT_OUT: usize = 32 * 1024;
+/// The write buffer is let go past this size, so an idle connection keeps
+/// no more than a response head's room.
+const MAX_KEPT_OUT: usize = 4 * 1024;
 
 /// How a connection left this server.
 pub enum Ended<I> {
@@ -100,7 +100,23 @@ where
             }
         };
         let method = request.method().clone();
-        let response = handle(request).await;
+        let handling = handle(request);
+        tokio::pin!(handling);
+        // A client that goes away cancels its request, as with hyper: the
+        // connection is read while the request is served. Bytes that come
+        // meanwhile (a pipelined request) wait in the buffer.
+        let response = if buf.is_empty() {
+            tokio::select! {
+                biased;
+                response = &mut handling => response,
+                read = io.read_buf(&mut buf) => match read {
+                    Ok(0) | Err(_) => return Ok(Ended::Closed),
+                    Ok(_) => handling.await,
+                },
+            }
+        } else {
+            handling.await
+        };
         // A drain started meanwhile makes this the last response.
         let keep_alive = keep_alive && !drain.draining();
         out.clear();

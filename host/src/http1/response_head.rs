@@ -117,6 +117,13 @@ pub fn encode(
         (Some(Framing::Chunked), _) => Framing::Chunked,
         (_, Some(length)) if !head_request && may_chunk => Framing::Length(length),
         (_, Some(_)) => Framing::Length(0),
+        (_, None) if head_request => {
+            // The length a GET would have, when the body knows it.
+            if let Some(length) = body_length.filter(|length| *length > 0) {
+                write_length(out, length);
+            }
+            Framing::Length(0)
+        }
         (_, None) if !may_chunk => Framing::Length(0),
         (_, None) => match body_length {
             Some(length) => {
@@ -247,6 +254,9 @@ mod tests {
         assert_eq!(encoded.framing, Framing::Length(0));
         let (text, encoded) = head(Method::HEAD, 200, &[], None, true);
         assert!(!text.contains("transfer-encoding"));
+        assert_eq!(encoded.framing, Framing::Length(0));
+        let (text, encoded) = head(Method::HEAD, 200, &[], Some(9), true);
+        assert!(text.contains("content-length: 9\r\n"));
         assert_eq!(encoded.framing, Framing::Length(0));
     }
 
