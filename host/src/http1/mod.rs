@@ -65,12 +65,14 @@ where
     F: Future<Output = Response<BoxBody>>,
 {
     let mut buf = BytesMut::new();
+    // How much of `buf` holds no complete head.
+    let mut scanned = 0;
     let mut out = Vec::new();
     loop {
         let parsed = if buf.is_empty() {
             Parsed::Partial
         } else {
-            request_head::parse(&mut buf)
+            request_head::parse(&mut buf, &mut scanned)
         };
         let (request, keep_alive) = match parsed {
             Parsed::Served {

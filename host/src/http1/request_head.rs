@@ -41,71 +41,86 @@ pub enum Parsed {
     HandOver,
 }
 
-/// Read a request head from the front of `buf`.
-pub fn parse(buf: &mut BytesMut) -> Parsed {
+/// Read a request head from the front of `buf`. `scanned` bytes of it
+/// are known to hold no complete head (0 for a fresh buffer); it is kept
+/// up to date, so a head that trickles in is not searched again from its
+/// start at every read.
+pub fn parse(buf: &mut BytesMut, scanned: &mut usize) -> Parsed {
+    if !has_blank_line(buf, *scanned) {
+        *scanned = buf.len();
+        return Parsed::Partial;
+    }
+    *scanned = 0;
+    // Parsed as shared bytes, so the target and field values become
+    // slices of them without copies.
+    let bytes = buf.split().freeze();
+    match parse_head(&bytes) {
+        Some((request, keep_alive, length)) => {
+            // A pipelined request's first bytes go back to the buffer.
+            if let Some(rest) = bytes.get(length..)
+                && !rest.is_empty()
+            {
+                buf.extend_from_slice(rest);
+            }
+            Parsed::Served {
+                request,
+                keep_alive,
+            }
+        }
+        None => {
+            // hyper reads the whole buffer again.
+            buf.extend_from_slice(&bytes);
+            Parsed::HandOver
+        }
+    }
+}
+
+/// Whether `buf` holds an empty line ending a head, looking from about
+/// `from` on. httparse accepts bare LF line ends, so `\n\n` counts.
+fn has_blank_line(buf: &[u8], from: usize) -> bool {
+    let Some(tail) = buf.get(from.saturating_sub(2)..) else {
+        return false;
+    };
+    memchr::memchr_iter(b'\n', tail)
+        .any(|at| tail.get(at + 1) == Some(&b'\n') || tail.get(at + 1..at + 3) == Some(b"\r\n"))
+}
+
+/// A whole request head from the front of `bytes`, if this server serves
+/// it: the request, whether it lets the connection stay open, and the
+/// head's length. `None` when a head is not there or is for hyper.
+fn parse_head(bytes: &Bytes) -> Option<(Request<()>, bool, usize)> {
     let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_FIELDS];
     let mut parsed = httparse::Request::new(&mut []);
     let length = match httparse::ParserConfig::default().parse_request_with_uninit_headers(
         &mut parsed,
-        buf,
+        bytes,
         &mut fields,
     ) {
         Ok(httparse::Status::Complete(length)) => length,
-        Ok(httparse::Status::Partial) => return Parsed::Partial,
-        Err(_) => return Parsed::HandOver,
+        // Partial despite a blank line (one before the request line):
+        // hyper waits for the rest.
+        Ok(httparse::Status::Partial) | Err(_) => return None,
     };
     if parsed.version != Some(1) {
         // HTTP/1.0: keep-alive by request, close-delimited answers.
-        return Parsed::HandOver;
+        return None;
     }
-    let Some(Ok(method)) = parsed.method.map(|m| Method::from_bytes(m.as_bytes())) else {
-        return Parsed::HandOver;
-    };
+    let method = Method::from_bytes(parsed.method?.as_bytes()).ok()?;
     if method == Method::CONNECT {
-        return Parsed::HandOver;
+        return None;
     }
-    // Where the target and each field lie, noted before the head leaves
-    // the buffer: the values become slices of it, without copies.
-    let base = buf.as_ptr() as usize;
-    let Some(target) = parsed
-        .path
-        .filter(|path| path.len() <= MAX_TARGET)
-        .map(|path| span(base, path.as_bytes()))
-    else {
-        return Parsed::HandOver;
-    };
-    let mut spans = [(0usize, 0usize, 0usize, 0usize); MAX_FIELDS];
-    let count = parsed.headers.len();
-    for (slot, field) in spans.iter_mut().zip(parsed.headers.iter()) {
-        let (name, name_length) = span(base, field.name.as_bytes());
-        let (value, value_length) = span(base, field.value);
-        *slot = (name, name_length, value, value_length);
-    }
-    let head: Bytes = buf.split_to(length).freeze();
-    let Ok(uri) = Uri::from_maybe_shared(head.slice(target.0..target.0 + target.1)) else {
-        return hand_back(buf, head);
-    };
-    let mut headers = HeaderMap::with_capacity(count);
+    let target = parsed.path.filter(|path| path.len() <= MAX_TARGET)?;
+    let uri = Uri::from_maybe_shared(bytes.slice_ref(target.as_bytes())).ok()?;
+    let mut headers = HeaderMap::with_capacity(parsed.headers.len());
     let mut keep_alive = true;
-    for &(name, name_length, value, value_length) in &spans[..count] {
-        let Ok(name) = field_name(&head[name..name + name_length]) else {
-            return hand_back(buf, head);
-        };
-        if name == CONTENT_LENGTH
-            || name == TRANSFER_ENCODING
-            || name == EXPECT
-            || name == UPGRADE
-            || name == TE
-        {
-            return hand_back(buf, head);
+    for field in parsed.headers.iter() {
+        let (name, role) = field_name(field.name.as_bytes())?;
+        match role {
+            Role::Plain => {}
+            Role::AnnouncesMore => return None,
+            Role::Connection => keep_alive &= !has_token(field.value, b"close"),
         }
-        let Ok(value) = HeaderValue::from_maybe_shared(head.slice(value..value + value_length))
-        else {
-            return hand_back(buf, head);
-        };
-        if name == CONNECTION && has_token(value.as_bytes(), b"close") {
-            keep_alive = false;
-        }
+        let value = HeaderValue::from_maybe_shared(bytes.slice_ref(field.value)).ok()?;
         headers.append(name, value);
     }
     let mut request = Request::new(());
@@ -113,24 +128,7 @@ pub fn parse(buf: &mut BytesMut) -> Parsed {
     *request.uri_mut() = uri;
     *request.version_mut() = Version::HTTP_11;
     *request.headers_mut() = headers;
-    Parsed::Served {
-        request,
-        keep_alive,
-    }
-}
-
-/// Where `part` lies in the buffer starting at `base`: offset and length.
-fn span(base: usize, part: &[u8]) -> (usize, usize) {
-    (part.as_ptr() as usize - base, part.len())
-}
-
-/// Put a head taken out of `buf` back in front of it, for hyper.
-fn hand_back(buf: &mut BytesMut, head: Bytes) -> Parsed {
-    let mut whole = BytesMut::with_capacity(head.len() + buf.len());
-    whole.extend_from_slice(&head);
-    whole.extend_from_slice(buf);
-    *buf = whole;
-    Parsed::HandOver
+    Some((request, keep_alive, length))
 }
 
 /// Whether a comma-separated `list` holds `token`, in any case.
@@ -144,13 +142,27 @@ static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 static X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 
-/// A request field's name, as `HeaderName::from_bytes` would give it.
+/// What a field means for serving here.
+#[derive(Debug, PartialEq, Eq)]
+enum Role {
+    Plain,
+    /// A body, an expectation, an upgrade or trailers: hyper's.
+    AnnouncesMore,
+    /// `Connection`: may ask to close.
+    Connection,
+}
+
+/// A request field's name, as `HeaderName::from_bytes` would give it, and
+/// its role; `None` for an invalid name.
 ///
 /// `from_bytes` lowercases the name into a scratch buffer and looks it up
 /// among the standard names, and allocates for any other: about 200
 /// instructions a field, with eight or more fields a request. The common
 /// names, in the spellings clients send, are matched whole.
-fn field_name(bytes: &[u8]) -> Result<HeaderName, http::header::InvalidHeaderName> {
+fn field_name(bytes: &[u8]) -> Option<(HeaderName, Role)> {
+    if let b"Connection" | b"connection" = bytes {
+        return Some((CONNECTION, Role::Connection));
+    }
     let known = match bytes {
         b"Host" | b"host" => HOST,
         b"User-Agent" | b"user-agent" => USER_AGENT,
@@ -159,7 +171,6 @@ fn field_name(bytes: &[u8]) -> Result<HeaderName, http::header::InvalidHeaderNam
         b"Accept-Language" | b"accept-language" => ACCEPT_LANGUAGE,
         b"Authorization" | b"authorization" => AUTHORIZATION,
         b"Cookie" | b"cookie" => COOKIE,
-        b"Connection" | b"connection" => CONNECTION,
         b"Cache-Control" | b"cache-control" => CACHE_CONTROL,
         b"Content-Type" | b"content-type" => CONTENT_TYPE,
         b"Origin" | b"origin" => ORIGIN,
@@ -167,9 +178,28 @@ fn field_name(bytes: &[u8]) -> Result<HeaderName, http::header::InvalidHeaderNam
         b"X-Forwarded-For" | b"x-forwarded-for" => X_FORWARDED_FOR.clone(),
         b"X-Request-Id" | b"X-Request-ID" | b"x-request-id" => X_REQUEST_ID.clone(),
         b"X-Api-Key" | b"X-API-Key" | b"x-api-key" => X_API_KEY.clone(),
-        _ => return HeaderName::from_bytes(bytes),
+        _ => {
+            let name = HeaderName::from_bytes(bytes).ok()?;
+            let role = role(&name);
+            return Some((name, role));
+        }
     };
-    Ok(known)
+    Some((known, Role::Plain))
+}
+
+fn role(name: &HeaderName) -> Role {
+    if *name == CONNECTION {
+        Role::Connection
+    } else if *name == CONTENT_LENGTH
+        || *name == TRANSFER_ENCODING
+        || *name == EXPECT
+        || *name == UPGRADE
+        || *name == TE
+    {
+        Role::AnnouncesMore
+    } else {
+        Role::Plain
+    }
 }
 
 #[cfg(test)]
@@ -178,7 +208,7 @@ mod tests {
 
     fn parsed(text: &str) -> (Parsed, BytesMut) {
         let mut buf = BytesMut::from(text.as_bytes());
-        (parse(&mut buf), buf)
+        (parse(&mut buf, &mut 0), buf)
     }
 
     #[test]
@@ -211,6 +241,26 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn a_head_that_trickles_in_is_found_where_its_end_arrives() {
+        let mut buf = BytesMut::new();
+        let mut scanned = 0;
+        let text = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+        for (i, byte) in text.iter().enumerate() {
+            buf.extend_from_slice(&[*byte]);
+            let result = parse(&mut buf, &mut scanned);
+            if i + 1 < text.len() {
+                assert!(matches!(result, Parsed::Partial), "at {i}");
+            } else {
+                assert!(matches!(result, Parsed::Served { .. }));
+                assert!(buf.is_empty());
+            }
+        }
+        // Bare LF line ends, as httparse reads them.
+        let (result, _) = parsed("GET / HTTP/1.1\nHost: a\n\n");
+        assert!(matches!(result, Parsed::Served { .. }));
     }
 
     #[test]
@@ -266,7 +316,7 @@ mod tests {
             "X-Other",
         ] {
             assert_eq!(
-                field_name(name.as_bytes()).expect(name),
+                field_name(name.as_bytes()).expect(name).0,
                 HeaderName::from_bytes(name.as_bytes()).expect(name),
                 "{name}"
             );
