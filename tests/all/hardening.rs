@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::support::client::get_until_ok;
 use crate::support::raw::{exchange, read_until_closed};
 use crate::support::{Gateway, Origin, get, send};
 
@@ -100,24 +101,10 @@ async fn connections_past_the_per_address_cap_are_closed() {
 
     drop(first);
     // The freed place is reusable once the gateway has seen the close.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let url = gateway.url("/");
-        let attempt = tokio::time::timeout(
-            Duration::from_secs(2),
-            tokio::spawn(async move { get(&url).await.status }),
-        )
-        .await;
-        if let Ok(Ok(status)) = attempt
-            && status == 200
-        {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no connection was admitted after one closed"
-        );
-    }
+    assert!(
+        get_until_ok(&gateway.url("/"), Duration::from_secs(10)).await,
+        "no connection was admitted after one closed"
+    );
 }
 
 fn small_body_route(origin: &Origin) -> String {

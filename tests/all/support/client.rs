@@ -54,6 +54,26 @@ pub async fn get(url: &str) -> Reply {
     send("GET", url, &[], Bytes::new()).await
 }
 
+/// GET `url` until it answers 200 (each try bounded by 2 s), for up to
+/// `bound`; whether it did.
+pub async fn get_until_ok(url: &str, bound: std::time::Duration) -> bool {
+    let deadline = std::time::Instant::now() + bound;
+    while std::time::Instant::now() < deadline {
+        let url = url.to_string();
+        let attempt = tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            tokio::spawn(async move { get(&url).await.status }),
+        )
+        .await;
+        if let Ok(Ok(status)) = attempt
+            && status == 200
+        {
+            return true;
+        }
+    }
+    false
+}
+
 /// Send a request over HTTP/2 with prior knowledge (h2c).
 pub async fn send_h2(method: &str, url: &str, body: impl Into<Bytes>) -> Reply {
     send_with(true, method, url, &[], body.into()).await
