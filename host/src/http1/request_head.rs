@@ -78,6 +78,10 @@ pub fn parse(buf: &mut BytesMut, scanned: &mut usize) -> Parsed {
 /// Whether `buf` holds an empty line ending a head, looking from about
 /// `from` on. httparse accepts bare LF line ends, so `\n\n` counts.
 fn has_blank_line(buf: &[u8], from: usize) -> bool {
+    // Mostly a read ends with the head: no search then.
+    if buf.ends_with(b"\r\n\r\n") {
+        return true;
+    }
     let Some(tail) = buf.get(from.saturating_sub(2)..) else {
         return false;
     };
