@@ -74,10 +74,11 @@ where
         Framing::Length(length) => send_sized(io, out, &mut body, length).await?,
         Framing::Chunked => send_chunked(io, out, &mut body).await?,
     }
-    send(io, out).await?;
-    // The body ends (and the request's access line is written) before the
-    // connection moves on.
+    // The body ends, and the request's access line is written, before the
+    // last bytes go out, as with hyper: a client that has its answer finds
+    // the line written (and its next request's line after it).
     drop(body);
+    send(io, out).await?;
     Ok(encoded.last)
 }
 
