@@ -19,6 +19,7 @@ pub mod connections;
 pub mod context;
 pub mod drain;
 pub mod error;
+pub mod field_list;
 pub mod forwarding;
 pub mod gateway;
 pub mod geo;

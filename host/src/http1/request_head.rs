@@ -17,6 +17,8 @@ use http::header::{
 };
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri, Version};
 
+use crate::field_list::has_token;
+
 /// hyper's bound on a request's fields: a head with more goes to hyper,
 /// which answers 431.
 const MAX_FIELDS: usize = 100;
@@ -133,12 +135,6 @@ fn parse_head(bytes: &Bytes) -> Option<(Request<()>, bool, usize)> {
     *request.version_mut() = Version::HTTP_11;
     *request.headers_mut() = headers;
     Some((request, keep_alive, length))
-}
-
-/// Whether a comma-separated `list` holds `token`, in any case.
-fn has_token(list: &[u8], token: &[u8]) -> bool {
-    list.split(|&b| b == b',')
-        .any(|item| item.trim_ascii().eq_ignore_ascii_case(token))
 }
 
 /// The custom names requests carry most, built once.

@@ -6,6 +6,7 @@ use http::{HeaderMap, Method, StatusCode};
 use hyper::ext::ReasonPhrase;
 
 use super::date;
+use crate::field_list::{ends_with_token, has_token};
 
 /// How the body follows the head.
 #[derive(Debug, PartialEq, Eq)]
@@ -95,7 +96,7 @@ pub fn encode(
                     return Err(EncodeError::BadLength);
                 }
                 framing = Some(Framing::Chunked);
-                if !ends_chunked(value.as_bytes()) {
+                if !ends_with_token(value.as_bytes(), b"chunked") {
                     write_field(out, name.as_str(), value.as_bytes());
                     out.truncate(out.len() - 2);
                     out.extend_from_slice(b", chunked\r\n");
@@ -104,7 +105,7 @@ pub fn encode(
             }
         } else if name == CONNECTION {
             wrote_connection = true;
-            if has_close(value.as_bytes()) {
+            if has_token(value.as_bytes(), b"close") {
                 last = true;
             }
         } else if name == DATE {
@@ -167,21 +168,6 @@ fn parse_length(value: &[u8]) -> Option<u64> {
         return None;
     }
     std::str::from_utf8(value).ok()?.parse().ok()
-}
-
-/// Whether a Transfer-Encoding value already ends in `chunked`.
-fn ends_chunked(value: &[u8]) -> bool {
-    value
-        .rsplit(|&b| b == b',')
-        .next()
-        .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"))
-}
-
-/// Whether a Connection value holds `close`.
-fn has_close(value: &[u8]) -> bool {
-    value
-        .split(|&b| b == b',')
-        .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"close"))
 }
 
 #[cfg(test)]

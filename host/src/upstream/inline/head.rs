@@ -11,6 +11,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Vers
 
 use super::field_name::field_name;
 use super::framing::{Chunk, Framing};
+use crate::field_list;
 
 /// The most fields a response head may carry (hyper's default).
 pub const MAX_FIELDS: usize = 100;
@@ -181,17 +182,13 @@ impl Facts {
             }
         } else if name == TRANSFER_ENCODING {
             self.coded = true;
-            self.chunked = value
-                .to_str()
-                .ok()
-                .and_then(|value| value.rsplit(',').next())
-                .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
-        } else if name == CONNECTION {
-            let options = value.to_str().unwrap_or_default().split(',').map(str::trim);
-            for option in options {
-                self.close |= option.eq_ignore_ascii_case("close");
-                self.keep_alive |= option.eq_ignore_ascii_case("keep-alive");
-            }
+            // Only a value of visible text is read, as before.
+            self.chunked =
+                value.to_str().is_ok() && field_list::ends_with_token(value.as_bytes(), b"chunked");
+        } else if name == CONNECTION && value.to_str().is_ok() {
+            let options = value.as_bytes();
+            self.close |= field_list::has_token(options, b"close");
+            self.keep_alive |= field_list::has_token(options, b"keep-alive");
         }
     }
 }
