@@ -1,6 +1,7 @@
 //! Host capabilities. Each works only if the operator granted it to the
 //! plugin (`capabilities = ["log", "clock", "kv", "rate-limit",
-//! "outbound-http", "api-keys", "crypto", "geo", "metrics"]`); a plugin that uses one it was not granted
+//! "outbound-http", "api-keys", "crypto", "geo", "metrics",
+//! "decision-cache"]`); a plugin that uses one it was not granted
 //! fails to load.
 
 pub use crate::bindings::portcullis::policy::api_keys::{
@@ -16,7 +17,7 @@ pub use crate::bindings::portcullis::policy::outbound_http::{
 };
 pub use crate::bindings::portcullis::policy::rate_limit::Outcome as RateLimitOutcome;
 use crate::bindings::portcullis::policy::{
-    api_keys, clock, crypto, geo, kv, log, metrics, outbound_http, rate_limit,
+    api_keys, clock, crypto, decision_cache, geo, kv, log, metrics, outbound_http, rate_limit,
 };
 
 /// Write a line to the gateway's log at info level. Needs `log`.
@@ -112,4 +113,17 @@ pub fn count(event: &str, label: Option<&str>, value: u64) {
 /// gateway's country database, if it knows it. Needs `geo`.
 pub fn geo_country(ip: &str) -> Option<String> {
     geo::country(ip)
+}
+
+/// Tell the gateway that the decision this call returns follows only from
+/// what the plugin read of the request and its context (through their
+/// getters) and from the time, and may be given again for `ttl`: a later
+/// request on which those getters return the same values gets the same
+/// decision without a call. Only for `request-headers`; ignored for a call
+/// that also read the request id or a body, or used `log`, `kv`,
+/// `rate-limit`, `outbound-http`, `api-keys` or `metrics`. Needs
+/// `decision-cache`.
+pub fn reusable_for(ttl: std::time::Duration) {
+    let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+    decision_cache::reusable_for(ms);
 }

@@ -841,6 +841,11 @@ pub struct PluginConfig {
     /// When repeated failures stop calls to the plugin for a while.
     #[serde(default)]
     pub breaker: BreakerConfig,
+    /// Most `request-headers` decisions kept for a plugin that says, through
+    /// `decision-cache`, that its decision may be given again (`jwt` and
+    /// `rbac` do); 0 calls the plugin on every request.
+    #[serde(default = "default_decision_cache_entries")]
+    pub decision_cache_entries: usize,
 }
 
 /// `[plugins.NAME.breaker]`: a plugin that traps or times out at least
@@ -890,6 +895,10 @@ fn default_breaker_window_ms() -> u64 {
 
 fn default_breaker_cooldown_ms() -> u64 {
     30_000
+}
+
+fn default_decision_cache_entries() -> usize {
+    10_000
 }
 
 fn default_timeout_ms() -> u64 {
@@ -999,6 +1008,8 @@ pub enum Capability {
     Geo,
     /// `portcullis:policy/metrics`
     Metrics,
+    /// `portcullis:policy/decision-cache`
+    DecisionCache,
 }
 
 impl Capability {
@@ -1014,6 +1025,7 @@ impl Capability {
             Capability::Crypto => "crypto",
             Capability::Geo => "geo",
             Capability::Metrics => "metrics",
+            Capability::DecisionCache => "decision-cache",
         }
     }
 }

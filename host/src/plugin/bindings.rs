@@ -31,6 +31,7 @@ mod generated {
 pub use generated::Plugin as PluginBindings;
 pub use generated::PluginPre as PluginBindingsPre;
 pub use generated::portcullis::policy::{
-    api_keys, clock, crypto, geo, kv, log, metrics, outbound_http, rate_limit, types,
+    api_keys, clock, crypto, decision_cache, geo, kv, log, metrics, outbound_http, rate_limit,
+    types,
 };
 pub use types::{Decision, Denial, Edit, Phase};

@@ -275,18 +275,22 @@ impl Chain {
                         },
                     }
                 }
-                _ => {
-                    over_budget(link, budget)?;
-                    call(
-                        link,
-                        phase,
-                        request.clone(),
-                        None,
-                        lent_body,
-                        context.clone(),
-                    )
-                    .await
-                }
+                _ => match recall(link, phase, request, context) {
+                    // A decision the plugin said may be given again: no call.
+                    Some(decision) => Ok(decision),
+                    None => {
+                        over_budget(link, budget)?;
+                        call(
+                            link,
+                            phase,
+                            request.clone(),
+                            None,
+                            lent_body,
+                            context.clone(),
+                        )
+                        .await
+                    }
+                },
             };
             let elapsed = started.elapsed();
             budget.spent += elapsed;
@@ -494,6 +498,21 @@ fn lend(definition: &PluginDefinition, body: &Option<PhaseBody<'_>>) -> Lent {
     }
 }
 
+/// A kept `request-headers` decision of `link` for this request.
+fn recall(
+    link: &InstancePool,
+    phase: Phase,
+    request: &RequestView,
+    context: &RequestContext,
+) -> Option<Decision> {
+    if phase != Phase::RequestHeaders {
+        return None;
+    }
+    let decision = link.decisions.as_ref()?.recall(request, context)?;
+    link.definition.stats.reused.fetch_add(1, Ordering::Relaxed);
+    Some(decision)
+}
+
 /// One call on an instance leased from `link`: a request phase, or a
 /// response phase when `response` is given.
 async fn call(
@@ -528,9 +547,26 @@ async fn call(
     definition.stats.calls.fetch_add(1, Ordering::Relaxed);
     let result = match (lease.instance(), response) {
         (Some(instance), None) => {
-            instance
+            // Only `request-headers` decisions are kept: a body is not a
+            // getter's value.
+            let decisions = link
+                .decisions
+                .as_ref()
+                .filter(|_| phase == Phase::RequestHeaders);
+            let seen = decisions.map(|_| {
+                instance.record();
+                (request.clone(), context.clone())
+            });
+            let result = instance
                 .on_request(phase, request, body, context, timeout)
-                .await
+                .await;
+            if let (Some(decisions), Some((request, context)), Ok(decision)) =
+                (decisions, seen, &result)
+                && let Some(recording) = instance.take_recording()
+            {
+                decisions.remember(recording, &request, &context, decision);
+            }
+            result
         }
         (Some(instance), Some(response)) => {
             instance

@@ -75,7 +75,7 @@ pub fn check(
         match interface {
             "types" => {}
             "log" | "clock" | "kv" | "rate-limit" | "outbound-http" | "api-keys" | "crypto"
-            | "geo" | "metrics" => {
+            | "geo" | "metrics" | "decision-cache" => {
                 if !granted.iter().any(|c| c.interface() == interface) {
                     return Err(CompatError::NotGranted {
                         import: name.to_string(),

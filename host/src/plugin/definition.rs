@@ -61,6 +61,8 @@ pub struct PluginDefinition {
     /// Whether what the plugin prints reaches the console (`plugin test`;
     /// in the gateway its output goes nowhere).
     pub show_output: bool,
+    /// Most decisions kept when the plugin says they may be given again.
+    pub decision_cache_entries: usize,
 }
 
 /// What the admin API tells about a loaded component.
@@ -89,6 +91,8 @@ pub struct PluginStats {
     pub denials: AtomicU64,
     /// Calls not made because the breaker was open.
     pub skipped: AtomicU64,
+    /// Calls not made because the plugin's earlier decision was kept.
+    pub reused: AtomicU64,
 }
 
 impl PluginStats {
@@ -99,6 +103,7 @@ impl PluginStats {
             "failures": self.failures.load(Ordering::Relaxed),
             "denials": self.denials.load(Ordering::Relaxed),
             "skipped_by_breaker": self.skipped.load(Ordering::Relaxed),
+            "decisions_reused": self.reused.load(Ordering::Relaxed),
         })
     }
 }
@@ -137,6 +142,7 @@ impl PluginDefinition {
             metrics: crate::telemetry::get().metrics.plugin(name),
             clock: None,
             show_output: false,
+            decision_cache_entries: config.decision_cache_entries,
             mounts: config
                 .mounts
                 .iter()

@@ -6,8 +6,10 @@ use std::time::Duration;
 use wasmtime::component::Resource;
 
 use super::bindings::{
-    api_keys, clock, crypto, geo, kv, log, metrics, outbound_http, rate_limit, types,
+    api_keys, clock, crypto, decision_cache, geo, kv, log, metrics, outbound_http, rate_limit,
+    types,
 };
+use super::decision_cache::Read;
 use super::state::InstanceState;
 use super::view::{
     BodyResource, ContextResource, RequestResource, ResponseResource, header_all, header_first,
@@ -60,60 +62,74 @@ impl types::HostBody for InstanceState {
 
 impl types::HostRequest for InstanceState {
     fn method(&mut self, r: Resource<RequestResource>) -> Result<String> {
+        self.note(|| Read::Method);
         Ok(self.table.get(&r)?.view.method.as_str().to_string())
     }
 
     fn scheme(&mut self, r: Resource<RequestResource>) -> Result<String> {
+        self.note(|| Read::Scheme);
         Ok(self.table.get(&r)?.view.scheme.to_string())
     }
 
     fn authority(&mut self, r: Resource<RequestResource>) -> Result<String> {
+        self.note(|| Read::Authority);
         Ok(self.table.get(&r)?.view.authority.clone())
     }
 
     fn path(&mut self, r: Resource<RequestResource>) -> Result<String> {
+        self.note(|| Read::Path);
         Ok(self.table.get(&r)?.view.path.clone())
     }
 
     fn query(&mut self, r: Resource<RequestResource>) -> Result<Option<String>> {
+        self.note(|| Read::Query);
         Ok(self.table.get(&r)?.view.query.clone())
     }
 
     fn header(&mut self, r: Resource<RequestResource>, name: String) -> Result<Option<String>> {
+        self.note(|| Read::Header(name.as_str().into()));
         Ok(header_first(&self.table.get(&r)?.view.headers, &name))
     }
 
     fn header_all(&mut self, r: Resource<RequestResource>, name: String) -> Result<Vec<String>> {
+        self.note(|| Read::Header(name.as_str().into()));
         Ok(header_all(&self.table.get(&r)?.view.headers, &name))
     }
 
     fn headers(&mut self, r: Resource<RequestResource>) -> Result<Vec<(String, String)>> {
+        self.note(|| Read::Headers);
         Ok(header_list(&self.table.get(&r)?.view.headers))
     }
 
     fn raw_headers(&mut self, r: Resource<RequestResource>) -> Result<Vec<(String, Vec<u8>)>> {
+        self.note(|| Read::Headers);
         Ok(raw_header_list(&self.table.get(&r)?.view.headers))
     }
 
     fn version(&mut self, r: Resource<RequestResource>) -> Result<String> {
+        self.note(|| Read::Version);
         Ok(version_text(self.table.get(&r)?.view.version).to_string())
     }
 
     fn client_ip(&mut self, r: Resource<RequestResource>) -> Result<String> {
+        self.note(|| Read::ClientIp);
         Ok(crate::ip_text::ip_string(
             self.table.get(&r)?.view.client_ip,
         ))
     }
 
     fn route_id(&mut self, r: Resource<RequestResource>) -> Result<String> {
+        self.note(|| Read::RouteId);
         Ok(self.table.get(&r)?.view.route_id.as_ref().to_owned())
     }
 
     fn request_id(&mut self, r: Resource<RequestResource>) -> Result<String> {
+        self.taint();
         Ok(self.table.get(&r)?.view.request_id.as_ref().to_owned())
     }
 
     fn tls_version(&mut self, r: Resource<RequestResource>) -> Result<Option<String>> {
+        self.note(|| Read::TlsVersion);
         Ok(self
             .table
             .get(&r)?
@@ -124,6 +140,7 @@ impl types::HostRequest for InstanceState {
     }
 
     fn tls_sni(&mut self, r: Resource<RequestResource>) -> Result<Option<String>> {
+        self.note(|| Read::TlsSni);
         Ok(self
             .table
             .get(&r)?
@@ -134,20 +151,24 @@ impl types::HostRequest for InstanceState {
     }
 
     fn tls_client_subject(&mut self, r: Resource<RequestResource>) -> Result<Option<String>> {
+        self.note(|| Read::TlsClientSubject);
         Ok(client_cert(&self.table.get(&r)?.view).map(|c| c.subject.clone()))
     }
 
     fn tls_client_fingerprint(&mut self, r: Resource<RequestResource>) -> Result<Option<String>> {
+        self.note(|| Read::TlsClientFingerprint);
         Ok(client_cert(&self.table.get(&r)?.view).map(|c| c.fingerprint.clone()))
     }
 
     fn tls_client_sans(&mut self, r: Resource<RequestResource>) -> Result<Vec<String>> {
+        self.note(|| Read::TlsClientSans);
         Ok(client_cert(&self.table.get(&r)?.view)
             .map(|c| c.sans.clone())
             .unwrap_or_default())
     }
 
     fn body(&mut self, r: Resource<RequestResource>) -> Result<Option<Resource<BodyResource>>> {
+        self.taint();
         let body = self.table.get(&r)?.body.clone();
         self.lend_body(body)
     }
@@ -188,22 +209,27 @@ impl types::HostResponse for InstanceState {
 
 impl types::HostContext for InstanceState {
     fn principal(&mut self, c: Resource<ContextResource>) -> Result<Option<String>> {
+        self.note(|| Read::Principal);
         Ok(self.table.get(&c)?.0.principal.clone())
     }
 
     fn scopes(&mut self, c: Resource<ContextResource>) -> Result<Vec<String>> {
+        self.note(|| Read::Scopes);
         Ok(self.table.get(&c)?.0.scopes.clone())
     }
 
     fn roles(&mut self, c: Resource<ContextResource>) -> Result<Vec<String>> {
+        self.note(|| Read::Roles);
         Ok(self.table.get(&c)?.0.roles.clone())
     }
 
     fn claims(&mut self, c: Resource<ContextResource>) -> Result<Vec<(String, String)>> {
+        self.note(|| Read::Claims);
         Ok(self.table.get(&c)?.0.claims.clone())
     }
 
     fn claim(&mut self, c: Resource<ContextResource>, name: String) -> Result<Option<String>> {
+        self.note(|| Read::Claims);
         let ctx = &self.table.get(&c)?.0;
         Ok(ctx
             .claims
@@ -213,14 +239,17 @@ impl types::HostContext for InstanceState {
     }
 
     fn country(&mut self, c: Resource<ContextResource>) -> Result<Option<String>> {
+        self.note(|| Read::Country);
         Ok(self.table.get(&c)?.0.country.clone())
     }
 
     fn risk_score(&mut self, c: Resource<ContextResource>) -> Result<Option<u32>> {
+        self.note(|| Read::RiskScore);
         Ok(self.table.get(&c)?.0.risk_score)
     }
 
     fn get(&mut self, c: Resource<ContextResource>, key: String) -> Result<Option<String>> {
+        self.note(|| Read::Entry(key.as_str().into()));
         Ok(self.table.get(&c)?.0.entries.get(&key).cloned())
     }
 
@@ -232,6 +261,7 @@ impl types::HostContext for InstanceState {
 
 impl log::Host for InstanceState {
     fn write(&mut self, level: log::Level, message: String) -> Result<()> {
+        self.taint();
         // Guest text is untrusted: bound it so a plugin cannot flood the log.
         let message: String = message.chars().take(4096).collect();
         let plugin = &*self.plugin_name;
@@ -262,6 +292,7 @@ impl kv::Host for InstanceState {
         &mut self,
         key: String,
     ) -> Result<std::result::Result<Option<Vec<u8>>, kv::KvError>> {
+        self.taint();
         Ok(match &self.kv_shared {
             Some(shared) => shared.get(&key).await.map_err(|_| kv_unavailable()),
             None => Ok(self.kv.get(&key)),
@@ -274,6 +305,7 @@ impl kv::Host for InstanceState {
         value: Vec<u8>,
         ttl_ms: u64,
     ) -> Result<std::result::Result<(), kv::KvError>> {
+        self.taint();
         let ttl = (ttl_ms > 0).then(|| Duration::from_millis(ttl_ms));
         Ok(match &self.kv_shared {
             Some(_) if value.len() > crate::state::kv::MAX_VALUE_BYTES => {
@@ -291,6 +323,7 @@ impl kv::Host for InstanceState {
     }
 
     async fn delete(&mut self, key: String) -> Result<std::result::Result<bool, kv::KvError>> {
+        self.taint();
         Ok(match &self.kv_shared {
             Some(shared) => shared.delete(&key).await.map_err(|_| kv_unavailable()),
             None => Ok(self.kv.delete(&key)),
@@ -309,6 +342,7 @@ impl rate_limit::Host for InstanceState {
         policy: String,
         key: String,
     ) -> Result<std::result::Result<rate_limit::Outcome, String>> {
+        self.taint();
         let Some(policy) = self.rate_limits.get(&policy) else {
             return Ok(Err(format!("no rate limit {policy:?} in [rate_limits]")));
         };
@@ -329,6 +363,7 @@ impl outbound_http::Host for InstanceState {
         request: outbound_http::OutgoingRequest,
     ) -> Result<std::result::Result<outbound_http::IncomingResponse, outbound_http::HttpError>>
     {
+        self.taint();
         use super::outbound::{Outcome, Outgoing, send};
         let started = std::time::Instant::now();
         let outcome = send(
@@ -371,6 +406,7 @@ impl api_keys::Host for InstanceState {
         &mut self,
         key: String,
     ) -> Result<std::result::Result<api_keys::Grant, api_keys::Refusal>> {
+        self.taint();
         use crate::apikeys::{Limit, Refusal, millis_up};
         let Some(keys) = &self.api_keys else {
             // Validation refuses configs that grant this without [api_keys].
@@ -442,6 +478,7 @@ impl crypto::Host for InstanceState {
 
 impl metrics::Host for InstanceState {
     fn counter_add(&mut self, event: String, label: Option<String>, value: u64) -> Result<()> {
+        self.taint();
         crate::telemetry::get().metrics.plugin_event(
             &self.plugin_name,
             &event,
@@ -458,5 +495,14 @@ impl geo::Host for InstanceState {
             return Ok(None);
         };
         Ok(db.country(ip))
+    }
+}
+
+impl decision_cache::Host for InstanceState {
+    fn reusable_for(&mut self, ttl_ms: u64) -> Result<()> {
+        if let Some(recording) = &mut self.recording {
+            recording.reusable_for(Duration::from_millis(ttl_ms));
+        }
+        Ok(())
     }
 }

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use wasmtime::{Store, UpdateDeadline};
 
 use super::bindings::{Decision, Phase, PluginBindings};
+use super::decision_cache::Recording;
 use super::definition::PluginDefinition;
 use super::state::InstanceState;
 use super::view::{
@@ -173,6 +174,17 @@ impl Instance {
         self.release::<ContextResource>(reps.2)?;
         self.reclaim_bodies();
         Ok(decision)
+    }
+
+    /// Note what the next call reads of the request and its context, so
+    /// its decision can be kept ([`super::decision_cache`]).
+    pub fn record(&mut self) {
+        self.store.data_mut().recording = Some(Recording::default());
+    }
+
+    /// What the last call read, if it was recorded.
+    pub fn take_recording(&mut self) -> Option<Recording> {
+        self.store.data_mut().recording.take()
     }
 
     /// Start the deadline for a call; the epoch clock ticks until the

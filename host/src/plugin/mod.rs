@@ -6,6 +6,7 @@
 //! - [`definition`], [`pool`], [`instance`]: a loaded plugin, its configured
 //!   instances, and the calls into one;
 //! - [`chain`], [`edits`]: running a route's chain and applying decisions;
+//! - [`decision_cache`]: decisions a plugin said may be given again;
 //! - [`bindings`], [`host_impl`], [`view`], [`state`], [`kv_store`],
 //!   [`outbound`]: the WIT contract's host side.
 
@@ -17,6 +18,7 @@ pub mod builtin;
 pub mod chain;
 pub mod compat;
 pub mod crypto;
+pub mod decision_cache;
 pub mod definition;
 pub mod edits;
 pub mod engine;

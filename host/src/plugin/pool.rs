@@ -13,6 +13,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use super::bindings::Phase;
+use super::decision_cache::DecisionCache;
 use super::definition::PluginDefinition;
 use super::instance::{CallError, Instance};
 use crate::config::Isolation;
@@ -39,6 +40,16 @@ pub struct InstancePool {
     max_uses: u64,
     /// Instances to keep ready.
     target_idle: usize,
+    /// `request-headers` decisions the plugin said may be given again;
+    /// only for a plugin that imports `decision-cache`.
+    pub decisions: Option<DecisionCache>,
+}
+
+/// Whether the component imports `portcullis:policy/decision-cache`.
+fn imports_decision_cache(imports: &[String]) -> bool {
+    imports
+        .iter()
+        .any(|name| name.starts_with("portcullis:policy/decision-cache@"))
 }
 
 impl InstancePool {
@@ -55,7 +66,12 @@ impl InstancePool {
             Isolation::Pooled => pool_config.max_uses,
             Isolation::PerRequest => 1,
         };
+        let decisions = (definition.decision_cache_entries > 0
+            && phases.contains(&Phase::RequestHeaders)
+            && imports_decision_cache(&definition.provenance.imports))
+        .then(|| DecisionCache::new(definition.decision_cache_entries));
         let pool = Arc::new(Self {
+            decisions,
             settings_json,
             phases,
             idle: Mutex::new(Vec::new()),

@@ -9,6 +9,7 @@ use wasmtime::StoreLimitsBuilder;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 
+use super::decision_cache::{Read, Recording};
 use super::definition::PluginDefinition;
 use super::instance::CallError;
 use super::kv_store::KvNamespace;
@@ -50,6 +51,8 @@ pub struct InstanceState {
     pub lent_bodies: Vec<u32>,
     /// The wall clock, when it is set rather than read (`plugin test`).
     pub clock: Option<Arc<SetClock>>,
+    /// What the call in progress read, when its decision may be kept.
+    pub recording: Option<Recording>,
 }
 
 /// Most time outbound requests may add to one call's deadline.
@@ -100,6 +103,7 @@ impl InstanceState {
             geo: definition.geo.clone(),
             clock: definition.clock.clone(),
             lent_bodies: Vec::new(),
+            recording: None,
         })
     }
 }
@@ -110,6 +114,21 @@ impl InstanceState {
     pub fn start_call(&mut self, timeout: std::time::Duration) {
         self.deadline = Instant::now() + timeout;
         self.io_allowance = IO_ALLOWANCE_PER_CALL;
+    }
+
+    /// Note a getter the guest called, if the call is being recorded.
+    pub fn note(&mut self, read: impl FnOnce() -> Read) {
+        if let Some(recording) = &mut self.recording {
+            recording.read(read());
+        }
+    }
+
+    /// The guest did something that must happen on every request: its
+    /// decision is not kept.
+    pub fn taint(&mut self) {
+        if let Some(recording) = &mut self.recording {
+            recording.taint();
+        }
     }
 }
 

@@ -1,0 +1,216 @@
+//! Decisions a plugin said may be given again (`decision-cache`), kept in
+//! the host so a repeated request costs a lookup instead of a call.
+//!
+//! While a call runs, the host notes every getter of `request` and
+//! `context` the guest calls ([`Recording`]). If the guest then says its
+//! decision is reusable, and did nothing else that must happen on every
+//! request, the decision is kept under the values those getters returned.
+//! A later request is looked up by encoding the same getters' values for
+//! it: if a kept decision was made on equal values, a plugin whose decision
+//! follows only from what it read would make the same one, since it would
+//! have read the same things in the same order. Each distinct sequence of
+//! getters (a "shape": a plugin that finds no token reads less than one
+//! that does) is tried in turn; there are only a few per plugin.
+//!
+//! Entries are keyed by the shape and the values themselves (hashed with a
+//! per-cache random key, so crafted requests cannot be aimed at one slot).
+
+mod reads;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, RwLock};
+use std::time::{Duration, Instant};
+
+pub use reads::Read;
+
+use super::bindings::Decision;
+use super::view::RequestView;
+use crate::context::RequestContext;
+
+/// Longest a decision is kept, whatever the plugin asks: a changed key
+/// set or revoked grant outside the plugin's view is at most this stale.
+pub const MAX_TTL: Duration = Duration::from_secs(300);
+
+/// Distinct getter sequences kept per plugin; a plugin that reads in more
+/// ways than this is called for the others.
+const MAX_SHAPES: usize = 8;
+
+/// Largest encoding of a request's values kept (a plugin that reads every
+/// header of large requests is called instead).
+const MAX_VALUES_BYTES: usize = 16 * 1024;
+
+/// What the host notes during one call that may be kept.
+#[derive(Debug, Default)]
+pub struct Recording {
+    reads: Vec<Read>,
+    /// Set by a read or a capability whose result or effect is not a
+    /// function of the noted reads.
+    tainted: bool,
+    /// What the plugin asked for, shortest first.
+    reusable_for: Option<Duration>,
+}
+
+impl Recording {
+    /// Note a getter call.
+    pub fn read(&mut self, read: Read) {
+        self.reads.push(read);
+    }
+
+    /// The call did something that must happen on every request.
+    pub fn taint(&mut self) {
+        self.tainted = true;
+    }
+
+    /// The plugin said its decision may be given again for `ttl`.
+    pub fn reusable_for(&mut self, ttl: Duration) {
+        let shortest = self.reusable_for.map_or(ttl, |before| before.min(ttl));
+        self.reusable_for = Some(shortest);
+    }
+}
+
+/// One plugin's kept decisions.
+pub struct DecisionCache {
+    capacity: usize,
+    shapes: RwLock<Vec<Box<[Read]>>>,
+    /// By the shape's index and the values it read (see [`encode`]).
+    entries: Mutex<HashMap<Box<[u8]>, Entry>>,
+}
+
+struct Entry {
+    expires: Instant,
+    decision: Decision,
+}
+
+thread_local! {
+    /// The encoding buffer of lookups on this thread.
+    static VALUES: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+impl DecisionCache {
+    /// A cache of at most `capacity` decisions.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            shapes: RwLock::new(Vec::new()),
+            entries: Mutex::new(HashMap::default()),
+        }
+    }
+
+    /// A kept decision for this request, if one was made on the same values.
+    pub fn recall(&self, request: &RequestView, context: &RequestContext) -> Option<Decision> {
+        let shapes = self.shapes.read().unwrap_or_else(|e| e.into_inner());
+        if shapes.is_empty() {
+            return None;
+        }
+        VALUES.with_borrow_mut(|values| {
+            let now = Instant::now();
+            for (index, shape) in shapes.iter().enumerate() {
+                encode(index, shape, request, context, values);
+                let mut entries = self.lock_entries();
+                let Some(entry) = entries.get(values.as_slice()) else {
+                    continue;
+                };
+                if now < entry.expires {
+                    return Some(entry.decision.clone());
+                }
+                entries.remove(values.as_slice());
+            }
+            None
+        })
+    }
+
+    /// Keep `decision`, made on `request` and `context`, if `recording`
+    /// allows it.
+    pub fn remember(
+        &self,
+        recording: Recording,
+        request: &RequestView,
+        context: &RequestContext,
+        decision: &Decision,
+    ) {
+        let Some(ttl) = recording.reusable_for else {
+            return;
+        };
+        if recording.tainted || ttl.is_zero() || self.capacity == 0 {
+            return;
+        }
+        let Some(shape) = self.shape_index(recording.reads) else {
+            return;
+        };
+        let mut values = Vec::new();
+        let shapes = self.shapes.read().unwrap_or_else(|e| e.into_inner());
+        encode(shape, &shapes[shape], request, context, &mut values);
+        drop(shapes);
+        if values.len() > MAX_VALUES_BYTES {
+            return;
+        }
+        let now = Instant::now();
+        let entry = Entry {
+            expires: now + ttl.min(MAX_TTL),
+            decision: decision.clone(),
+        };
+        let mut entries = self.lock_entries();
+        if entries.len() >= self.capacity {
+            entries.retain(|_, entry| now < entry.expires);
+        }
+        if entries.len() >= self.capacity {
+            // Still full of live decisions: start over rather than track
+            // recency on every hit.
+            entries.clear();
+        }
+        entries.insert(values.into_boxed_slice(), entry);
+    }
+
+    /// Decisions kept now.
+    pub fn len(&self) -> usize {
+        self.lock_entries().len()
+    }
+
+    /// Whether none is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The index of `reads` among the known shapes, added if new and
+    /// there is room.
+    fn shape_index(&self, reads: Vec<Read>) -> Option<usize> {
+        let known = |shapes: &[Box<[Read]>]| shapes.iter().position(|s| **s == *reads);
+        if let Some(index) = known(&self.shapes.read().unwrap_or_else(|e| e.into_inner())) {
+            return Some(index);
+        }
+        let mut shapes = self.shapes.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(index) = known(&shapes) {
+            return Some(index);
+        }
+        if shapes.len() >= MAX_SHAPES {
+            return None;
+        }
+        shapes.push(reads.into_boxed_slice());
+        Some(shapes.len() - 1)
+    }
+
+    fn lock_entries(&self) -> MutexGuard<'_, HashMap<Box<[u8]>, Entry>> {
+        // Every entry is whole whenever the lock is released.
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The key of shape `index` for this request, into `out` (cleared
+/// first): the index, then the values its getters return.
+fn encode(
+    index: usize,
+    shape: &[Read],
+    request: &RequestView,
+    context: &RequestContext,
+    out: &mut Vec<u8>,
+) {
+    out.clear();
+    out.push(index as u8);
+    for read in shape {
+        reads::encode(read, request, context, out);
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,162 @@
+use std::time::{Duration, Instant};
+
+use http::HeaderMap;
+
+use super::*;
+use crate::plugin::bindings::Edit;
+
+fn request(token: Option<&str>) -> RequestView {
+    let mut headers = HeaderMap::new();
+    if let Some(token) = token {
+        headers.append("authorization", token.parse().expect("value"));
+    }
+    RequestView {
+        method: http::Method::GET,
+        scheme: "http",
+        authority: "api.test".into(),
+        path: "/orders".into(),
+        query: None,
+        headers,
+        version: http::Version::HTTP_11,
+        client_ip: [127, 0, 0, 1].into(),
+        peer_ip: [127, 0, 0, 1].into(),
+        tls: None,
+        route_id: "api".into(),
+        request_id: "id".into(),
+    }
+}
+
+fn allow(principal: &str) -> Decision {
+    Decision::Continue(vec![Edit::SetPrincipal(principal.into())])
+}
+
+/// A call that read the `authorization` header and asked for `ttl`.
+fn recording(ttl: Duration) -> Recording {
+    let mut recording = Recording::default();
+    recording.read(Read::Header("authorization".into()));
+    recording.reusable_for(ttl);
+    recording
+}
+
+/// The principal a kept decision sets, if one is kept.
+fn kept(cache: &DecisionCache, request: &RequestView, context: &RequestContext) -> Option<String> {
+    match cache.recall(request, context)? {
+        Decision::Continue(edits) => match edits.as_slice() {
+            [Edit::SetPrincipal(principal)] => Some(principal.clone()),
+            other => panic!("not a kept decision: {other:?}"),
+        },
+        Decision::Deny(denial) => panic!("not a kept decision: {denial:?}"),
+    }
+}
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+#[test]
+fn a_decision_is_given_again_only_for_the_same_values() {
+    let cache = DecisionCache::new(100);
+    let context = RequestContext::default();
+    cache.remember(
+        recording(MINUTE),
+        &request(Some("Bearer a")),
+        &context,
+        &allow("alice"),
+    );
+    assert_eq!(
+        kept(&cache, &request(Some("Bearer a")), &context),
+        Some("alice".into())
+    );
+    assert_eq!(kept(&cache, &request(Some("Bearer b")), &context), None);
+    assert_eq!(kept(&cache, &request(None), &context), None);
+    // What the plugin did not read does not matter.
+    let mut elsewhere = request(Some("Bearer a"));
+    elsewhere.path = "/other".into();
+    assert_eq!(kept(&cache, &elsewhere, &context), Some("alice".into()));
+}
+
+#[test]
+fn each_sequence_of_reads_is_looked_up_on_its_own() {
+    let cache = DecisionCache::new(100);
+    let mut context = RequestContext::default();
+    cache.remember(
+        recording(MINUTE),
+        &request(None),
+        &context,
+        &allow("nobody"),
+    );
+    let mut by_principal = Recording::default();
+    by_principal.read(Read::Principal);
+    by_principal.read(Read::Path);
+    by_principal.reusable_for(MINUTE);
+    context.principal = Some("bob".into());
+    cache.remember(by_principal, &request(Some("x")), &context, &allow("bob"));
+
+    assert_eq!(
+        kept(&cache, &request(None), &context),
+        Some("nobody".into())
+    );
+    assert_eq!(
+        kept(&cache, &request(Some("y")), &context),
+        Some("bob".into())
+    );
+    context.principal = Some("carol".into());
+    assert_eq!(kept(&cache, &request(Some("y")), &context), None);
+}
+
+#[test]
+fn a_tainted_or_unasked_call_is_not_kept() {
+    let cache = DecisionCache::new(100);
+    let context = RequestContext::default();
+    let mut tainted = recording(MINUTE);
+    tainted.taint();
+    cache.remember(tainted, &request(Some("a")), &context, &allow("a"));
+    let mut unasked = Recording::default();
+    unasked.read(Read::Method);
+    cache.remember(unasked, &request(Some("a")), &context, &allow("a"));
+    cache.remember(
+        recording(Duration::ZERO),
+        &request(Some("a")),
+        &context,
+        &allow("a"),
+    );
+    assert!(cache.is_empty());
+    assert_eq!(kept(&cache, &request(Some("a")), &context), None);
+}
+
+#[test]
+fn a_decision_expires_after_the_shortest_time_asked() {
+    let cache = DecisionCache::new(100);
+    let context = RequestContext::default();
+    let mut twice = recording(MINUTE);
+    twice.reusable_for(Duration::from_millis(20));
+    cache.remember(twice, &request(Some("a")), &context, &allow("a"));
+    assert_eq!(
+        kept(&cache, &request(Some("a")), &context),
+        Some("a".into())
+    );
+    let bound = Instant::now() + Duration::from_secs(10);
+    while kept(&cache, &request(Some("a")), &context).is_some() {
+        assert!(Instant::now() < bound, "never expired");
+        std::thread::yield_now();
+    }
+    assert!(cache.is_empty(), "an expired entry is dropped when met");
+}
+
+#[test]
+fn the_cache_stays_within_its_capacity() {
+    let cache = DecisionCache::new(3);
+    let context = RequestContext::default();
+    for i in 0..10 {
+        let token = format!("t{i}");
+        cache.remember(
+            recording(MINUTE),
+            &request(Some(&token)),
+            &context,
+            &allow(&token),
+        );
+        assert!(cache.len() <= 3);
+    }
+    assert_eq!(
+        kept(&cache, &request(Some("t9")), &context),
+        Some("t9".into())
+    );
+}
