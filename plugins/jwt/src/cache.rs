@@ -34,15 +34,16 @@ impl<T> TokenCache<T> {
         }
     }
 
-    /// The remembered outcome for `token`, if it has not expired by `now`.
-    pub fn get(&mut self, token: &str, now: u64) -> Option<Arc<T>> {
+    /// The remembered outcome for `token`, if it has not expired by `now`,
+    /// and when it expires.
+    pub fn get(&mut self, token: &str, now: u64) -> Option<(Arc<T>, u64)> {
         let hash = self.hashes.hash_one(token);
         let entry = self.entries.get(&hash)?;
         if !same_bytes(entry.token.as_bytes(), token.as_bytes()) {
             return None;
         }
         if now < entry.expires {
-            return Some(entry.value.clone());
+            return Some((entry.value.clone(), entry.expires));
         }
         self.entries.remove(&hash);
         None
@@ -122,14 +123,14 @@ mod tests {
     fn entries_expire_and_the_size_stays_bounded() {
         let mut cache = TokenCache::new(2);
         cache.insert("a", 100, Arc::new(1), 0);
-        assert_eq!(cache.get("a", 99).as_deref(), Some(&1));
-        assert_eq!(cache.get("a", 100), None);
+        assert_eq!(cache.get("a", 99).map(|(v, e)| (*v, e)), Some((1, 100)));
+        assert!(cache.get("a", 100).is_none());
         for (i, token) in ["b", "c", "d"].iter().enumerate() {
             cache.insert(token, 1000, Arc::new(i), 0);
         }
         assert!(cache.entries.len() <= 2);
-        assert_eq!(cache.get("d", 1).as_deref(), Some(&2));
-        assert_eq!(cache.get("d-and-more", 1), None, "only the exact token");
+        assert_eq!(cache.get("d", 1).map(|(v, _)| *v), Some(2));
+        assert!(cache.get("d-and-more", 1).is_none(), "only the exact token");
     }
 
     #[test]
@@ -157,6 +158,6 @@ mod tests {
             value: Arc::new(2),
         };
         cache.entries.insert(hash, entry);
-        assert_eq!(cache.get("first", 1), None);
+        assert!(cache.get("first", 1).is_none());
     }
 }

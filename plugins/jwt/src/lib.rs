@@ -89,12 +89,12 @@ impl Jwt {
         })
     }
 
-    /// Verify `token` at `now` and work out what it grants; an `Err` is the
-    /// refusal.
-    fn grant(&self, token: &str, now: u64) -> Result<Arc<Grant>, Decision> {
+    /// Verify `token` at `now` and work out what it grants, and until when
+    /// (Unix seconds; 0 if it is not remembered); an `Err` is the refusal.
+    fn grant(&self, token: &str, now: u64) -> Result<(Arc<Grant>, u64), Decision> {
         let realm = &self.settings.realm;
-        if let Some(grant) = self.lock_cache().get(token, now) {
-            return Ok(grant);
+        if let Some(known) = self.lock_cache().get(token, now) {
+            return Ok(known);
         }
         let (claims, expires) = match &self.introspection {
             Some(introspection) if token.split('.').count() != 3 => {
@@ -124,7 +124,7 @@ impl Jwt {
             return Err(Challenge::InvalidToken.decision(realm, reason));
         }
         self.lock_cache().insert(token, expires, grant.clone(), now);
-        Ok(grant)
+        Ok((grant, expires))
     }
 
     /// An opaque token's claims from the introspection endpoint, and until
@@ -251,7 +251,7 @@ impl Policy for Jwt {
         let jwt = Jwt::from_json(config)?;
         // Fetch remote keys now, off the request path; a failure here is
         // not fatal (the issuer may be back by the first request).
-        let now_ms = unix_now().saturating_mul(1000);
+        let now_ms = unix_now_ms();
         for issuer in &jwt.issuers {
             issuer.keys.get(None, now_ms);
         }
@@ -277,9 +277,10 @@ impl Policy for Jwt {
         if token.len() > settings.max_token_bytes {
             return Challenge::InvalidToken.decision(realm, "token-too-large");
         }
-        let now = unix_now();
-        let grant = match self.grant(&token, now) {
-            Ok(grant) => grant,
+        let now_ms = unix_now_ms();
+        let now = now_ms / 1000;
+        let (grant, expires) = match self.grant(&token, now) {
+            Ok(known) => known,
             Err(refusal) => return refusal,
         };
         match &*grant {
@@ -288,6 +289,11 @@ impl Policy for Jwt {
                 if settings.strip_token {
                     edits.extend(self.strip(request));
                 }
+                // The grant follows from the token alone, read above, and
+                // the token's own cache entry, so the gateway may give it
+                // again for the same token until the entry would expire.
+                let left_ms = expires.saturating_mul(1000).saturating_sub(now_ms);
+                portcullis_sdk::host::reusable_for(std::time::Duration::from_millis(left_ms));
                 Decision::allow_with(edits)
             }
             Grant::Refuse(challenge, reason) => challenge.decision(realm, reason),
@@ -295,12 +301,12 @@ impl Policy for Jwt {
     }
 }
 
-/// Seconds since the Unix epoch, from WASI's wall clock, which every
+/// Milliseconds since the Unix epoch, from WASI's wall clock, which every
 /// plugin has; the `clock` capability is not needed for this.
-fn unix_now() -> u64 {
+fn unix_now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 export_policy!(Jwt);

@@ -75,7 +75,14 @@ impl Policy for Rbac {
             },
         };
         let (method, path) = (request.method(), request.path());
-        let reason = match rules::evaluate(&self.rules, &method, &path, &who) {
+        let verdict = rules::evaluate(&self.rules, &method, &path, &who);
+        if !self.shadow {
+            // The verdict follows from the rules and what was read above
+            // alone: the gateway may give it again for as long as it keeps
+            // decisions, for requests with the same identity, method and path.
+            portcullis_sdk::host::reusable_for(std::time::Duration::MAX);
+        }
+        let reason = match verdict {
             Verdict::Allow(_) => return Decision::allow(),
             Verdict::ExplicitDeny(index) => format!("denied by rule {index}"),
             Verdict::NoAllow => "no rule allows it".to_string(),
