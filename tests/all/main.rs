@@ -13,6 +13,7 @@ mod config_errors;
 mod conformance;
 mod cors_csrf;
 mod crypto;
+mod decision_cache;
 mod ext_authz;
 mod framing;
 mod geo;
