@@ -11,6 +11,7 @@
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime};
 
@@ -28,6 +29,9 @@ pub struct GeoDb {
     path: PathBuf,
     reader: ArcSwap<Reader<Mmap>>,
     modified: Mutex<Option<SystemTime>>,
+    /// How many times another database was put in use: what a kept
+    /// decision that looked a country up depends on.
+    generation: AtomicU64,
 }
 
 impl std::fmt::Debug for GeoDb {
@@ -63,7 +67,13 @@ impl GeoDb {
             path: path.to_path_buf(),
             reader: ArcSwap::from_pointee(reader),
             modified: Mutex::new(stamp),
+            generation: AtomicU64::new(0),
         }))
+    }
+
+    /// Changes whenever another database is put in use.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// The ISO 3166-1 alpha-2 country of `ip`, upper-case, if known.
@@ -106,6 +116,7 @@ impl GeoDb {
             *seen = now;
         }
         self.reader.store(Arc::new(loaded?));
+        self.generation.fetch_add(1, Ordering::AcqRel);
         Ok(true)
     }
 }

@@ -491,6 +491,10 @@ impl metrics::Host for InstanceState {
 
 impl geo::Host for InstanceState {
     fn country(&mut self, ip: String) -> Result<Option<String>> {
+        let generation = self.geo.as_ref().map_or(0, |db| db.generation());
+        if let Some(recording) = &mut self.recording {
+            recording.looked_up_country(generation);
+        }
         let (Some(db), Ok(ip)) = (&self.geo, ip.parse::<std::net::IpAddr>()) else {
             return Ok(None);
         };

@@ -69,7 +69,7 @@ impl InstancePool {
         let decisions = (definition.decision_cache_entries > 0
             && phases.contains(&Phase::RequestHeaders)
             && imports_decision_cache(&definition.provenance.imports))
-        .then(|| DecisionCache::new(definition.decision_cache_entries));
+        .then(|| DecisionCache::new(definition.decision_cache_entries, definition.geo.clone()));
         let pool = Arc::new(Self {
             decisions,
             settings_json,

@@ -19,7 +19,7 @@ mod reads;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
 pub use reads::Read;
@@ -27,6 +27,7 @@ pub use reads::Read;
 use super::bindings::Decision;
 use super::view::RequestView;
 use crate::context::RequestContext;
+use crate::geo::GeoDb;
 
 /// Longest a decision is kept, whatever the plugin asks: a changed key
 /// set or revoked grant outside the plugin's view is at most this stale.
@@ -49,12 +50,25 @@ pub struct Recording {
     tainted: bool,
     /// What the plugin asked for, shortest first.
     reusable_for: Option<Duration>,
+    /// The country database's generation when the call first looked a
+    /// country up.
+    geo_generation: Option<u64>,
 }
 
 impl Recording {
     /// Note a getter call.
     pub fn read(&mut self, read: Read) {
         self.reads.push(read);
+    }
+
+    /// A `geo.country` lookup in the database of `generation`, read before
+    /// the lookup: a reload during the call leaves the decision unkept.
+    pub fn looked_up_country(&mut self, generation: u64) {
+        self.reads.push(Read::GeoDatabase);
+        match self.geo_generation {
+            Some(seen) if seen != generation => self.tainted = true,
+            _ => self.geo_generation = Some(generation),
+        }
     }
 
     /// The call did something that must happen on every request.
@@ -72,6 +86,8 @@ impl Recording {
 /// One plugin's kept decisions.
 pub struct DecisionCache {
     capacity: usize,
+    /// The country database `geo.country` looks up, if any.
+    geo: Option<Arc<GeoDb>>,
     shapes: RwLock<Vec<Box<[Read]>>>,
     /// By the shape's index and the values it read (see [`encode`]).
     entries: Mutex<HashMap<Box<[u8]>, Entry>>,
@@ -88,10 +104,12 @@ thread_local! {
 }
 
 impl DecisionCache {
-    /// A cache of at most `capacity` decisions.
-    pub fn new(capacity: usize) -> Self {
+    /// A cache of at most `capacity` decisions, of a plugin whose
+    /// `geo.country` looks up `geo`.
+    pub fn new(capacity: usize, geo: Option<Arc<GeoDb>>) -> Self {
         Self {
             capacity,
+            geo,
             shapes: RwLock::new(Vec::new()),
             entries: Mutex::new(HashMap::default()),
         }
@@ -106,7 +124,7 @@ impl DecisionCache {
         VALUES.with_borrow_mut(|values| {
             let now = Instant::now();
             for (index, shape) in shapes.iter().enumerate() {
-                encode(index, shape, request, context, values);
+                encode(index, shape, request, context, self.geo.as_deref(), values);
                 let mut entries = self.lock_entries();
                 let Some(entry) = entries.get(values.as_slice()) else {
                     continue;
@@ -135,12 +153,22 @@ impl DecisionCache {
         if recording.tainted || ttl.is_zero() || self.capacity == 0 {
             return;
         }
+        let geo = self.geo.as_deref();
+        let current = geo.map(GeoDb::generation);
+        if recording
+            .geo_generation
+            .is_some_and(|seen| Some(seen) != current)
+        {
+            // Another database came into use during the call (or there
+            // is none to tie the decision to).
+            return;
+        }
         let Some(shape) = self.shape_index(recording.reads) else {
             return;
         };
         let mut values = Vec::new();
         let shapes = self.shapes.read().unwrap_or_else(|e| e.into_inner());
-        encode(shape, &shapes[shape], request, context, &mut values);
+        encode(shape, &shapes[shape], request, context, geo, &mut values);
         drop(shapes);
         if values.len() > MAX_VALUES_BYTES {
             return;
@@ -203,12 +231,13 @@ fn encode(
     shape: &[Read],
     request: &RequestView,
     context: &RequestContext,
+    geo: Option<&GeoDb>,
     out: &mut Vec<u8>,
 ) {
     out.clear();
     out.push(index as u8);
     for read in shape {
-        reads::encode(read, request, context, out);
+        reads::encode(read, request, context, geo, out);
     }
 }
 

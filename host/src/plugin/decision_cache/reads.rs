@@ -5,6 +5,7 @@
 use http::HeaderMap;
 
 use crate::context::RequestContext;
+use crate::geo::GeoDb;
 use crate::plugin::view::{RequestView, version_text};
 
 /// One getter of the `request` or `context` resource, with its argument.
@@ -35,12 +36,21 @@ pub enum Read {
     Country,
     RiskScore,
     Entry(Box<str>),
+    /// A `geo.country` lookup: its answer follows from the address asked
+    /// (read before) and the database in use.
+    GeoDatabase,
 }
 
 /// Append what `read` returns for `request` and `context` to `out`. Every
 /// value is length-prefixed and every absent one has its own marker, so
 /// two different sequences of values never encode the same.
-pub fn encode(read: &Read, request: &RequestView, context: &RequestContext, out: &mut Vec<u8>) {
+pub fn encode(
+    read: &Read,
+    request: &RequestView,
+    context: &RequestContext,
+    geo: Option<&GeoDb>,
+    out: &mut Vec<u8>,
+) {
     let tls = request.tls.as_deref();
     let cert = tls.and_then(|t| t.client.as_ref());
     match read {
@@ -82,6 +92,13 @@ pub fn encode(read: &Read, request: &RequestView, context: &RequestContext, out:
             None => out.push(0),
         },
         Read::Entry(key) => maybe(out, context.entries.get(&**key).map(String::as_str)),
+        Read::GeoDatabase => match geo {
+            Some(db) => {
+                out.push(1);
+                out.extend_from_slice(&db.generation().to_le_bytes());
+            }
+            None => out.push(0),
+        },
     }
 }
 
@@ -158,7 +175,7 @@ mod tests {
 
     fn encoded(read: &Read, request: &RequestView, context: &RequestContext) -> Vec<u8> {
         let mut out = Vec::new();
-        encode(read, request, context, &mut out);
+        encode(read, request, context, None, &mut out);
         out
     }
 

@@ -53,7 +53,7 @@ const MINUTE: Duration = Duration::from_secs(60);
 
 #[test]
 fn a_decision_is_given_again_only_for_the_same_values() {
-    let cache = DecisionCache::new(100);
+    let cache = DecisionCache::new(100, None);
     let context = RequestContext::default();
     cache.remember(
         recording(MINUTE),
@@ -75,7 +75,7 @@ fn a_decision_is_given_again_only_for_the_same_values() {
 
 #[test]
 fn each_sequence_of_reads_is_looked_up_on_its_own() {
-    let cache = DecisionCache::new(100);
+    let cache = DecisionCache::new(100, None);
     let mut context = RequestContext::default();
     cache.remember(
         recording(MINUTE),
@@ -104,7 +104,7 @@ fn each_sequence_of_reads_is_looked_up_on_its_own() {
 
 #[test]
 fn a_tainted_or_unasked_call_is_not_kept() {
-    let cache = DecisionCache::new(100);
+    let cache = DecisionCache::new(100, None);
     let context = RequestContext::default();
     let mut tainted = recording(MINUTE);
     tainted.taint();
@@ -124,7 +124,7 @@ fn a_tainted_or_unasked_call_is_not_kept() {
 
 #[test]
 fn a_decision_expires_after_the_shortest_time_asked() {
-    let cache = DecisionCache::new(100);
+    let cache = DecisionCache::new(100, None);
     let context = RequestContext::default();
     let mut twice = recording(MINUTE);
     twice.reusable_for(Duration::from_millis(20));
@@ -143,7 +143,7 @@ fn a_decision_expires_after_the_shortest_time_asked() {
 
 #[test]
 fn the_cache_stays_within_its_capacity() {
-    let cache = DecisionCache::new(3);
+    let cache = DecisionCache::new(3, None);
     let context = RequestContext::default();
     for i in 0..10 {
         let token = format!("t{i}");
@@ -159,4 +159,24 @@ fn the_cache_stays_within_its_capacity() {
         kept(&cache, &request(Some("t9")), &context),
         Some("t9".into())
     );
+}
+
+#[test]
+fn lookups_in_two_country_databases_leave_a_call_unkept() {
+    let mut recording = recording(MINUTE);
+    recording.looked_up_country(3);
+    recording.looked_up_country(3);
+    assert!(!recording.tainted);
+    recording.looked_up_country(4);
+    assert!(recording.tainted);
+}
+
+#[test]
+fn a_country_lookup_with_no_database_to_tie_it_to_is_not_kept() {
+    let cache = DecisionCache::new(100, None);
+    let context = RequestContext::default();
+    let mut looked_up = recording(MINUTE);
+    looked_up.looked_up_country(0);
+    cache.remember(looked_up, &request(Some("a")), &context, &allow("a"));
+    assert!(cache.is_empty());
 }
