@@ -31,7 +31,12 @@ pub fn capabilities(name: &str) -> &'static [Capability] {
         "ext-authz" => &[Capability::Log, Capability::OutboundHttp],
         "api-key" => &[Capability::ApiKeys],
         "waf" => &[Capability::Log, Capability::Metrics],
-        "geo" => &[Capability::Geo, Capability::Metrics],
+        "geo" => &[
+            Capability::Geo,
+            Capability::Metrics,
+            Capability::DecisionCache,
+        ],
+        "ip-filter" | "headers" => &[Capability::DecisionCache],
         _ => &[],
     }
 }

@@ -59,6 +59,11 @@ impl Policy for GeoPolicy {
                 reason,
             });
         }
+        // Allowed on the client address, read above, and the country
+        // database's answer for it, which the gateway ties to the database
+        // in use: it may give this again to the same address until another
+        // database is loaded, for as long as it keeps decisions.
+        host::reusable_for(std::time::Duration::MAX);
         let mut edits = Vec::new();
         let country = match &place {
             Place::Country(code) => Some(code.clone()),

@@ -24,6 +24,11 @@ impl Policy for Filter {
             // The host always passes a valid address; refuse rather than guess.
             Err(_) => Verdict::Deny("unparsable-client-ip"),
         };
+        // The verdict follows from the lists and rules and what was read
+        // above alone: the gateway may give it again for as long as it
+        // keeps decisions, for requests from the same address (with the
+        // same method and path, if a rule read them).
+        portcullis_sdk::host::reusable_for(std::time::Duration::MAX);
         match verdict {
             Verdict::Allow => Decision::allow(),
             Verdict::Deny(reason) => self.denial(reason),
