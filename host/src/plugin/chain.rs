@@ -555,16 +555,16 @@ async fn call(
                 .filter(|_| phase == Phase::RequestHeaders);
             let seen = decisions.map(|_| {
                 instance.record();
-                (request.clone(), context.clone())
+                (Instant::now(), request.clone(), context.clone())
             });
             let result = instance
                 .on_request(phase, request, body, context, timeout)
                 .await;
-            if let (Some(decisions), Some((request, context)), Ok(decision)) =
+            if let (Some(decisions), Some((called, request, context)), Ok(decision)) =
                 (decisions, seen, &result)
                 && let Some(recording) = instance.take_recording()
             {
-                decisions.remember(recording, &request, &context, decision);
+                decisions.remember(recording, called, &request, &context, decision);
             }
             result
         }

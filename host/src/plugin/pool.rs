@@ -16,7 +16,7 @@ use super::bindings::Phase;
 use super::decision_cache::DecisionCache;
 use super::definition::PluginDefinition;
 use super::instance::{CallError, Instance};
-use crate::config::Isolation;
+use crate::config::{Isolation, PluginRole};
 
 /// Why no instance could be had.
 #[derive(Debug, thiserror::Error)]
@@ -66,7 +66,10 @@ impl InstancePool {
             Isolation::Pooled => pool_config.max_uses,
             Isolation::PerRequest => 1,
         };
+        // An authorizer has a decision cache of its own, keyed by its
+        // identity sources, in front of every call.
         let decisions = (definition.decision_cache_entries > 0
+            && definition.role != PluginRole::Authorizer
             && phases.contains(&Phase::RequestHeaders)
             && imports_decision_cache(&definition.provenance.imports))
         .then(|| DecisionCache::new(definition.decision_cache_entries, definition.geo.clone()));

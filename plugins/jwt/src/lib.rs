@@ -289,11 +289,14 @@ impl Policy for Jwt {
                 if settings.strip_token {
                     edits.extend(self.strip(request));
                 }
-                // The grant follows from the token alone, read above, and
-                // the token's own cache entry, so the gateway may give it
-                // again for the same token until the entry would expire.
-                let left_ms = expires.saturating_mul(1000).saturating_sub(now_ms);
-                portcullis_sdk::host::reusable_for(std::time::Duration::from_millis(left_ms));
+                // The grant follows from the token alone, read above, so
+                // the gateway may give it again for the same token until
+                // the token's cache entry would expire; with no cache, a
+                // token is checked on every request.
+                if settings.cache_size > 0 {
+                    let left_ms = expires.saturating_mul(1000).saturating_sub(now_ms);
+                    portcullis_sdk::host::reusable_for(std::time::Duration::from_millis(left_ms));
+                }
                 Decision::allow_with(edits)
             }
             Grant::Refuse(challenge, reason) => challenge.decision(realm, reason),

@@ -124,7 +124,8 @@ impl DecisionCache {
         VALUES.with_borrow_mut(|values| {
             let now = Instant::now();
             for (index, shape) in shapes.iter().enumerate() {
-                encode(index, shape, request, context, self.geo.as_deref(), values);
+                let generation = self.geo.as_deref().map(GeoDb::generation);
+                encode(index, shape, request, context, generation, values);
                 let mut entries = self.lock_entries();
                 let Some(entry) = entries.get(values.as_slice()) else {
                     continue;
@@ -138,11 +139,12 @@ impl DecisionCache {
         })
     }
 
-    /// Keep `decision`, made on `request` and `context`, if `recording`
-    /// allows it.
+    /// Keep `decision`, made on `request` and `context` by a call that
+    /// started at `called`, if `recording` allows it.
     pub fn remember(
         &self,
         recording: Recording,
+        called: Instant,
         request: &RequestView,
         context: &RequestContext,
         decision: &Decision,
@@ -153,8 +155,7 @@ impl DecisionCache {
         if recording.tainted || ttl.is_zero() || self.capacity == 0 {
             return;
         }
-        let geo = self.geo.as_deref();
-        let current = geo.map(GeoDb::generation);
+        let current = self.geo.as_deref().map(GeoDb::generation);
         if recording
             .geo_generation
             .is_some_and(|seen| Some(seen) != current)
@@ -163,29 +164,40 @@ impl DecisionCache {
             // is none to tie the decision to).
             return;
         }
-        let Some(shape) = self.shape_index(recording.reads) else {
-            return;
-        };
+        // Under the database the call saw: if another comes into use from
+        // here on, no later request looks this entry up.
+        let generation = recording.geo_generation.or(current);
         let mut values = Vec::new();
-        let shapes = self.shapes.read().unwrap_or_else(|e| e.into_inner());
-        encode(shape, &shapes[shape], request, context, geo, &mut values);
-        drop(shapes);
+        encode(
+            0,
+            &recording.reads,
+            request,
+            context,
+            generation,
+            &mut values,
+        );
         if values.len() > MAX_VALUES_BYTES {
             return;
         }
-        let now = Instant::now();
+        let Some(shape) = self.shape_index(recording.reads) else {
+            return;
+        };
+        values[0] = shape as u8;
         let entry = Entry {
-            expires: now + ttl.min(MAX_TTL),
+            // From the call's start: the plugin worked the time out then.
+            expires: called + ttl.min(MAX_TTL),
             decision: decision.clone(),
         };
+        let now = Instant::now();
         let mut entries = self.lock_entries();
         if entries.len() >= self.capacity {
             entries.retain(|_, entry| now < entry.expires);
-        }
-        if entries.len() >= self.capacity {
-            // Still full of live decisions: start over rather than track
-            // recency on every hit.
-            entries.clear();
+            if entries.len() >= self.capacity - self.capacity / 8 {
+                // Still nearly full of live decisions: start over, rather
+                // than scan them all again at the next insert or track
+                // recency on every hit.
+                entries.clear();
+            }
         }
         entries.insert(values.into_boxed_slice(), entry);
     }
@@ -225,19 +237,20 @@ impl DecisionCache {
 }
 
 /// The key of shape `index` for this request, into `out` (cleared
-/// first): the index, then the values its getters return.
+/// first): the index, then the values its getters return, with the
+/// country database's generation for a country lookup.
 fn encode(
     index: usize,
     shape: &[Read],
     request: &RequestView,
     context: &RequestContext,
-    geo: Option<&GeoDb>,
+    geo_generation: Option<u64>,
     out: &mut Vec<u8>,
 ) {
     out.clear();
     out.push(index as u8);
     for read in shape {
-        reads::encode(read, request, context, geo, out);
+        reads::encode(read, request, context, geo_generation, out);
     }
 }
 

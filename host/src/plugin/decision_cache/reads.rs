@@ -5,7 +5,6 @@
 use http::HeaderMap;
 
 use crate::context::RequestContext;
-use crate::geo::GeoDb;
 use crate::plugin::view::{RequestView, version_text};
 
 /// One getter of the `request` or `context` resource, with its argument.
@@ -48,7 +47,7 @@ pub fn encode(
     read: &Read,
     request: &RequestView,
     context: &RequestContext,
-    geo: Option<&GeoDb>,
+    geo_generation: Option<u64>,
     out: &mut Vec<u8>,
 ) {
     let tls = request.tls.as_deref();
@@ -92,10 +91,10 @@ pub fn encode(
             None => out.push(0),
         },
         Read::Entry(key) => maybe(out, context.entries.get(&**key).map(String::as_str)),
-        Read::GeoDatabase => match geo {
-            Some(db) => {
+        Read::GeoDatabase => match geo_generation {
+            Some(generation) => {
                 out.push(1);
-                out.extend_from_slice(&db.generation().to_le_bytes());
+                out.extend_from_slice(&generation.to_le_bytes());
             }
             None => out.push(0),
         },

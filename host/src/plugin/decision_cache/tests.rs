@@ -57,6 +57,7 @@ fn a_decision_is_given_again_only_for_the_same_values() {
     let context = RequestContext::default();
     cache.remember(
         recording(MINUTE),
+        Instant::now(),
         &request(Some("Bearer a")),
         &context,
         &allow("alice"),
@@ -79,6 +80,7 @@ fn each_sequence_of_reads_is_looked_up_on_its_own() {
     let mut context = RequestContext::default();
     cache.remember(
         recording(MINUTE),
+        Instant::now(),
         &request(None),
         &context,
         &allow("nobody"),
@@ -88,7 +90,13 @@ fn each_sequence_of_reads_is_looked_up_on_its_own() {
     by_principal.read(Read::Path);
     by_principal.reusable_for(MINUTE);
     context.principal = Some("bob".into());
-    cache.remember(by_principal, &request(Some("x")), &context, &allow("bob"));
+    cache.remember(
+        by_principal,
+        Instant::now(),
+        &request(Some("x")),
+        &context,
+        &allow("bob"),
+    );
 
     assert_eq!(
         kept(&cache, &request(None), &context),
@@ -108,12 +116,25 @@ fn a_tainted_or_unasked_call_is_not_kept() {
     let context = RequestContext::default();
     let mut tainted = recording(MINUTE);
     tainted.taint();
-    cache.remember(tainted, &request(Some("a")), &context, &allow("a"));
+    cache.remember(
+        tainted,
+        Instant::now(),
+        &request(Some("a")),
+        &context,
+        &allow("a"),
+    );
     let mut unasked = Recording::default();
     unasked.read(Read::Method);
-    cache.remember(unasked, &request(Some("a")), &context, &allow("a"));
+    cache.remember(
+        unasked,
+        Instant::now(),
+        &request(Some("a")),
+        &context,
+        &allow("a"),
+    );
     cache.remember(
         recording(Duration::ZERO),
+        Instant::now(),
         &request(Some("a")),
         &context,
         &allow("a"),
@@ -128,7 +149,13 @@ fn a_decision_expires_after_the_shortest_time_asked() {
     let context = RequestContext::default();
     let mut twice = recording(MINUTE);
     twice.reusable_for(Duration::from_millis(20));
-    cache.remember(twice, &request(Some("a")), &context, &allow("a"));
+    cache.remember(
+        twice,
+        Instant::now(),
+        &request(Some("a")),
+        &context,
+        &allow("a"),
+    );
     assert_eq!(
         kept(&cache, &request(Some("a")), &context),
         Some("a".into())
@@ -149,6 +176,7 @@ fn the_cache_stays_within_its_capacity() {
         let token = format!("t{i}");
         cache.remember(
             recording(MINUTE),
+            Instant::now(),
             &request(Some(&token)),
             &context,
             &allow(&token),
@@ -177,6 +205,12 @@ fn a_country_lookup_with_no_database_to_tie_it_to_is_not_kept() {
     let context = RequestContext::default();
     let mut looked_up = recording(MINUTE);
     looked_up.looked_up_country(0);
-    cache.remember(looked_up, &request(Some("a")), &context, &allow("a"));
+    cache.remember(
+        looked_up,
+        Instant::now(),
+        &request(Some("a")),
+        &context,
+        &allow("a"),
+    );
     assert!(cache.is_empty());
 }
