@@ -3,7 +3,10 @@
 # same upstream. Each proxy runs one worker pinned to core 0; wrk and the
 # upstream (a static nginx) share core 1. Runs alternate A/B/A/B for
 # several rounds; the medians and the ratios to nginx are printed. Rows:
-# no plugins, three trivial Wasm plugins, and jwt + rbac with a cached token.
+# no plugins, three trivial Wasm plugins, and jwt + rbac with a cached token,
+# once as configured by default (their decisions given again from the
+# gateway's decision cache) and once with `decision_cache_entries = 0`
+# (both plugins called on every request).
 #
 #   tests/load/compare.sh [--duration SECONDS] [--rounds N] [--connections N]
 #
@@ -55,8 +58,11 @@ path = { prefix = "/" }
 upstream = { targets = ["127.0.0.1:$origin_port"] }
 plugins = [{ name = "jwt" }, { name = "rbac" }]
 CONF
+# The same, with both plugins called on every request.
+sed 's/^builtin = "\(jwt\|rbac\)"$/&\ndecision_cache_entries = 0/' \
+  "$out/portcullis-auth.toml" > "$out/portcullis-auth-calls.toml"
 
-start_proxy() { # $1 = nginx | portcullis-0 | portcullis-3 | portcullis-auth
+start_proxy() { # $1 = nginx | portcullis-0 | portcullis-3 | portcullis-auth[-calls]
   case "$1" in
     nginx) taskset -c 0 "$nginx_bin" -c "$out/nginx/nginx.conf" -p "$out/nginx" & ;;
     portcullis-*) RUST_LOG=warn taskset -c 0 "$portcullis" run --workers 1 --config "$out/$1.toml" >"$out/$1.log" 2>&1 & ;;
@@ -80,14 +86,14 @@ run_one() { # $1 = proxy name, $2 = round
   rps=$(awk '/Requests\/sec/ { print $2 }' "$out/$1-round$2.txt")
   p99=$(awk '$1 == "99%" { print $2 }' "$out/$1-round$2.txt" | to_us)
   echo "$1 $2 $rps $p99" >> "$out/samples.txt"
-  printf '  %-14s round %s: %10.0f req/s  p99 %8.0f us\n' "$1" "$2" "$rps" "$p99"
+  printf '  %-21s round %s: %10.0f req/s  p99 %8.0f us\n' "$1" "$2" "$rps" "$p99"
 }
 
 machine_line
 echo "load: wrk -t1 -c$connections -d${duration}s, $rounds rounds, proxies alternated"
 : > "$out/samples.txt"
 for round in $(seq 1 "$rounds"); do
-  for proxy in nginx portcullis-0 portcullis-3 portcullis-auth; do
+  for proxy in nginx portcullis-0 portcullis-3 portcullis-auth portcullis-auth-calls; do
     run_one "$proxy" "$round"
   done
 done
@@ -101,7 +107,7 @@ nginx_p99=$(summary nginx 4)
   echo
   echo "| proxy | req/s (median) | min-max | p99 us (median) | throughput vs nginx | p99 vs nginx |"
   echo "|---|---|---|---|---|---|"
-  for proxy in nginx portcullis-0 portcullis-3 portcullis-auth; do
+  for proxy in nginx portcullis-0 portcullis-3 portcullis-auth portcullis-auth-calls; do
     rps=$(summary "$proxy" 3)
     p99=$(summary "$proxy" 4)
     awk -v name="$proxy" -v rps="$rps" -v p99="$p99" -v nr="$nginx_rps" -v np="$nginx_p99" -v rr="$(range "$proxy" 3)" \
@@ -109,6 +115,8 @@ nginx_p99=$(summary nginx 4)
   done
   echo
   echo "portcullis-0: no plugins; portcullis-3: three trivial Wasm plugins (noop fixture);"
-  echo "portcullis-auth: jwt (HS256, cached token) + rbac. Every proxy gets the same Authorization header."
+  echo "portcullis-auth: jwt (HS256, cached token) + rbac, their decisions given again by the gateway;"
+  echo "portcullis-auth-calls: the same with decision_cache_entries = 0 (both called on every request)."
+  echo "Every proxy gets the same Authorization header."
 } | tee "$out/results.md"
 echo "raw output: $out"
