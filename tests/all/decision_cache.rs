@@ -130,6 +130,13 @@ async fn jwt_and_rbac_decisions_are_given_again_for_the_same_request_only() {
         "{rbac}"
     );
     assert_eq!(origin.hits(), 4);
+    let metrics = admin(&gateway, "GET", "/metrics", "").await.text();
+    for expected in [
+        "portcullis_plugin_decisions_reused_total{plugin=\"jwt\"} 3",
+        "portcullis_plugin_decisions_reused_total{plugin=\"rbac\"} 2",
+    ] {
+        assert!(metrics.contains(expected), "{expected} in\n{metrics}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -509,7 +509,9 @@ fn recall(
         return None;
     }
     let decision = link.decisions.as_ref()?.recall(request, context)?;
-    link.definition.stats.reused.fetch_add(1, Ordering::Relaxed);
+    let definition = &link.definition;
+    definition.stats.reused.fetch_add(1, Ordering::Relaxed);
+    definition.metrics.reused.inc();
     Some(decision)
 }
 

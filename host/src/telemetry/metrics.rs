@@ -57,6 +57,8 @@ pub struct Metrics {
     pub plugin_calls: Counters,
     /// Plugin call duration by plugin.
     pub plugin_duration: Histograms,
+    /// Plugin decisions given again without a call, by plugin.
+    pub plugin_reused: Counters,
     /// Rate-limit rejections by policy.
     pub rate_limited: Counters,
     /// Authentication failures by plugin and reason.
@@ -125,6 +127,12 @@ impl Metrics {
             "plugin_calls",
             "Plugin calls by outcome (allow, deny, error, skipped)",
             plugin_calls.clone(),
+        );
+        let plugin_reused = Counters::default();
+        registry.register(
+            "plugin_decisions_reused",
+            "Plugin decisions given again without a call (decision-cache)",
+            plugin_reused.clone(),
         );
         let plugin_duration = Histograms::new_with_constructor(plugin_histogram as fn() -> _);
         registry.register_with_unit(
@@ -219,6 +227,7 @@ impl Metrics {
             upstream_errors,
             plugin_calls,
             plugin_duration,
+            plugin_reused,
             rate_limited,
             auth_failures,
             tls_handshakes,
@@ -395,6 +404,8 @@ pub struct PluginMetrics {
     plugin: String,
     calls: [[OnceLock<Counter>; 5]; 4],
     duration: Histogram,
+    /// Decisions given again without a call.
+    pub reused: Counter,
 }
 
 impl PluginMetrics {
@@ -445,6 +456,10 @@ impl Metrics {
             calls: Default::default(),
             duration: self
                 .plugin_duration
+                .get_or_create(&vec![("plugin", plugin.to_string())])
+                .clone(),
+            reused: self
+                .plugin_reused
                 .get_or_create(&vec![("plugin", plugin.to_string())])
                 .clone(),
         }

@@ -90,7 +90,8 @@ impl Jwt {
     }
 
     /// Verify `token` at `now` and work out what it grants, and until when
-    /// (Unix seconds; 0 if it is not remembered); an `Err` is the refusal.
+    /// the cache keeps that (Unix seconds: the token's `exp`, or the
+    /// introspection answer's end); an `Err` is the refusal.
     fn grant(&self, token: &str, now: u64) -> Result<(Arc<Grant>, u64), Decision> {
         let realm = &self.settings.realm;
         if let Some(known) = self.lock_cache().get(token, now) {
