@@ -842,8 +842,9 @@ pub struct PluginConfig {
     #[serde(default)]
     pub breaker: BreakerConfig,
     /// Most `request-headers` decisions kept for a plugin that says, through
-    /// `decision-cache`, that its decision may be given again (`jwt` and
-    /// `rbac` do); 0 calls the plugin on every request.
+    /// `decision-cache`, that its decision may be given again (the built-in
+    /// `jwt`, `rbac`, `ip-filter`, `headers` and `geo` do); 0 calls the
+    /// plugin on every request.
     #[serde(default = "default_decision_cache_entries")]
     pub decision_cache_entries: usize,
 }
