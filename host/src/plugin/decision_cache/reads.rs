@@ -153,23 +153,11 @@ fn all_headers(out: &mut Vec<u8>, headers: &HeaderMap) {
 mod tests {
     use super::*;
 
+    /// The decision cache tests' request, with one `x-a` field.
     fn view() -> RequestView {
-        let mut headers = HeaderMap::new();
-        headers.append("x-a", "1".parse().expect("value"));
-        RequestView {
-            method: http::Method::GET,
-            scheme: "http",
-            authority: "api.test".into(),
-            path: "/a".into(),
-            query: None,
-            headers,
-            version: http::Version::HTTP_11,
-            client_ip: [127, 0, 0, 1].into(),
-            peer_ip: [127, 0, 0, 1].into(),
-            tls: None,
-            route_id: "r".into(),
-            request_id: "id".into(),
-        }
+        let mut view = crate::plugin::decision_cache::tests::request(None);
+        view.headers.append("x-a", "1".parse().expect("value"));
+        view
     }
 
     fn encoded(read: &Read, request: &RequestView, context: &RequestContext) -> Vec<u8> {

@@ -5,7 +5,8 @@ use http::HeaderMap;
 use super::*;
 use crate::plugin::bindings::Edit;
 
-fn request(token: Option<&str>) -> RequestView {
+/// A GET of `/orders`, with `authorization: token` when given.
+pub(super) fn request(token: Option<&str>) -> RequestView {
     let mut headers = HeaderMap::new();
     if let Some(token) = token {
         headers.append("authorization", token.parse().expect("value"));
