@@ -121,10 +121,10 @@ impl DecisionCache {
         if shapes.is_empty() {
             return None;
         }
+        let generation = self.geo.as_deref().map(GeoDb::generation);
         VALUES.with_borrow_mut(|values| {
             let now = Instant::now();
             for (index, shape) in shapes.iter().enumerate() {
-                let generation = self.geo.as_deref().map(GeoDb::generation);
                 encode(index, shape, request, context, generation, values);
                 let mut entries = self.lock_entries();
                 let Some(entry) = entries.get(values.as_slice()) else {

@@ -2,6 +2,8 @@
 //! those values encoded for a later request, so two requests can be told
 //! apart exactly where the plugin looked and nowhere else.
 
+use std::net::IpAddr;
+
 use http::HeaderMap;
 
 use crate::context::RequestContext;
@@ -61,11 +63,17 @@ pub fn encode(
         Read::Header(name) => header_values(out, &request.headers, name),
         Read::Headers => all_headers(out, &request.headers),
         Read::Version => text(out, version_text(request.version)),
-        Read::ClientIp => {
-            let mut ip = Vec::with_capacity(40);
-            crate::ip_text::push_ip(&mut ip, request.client_ip);
-            bytes(out, &ip);
-        }
+        // The getter's text is a function of the address: its octets do.
+        Read::ClientIp => match request.client_ip {
+            IpAddr::V4(ip) => {
+                out.push(4);
+                out.extend_from_slice(&ip.octets());
+            }
+            IpAddr::V6(ip) => {
+                out.push(6);
+                out.extend_from_slice(&ip.octets());
+            }
+        },
         Read::RouteId => text(out, &request.route_id),
         Read::TlsVersion => maybe(out, tls.and_then(|t| t.version.as_deref())),
         Read::TlsSni => maybe(out, tls.and_then(|t| t.sni.as_deref())),
