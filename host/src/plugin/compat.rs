@@ -90,7 +90,7 @@ pub fn check(
 }
 
 /// `portcullis:policy/kv@0.1.0` → `("kv", "0.1.0")`.
-fn split_name(name: &str) -> Option<(&str, &str)> {
+pub fn split_name(name: &str) -> Option<(&str, &str)> {
     let rest = name.strip_prefix(WIT_PACKAGE)?.strip_prefix('/')?;
     rest.split_once('@')
 }

@@ -13,6 +13,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use super::bindings::Phase;
+use super::compat::split_name;
 use super::decision_cache::DecisionCache;
 use super::definition::PluginDefinition;
 use super::instance::{CallError, Instance};
@@ -49,7 +50,7 @@ pub struct InstancePool {
 fn imports_decision_cache(imports: &[String]) -> bool {
     imports
         .iter()
-        .any(|name| name.starts_with("portcullis:policy/decision-cache@"))
+        .any(|name| split_name(name).is_some_and(|(interface, _)| interface == "decision-cache"))
 }
 
 impl InstancePool {
