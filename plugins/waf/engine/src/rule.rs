@@ -16,6 +16,9 @@ pub enum Selector {
     All,
     /// Members with this key, compared ASCII case-insensitively (stored lowercase).
     Key(Vec<u8>),
+    /// Members whose key starts with this, compared ASCII
+    /// case-insensitively (stored lowercase): a `/^literal/` pattern.
+    Prefix(Vec<u8>),
     /// Members whose key matches this expression.
     Pattern(regex::bytes::Regex),
 }
@@ -25,6 +28,9 @@ impl Selector {
         match self {
             Selector::All => true,
             Selector::Key(wanted) => wanted.eq_ignore_ascii_case(key),
+            Selector::Prefix(prefix) => key
+                .get(..prefix.len())
+                .is_some_and(|start| start.eq_ignore_ascii_case(prefix)),
             Selector::Pattern(pattern) => pattern.is_match(key),
         }
     }
@@ -33,7 +39,9 @@ impl Selector {
     pub fn same_as(&self, other: &Selector) -> bool {
         match (self, other) {
             (Selector::All, Selector::All) => true,
-            (Selector::Key(a), Selector::Key(b)) => a.eq_ignore_ascii_case(b),
+            (Selector::Key(a), Selector::Key(b)) | (Selector::Prefix(a), Selector::Prefix(b)) => {
+                a.eq_ignore_ascii_case(b)
+            }
             (Selector::Pattern(a), Selector::Pattern(b)) => a.as_str() == b.as_str(),
             _ => false,
         }

@@ -548,6 +548,15 @@ impl<'r> Transaction<'r> {
                         each(None, key, value);
                     }
                 }
+                Selector::Prefix(prefix) => {
+                    let from = self.state.tx.range::<[u8], _>((
+                        std::ops::Bound::Included(prefix.as_slice()),
+                        std::ops::Bound::Unbounded,
+                    ));
+                    for (key, value) in from.take_while(|(key, _)| key.starts_with(prefix)) {
+                        each(None, key, value);
+                    }
+                }
                 _ => {
                     for (key, value) in &self.state.tx {
                         if selector.accepts(key) {

@@ -141,6 +141,15 @@ fn selector(variable: Variable, key: &str) -> Result<Selector, String> {
         && key.len() >= 2
         && let Some(pattern) = key.strip_prefix('/').and_then(|k| k.strip_suffix('/'))
     {
+        // `/^header_name_920450_/`: a prefix, compared without a regex.
+        if let Some(prefix) = pattern.strip_prefix('^')
+            && !prefix.is_empty()
+            && prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Ok(Selector::Prefix(prefix.to_ascii_lowercase().into_bytes()));
+        }
         // Keys compare case-insensitively, so patterns over them do too.
         let pattern = regex::bytes::RegexBuilder::new(pattern)
             .case_insensitive(true)
@@ -172,5 +181,16 @@ mod tests {
         assert_eq!(targets.len(), 2);
         assert!(targets[0].selector.accepts(b"B"));
         assert!(matches!(&targets[1].selector, Selector::Key(k) if k == b"/*"));
+    }
+
+    #[test]
+    fn an_anchored_literal_pattern_is_a_prefix() {
+        let targets = parse_targets("TX:/^Header_Name_/|ARGS:/^a.b/").expect("parses");
+        assert!(matches!(&targets[0].selector, Selector::Prefix(p) if p == b"header_name_"));
+        assert!(targets[0].selector.accepts(b"header_name_x-a"));
+        assert!(targets[0].selector.accepts(b"HEADER_NAME_"));
+        assert!(!targets[0].selector.accepts(b"x_header_name_"));
+        assert!(!targets[0].selector.accepts(b"header"));
+        assert!(matches!(&targets[1].selector, Selector::Pattern(_)));
     }
 }
