@@ -13,6 +13,8 @@
 //! not searched again, and the list's own automaton is built only for a
 //! value that holds one.
 
+use std::collections::HashMap;
+
 use aho_corasick::automaton::Automaton;
 use aho_corasick::nfa::contiguous;
 use aho_corasick::{Anchored, MatchKind};
@@ -200,8 +202,13 @@ pub struct Prefilter {
     /// by [`Prefilter::scan_into`] itself: `AhoCorasick`'s overlapping
     /// iterator leaves and re-enters the (boxed) automaton at every match.
     automaton: Option<contiguous::NFA>,
-    /// For each automaton pattern, the rule group it belongs to.
-    group_of_pattern: Vec<u32>,
+    /// For each automaton pattern, where in `ending_sets` the groups of
+    /// every literal that ends where it ends (it and its suffixes) start.
+    ending_set_of_pattern: Vec<u32>,
+    /// Group bit sets, [`Prefilter::words`] long each, one after another.
+    ending_sets: Vec<u64>,
+    /// Literals in the automaton, one per (group, literal).
+    patterns: usize,
     /// Each byte (lowercase) that is a one-byte literal, with the groups
     /// it belongs to as a bit set.
     single_bytes: Vec<(u8, Box<[u64]>)>,
@@ -212,8 +219,9 @@ impl Prefilter {
     /// `groups[i]` are the literals of group `i`.
     pub fn build(groups: &[Vec<Vec<u8>>]) -> Option<Self> {
         let words = groups.len().div_ceil(64);
-        let mut patterns = Vec::new();
-        let mut group_of_pattern = Vec::new();
+        let mut patterns: Vec<Vec<u8>> = Vec::new();
+        // Each literal (lowercase) of two bytes or more, with its groups.
+        let mut groups_of_literal: HashMap<Vec<u8>, Vec<u64>> = HashMap::new();
         let mut single_bytes: Vec<(u8, Box<[u64]>)> = Vec::new();
         for (group, literals) in groups.iter().enumerate() {
             for literal in literals {
@@ -228,11 +236,17 @@ impl Prefilter {
                     };
                     set_group(&mut single_bytes[at].1, group);
                 } else {
-                    patterns.push(literal.as_slice());
-                    group_of_pattern.push(group as u32);
+                    let literal = literal.to_ascii_lowercase();
+                    let bits = groups_of_literal
+                        .entry(literal.clone())
+                        .or_insert_with(|| vec![0; words]);
+                    set_group(bits, group);
+                    patterns.push(literal);
                 }
             }
         }
+        let (ending_set_of_pattern, ending_sets) =
+            ending_sets(&patterns, &groups_of_literal, words);
         let automaton = if patterns.is_empty() {
             None
         } else {
@@ -246,7 +260,9 @@ impl Prefilter {
         };
         Some(Prefilter {
             automaton,
-            group_of_pattern,
+            ending_set_of_pattern,
+            ending_sets,
+            patterns: patterns.len(),
             single_bytes,
             groups: groups.len(),
         })
@@ -255,7 +271,8 @@ impl Prefilter {
     /// Bytes the automaton and the byte table take.
     pub fn memory_usage(&self) -> usize {
         let table = self.single_bytes.len() * (1 + self.words() * 8);
-        self.automaton.as_ref().map_or(0, |nfa| nfa.memory_usage()) + table
+        let sets = self.ending_set_of_pattern.len() * 4 + self.ending_sets.len() * 8;
+        self.automaton.as_ref().map_or(0, |nfa| nfa.memory_usage()) + table + sets
     }
 
     /// Literals in the automaton and the byte table.
@@ -270,7 +287,7 @@ impl Prefilter {
                     .sum::<usize>()
             })
             .sum();
-        self.group_of_pattern.len() + single
+        self.patterns + single
     }
 
     /// Words in a group bit set.
@@ -303,37 +320,59 @@ impl Prefilter {
         let Some(automaton) = &self.automaton else {
             return;
         };
-        let mut left = self.groups - bits.iter().map(|w| w.count_ones() as usize).sum::<usize>();
-        if left == 0 {
-            return;
-        }
         // An unanchored standard search: every literal ending at a byte is
         // a match of the state reached there (the automaton copies matches
-        // along failure links), and no state is dead.
+        // along failure links), and no state is dead. A state's matches
+        // are its own literal's and then those of the literals that are
+        // suffixes of it: the first match names them all, so one set
+        // worked out when the prefilter was built stands for the list.
         let Ok(mut state) = automaton.start_state(Anchored::No) else {
             bits.fill(u64::MAX);
             return;
         };
+        let words = bits.len();
         for &byte in value {
             state = automaton.next_state(Anchored::No, state, byte);
             if !automaton.is_match(state) {
                 continue;
             }
-            for index in 0..automaton.match_len(state) {
-                let pattern = automaton.match_pattern(state, index);
-                let group = self.group_of_pattern[pattern.as_usize()] as usize;
-                let word = &mut bits[group / 64];
-                let bit = 1u64 << (group % 64);
-                if *word & bit == 0 {
-                    *word |= bit;
-                    left -= 1;
-                    if left == 0 {
-                        return;
-                    }
-                }
+            let pattern = automaton.match_pattern(state, 0).as_usize();
+            let at = self.ending_set_of_pattern[pattern] as usize;
+            for (word, set) in bits.iter_mut().zip(&self.ending_sets[at..at + words]) {
+                *word |= set;
             }
         }
     }
+}
+
+/// For each pattern, the groups of every literal that is a suffix of it
+/// (itself included): all a state where it ends matches. Equal sets are
+/// stored once; the result is (each pattern's set's start, the sets).
+fn ending_sets(
+    patterns: &[Vec<u8>],
+    groups_of_literal: &HashMap<Vec<u8>, Vec<u64>>,
+    words: usize,
+) -> (Vec<u32>, Vec<u64>) {
+    let mut starts: HashMap<Vec<u64>, u32> = HashMap::new();
+    let mut sets = Vec::new();
+    let mut set_of_pattern = Vec::with_capacity(patterns.len());
+    for literal in patterns {
+        let mut set = vec![0u64; words];
+        for start in 0..literal.len() - 1 {
+            if let Some(groups) = groups_of_literal.get(&literal[start..]) {
+                for (word, bits) in set.iter_mut().zip(groups) {
+                    *word |= bits;
+                }
+            }
+        }
+        let start = *starts.entry(set).or_insert_with_key(|set| {
+            let start = sets.len() as u32;
+            sets.extend_from_slice(set);
+            start
+        });
+        set_of_pattern.push(start);
+    }
+    (set_of_pattern, sets)
 }
 
 fn set_group(bits: &mut [u64], group: usize) {
@@ -396,5 +435,63 @@ mod tests {
         let bits = filter.scan(b"1 SELECT 2");
         assert!(has_group(&bits, 0));
         assert!(!has_group(&bits, 1));
+    }
+
+    #[test]
+    fn a_literal_that_ends_inside_another_marks_its_group() {
+        let filter = Prefilter::build(&[
+            vec![b"abcd".to_vec()],
+            vec![b"bc".to_vec()],
+            vec![b"tion".to_vec()],
+            vec![b"on".to_vec(), b"zz".to_vec()],
+        ])
+        .expect("builds");
+        let groups = |text: &[u8]| {
+            let bits = filter.scan(text);
+            (0..4).filter(|g| has_group(&bits, *g)).collect::<Vec<_>>()
+        };
+        assert_eq!(groups(b"ABCx"), vec![1]);
+        assert_eq!(groups(b"xabcd"), vec![0, 1]);
+        assert_eq!(groups(b"station"), vec![2, 3]);
+        assert_eq!(groups(b"onion"), vec![3]);
+        assert_eq!(groups(b"nothing here"), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn scanning_agrees_with_looking_for_each_literal() {
+        // Literals and texts over a small alphabet overlap in every way:
+        // prefixes, suffixes, repeats.
+        let seed = std::cell::Cell::new(0x2545_f491_4f6c_dd1du64);
+        let next = |below: u64| {
+            let mut x = seed.get();
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            seed.set(x);
+            x % below
+        };
+        let word = |len: u64| -> Vec<u8> { (0..len).map(|_| b"abcAB"[next(5) as usize]).collect() };
+        let groups: Vec<Vec<Vec<u8>>> = (0..70)
+            .map(|_| (0..1 + next(3)).map(|_| word(2 + next(3))).collect())
+            .collect();
+        let filter = Prefilter::build(&groups).expect("builds");
+        for _ in 0..300 {
+            let text = word(next(24));
+            let bits = filter.scan(&text);
+            let lower = text.to_ascii_lowercase();
+            for (group, literals) in groups.iter().enumerate() {
+                let present = literals.iter().any(|literal| {
+                    let literal = literal.to_ascii_lowercase();
+                    lower
+                        .windows(literal.len())
+                        .any(|w| w == literal.as_slice())
+                });
+                assert_eq!(
+                    has_group(&bits, group as u32),
+                    present,
+                    "group {group} {literals:?} in {text:?}"
+                );
+            }
+        }
     }
 }
