@@ -209,9 +209,10 @@ pub struct Prefilter {
     ending_sets: Vec<u64>,
     /// Literals in the automaton, one per (group, literal).
     patterns: usize,
-    /// Each byte (lowercase) that is a one-byte literal, with the groups
-    /// it belongs to as a bit set.
-    single_bytes: Vec<(u8, Box<[u64]>)>,
+    /// For each byte, where in `byte_sets` the groups it is a one-byte
+    /// literal of (either case) start; [`NO_SET`] for most bytes.
+    set_of_byte: Box<[u32; 256]>,
+    byte_sets: Vec<u64>,
     groups: usize,
 }
 
@@ -222,19 +223,19 @@ impl Prefilter {
         let mut patterns: Vec<Vec<u8>> = Vec::new();
         // Each literal (lowercase) of two bytes or more, with its groups.
         let mut groups_of_literal: HashMap<Vec<u8>, Vec<u64>> = HashMap::new();
-        let mut single_bytes: Vec<(u8, Box<[u64]>)> = Vec::new();
+        let mut set_of_byte = Box::new([NO_SET; 256]);
+        let mut byte_sets: Vec<u64> = Vec::new();
         for (group, literals) in groups.iter().enumerate() {
             for literal in literals {
                 if let [byte] = literal.as_slice() {
-                    let byte = byte.to_ascii_lowercase();
-                    let at = match single_bytes.iter().position(|(b, _)| *b == byte) {
-                        Some(at) => at,
-                        None => {
-                            single_bytes.push((byte, vec![0; words].into()));
-                            single_bytes.len() - 1
-                        }
-                    };
-                    set_group(&mut single_bytes[at].1, group);
+                    let lower = usize::from(byte.to_ascii_lowercase());
+                    if set_of_byte[lower] == NO_SET {
+                        set_of_byte[lower] = byte_sets.len() as u32;
+                        byte_sets.resize(byte_sets.len() + words, 0);
+                    }
+                    let at = set_of_byte[lower] as usize;
+                    set_group(&mut byte_sets[at..at + words], group);
+                    set_of_byte[usize::from(byte.to_ascii_uppercase())] = set_of_byte[lower];
                 } else {
                     let literal = literal.to_ascii_lowercase();
                     let bits = groups_of_literal
@@ -263,14 +264,15 @@ impl Prefilter {
             ending_set_of_pattern,
             ending_sets,
             patterns: patterns.len(),
-            single_bytes,
+            set_of_byte,
+            byte_sets,
             groups: groups.len(),
         })
     }
 
     /// Bytes the automaton and the byte table take.
     pub fn memory_usage(&self) -> usize {
-        let table = self.single_bytes.len() * (1 + self.words() * 8);
+        let table = 256 * 4 + self.byte_sets.len() * 8;
         let sets = self.ending_set_of_pattern.len() * 4 + self.ending_sets.len() * 8;
         self.automaton.as_ref().map_or(0, |nfa| nfa.memory_usage()) + table + sets
     }
@@ -278,14 +280,9 @@ impl Prefilter {
     /// Literals in the automaton and the byte table.
     pub fn literals(&self) -> usize {
         let single: usize = self
-            .single_bytes
+            .byte_sets
             .iter()
-            .map(|(_, groups)| {
-                groups
-                    .iter()
-                    .map(|w| w.count_ones() as usize)
-                    .sum::<usize>()
-            })
+            .map(|word| word.count_ones() as usize)
             .sum();
         self.patterns + single
     }
@@ -304,14 +301,13 @@ impl Prefilter {
 
     /// [`Prefilter::scan`] into `bits` ([`Prefilter::words`] long, zeroed).
     pub fn scan_into(&self, value: &[u8], bits: &mut [u64]) {
-        if !self.single_bytes.is_empty() {
-            let mut present = [false; 256];
+        let words = bits.len();
+        if !self.byte_sets.is_empty() {
             for &byte in value {
-                present[usize::from(byte.to_ascii_lowercase())] = true;
-            }
-            for (byte, groups) in &self.single_bytes {
-                if present[usize::from(*byte)] {
-                    for (word, group_bits) in bits.iter_mut().zip(groups.iter()) {
+                let at = self.set_of_byte[usize::from(byte)];
+                if at != NO_SET {
+                    let set = &self.byte_sets[at as usize..][..words];
+                    for (word, group_bits) in bits.iter_mut().zip(set) {
                         *word |= group_bits;
                     }
                 }
@@ -330,7 +326,6 @@ impl Prefilter {
             bits.fill(u64::MAX);
             return;
         };
-        let words = bits.len();
         for &byte in value {
             state = automaton.next_state(Anchored::No, state, byte);
             if !automaton.is_match(state) {
@@ -374,6 +369,9 @@ fn ending_sets(
     }
     (set_of_pattern, sets)
 }
+
+/// No one-byte literal is this byte.
+const NO_SET: u32 = u32::MAX;
 
 fn set_group(bits: &mut [u64], group: usize) {
     bits[group / 64] |= 1 << (group % 64);
@@ -472,7 +470,7 @@ mod tests {
         };
         let word = |len: u64| -> Vec<u8> { (0..len).map(|_| b"abcAB"[next(5) as usize]).collect() };
         let groups: Vec<Vec<Vec<u8>>> = (0..70)
-            .map(|_| (0..1 + next(3)).map(|_| word(2 + next(3))).collect())
+            .map(|_| (0..1 + next(3)).map(|_| word(1 + next(4))).collect())
             .collect();
         let filter = Prefilter::build(&groups).expect("builds");
         for _ in 0..300 {
