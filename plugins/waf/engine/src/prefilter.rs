@@ -270,7 +270,7 @@ impl Prefilter {
         })
     }
 
-    /// Bytes the automaton and the byte table take.
+    /// Bytes the automaton, its match sets and the byte table take.
     pub fn memory_usage(&self) -> usize {
         let table = 256 * 4 + self.byte_sets.len() * 8;
         let sets = self.ending_set_of_pattern.len() * 4 + self.ending_sets.len() * 8;
