@@ -277,9 +277,12 @@ impl TransformCache {
             }
             entry.value.clone()
         };
+        // The scan ignores ASCII case: a value the steps only lowercased
+        // (`t:cmdLine`, or `t:lowercase` kept for a later step that reads
+        // case) holds the untransformed value's groups.
         let groups = match changed {
-            Some(changed) => self.scan(prefilter, &changed),
-            None => self.raw_groups(prefilter, slot, value),
+            Some(changed) if !changed.eq_ignore_ascii_case(value) => self.scan(prefilter, &changed),
+            _ => self.raw_groups(prefilter, slot, value),
         };
         if let Some(entry) = self.entries.borrow_mut().get_mut(&key) {
             entry.groups = Some(groups);
