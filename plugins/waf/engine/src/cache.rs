@@ -73,6 +73,19 @@ pub struct TransformCache {
     /// The words of every group set, one after the other: a few hundred
     /// sets a request, each of a few words, in one allocation.
     arena: RefCell<Vec<u64>>,
+    /// The transformed values of each slot scanned so far.
+    scanned: RefCell<ScannedValues>,
+}
+
+/// Several transformation lists often make the same value of a slot
+/// (`+44 20` decoded alike by six lists, spaces removed alike by four):
+/// each distinct value is scanned once.
+#[derive(Default)]
+struct ScannedValues {
+    /// Each slot's latest entry in `values`.
+    latest: FastMap<u32, u32>,
+    /// A transformed value, its groups, and its slot's entry before it.
+    values: Vec<(Rc<[u8]>, GroupSet, Option<u32>)>,
 }
 
 impl TransformCache {
@@ -92,6 +105,9 @@ impl TransformCache {
         }
         self.unions.borrow_mut().clear();
         self.arena.borrow_mut().clear();
+        let mut scanned = self.scanned.borrow_mut();
+        scanned.latest.clear();
+        scanned.values.clear();
     }
 
     /// Whether the room this cache has grown is small enough to keep for
@@ -104,6 +120,7 @@ impl TransformCache {
         self.entries.borrow().capacity() <= MOST_ENTRIES
             && self.unions.borrow().capacity() <= MOST_ENTRIES
             && self.arena.borrow().capacity() <= MOST_ARENA_WORDS
+            && self.scanned.borrow().values.capacity() <= MOST_ENTRIES
             && self.raw.borrow().iter().map(Vec::capacity).sum::<usize>() <= MOST_SLOTS
     }
 
@@ -281,12 +298,37 @@ impl TransformCache {
         // (`t:cmdLine`, or `t:lowercase` kept for a later step that reads
         // case) holds the untransformed value's groups.
         let groups = match changed {
-            Some(changed) if !changed.eq_ignore_ascii_case(value) => self.scan(prefilter, &changed),
+            Some(changed) if !changed.eq_ignore_ascii_case(value) => {
+                self.scan_transformed(prefilter, slot, changed)
+            }
             _ => self.raw_groups(prefilter, slot, value),
         };
         if let Some(entry) = self.entries.borrow_mut().get_mut(&key) {
             entry.groups = Some(groups);
         }
+        groups
+    }
+
+    /// The groups in `changed`, a transformed value of `slot`: those of
+    /// an equal value (ignoring ASCII case, as the scan does) another list
+    /// made of the slot, else a scan of its own.
+    fn scan_transformed(&self, prefilter: &Prefilter, slot: u32, changed: Rc<[u8]>) -> GroupSet {
+        {
+            let scanned = self.scanned.borrow();
+            let mut next = scanned.latest.get(&slot).copied();
+            while let Some(at) = next {
+                let (value, groups, previous) = &scanned.values[at as usize];
+                if value.eq_ignore_ascii_case(&changed) {
+                    return *groups;
+                }
+                next = *previous;
+            }
+        }
+        let groups = self.scan(prefilter, &changed);
+        let mut scanned = self.scanned.borrow_mut();
+        let at = scanned.values.len() as u32;
+        let previous = scanned.latest.insert(slot, at);
+        scanned.values.push((changed, groups, previous));
         groups
     }
 
