@@ -1,0 +1,70 @@
+//! Runs the cost benchmark's request through the stock Core Rule Set at
+//! paranoia level 1, a given number of times: what tests/load/waf-count.sh
+//! counts instructions of (criterion's timings move by 30% on a shared
+//! machine; instruction counts repeat).
+//!
+//!   cargo run --release --example run_requests -- benign|sqli COUNT
+
+#[path = "../tests/crs/requests.rs"]
+mod requests;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use portcullis_waf_engine::{EngineMode, RuleSet, Transaction};
+
+fn crs_at_pl1() -> Result<RuleSet, String> {
+    let crs =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../../shared/corpora/owasp-crs-v4.28.0");
+    let rules_dir = crs.join("rules");
+    let setup = std::fs::read_to_string(crs.join("crs-setup.conf.example"))
+        .map_err(|e| format!("{}: {e}", crs.display()))?;
+    let mut rules = RuleSet::new();
+    rules
+        .add("crs-setup", &setup, &rules_dir)
+        .map_err(|e| e.to_string())?;
+    rules
+        .add(
+            "settings",
+            r#"SecAction "id:9990001,phase:1,pass,nolog,setvar:tx.blocking_paranoia_level=1""#,
+            &rules_dir,
+        )
+        .map_err(|e| e.to_string())?;
+    rules.add_dir(&rules_dir).map_err(|e| e.to_string())?;
+    rules.finish().map_err(|e| e.to_string())?;
+    Ok(rules)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (request, count) = match args.as_slice() {
+        [kind, count] => match (kind.as_str(), count.parse::<u32>()) {
+            ("benign", Ok(count)) => (requests::benign(), count),
+            ("sqli", Ok(count)) => (requests::attack(), count),
+            _ => return usage(),
+        },
+        _ => return usage(),
+    };
+    let rules = match crs_at_pl1() {
+        Ok(rules) => rules,
+        Err(error) => {
+            eprintln!("loading the CRS: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (head, body) = request;
+    let mut blocked = 0;
+    for _ in 0..count {
+        let mut transaction = Transaction::new(&rules, head.clone(), EngineMode::On);
+        transaction.request_headers();
+        transaction.request_body(&body);
+        blocked += u32::from(transaction.interruption().is_some());
+    }
+    println!("{count} requests, {blocked} blocked");
+    ExitCode::SUCCESS
+}
+
+fn usage() -> ExitCode {
+    eprintln!("usage: run_requests benign|sqli COUNT");
+    ExitCode::from(2)
+}
