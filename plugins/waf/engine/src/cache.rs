@@ -135,19 +135,22 @@ impl TransformCache {
         variable: Variable,
         all_values: &AllValues<'_>,
     ) -> bool {
-        let (Some(group), Some(prefilter)) = (link.prefilter, rules.prefilter()) else {
+        let Some(prefilter) = rules.prefilter() else {
             return true;
         };
-        if link.negated || !variable.is_fixed() {
+        if link.prefilter.is_empty() || link.negated || !variable.is_fixed() {
             return true;
         }
         let union = self.variable_union(prefilter, &link.transforms, variable, all_values);
-        self.has(union, group)
+        self.has_all(union, &link.prefilter)
     }
 
-    /// Whether `set` holds `group`.
-    fn has(&self, set: GroupSet, group: u32) -> bool {
-        has_group(&self.arena.borrow()[set.0..], group)
+    /// Whether `set` holds every one of `groups`.
+    fn has_all(&self, set: GroupSet, groups: &[u32]) -> bool {
+        let arena = self.arena.borrow();
+        groups
+            .iter()
+            .all(|group| has_group(&arena[set.0..], *group))
     }
 
     /// Stores `words` in the arena.
@@ -208,11 +211,11 @@ impl TransformCache {
             };
             return (transformed, false);
         };
-        let (classes, ruled_out) = match (link.prefilter, rules.prefilter()) {
-            (Some(group), Some(prefilter)) => {
+        let (classes, ruled_out) = match rules.prefilter() {
+            Some(prefilter) if !link.prefilter.is_empty() => {
                 let (classes, groups) =
                     self.classes_and_groups(prefilter, &link.transforms, slot, value);
-                (classes, !self.has(groups, group))
+                (classes, !self.has_all(groups, &link.prefilter))
             }
             _ => (self.classes(slot, value), false),
         };

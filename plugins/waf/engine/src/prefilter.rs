@@ -68,13 +68,7 @@ fn fold_case_classes(hir: Hir) -> Hir {
 /// The literals any match of `pattern` must start (or end) with, lowercase;
 /// None when they cannot be bounded usefully.
 pub fn required_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
-    let hir = regex_syntax::ParserBuilder::new()
-        .unicode(false)
-        .utf8(false)
-        .build()
-        .parse(pattern)
-        .ok()?;
-    let hir = fold_case_classes(hir);
+    let hir = parse(pattern)?;
     let mut candidates = vec![necessary(&hir)];
     for kind in [ExtractKind::Prefix, ExtractKind::Suffix] {
         let mut extractor = Extractor::new();
@@ -97,6 +91,52 @@ pub fn required_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
         .flatten()
         .filter_map(usable)
         .max_by_key(|literals| quality(literals))
+}
+
+/// The literal sets every match of `pattern` needs one of each of: the
+/// best set [`required_literals`] finds, then up to [`MOST_MORE_SETS`]
+/// more from the other parts of a top-level concatenation (`on[a-z]+=`
+/// needs `on` and `=`). A value missing any set cannot match. Empty when
+/// not even one set bounds the pattern.
+pub fn required_literal_sets(pattern: &str) -> Vec<Vec<Vec<u8>>> {
+    let Some(best) = required_literals(pattern) else {
+        return Vec::new();
+    };
+    let mut sets = vec![best];
+    let Some(hir) = parse(pattern) else {
+        return sets;
+    };
+    let mut top = &hir;
+    while let HirKind::Capture(capture) = top.kind() {
+        top = &capture.sub;
+    }
+    if let HirKind::Concat(parts) = top.kind() {
+        let mut more: Vec<Vec<Vec<u8>>> = Vec::new();
+        for literals in parts.iter().filter_map(necessary).filter_map(usable) {
+            if !sets.contains(&literals) && !more.contains(&literals) {
+                more.push(literals);
+            }
+        }
+        more.sort_by_key(|literals| std::cmp::Reverse(quality(literals)));
+        sets.extend(more.into_iter().take(MOST_MORE_SETS));
+    }
+    sets
+}
+
+/// Most sets a regex adds beside its best: each costs a group in every
+/// scan's bit set.
+const MOST_MORE_SETS: usize = 2;
+
+/// `pattern` as the literal extraction reads it: bytes, ASCII case
+/// classes folded to their lowercase letter.
+fn parse(pattern: &str) -> Option<Hir> {
+    let hir = regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(pattern)
+        .ok()?;
+    Some(fold_case_classes(hir))
 }
 
 /// Most literals one regex may add to the automaton.
@@ -393,6 +433,23 @@ mod tests {
         assert!(literals.contains(&b"select".to_vec()));
         assert!(literals.contains(&b"union".to_vec()));
         assert_eq!(literals.len(), 2);
+    }
+
+    #[test]
+    fn each_part_of_a_concatenation_may_add_a_set() {
+        let sets = required_literal_sets("(?i)[ ,;]on[a-z]{3,50}[ ,;]*?=[^=]");
+        assert!(
+            sets[0].iter().all(|literal| literal.ends_with(b"on")),
+            "{sets:?}"
+        );
+        assert!(sets.contains(&vec![b"=".to_vec()]), "{sets:?}");
+        assert!(sets.len() <= 1 + MOST_MORE_SETS);
+        // A set that is the best one already is not repeated.
+        assert_eq!(
+            required_literal_sets("(?i)union select"),
+            vec![vec![b"union select".to_vec()]]
+        );
+        assert!(required_literal_sets("[a-z]+").is_empty());
     }
 
     #[test]

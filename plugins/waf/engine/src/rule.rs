@@ -193,9 +193,10 @@ pub struct Rule {
     pub chained: Option<Box<Rule>>,
     /// A SecAction: matches once without inspecting anything.
     pub unconditional: bool,
-    /// This link's literal group in the rule set's prefilter: a value
-    /// without any of the group's literals cannot match.
-    pub prefilter: Option<u32>,
+    /// This link's literal groups in the rule set's prefilter: a value
+    /// without a literal of every one of them cannot match. Empty when
+    /// the link's literals cannot be bounded.
+    pub prefilter: Vec<u32>,
 }
 
 impl Rule {

@@ -275,15 +275,17 @@ impl RuleSet {
         for rule in &mut self.rules {
             let mut link = Some(rule);
             while let Some(current) = link {
-                current.prefilter = None;
-                let literals = match &current.operator {
-                    _ if current.actions.multi_match => None,
-                    Operator::Rx(regex) => prefilter::required_literals(regex.as_str()),
-                    Operator::Pm(phrases) => prefilter::phrase_literals(phrases.phrases()),
-                    _ => None,
+                current.prefilter.clear();
+                let sets = match &current.operator {
+                    _ if current.actions.multi_match => Vec::new(),
+                    Operator::Rx(regex) => prefilter::required_literal_sets(regex.as_str()),
+                    Operator::Pm(phrases) => prefilter::phrase_literals(phrases.phrases())
+                        .into_iter()
+                        .collect(),
+                    _ => Vec::new(),
                 };
-                if let Some(literals) = literals {
-                    current.prefilter = Some(groups.len() as u32);
+                for literals in sets {
+                    current.prefilter.push(groups.len() as u32);
                     groups.push(literals);
                 }
                 link = current.chained.as_deref_mut();
@@ -313,7 +315,7 @@ impl RuleSet {
             while let Some(current) = link {
                 if matches!(current.operator, Operator::Rx(_) | Operator::Pm(_)) {
                     total += 1;
-                    covered += usize::from(current.prefilter.is_some());
+                    covered += usize::from(!current.prefilter.is_empty());
                 }
                 link = current.chained.as_deref();
             }
@@ -362,7 +364,7 @@ impl RuleSet {
             actions,
             chained: None,
             unconditional: false,
-            prefilter: None,
+            prefilter: Vec::new(),
         })
     }
 
@@ -377,7 +379,7 @@ impl RuleSet {
             actions,
             chained: None,
             unconditional: true,
-            prefilter: None,
+            prefilter: Vec::new(),
         })
     }
 
