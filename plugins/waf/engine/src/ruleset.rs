@@ -267,9 +267,9 @@ impl RuleSet {
     }
 
     /// Gives every regex link whose matches need one of a bounded set of
-    /// literals, and every phrase list short enough (see
-    /// [`prefilter::phrase_literals`]), a group in the automaton over all
-    /// of them.
+    /// literals a group in the automaton over all of them for each such
+    /// set (see [`prefilter::required_literal_sets`]), and every phrase
+    /// list short enough (see [`prefilter::phrase_literals`]) one group.
     fn build_prefilters(&mut self) {
         let mut groups: Vec<Vec<Vec<u8>>> = Vec::new();
         for rule in &mut self.rules {
