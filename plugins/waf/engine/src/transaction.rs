@@ -109,12 +109,17 @@ struct State {
 /// phases run so far left, so a caller that handles the phases in separate
 /// calls can go on without running the earlier ones again.
 #[derive(Debug)]
-pub struct Suspended(State);
+pub struct Suspended {
+    state: State,
+    /// Where the transaction's transformation cache waits on the thread
+    /// that suspended it; None when it was not kept.
+    cache_ticket: Option<u64>,
+}
 
 impl Suspended {
     /// The request head the transaction was started with.
     pub fn head(&self) -> &RequestHead {
-        &self.0.data.head
+        &self.state.data.head
     }
 }
 
@@ -154,7 +159,10 @@ impl<'r> Transaction<'r> {
 
     /// Detaches the transaction from its rule set; see [`Suspended`].
     pub fn suspend(self) -> Suspended {
-        Suspended(self.state)
+        Suspended {
+            state: self.state,
+            cache_ticket: self.cache.park(),
+        }
     }
 
     /// Goes on with a suspended transaction over `rules`, which must be
@@ -162,8 +170,11 @@ impl<'r> Transaction<'r> {
     pub fn resume(rules: &'r RuleSet, suspended: Suspended) -> Self {
         Transaction {
             rules,
-            state: suspended.0,
-            cache: RecycledCache::take(),
+            state: suspended.state,
+            cache: match suspended.cache_ticket {
+                Some(ticket) => RecycledCache::unpark(ticket),
+                None => RecycledCache::take(),
+            },
         }
     }
 
