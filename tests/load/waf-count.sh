@@ -5,6 +5,8 @@
 # 20 and one of 120 requests, and the difference over 100 is the
 # per-request count, rule loading excluded. It repeats to a few hundred
 # instructions where criterion's medians move by 30% on this machine.
+# The `split` row runs the benign request's phases as the plugin's headers
+# and body calls do: phase 1, the transaction suspended, then resumed.
 #
 #   tests/load/waf-count.sh
 set -euo pipefail
@@ -20,17 +22,18 @@ runner="$root/target/release/examples/run_requests"
 out="$root/target/load/waf-count-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$out"
 
-# count KIND N: instructions callgrind counts for N requests of KIND.
+# count KIND N [split]: instructions callgrind counts for N requests of KIND.
 count() {
-  local file="$out/$1-$2.callgrind"
-  valgrind --tool=callgrind --callgrind-out-file="$file" "$runner" "$1" "$2" \
-    > "$out/$1-$2.log" 2>&1
-  grep -o 'Collected : [0-9]*' "$out/$1-$2.log" | awk '{print $3}'
+  local name="$1${3:+-$3}-$2"
+  valgrind --tool=callgrind --callgrind-out-file="$out/$name.callgrind" "$runner" "$@" \
+    > "$out/$name.log" 2>&1
+  grep -o 'Collected : [0-9]*' "$out/$name.log" | awk '{print $3}'
 }
 
 echo "WAF engine, stock CRS at PL1, instructions per request (callgrind; files in $out)"
-for kind in benign sqli; do
-  few=$(count "$kind" 20)
-  many=$(count "$kind" 120)
-  printf '%-7s %9d\n' "$kind" $(( (many - few) / 100 ))
+for row in benign sqli "benign split"; do
+  read -r kind split <<< "$row"
+  few=$(count "$kind" 20 $split)
+  many=$(count "$kind" 120 $split)
+  printf '%-13s %9d\n' "$row" $(( (many - few) / 100 ))
 done

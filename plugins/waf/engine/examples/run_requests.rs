@@ -3,7 +3,10 @@
 //! counts instructions of (criterion's timings move by 30% on a shared
 //! machine; instruction counts repeat).
 //!
-//!   cargo run --release --example run_requests -- benign|sqli COUNT
+//!   cargo run --release --example run_requests -- benign|sqli COUNT [split]
+//!
+//! `split` runs each request's phases as the `waf` plugin's two calls do:
+//! phase 1, the transaction suspended, then resumed for phase 2.
 
 #[path = "../tests/crs/requests.rs"]
 mod requests;
@@ -37,12 +40,14 @@ fn crs_at_pl1() -> Result<RuleSet, String> {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (request, count) = match args.as_slice() {
-        [kind, count] => match (kind.as_str(), count.parse::<u32>()) {
-            ("benign", Ok(count)) => (requests::benign(), count),
-            ("sqli", Ok(count)) => (requests::attack(), count),
-            _ => return usage(),
-        },
+    let (kind, count, split) = match args.as_slice() {
+        [kind, count] => (kind, count, false),
+        [kind, count, split] if split == "split" => (kind, count, true),
+        _ => return usage(),
+    };
+    let (request, count) = match (kind.as_str(), count.parse::<u32>()) {
+        ("benign", Ok(count)) => (requests::benign(), count),
+        ("sqli", Ok(count)) => (requests::attack(), count),
         _ => return usage(),
     };
     let rules = match crs_at_pl1() {
@@ -57,6 +62,9 @@ fn main() -> ExitCode {
     for _ in 0..count {
         let mut transaction = Transaction::new(&rules, head.clone(), EngineMode::On);
         transaction.request_headers();
+        if split {
+            transaction = Transaction::resume(&rules, transaction.suspend());
+        }
         transaction.request_body(&body);
         blocked += u32::from(transaction.interruption().is_some());
     }
@@ -65,6 +73,6 @@ fn main() -> ExitCode {
 }
 
 fn usage() -> ExitCode {
-    eprintln!("usage: run_requests benign|sqli COUNT");
+    eprintln!("usage: run_requests benign|sqli COUNT [split]");
     ExitCode::from(2)
 }
