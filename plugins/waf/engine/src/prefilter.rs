@@ -68,8 +68,12 @@ fn fold_case_classes(hir: Hir) -> Hir {
 /// The literals any match of `pattern` must start (or end) with, lowercase;
 /// None when they cannot be bounded usefully.
 pub fn required_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
-    let hir = parse(pattern)?;
-    let mut candidates = vec![necessary(&hir)];
+    best_literals(&parse(pattern)?)
+}
+
+/// [`required_literals`] of a parsed pattern.
+fn best_literals(hir: &Hir) -> Option<Vec<Vec<u8>>> {
+    let mut candidates = vec![necessary(hir)];
     for kind in [ExtractKind::Prefix, ExtractKind::Suffix] {
         let mut extractor = Extractor::new();
         extractor
@@ -78,7 +82,7 @@ pub fn required_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
             .limit_repeat(8)
             .limit_literal_len(16)
             .limit_total(MAX_LITERALS);
-        let seq = extractor.extract(&hir);
+        let seq = extractor.extract(hir);
         candidates.push(seq.literals().map(|literals| {
             literals
                 .iter()
@@ -99,13 +103,13 @@ pub fn required_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
 /// needs `on` and `=`). A value missing any set cannot match. Empty when
 /// not even one set bounds the pattern.
 pub fn required_literal_sets(pattern: &str) -> Vec<Vec<Vec<u8>>> {
-    let Some(best) = required_literals(pattern) else {
+    let Some(hir) = parse(pattern) else {
+        return Vec::new();
+    };
+    let Some(best) = best_literals(&hir) else {
         return Vec::new();
     };
     let mut sets = vec![best];
-    let Some(hir) = parse(pattern) else {
-        return sets;
-    };
     let mut top = &hir;
     while let HirKind::Capture(capture) = top.kind() {
         top = &capture.sub;
