@@ -14,29 +14,7 @@ mod requests;
 use std::path::Path;
 use std::process::ExitCode;
 
-use portcullis_waf_engine::{EngineMode, RuleSet, Transaction};
-
-fn crs_at_pl1() -> Result<RuleSet, String> {
-    let crs =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../../shared/corpora/owasp-crs-v4.28.0");
-    let rules_dir = crs.join("rules");
-    let setup = std::fs::read_to_string(crs.join("crs-setup.conf.example"))
-        .map_err(|e| format!("{}: {e}", crs.display()))?;
-    let mut rules = RuleSet::new();
-    rules
-        .add("crs-setup", &setup, &rules_dir)
-        .map_err(|e| e.to_string())?;
-    rules
-        .add(
-            "settings",
-            r#"SecAction "id:9990001,phase:1,pass,nolog,setvar:tx.blocking_paranoia_level=1""#,
-            &rules_dir,
-        )
-        .map_err(|e| e.to_string())?;
-    rules.add_dir(&rules_dir).map_err(|e| e.to_string())?;
-    rules.finish().map_err(|e| e.to_string())?;
-    Ok(rules)
-}
+use portcullis_waf_engine::{EngineMode, Transaction};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -50,7 +28,9 @@ fn main() -> ExitCode {
         ("sqli", Ok(count)) => (requests::attack(), count),
         _ => return usage(),
     };
-    let rules = match crs_at_pl1() {
+    let crs =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../../shared/corpora/owasp-crs-v4.28.0");
+    let rules = match requests::crs_at_pl1(&crs) {
         Ok(rules) => rules,
         Err(error) => {
             eprintln!("loading the CRS: {error}");

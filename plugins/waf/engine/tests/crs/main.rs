@@ -17,16 +17,5 @@ pub fn crs_dir() -> PathBuf {
 
 /// The CRS with `before` loaded after crs-setup and before the rule files.
 pub fn load_crs(before: &str) -> RuleSet {
-    let crs = crs_dir();
-    let mut rules = RuleSet::new();
-    let setup = std::fs::read_to_string(crs.join("crs-setup.conf.example")).expect("setup file");
-    rules
-        .add("crs-setup.conf.example", &setup, &crs.join("rules"))
-        .expect("setup loads");
-    rules
-        .add("test-setup", before, &crs.join("rules"))
-        .expect("test setup loads");
-    rules.add_dir(&crs.join("rules")).expect("rules load");
-    rules.finish().expect("phases resolve");
-    rules
+    requests::load_crs(&crs_dir(), before).expect("the CRS loads")
 }

@@ -1,7 +1,38 @@
 //! The requests the cost benchmarks use: a typical 1 KB API request (browser
-//! headers, a session cookie, a JSON body) and the same with an injection.
+//! headers, a session cookie, a JSON body) and the same with an injection;
+//! and the rule set they run under.
 
-use portcullis_waf_engine::RequestHead;
+use std::path::Path;
+
+use portcullis_waf_engine::{RequestHead, RuleSet};
+
+/// The CRS checkout at `crs` (crs-setup.conf.example, rules/): its setup,
+/// then `before`, then the rule files.
+pub fn load_crs(crs: &Path, before: &str) -> Result<RuleSet, String> {
+    let rules_dir = crs.join("rules");
+    let setup_path = crs.join("crs-setup.conf.example");
+    let setup = std::fs::read_to_string(&setup_path)
+        .map_err(|e| format!("{}: {e}", setup_path.display()))?;
+    let mut rules = RuleSet::new();
+    rules
+        .add("crs-setup.conf.example", &setup, &rules_dir)
+        .map_err(|e| e.to_string())?;
+    rules
+        .add("before the rules", before, &rules_dir)
+        .map_err(|e| e.to_string())?;
+    rules.add_dir(&rules_dir).map_err(|e| e.to_string())?;
+    rules.finish().map_err(|e| e.to_string())?;
+    Ok(rules)
+}
+
+/// The stock CRS at `crs`, blocking at paranoia level 1: what the cost
+/// benchmarks run.
+pub fn crs_at_pl1(crs: &Path) -> Result<RuleSet, String> {
+    load_crs(
+        crs,
+        r#"SecAction "id:9990001,phase:1,pass,nolog,setvar:tx.blocking_paranoia_level=1""#,
+    )
+}
 
 pub const BENIGN_BODY: &str = r#"{"customer":{"id":"c-20931","name":"Ada Lovelace","email":"ada@example.com","phone":"+44 20 7946 0958"},"items":[{"sku":"BK-1843-NOTES","title":"Notes on the Analytical Engine","quantity":1,"price":"24.90"},{"sku":"PN-0042","title":"Fountain pen, medium nib","quantity":2,"price":"12.50"}],"shipping":{"street":"12 St James's Square","city":"London","postcode":"SW1Y 4LB","country":"GB"},"notes":"Please leave the parcel with the concierge if nobody answers.","coupon":"WINTER-15","gift":false}"#;
 
