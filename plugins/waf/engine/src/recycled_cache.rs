@@ -36,9 +36,7 @@ impl RecycledCache {
         let spare = SPARE.with(|spare| spare.borrow_mut().take());
         Self(spare.unwrap_or_default())
     }
-}
 
-impl RecycledCache {
     /// Keeps the cache on this thread for its suspended transaction: what
     /// it learnt of each value still holds when the transaction resumes
     /// here (a caller that runs the request's phases in separate calls,
