@@ -35,10 +35,11 @@ async fn a_gateway_that_compiled_its_plugins_holds_about_what_a_restarted_one_do
     eprintln!(
         "anonymous memory: {after_compiling} KiB after compiling, {after_restart} KiB after a restart"
     );
-    // Held, what compiling these two plugins freed kept 18 MiB more
-    // resident (debug build); given back, 9.
+    // Held, what compiling these two plugins freed kept 15-20 MiB more
+    // resident (debug build); given back, and with the compiling engine's
+    // Cranelift contexts dropped, 0.5-2.5.
     assert!(
-        after_compiling < after_restart + 12 * 1024,
+        after_compiling < after_restart + 8 * 1024,
         "{after_compiling} KiB resident after compiling, {after_restart} KiB after a restart"
     );
 }

@@ -72,12 +72,15 @@ pub async fn measure(component: &Path, cases_path: &Path) -> anyhow::Result<Cost
             .with_context(|| format!("cannot create {}", cache.display()))?;
     }
     let sha256 = crate::plugin::supply_chain::digest(&wasm);
+    // The runtime `load` set up has the default settings.
+    let compiler = crate::plugin::engine::compiler_config(&Default::default());
     let started = Instant::now();
-    let compiled = artifact_cache::compile_cached(&engine, &wasm, &sha256, Some(&cache));
+    let compiled = artifact_cache::compile_cached(&engine, &compiler, &wasm, &sha256, Some(&cache));
     let compile_cold = started.elapsed();
     let started = Instant::now();
-    let cached = compiled
-        .and_then(|_| artifact_cache::compile_cached(&engine, &wasm, &sha256, Some(&cache)));
+    let cached = compiled.and_then(|_| {
+        artifact_cache::compile_cached(&engine, &compiler, &wasm, &sha256, Some(&cache))
+    });
     let compile_cached = started.elapsed();
     let _ = std::fs::remove_dir_all(&cache);
     cached?;

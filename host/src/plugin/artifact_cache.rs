@@ -14,22 +14,26 @@
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
-use wasmtime::Engine;
 use wasmtime::component::Component;
+use wasmtime::{Config, Engine};
 
 /// Compile `wasm`, or load its compiled form from `cache_dir`; `sha256`
 /// is its digest (hex), which names the cached file, so a cache hit never
-/// reads `wasm`.
+/// reads `wasm`. `compiler` is [`compiler_config`](super::engine::compiler_config)
+/// for the settings `engine` was built with.
 pub fn compile_cached(
     engine: &Engine,
+    compiler: &Config,
     wasm: &[u8],
     sha256: &str,
     cache_dir: Option<&Path>,
 ) -> wasmtime::Result<Component> {
     let Some(dir) = cache_dir else {
-        let component = compile(engine, wasm);
+        let compiled = compile(compiler, wasm);
         crate::allocator::return_freed_memory();
-        return component;
+        // SAFETY: the bytes were serialized a moment ago by an engine with
+        // `engine`'s code settings.
+        return unsafe { Component::deserialize(engine, compiled?) };
     };
     let path = artifact_path(engine, sha256, dir);
     if path.is_file() {
@@ -41,18 +45,18 @@ pub fn compile_cached(
             }
         }
     }
-    let component = compile(engine, wasm)?;
-    let stored = store(&path, &component.serialize()?);
-    let component = match stored {
+    let compiled = compile(compiler, wasm)?;
+    let component = match store(&path, &compiled) {
         Err(e) => {
             tracing::warn!(path = %path.display(), "cannot cache a compiled plugin: {e}");
-            Ok(component)
+            // SAFETY: as for the uncached compile above.
+            unsafe { Component::deserialize(engine, &compiled) }
         }
         // Run from the file just written, as after a restart: its code is
         // then mapped from the page cache, only the pages that run
         // resident, instead of all of it held in the heap.
         Ok(()) => {
-            drop(component);
+            drop(compiled);
             // SAFETY: see the module documentation.
             unsafe { Component::deserialize_file(engine, &path) }
         }
@@ -61,12 +65,15 @@ pub fn compile_cached(
     component
 }
 
-/// Compile on threads that have exited when this returns, so that the
-/// memory Cranelift freed on them (hundreds of MiB for the built-in
-/// plugins) is no longer in any live thread's heap and
+/// Compile to an artifact with an engine of its own, dropped when this
+/// returns, on threads that have exited when this returns. So what
+/// Cranelift allocated (hundreds of MiB for the built-in plugins) is
+/// neither held by a live engine's compiler contexts nor in a live
+/// thread's heap, and
 /// [`return_freed_memory`](crate::allocator::return_freed_memory) can give
 /// it back.
-fn compile(engine: &Engine, wasm: &[u8]) -> wasmtime::Result<Component> {
+fn compile(compiler: &Config, wasm: &[u8]) -> wasmtime::Result<Vec<u8>> {
+    let compiler = Engine::new(compiler)?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let (exited, exits) = std::sync::mpsc::channel::<()>();
     let pool = rayon::ThreadPoolBuilder::new()
@@ -78,9 +85,9 @@ fn compile(engine: &Engine, wasm: &[u8]) -> wasmtime::Result<Component> {
         .build();
     let Ok(pool) = pool else {
         // No threads to be had: compile on the global pool.
-        return Component::new(engine, wasm);
+        return compiler.precompile_component(wasm);
     };
-    let component = pool.install(|| Component::new(engine, wasm));
+    let compiled = pool.install(|| compiler.precompile_component(wasm));
     drop(pool);
     for _ in 0..threads {
         if exits
@@ -90,7 +97,7 @@ fn compile(engine: &Engine, wasm: &[u8]) -> wasmtime::Result<Component> {
             break;
         }
     }
-    component
+    compiled
 }
 
 fn artifact_path(engine: &Engine, sha256: &str, dir: &Path) -> PathBuf {

@@ -31,6 +31,22 @@ pub fn build(runtime: &RuntimeConfig) -> wasmtime::Result<Engine> {
         .total_stacks(instances)
         .max_memory_size(usize::try_from(runtime.max_memory_mib).unwrap_or(usize::MAX) << 20);
 
+    let mut config = compiler_config(runtime);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    let engine = Engine::new(&config)?;
+    super::epoch::register(&engine);
+    process_start();
+    Ok(engine)
+}
+
+/// The settings that shape compiled code, the same as [`build`]'s, for an
+/// engine that only compiles. Such an engine is made for each compile and
+/// dropped after it: an engine keeps the Cranelift contexts of every thread
+/// that compiled with it for as long as it lives (megabytes each), and the
+/// engine that runs plugins lives as long as the gateway. What it compiles
+/// loads into the running engine, because nothing the allocation strategy
+/// sets is part of an artifact's compatibility.
+pub fn compiler_config(runtime: &RuntimeConfig) -> Config {
     let mut config = Config::new();
     if runtime.virtual_memory == crate::config::VirtualMemory::Compact {
         let reserved = u64::from(runtime.max_memory_mib) << 20;
@@ -42,10 +58,6 @@ pub fn build(runtime: &RuntimeConfig) -> wasmtime::Result<Engine> {
     config
         .wasm_component_model(true)
         .epoch_interruption(true)
-        .memory_init_cow(true)
-        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-    let engine = Engine::new(&config)?;
-    super::epoch::register(&engine);
-    process_start();
-    Ok(engine)
+        .memory_init_cow(true);
+    config
 }

@@ -59,6 +59,8 @@ use state::InstanceState;
 /// The engine, the linker and the state shared by all plugins.
 pub struct PluginRuntime {
     engine: Engine,
+    /// `engine`'s code settings, for the engine each compile makes.
+    compiler: wasmtime::Config,
     linker: Linker<InstanceState>,
     kv: Arc<KvStore>,
     rate_limits: RateLimitPolicies,
@@ -130,6 +132,7 @@ impl PluginRuntime {
         };
         Ok(Self {
             engine,
+            compiler: engine::compiler_config(&config.runtime),
             linker,
             kv: kv.unwrap_or_default(),
             rate_limits,
@@ -174,10 +177,11 @@ impl PluginRuntime {
         };
         let provenance = self.check_provenance(config, &wasm, &sha256)?;
         let engine = self.engine.clone();
+        let compiler = self.compiler.clone();
         let cache_dir = self.cache_dir.clone();
         // Compiling is CPU-bound and may take seconds: keep it off the async workers.
         let component = tokio::task::spawn_blocking(move || {
-            artifact_cache::compile_cached(&engine, &wasm, &sha256, cache_dir.as_deref())
+            artifact_cache::compile_cached(&engine, &compiler, &wasm, &sha256, cache_dir.as_deref())
         })
         .await??;
         compat::check(&self.engine, &component, &builtin::granted(config))?;
