@@ -308,7 +308,7 @@ impl Threats {
             .lock()
             .map_or(Counted::Untracked, |mut w| w.count(key, now, window));
         match counted {
-            // Reported once per window: at the limit, not at every event past it.
+            // Reported as the count reaches the limit, not at every event past it.
             Counted::Count(count) if count == limit => {
                 self.detected(detector, key, format!("{count} in {window} s"));
             }

@@ -1,17 +1,31 @@
-//! Counts per key in fixed windows, with a bound on the keys tracked: a
-//! flood of distinct clients cannot grow it past `max`. When full, keys
-//! whose window has passed are swept; if it is still full, new keys are
-//! not counted (and the caller is told, so it can say so in the metrics).
+//! Counts per key over a sliding window, with a bound on the keys tracked:
+//! a flood of distinct clients cannot grow it past `max`. When full, keys
+//! with nothing in the current or the previous window are swept; if it is
+//! still full, new keys are not counted (and the caller is told, so it can
+//! say so in the metrics).
+//!
+//! The count is the sliding-window estimate rate limiters use: this
+//! fixed window's events plus the previous window's, weighted by the part
+//! of the previous window the sliding one still covers (rounded up). Fixed
+//! windows alone let events that straddle a boundary escape: three in one
+//! second counted 2 and 1.
 
 use std::collections::HashMap;
 
 /// Counts of one detector.
 pub struct Windows {
-    counts: HashMap<String, (u64, u32)>,
+    counts: HashMap<String, Entry>,
     max: usize,
     /// The window last swept: a full table is swept once per window, not
     /// on every new key.
     swept: Option<u64>,
+}
+
+/// One key's events in its latest fixed window and the one before.
+struct Entry {
+    window: u64,
+    current: u32,
+    previous: u32,
 }
 
 /// What counting one event found.
@@ -33,27 +47,32 @@ impl Windows {
         }
     }
 
-    /// Count an event for `key` at `now` (seconds) in windows of `window`
-    /// seconds.
+    /// Count an event for `key` at `now` (seconds) over a sliding window
+    /// of `window` seconds.
     pub fn count(&mut self, key: &str, now: u64, window: u64) -> Counted {
-        let index = now / window.max(1);
-        if let Some((at, count)) = self.counts.get_mut(key) {
-            if *at == index {
-                *count = count.saturating_add(1);
-            } else {
-                *at = index;
-                *count = 1;
-            }
-            return Counted::Count(*count);
+        let length = window.max(1);
+        let index = now / length;
+        if let Some(entry) = self.counts.get_mut(key) {
+            entry.advance(index);
+            entry.current = entry.current.saturating_add(1);
+            return Counted::Count(entry.estimate(now % length, length));
         }
         if self.counts.len() >= self.max && self.swept != Some(index) {
             self.swept = Some(index);
-            self.counts.retain(|_, (at, _)| *at == index);
+            self.counts
+                .retain(|_, entry| entry.window.saturating_add(1) >= index);
         }
         if self.counts.len() >= self.max {
             return Counted::Untracked;
         }
-        self.counts.insert(key.to_string(), (index, 1));
+        self.counts.insert(
+            key.to_string(),
+            Entry {
+                window: index,
+                current: 1,
+                previous: 0,
+            },
+        );
         Counted::Count(1)
     }
 
@@ -63,20 +82,54 @@ impl Windows {
     }
 }
 
+impl Entry {
+    /// Move to fixed window `index`, keeping what the one before it held.
+    fn advance(&mut self, index: u64) {
+        if self.window == index {
+            return;
+        }
+        self.previous = if self.window.saturating_add(1) == index {
+            self.current
+        } else {
+            0
+        };
+        self.current = 0;
+        self.window = index;
+    }
+
+    /// The sliding count, `elapsed` seconds into the current fixed window.
+    fn estimate(&self, elapsed: u64, length: u64) -> u32 {
+        let covered = u64::from(self.previous) * (length - elapsed);
+        let weighted = u32::try_from(covered.div_ceil(length)).unwrap_or(u32::MAX);
+        self.current.saturating_add(weighted)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn counts_restart_with_each_window() {
+    fn the_previous_window_fades_as_the_sliding_one_moves_on() {
         let mut windows = Windows::new(10);
         assert_eq!(windows.count("a", 100, 60), Counted::Count(1));
         assert_eq!(windows.count("a", 110, 60), Counted::Count(2));
-        assert_eq!(
-            windows.count("a", 120, 60),
-            Counted::Count(1),
-            "a new window"
-        );
+        // Fixed window 120-179: the previous two count in full at its
+        // start and as one (rounded up from half) at 150.
+        assert_eq!(windows.count("a", 120, 60), Counted::Count(3));
+        assert_eq!(windows.count("a", 150, 60), Counted::Count(3));
+        // 180-239: the two of 120-179 in full, then their last sixtieth.
+        assert_eq!(windows.count("a", 180, 60), Counted::Count(3));
+        assert_eq!(windows.count("a", 239, 60), Counted::Count(3));
+        assert_eq!(windows.count("a", 400, 60), Counted::Count(1), "idle");
+    }
+
+    #[test]
+    fn events_straddling_a_boundary_count_together() {
+        let mut windows = Windows::new(10);
+        assert_eq!(windows.count("a", 59, 60), Counted::Count(1));
+        assert_eq!(windows.count("a", 59, 60), Counted::Count(2));
+        assert_eq!(windows.count("a", 60, 60), Counted::Count(3));
     }
 
     #[test]
@@ -90,7 +143,9 @@ mod tests {
             Counted::Count(2),
             "known keys still count"
         );
-        // A later window sweeps the stale keys.
-        assert_eq!(windows.count("c", 61, 60), Counted::Count(1));
+        // Keys of the previous window still count; two windows later
+        // they are swept.
+        assert_eq!(windows.count("c", 61, 60), Counted::Untracked);
+        assert_eq!(windows.count("c", 121, 60), Counted::Count(1));
     }
 }
