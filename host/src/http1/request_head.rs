@@ -15,7 +15,7 @@ use http::header::{
     CONTENT_LENGTH, CONTENT_TYPE, COOKIE, EXPECT, HOST, ORIGIN, REFERER, TE, TRANSFER_ENCODING,
     UPGRADE, USER_AGENT,
 };
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri, Version};
+use http::{HeaderMap, HeaderName, Method, Request, Uri, Version};
 
 use crate::field_list::has_token;
 
@@ -126,7 +126,7 @@ fn parse_head(bytes: &Bytes) -> Option<(Request<()>, bool, usize)> {
             Role::AnnouncesMore => return None,
             Role::Connection => keep_alive &= !has_token(field.value, b"close"),
         }
-        let value = HeaderValue::from_maybe_shared(bytes.slice_ref(field.value)).ok()?;
+        let value = crate::field_value::field_value(bytes.slice_ref(field.value)).ok()?;
         headers.append(name, value);
     }
     let mut request = Request::new(());
@@ -158,7 +158,8 @@ enum Role {
 /// `from_bytes` lowercases the name into a scratch buffer and looks it up
 /// among the standard names, and allocates for any other: about 200
 /// instructions a field, with eight or more fields a request. The common
-/// names, in the spellings clients send, are matched whole.
+/// names, in the spellings clients send, are matched whole; other names
+/// met before on this thread are given again ([`crate::custom_names`]).
 fn field_name(bytes: &[u8]) -> Option<(HeaderName, Role)> {
     if let b"Connection" | b"connection" = bytes {
         return Some((CONNECTION, Role::Connection));
@@ -179,7 +180,7 @@ fn field_name(bytes: &[u8]) -> Option<(HeaderName, Role)> {
         b"X-Request-Id" | b"X-Request-ID" | b"x-request-id" => X_REQUEST_ID.clone(),
         b"X-Api-Key" | b"X-API-Key" | b"x-api-key" => X_API_KEY.clone(),
         _ => {
-            let name = HeaderName::from_bytes(bytes).ok()?;
+            let name = crate::custom_names::header_name(bytes).ok()?;
             let role = role(&name);
             return Some((name, role));
         }

@@ -2,8 +2,8 @@
 //! engine's compatibility hash, so a restart (or a JS/Python component that
 //! takes seconds to compile) costs a file read.
 //!
-//! One of three modules allowed `unsafe` (with `mapped_copy` and
-//! `allocator`): `Component::deserialize_file` trusts the file to be a
+//! One of four modules allowed `unsafe` (with `mapped_copy`, `allocator`
+//! and `field_value`): `Component::deserialize_file` trusts the file to be a
 //! compiled artifact produced by this same engine configuration. That holds
 //! because only this module writes the cache, the file name carries the
 //! engine's compatibility hash, and the directory must be writable only by

@@ -28,7 +28,7 @@ pub fn field_name(bytes: &[u8]) -> Result<HeaderName, InvalidHeaderName> {
         b"Content-Encoding" | b"content-encoding" => CONTENT_ENCODING,
         b"Transfer-Encoding" | b"transfer-encoding" => TRANSFER_ENCODING,
         b"Vary" | b"vary" => VARY,
-        _ => return HeaderName::from_bytes(bytes),
+        _ => return crate::custom_names::header_name(bytes),
     };
     Ok(known)
 }

@@ -8,6 +8,7 @@ use std::mem::MaybeUninit;
 use bytes::{Buf, Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Version};
+use smallvec::SmallVec;
 
 use super::field_name::field_name;
 use super::framing::{Chunk, Framing};
@@ -73,6 +74,9 @@ pub fn encode(request: &Request<impl Sized>, out: &mut Vec<u8>) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// Where a field's name and value lie in a head: (start, length) each.
+type FieldSpan = ((usize, usize), (usize, usize));
+
 /// Parse the head at the front of `buf`, answering `method`.
 pub fn parse(buf: &mut BytesMut, method: &Method) -> Result<Parsed, HeadError> {
     let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_FIELDS];
@@ -108,7 +112,8 @@ pub fn parse(buf: &mut BytesMut, method: &Method) -> Result<Parsed, HeadError> {
     // Field values become slices of the head's bytes, without copies:
     // where each field lies is noted before the head leaves the buffer.
     let base = buf.as_ptr() as usize;
-    let spans: Vec<((usize, usize), (usize, usize))> = response
+    // Kept on the stack for the fields most responses have.
+    let spans: SmallVec<[FieldSpan; 16]> = response
         .headers
         .iter()
         .map(|field| {
@@ -126,7 +131,7 @@ pub fn parse(buf: &mut BytesMut, method: &Method) -> Result<Parsed, HeadError> {
             .and_then(|name| field_name(name).ok())
             .ok_or(HeadError("invalid field name"))?;
         // Within the head, as httparse found it: `slice` cannot panic.
-        let value = HeaderValue::from_maybe_shared(head_bytes.slice(value..value + value_length))
+        let value = crate::field_value::field_value(head_bytes.slice(value..value + value_length))
             .map_err(|_| HeadError("invalid field value"))?;
         facts.note(&name, &value);
         headers.append(name, value);
