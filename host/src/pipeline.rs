@@ -43,7 +43,8 @@ use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, HOST, HeaderName, HeaderValue, STRICT_TRANSPORT_SECURITY};
-use http::{HeaderMap, Request, Response, StatusCode, Version};
+use http::uri::PathAndQuery;
+use http::{HeaderMap, Request, Response, StatusCode, Uri, Version};
 
 use crate::body::{self, BoxBody, Buffered};
 use crate::connection_clock::InFlight;
@@ -450,8 +451,14 @@ async fn proxy(
     // 8. Upstream. The headers move into the upstream request unless a
     // response phase still needs the request view.
     let keep_view = chain.has_phase(Phase::ResponseHeaders) || chain.has_phase(Phase::ResponseBody);
-    let mut upstream_request =
-        upstream_request(&mut view, keep_view, route, request_body, request_id)?;
+    let mut upstream_request = upstream_request(
+        &mut view,
+        keep_view,
+        route,
+        parts.uri.path_and_query(),
+        request_body,
+        request_id,
+    )?;
     // With traces on, the upstream's parent span is this request's.
     if let Some(trace) = &facts.trace
         && let Ok(value) = HeaderValue::from_str(&trace.traceparent())
@@ -535,10 +542,13 @@ async fn proxy(
 
 /// The request sent upstream: the view's method, path and headers (with
 /// plugin edits), `X-Forwarded-*`, the route's prefix stripped.
+/// `received` is the target the client sent, reused when the view's path
+/// and query are still its own.
 fn upstream_request(
     view: &mut Arc<RequestView>,
     keep_view: bool,
     route: &Route,
+    received: Option<&PathAndQuery>,
     body: BoxBody,
     request_id: &HeaderValue,
 ) -> Result<Request<BoxBody>, GatewayError> {
@@ -550,6 +560,38 @@ fn upstream_request(
     // Hop-by-hop headers belong to the client's connection, not this one.
     forwarding::strip_hop_by_hop(&mut headers);
     let view = &**view;
+    let uri = match received {
+        // Most requests: no prefix to strip and no plugin rewrite, so the
+        // received target (already checked) goes as it came, shared, not
+        // formatted and parsed again.
+        Some(received)
+            if route.strip_prefix.is_none()
+                && received.as_str().starts_with('/')
+                && received.path() == view.path
+                && received.query() == view.query.as_deref() =>
+        {
+            Uri::from(received.clone())
+        }
+        _ => Uri::try_from(upstream_target(view, route))
+            .map_err(|_| GatewayError::BadRequest("invalid request target"))?,
+    };
+    forwarding::add_forwarded(&mut headers, view.peer_ip, view.scheme, &view.authority);
+    if !headers.contains_key(HOST)
+        && let Ok(host) = HeaderValue::from_str(&view.authority)
+    {
+        headers.insert(HOST, host);
+    }
+    headers.insert(X_REQUEST_ID.clone(), request_id.clone());
+    let mut request = Request::new(body);
+    *request.method_mut() = view.method.clone();
+    *request.uri_mut() = uri;
+    *request.version_mut() = Version::HTTP_11;
+    *request.headers_mut() = headers;
+    Ok(request)
+}
+
+/// The view's path, the route's prefix stripped, and its query.
+fn upstream_target(view: &RequestView, route: &Route) -> String {
     let path = match &route.strip_prefix {
         Some(prefix) => match view.path.strip_prefix(prefix.trim_end_matches('/')) {
             Some("") => "/",
@@ -559,25 +601,10 @@ fn upstream_request(
         },
         None => view.path.as_str(),
     };
-    let path_and_query = match &view.query {
+    match &view.query {
         Some(query) => format!("{path}?{query}"),
         None => path.to_string(),
-    };
-    forwarding::add_forwarded(&mut headers, view.peer_ip, view.scheme, &view.authority);
-    if !headers.contains_key(HOST)
-        && let Ok(host) = HeaderValue::from_str(&view.authority)
-    {
-        headers.insert(HOST, host);
     }
-    headers.insert(X_REQUEST_ID.clone(), request_id.clone());
-    let mut request = Request::builder()
-        .method(view.method.clone())
-        .uri(path_and_query)
-        .version(Version::HTTP_11)
-        .body(body)
-        .map_err(|_| GatewayError::BadRequest("invalid request target"))?;
-    *request.headers_mut() = headers;
-    Ok(request)
 }
 
 /// Count the request under each policy; the allowance with the fewest

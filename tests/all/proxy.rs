@@ -318,6 +318,41 @@ upstream = {{ targets = ["{}"] }}
     assert!(answer.contains(r#""host":["public.example"]"#), "{answer}");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn an_absolute_target_with_no_path_goes_upstream_with_a_slash() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let origin = Origin::start().await;
+    let gateway = Gateway::start(&format!(
+        r#"
+[[routes]]
+id = "all"
+path = {{ prefix = "/" }}
+upstream = {{ targets = ["{}"] }}
+"#,
+        origin.target()
+    ));
+    // The target's path is empty: the upstream gets `/?x=1`, not the
+    // received `?x=1`, which is no request target at all.
+    let mut stream = tokio::net::TcpStream::connect(gateway.addr)
+        .await
+        .expect("connect");
+    let request = "GET http://public.example?x=1 HTTP/1.1\r\nHost: public.example\r\nConnection: close\r\n\r\n";
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut answer),
+    )
+    .await
+    .expect("answered in time")
+    .expect("read");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains(r#""path":"/""#), "{answer}");
+    assert!(answer.contains(r#""query":"x=1""#), "{answer}");
+}
+
 /// An upstream that answers a POST at once, before reading its body, and
 /// then holds the connection; anything else gets `200 ok`.
 async fn early_answering_upstream() -> String {
