@@ -38,29 +38,23 @@ pub fn field_value(bytes: Bytes) -> Result<HeaderValue, InvalidHeaderValue> {
 /// time; the last eight overlap the words before them, and a value
 /// shorter than eight is padded with spaces, so no byte is taken alone.
 fn is_visible_ascii(bytes: &[u8]) -> bool {
-    let Some(last) = bytes.len().checked_sub(8) else {
+    let Some(last) = bytes.last_chunk::<8>() else {
         let mut padded = [b' '; 8];
         if let Some(to) = padded.get_mut(..bytes.len()) {
             to.copy_from_slice(bytes);
         }
-        return word_is_visible_ascii(u64::from_ne_bytes(padded));
+        return outside_visible_ascii(u64::from_ne_bytes(padded)) == 0;
     };
-    let word_at = |at: usize| {
-        let mut eight = [0; 8];
-        if let Some(from) = bytes.get(at..at + 8) {
-            eight.copy_from_slice(from);
-        }
-        u64::from_ne_bytes(eight)
-    };
-    (0..last)
-        .step_by(8)
-        .chain(std::iter::once(last))
-        .all(|at| word_is_visible_ascii(word_at(at)))
+    let (words, _) = bytes.as_chunks::<8>();
+    let outside = words.iter().fold(0, |outside, word| {
+        outside | outside_visible_ascii(u64::from_ne_bytes(*word))
+    });
+    (outside | outside_visible_ascii(u64::from_ne_bytes(*last))) == 0
 }
 
-/// Whether each of the eight bytes of `word` is in 0x20..=0x7e: none has
-/// its high bit set, none is below a space, none is DEL.
-fn word_is_visible_ascii(word: u64) -> bool {
+/// Not zero when a byte of `word` is not in 0x20..=0x7e (one with its
+/// high bit set, one below a space, or DEL).
+fn outside_visible_ascii(word: u64) -> u64 {
     // A byte below 0x20 sets its own high bit when 0x20 is taken from it;
     // the borrow can spoil only the bytes above one that is below 0x20,
     // so the test of the whole word is exact. The same for DEL, found as
@@ -68,7 +62,7 @@ fn word_is_visible_ascii(word: u64) -> bool {
     let below_space = word.wrapping_sub(SPACES) & !word;
     let deletes = word ^ DELETES;
     let is_delete = deletes.wrapping_sub(ONES) & !deletes;
-    (word | below_space | is_delete) & HIGH_BITS == 0
+    (word | below_space | is_delete) & HIGH_BITS
 }
 
 #[cfg(test)]
