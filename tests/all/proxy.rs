@@ -285,8 +285,6 @@ upstream = { builtin = "echo" }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_upstream_sees_the_host_the_request_was_routed_by() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
     let origin = Origin::start().await;
     let gateway = Gateway::start(&format!(
         r#"
@@ -300,57 +298,42 @@ upstream = {{ targets = ["{}"] }}
     ));
     // An absolute-form target names one host, the Host header another: the
     // route is chosen by the target, so the upstream must see that host.
-    let mut stream = tokio::net::TcpStream::connect(gateway.addr)
-        .await
-        .expect("connect");
-    let request = "GET http://public.example/inspect HTTP/1.1\r\nHost: admin.example\r\nConnection: close\r\n\r\n";
-    stream.write_all(request.as_bytes()).await.expect("write");
-    let mut answer = Vec::new();
-    tokio::time::timeout(
-        std::time::Duration::from_secs(10),
-        stream.read_to_end(&mut answer),
+    let answer = exchange_raw(
+        gateway.addr,
+        "GET http://public.example/inspect HTTP/1.1\r\nHost: admin.example\r\nConnection: close\r\n\r\n",
     )
-    .await
-    .expect("answered in time")
-    .expect("read");
-    let answer = String::from_utf8_lossy(&answer);
+    .await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains(r#""host":["public.example"]"#), "{answer}");
-}
 
-#[tokio::test(flavor = "multi_thread")]
-async fn an_absolute_target_with_no_path_goes_upstream_with_a_slash() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-    let origin = Origin::start().await;
-    let gateway = Gateway::start(&format!(
-        r#"
-[[routes]]
-id = "all"
-path = {{ prefix = "/" }}
-upstream = {{ targets = ["{}"] }}
-"#,
-        origin.target()
-    ));
-    // The target's path is empty: the upstream gets `/?x=1`, not the
-    // received `?x=1`, which is no request target at all.
-    let mut stream = tokio::net::TcpStream::connect(gateway.addr)
-        .await
-        .expect("connect");
-    let request = "GET http://public.example?x=1 HTTP/1.1\r\nHost: public.example\r\nConnection: close\r\n\r\n";
-    stream.write_all(request.as_bytes()).await.expect("write");
-    let mut answer = Vec::new();
-    tokio::time::timeout(
-        std::time::Duration::from_secs(10),
-        stream.read_to_end(&mut answer),
+    // A target with no path: the upstream gets `/?x=1`, not the received
+    // `?x=1`, which is no request target at all.
+    let answer = exchange_raw(
+        gateway.addr,
+        "GET http://public.example?x=1 HTTP/1.1\r\nHost: public.example\r\nConnection: close\r\n\r\n",
     )
-    .await
-    .expect("answered in time")
-    .expect("read");
-    let answer = String::from_utf8_lossy(&answer);
+    .await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains(r#""path":"/""#), "{answer}");
     assert!(answer.contains(r#""query":"x=1""#), "{answer}");
+}
+
+/// Write `request` as it is on a new connection to `addr` and read the
+/// answer until the gateway closes it.
+async fn exchange_raw(addr: std::net::SocketAddr, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut answer),
+    )
+    .await
+    .expect("answered in time")
+    .expect("read");
+    String::from_utf8_lossy(&answer).into_owned()
 }
 
 /// An upstream that answers a POST at once, before reading its body, and
