@@ -306,10 +306,10 @@ impl Threats {
     ) {
         let counted = windows
             .lock()
-            .map_or(Counted::Untracked, |mut w| w.count(key, now, window));
+            .map_or(Counted::Untracked, |mut w| w.count(key, now, window, limit));
         match counted {
             // Reported as the count reaches the limit, not at every event past it.
-            Counted::Count(count) if count == limit => {
+            Counted::Reached(count) => {
                 self.detected(detector, key, format!("{count} in {window} s"));
             }
             Counted::Untracked => {
