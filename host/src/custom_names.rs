@@ -53,24 +53,28 @@ pub fn header_name(bytes: &[u8]) -> Result<HeaderName, InvalidHeaderName> {
     }
     let slot =
         (bytes.len() * 7 + usize::from(first | 0x20) * 3 + usize::from(last | 0x20) * 13) % SLOTS;
-    RECENT.with_borrow_mut(|recent| {
-        if let Some(kept) = &recent[slot]
-            && kept.is_spelled(bytes)
-        {
-            return Ok(kept.name.clone());
-        }
-        let name = HeaderName::from_bytes(bytes)?;
-        let mut spelled = [0; MAX_KEPT_LENGTH];
-        if let Some(to) = spelled.get_mut(..bytes.len()) {
-            to.copy_from_slice(bytes);
-        }
-        recent[slot] = Some(Kept {
-            spelled,
-            length: bytes.len(),
-            name: name.clone(),
-        });
-        Ok(name)
-    })
+    // While the thread's storage is torn down the table is gone: built.
+    RECENT
+        .try_with(|recent| {
+            let mut recent = recent.borrow_mut();
+            if let Some(kept) = &recent[slot]
+                && kept.is_spelled(bytes)
+            {
+                return Ok(kept.name.clone());
+            }
+            let name = HeaderName::from_bytes(bytes)?;
+            let mut spelled = [0; MAX_KEPT_LENGTH];
+            if let Some(to) = spelled.get_mut(..bytes.len()) {
+                to.copy_from_slice(bytes);
+            }
+            recent[slot] = Some(Kept {
+                spelled,
+                length: bytes.len(),
+                name: name.clone(),
+            });
+            Ok(name)
+        })
+        .unwrap_or_else(|_| HeaderName::from_bytes(bytes))
 }
 
 #[cfg(test)]

@@ -80,15 +80,19 @@ mod tests {
     }
 
     #[test]
-    fn every_byte_alone_and_inside_a_word_is_judged_as_http_judges_it() {
-        for byte in 0..=255u8 {
-            same_as_http(&[byte]);
-            for at in 0..16 {
-                let mut value = *b"Bearer abc.def-ghi";
-                value[at] = byte;
-                same_as_http(&value);
+    fn every_byte_at_every_place_of_short_values_is_judged_as_http_judges_it() {
+        // Up to three words and a part: the padded, the whole and the
+        // overlapping last word all meet every byte everywhere.
+        for length in 1..=25 {
+            for at in 0..length {
+                for byte in 0..=255u8 {
+                    let mut value = vec![b'a'; length];
+                    value[at] = byte;
+                    same_as_http(&value);
+                }
             }
         }
+        same_as_http(b"");
     }
 
     #[test]
