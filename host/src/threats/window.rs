@@ -33,8 +33,9 @@ struct Entry {
 /// What counting one event found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Counted {
-    /// The key's count over the sliding window, this event included,
-    /// below the limit or past it.
+    /// The key's count over the sliding window, this event included, when
+    /// this event did not reach the limit (the count is below it, or it
+    /// was reported lately).
     Count(u32),
     /// The count reached the limit with this event, for the first time
     /// since the window before the current one: reported once, where the
