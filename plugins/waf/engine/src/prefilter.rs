@@ -65,13 +65,8 @@ fn fold_case_classes(hir: Hir) -> Hir {
     }
 }
 
-/// The literals any match of `pattern` must start (or end) with, lowercase;
-/// None when they cannot be bounded usefully.
-pub fn required_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
-    best_literals(&parse(pattern)?)
-}
-
-/// [`required_literals`] of a parsed pattern.
+/// The literals any match of a parsed pattern must start (or end) with,
+/// lowercase; None when they cannot be bounded usefully.
 fn best_literals(hir: &Hir) -> Option<Vec<Vec<u8>>> {
     let mut candidates = vec![necessary(hir)];
     for kind in [ExtractKind::Prefix, ExtractKind::Suffix] {
@@ -98,7 +93,7 @@ fn best_literals(hir: &Hir) -> Option<Vec<Vec<u8>>> {
 }
 
 /// The literal sets every match of `pattern` needs one of each of: the
-/// best set [`required_literals`] finds, then up to [`MOST_MORE_SETS`]
+/// best set [`best_literals`] finds, then up to [`MOST_MORE_SETS`]
 /// more from the other parts of a top-level concatenation (`on[a-z]+=`
 /// needs `on` and `=`). A value missing any set cannot match. Empty when
 /// not even one set bounds the pattern.
@@ -430,6 +425,11 @@ pub fn has_group(bits: &[u64], group: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The best set alone, as a regex's first group gets it.
+    fn required_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
+        required_literal_sets(pattern).into_iter().next()
+    }
 
     #[test]
     fn literals_of_alternations_and_case_insensitive_words() {
