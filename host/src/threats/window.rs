@@ -120,9 +120,7 @@ impl Entry {
         let weighted = u32::try_from(covered.div_ceil(length)).unwrap_or(u32::MAX);
         self.current.saturating_add(weighted)
     }
-}
 
-impl Entry {
     /// `count` against `limit`: reached once, then not again until a
     /// fixed window without a report has passed.
     fn judge(&mut self, count: u32, limit: u32) -> Counted {
