@@ -6,8 +6,6 @@
 #[path = "../tests/crs/requests.rs"]
 mod requests;
 
-use std::path::Path;
-
 use criterion::{Criterion, criterion_group, criterion_main};
 use portcullis_waf_engine::{EngineMode, RuleSet, Transaction};
 
@@ -19,8 +17,7 @@ fn run(rules: &RuleSet, (head, body): &(portcullis_waf_engine::RequestHead, Vec<
 }
 
 fn engine(c: &mut Criterion) {
-    let crs =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../../shared/corpora/owasp-crs-v4.28.0");
+    let crs = requests::crs_dir();
     let rules = requests::crs_at_pl1(&crs).expect("the CRS loads");
     let benign = requests::benign();
     let attack = requests::attack();

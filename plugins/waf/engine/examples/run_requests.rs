@@ -11,7 +11,6 @@
 #[path = "../tests/crs/requests.rs"]
 mod requests;
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use portcullis_waf_engine::{EngineMode, Transaction};
@@ -28,8 +27,7 @@ fn main() -> ExitCode {
         ("sqli", Ok(count)) => (requests::attack(), count),
         _ => return usage(),
     };
-    let crs =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../../shared/corpora/owasp-crs-v4.28.0");
+    let crs = requests::crs_dir();
     let rules = match requests::crs_at_pl1(&crs) {
         Ok(rules) => rules,
         Err(error) => {

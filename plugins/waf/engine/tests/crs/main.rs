@@ -7,13 +7,9 @@ mod load;
 mod requests;
 mod suspend;
 
-use std::path::{Path, PathBuf};
-
 use portcullis_waf_engine::RuleSet;
 
-pub fn crs_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../../shared/corpora/owasp-crs-v4.28.0")
-}
+pub use requests::crs_dir;
 
 /// The CRS with `before` loaded after crs-setup and before the rule files.
 pub fn load_crs(before: &str) -> RuleSet {

@@ -2,9 +2,14 @@
 //! headers, a session cookie, a JSON body) and the same with an injection;
 //! and the rule set they run under.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use portcullis_waf_engine::{RequestHead, RuleSet};
+
+/// The CRS checkout in ../shared/corpora, beside the repository.
+pub fn crs_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../../shared/corpora/owasp-crs-v4.28.0")
+}
 
 /// The CRS checkout at `crs` (crs-setup.conf.example, rules/): its setup,
 /// then `before`, then the rule files.
