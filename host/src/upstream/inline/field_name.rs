@@ -5,7 +5,8 @@
 //! instructions a field, five or more fields a response. Most upstreams
 //! write the common names in one of two spellings (`Content-Type` as
 //! nginx, Apache and most frameworks do; `content-type` as HTTP/2-minded
-//! servers do); those are matched here whole.
+//! servers do); those are matched here whole, and other names met before
+//! on this thread are given again ([`crate::custom_names`]).
 
 use http::HeaderName;
 use http::header::{
