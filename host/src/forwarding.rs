@@ -35,13 +35,13 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     // name's text (a length switch, then one comparison): most messages
     // carry none, most others only `Connection: keep-alive`, and removing
     // a name that is not there still hashes it.
-    let present = headers
-        .keys()
-        .fold(0u16, |bits, name| bits | hop_by_hop_bit(name.as_str()));
+    let present = headers.keys().fold(0u16, |bits, name| {
+        bits | hop_by_hop_bit(name.as_str().as_bytes())
+    });
     if present == 0 {
         return;
     }
-    if present & hop_by_hop_bit("connection") != 0 && !only_keep_alive(headers) {
+    if present & hop_by_hop_bit(b"connection") != 0 && !only_keep_alive(headers) {
         // Names `Connection` lists beyond the fixed set; collecting none
         // allocates nothing.
         let listed: Vec<HeaderName> = headers
@@ -78,17 +78,17 @@ fn only_keep_alive(headers: &HeaderMap) -> bool {
 
 /// The bit of `name` (lowercase, as header names are stored) in
 /// [`HOP_BY_HOP`]'s order, or 0 for any other name.
-fn hop_by_hop_bit(name: &str) -> u16 {
+fn hop_by_hop_bit(name: &[u8]) -> u16 {
     let index = match name {
-        "connection" => 0,
-        "keep-alive" => 1,
-        "proxy-connection" => 2,
-        "proxy-authenticate" => 3,
-        "proxy-authorization" => 4,
-        "te" => 5,
-        "trailer" => 6,
-        "transfer-encoding" => 7,
-        "upgrade" => 8,
+        b"connection" => 0,
+        b"keep-alive" => 1,
+        b"proxy-connection" => 2,
+        b"proxy-authenticate" => 3,
+        b"proxy-authorization" => 4,
+        b"te" => 5,
+        b"trailer" => 6,
+        b"transfer-encoding" => 7,
+        b"upgrade" => 8,
         _ => return 0,
     };
     1 << index
@@ -97,14 +97,30 @@ fn hop_by_hop_bit(name: &str) -> u16 {
 /// [`hop_by_hop_bit`] for a name as written in a `Connection` value, in
 /// any case.
 fn listed_hop_by_hop_bit(name: &str) -> u16 {
+    hop_by_hop_bit_any_case(name.as_bytes())
+}
+
+/// [`hop_by_hop_bit`] for a name in any case. Only names of a hop-by-hop
+/// name's length are lowercased: most names are not, and cost a compare.
+fn hop_by_hop_bit_any_case(name: &[u8]) -> u16 {
+    if !matches!(name.len(), 2 | 7 | 10 | 16 | 17 | 18 | 19) {
+        return 0;
+    }
     let mut lower = [0u8; "proxy-authorization".len()];
     let Some(lower) = lower.get_mut(..name.len()) else {
         return 0;
     };
-    for (to, from) in lower.iter_mut().zip(name.bytes()) {
+    for (to, from) in lower.iter_mut().zip(name) {
         *to = from.to_ascii_lowercase();
     }
-    std::str::from_utf8(lower).map_or(0, hop_by_hop_bit)
+    hop_by_hop_bit(lower)
+}
+
+/// The hop-by-hop field `name` (in any case, as a head spells it) names,
+/// if it is one.
+pub fn hop_by_hop_name(name: &[u8]) -> Option<&'static HeaderName> {
+    let bit = hop_by_hop_bit_any_case(name);
+    (bit != 0).then(|| &HOP_BY_HOP[bit.trailing_zeros() as usize])
 }
 
 /// Add `X-Forwarded-For` (appending the client to any existing list),
@@ -293,16 +309,38 @@ mod tests {
     }
 
     #[test]
+    fn hop_by_hop_names_are_known_in_any_case() {
+        for name in &HOP_BY_HOP {
+            let shouted = name.as_str().to_ascii_uppercase();
+            assert_eq!(hop_by_hop_name(shouted.as_bytes()), Some(name));
+            assert_eq!(hop_by_hop_name(name.as_str().as_bytes()), Some(name));
+        }
+        for other in [
+            "Content-Length",
+            "X-Connection",
+            "Connectio",
+            "",
+            "Proxy-Authorizations",
+        ] {
+            assert_eq!(hop_by_hop_name(other.as_bytes()), None, "{other}");
+        }
+    }
+
+    #[test]
     fn each_hop_by_hop_header_alone_is_removed() {
         for (index, name) in HOP_BY_HOP.iter().enumerate() {
-            assert_eq!(hop_by_hop_bit(name.as_str()), 1 << index, "{name}");
+            assert_eq!(
+                hop_by_hop_bit(name.as_str().as_bytes()),
+                1 << index,
+                "{name}"
+            );
             let mut headers = HeaderMap::new();
             headers.insert(name.clone(), HeaderValue::from_static("x"));
             headers.insert("x-kept", HeaderValue::from_static("1"));
             strip_hop_by_hop(&mut headers);
             assert_eq!(headers.len(), 1, "{name} kept");
         }
-        assert_eq!(hop_by_hop_bit("x-connection"), 0);
+        assert_eq!(hop_by_hop_bit(b"x-connection"), 0);
     }
 
     #[test]

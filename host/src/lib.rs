@@ -34,6 +34,7 @@ pub mod percent;
 pub mod pipeline;
 pub mod plugin;
 pub mod ratelimit;
+pub mod reply;
 pub mod routing;
 pub mod scaffold;
 pub mod server;

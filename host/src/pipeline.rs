@@ -56,6 +56,7 @@ use crate::plugin::bindings::{Denial, Phase};
 use crate::plugin::chain::{Flow, PhaseBody};
 use crate::plugin::view::{RequestView, ResponseView};
 use crate::ratelimit::{Allowance, Policy, Refused};
+use crate::reply::Reply;
 use crate::routing::{self, Route};
 use crate::telemetry::traces::TraceContext;
 use crate::telemetry::{
@@ -75,7 +76,7 @@ pub async fn handle(
     client: SocketAddr,
     tls: Option<Arc<TlsFacts>>,
     mut in_flight: InFlight,
-) -> Response<BoxBody> {
+) -> Reply {
     let started = Instant::now();
     let time = SystemTime::now();
     let request_id = forwarding::request_id(request.headers());
@@ -130,23 +131,22 @@ pub async fn handle(
             .ok()
     }
     .unwrap_or(Err(GatewayError::RequestTimeout));
-    let mut response = match proxied {
-        Ok(response) => response,
+    let mut reply = match proxied {
+        Ok(reply) => reply,
         Err(error) => {
             tracing::warn!(request_id = id_text, error = %error, code = error.code(), "request failed");
             note_error(&mut facts, &error);
-            error.into_response(id_text)
+            error.into_response(id_text).into()
         }
     };
-    response
-        .headers_mut()
-        .insert(X_REQUEST_ID.clone(), request_id.clone());
+    // Set, not appended: these replace an upstream's fields of the name
+    // (passed fields included, see `Reply`).
+    let headers = reply.response.headers_mut();
+    headers.insert(X_REQUEST_ID.clone(), request_id.clone());
     if is_tls && let Some(hsts) = &gateway.hsts {
-        response
-            .headers_mut()
-            .insert(STRICT_TRANSPORT_SECURITY, hsts.clone());
+        headers.insert(STRICT_TRANSPORT_SECURITY, hsts.clone());
     }
-    let status = response.status().as_u16();
+    let status = reply.response.status().as_u16();
     if let Some(threats) = &gateway.threats
         && facts.deny_reason.as_deref() != Some("blocked")
     {
@@ -171,7 +171,7 @@ pub async fn handle(
     in_flight.responded();
     // The access line and the request's metrics are written when the
     // body has been sent.
-    response.map(|body| {
+    reply.map(|body| {
         Logged::wrap(
             body,
             Pending {
@@ -238,7 +238,7 @@ async fn proxy(
     shared_id: &Arc<str>,
     facts: &mut AccessFacts,
     bytes_in: Arc<AtomicU64>,
-) -> Result<Response<BoxBody>, GatewayError> {
+) -> Result<Reply, GatewayError> {
     // 1. Limits.
     let (mut parts, incoming) = request.into_parts();
     let max_body = gateway.max_request_body_bytes;
@@ -378,7 +378,7 @@ async fn proxy(
         ))
         .await?
     {
-        return Ok(denied(facts, &context, &plugin, denial));
+        return Ok(denied(facts, &context, &plugin, denial).into());
     }
 
     // A blocked consumer goes no further; its rate feeds the anomaly
@@ -429,7 +429,7 @@ async fn proxy(
         ))
         .await?
         {
-            return Ok(denied(facts, &context, &plugin, denial));
+            return Ok(denied(facts, &context, &plugin, denial).into());
         }
         request_body = match rest {
             None => body::full(bytes),
@@ -445,7 +445,9 @@ async fn proxy(
             Ok(Buffered::TooLarge(..)) => return Err(GatewayError::PayloadTooLarge),
             Err(e) => return Err(body_read_error(&*e)),
         };
-        return Ok(signer.answer(&view, &context, &bytes, uploads::unix_now()));
+        return Ok(signer
+            .answer(&view, &context, &bytes, uploads::unix_now())
+            .into());
     }
 
     // 8. Upstream. The headers move into the upstream request unless a
@@ -469,7 +471,7 @@ async fn proxy(
     }
     let upstream_started = Instant::now();
     note_context(facts, &context);
-    let response = match &route.regions {
+    let mut reply = match &route.regions {
         // The country a plugin established wins over the database's: a
         // plugin may know better (e.g. a trusted CDN's header).
         Some(regions) => {
@@ -480,10 +482,16 @@ async fn proxy(
     };
     facts.upstream = Some(upstream_started.elapsed());
 
-    // 9. Response phases.
+    // 9. Response phases. They see every field in the map.
+    let response_phases =
+        chain.has_phase(Phase::ResponseHeaders) || chain.has_phase(Phase::ResponseBody);
+    if response_phases {
+        reply.merge_fields();
+    }
+    let Reply { response, passed } = reply;
     let (mut head, mut response_body) = response.into_parts();
     forwarding::strip_hop_by_hop(&mut head.headers);
-    if chain.has_phase(Phase::ResponseHeaders) || chain.has_phase(Phase::ResponseBody) {
+    if response_phases {
         let mut response_view = Arc::new(ResponseView {
             status: head.status.as_u16(),
             headers: std::mem::take(&mut head.headers),
@@ -499,7 +507,7 @@ async fn proxy(
             ))
             .await?
         {
-            return Ok(denied(facts, &context, &plugin, denial));
+            return Ok(denied(facts, &context, &plugin, denial).into());
         }
         if let Some(budget) = chain.body_budget(Phase::ResponseBody) {
             let (mut bytes, rest) = match body::buffer_up_to(response_body, budget).await {
@@ -521,7 +529,7 @@ async fn proxy(
             ))
             .await?
             {
-                return Ok(denied(facts, &context, &plugin, denial));
+                return Ok(denied(facts, &context, &plugin, denial).into());
             }
             response_body = match rest {
                 None => body::full(bytes),
@@ -537,7 +545,7 @@ async fn proxy(
     if let Some(allowance) = allowance {
         add_ratelimit_fields(response.headers_mut(), &allowance);
     }
-    Ok(response)
+    Ok(Reply { response, passed })
 }
 
 /// The request sent upstream: the view's method, path and headers (with

@@ -255,7 +255,8 @@ impl Accepted {
                     facts,
                     in_flight,
                 ));
-                Ok::<_, Infallible>(handling.await)
+                // hyper writes every field from the response's map.
+                Ok::<_, Infallible>(handling.await.into_response())
             }
         });
         let connection = builder

@@ -3,6 +3,7 @@
 //! keep-alive connections reused, or replaced when the upstream closed
 //! them.
 
+use crate::support::client::send_h2;
 use crate::support::raw::exchange;
 use crate::support::scripted::Scripted;
 use crate::support::{Gateway, get, send};
@@ -231,4 +232,94 @@ async fn a_kept_connection_the_upstream_closes_is_let_go_while_idle() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+}
+
+fn many_fields(_: &str) -> (Vec<u8>, bool) {
+    (
+        b"HTTP/1.1 200 OK\r\nServer: origin\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nX-Request-Id: from-upstream\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Length: 5\r\nDate: Mon, 30 Nov 2026 15:00:00 GMT\r\n\r\nhello"
+            .to_vec(),
+        false,
+    )
+}
+
+/// How many lines of `head` are a `name` field, in any case.
+fn count_fields(head: &str, name: &str) -> usize {
+    head.split("\r\n")
+        .filter(|line| {
+            line.split_once(':')
+                .is_some_and(|(field, _)| field.eq_ignore_ascii_case(name))
+        })
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn upstream_fields_reach_clients_of_either_protocol_and_plugins() {
+    let upstream = Scripted::start(many_fields).await;
+    let gateway = Gateway::start(&format!(
+        r#"
+[plugins.headers]
+builtin = "headers"
+
+[[routes]]
+id = "edited"
+path = {{ prefix = "/edited" }}
+upstream = {{ targets = ["{0}"] }}
+[[routes.plugins]]
+name = "headers"
+settings.response = {{ remove = ["server"] }}
+
+[[routes]]
+id = "plain"
+path = {{ prefix = "/" }}
+upstream = {{ targets = ["{0}"] }}
+"#,
+        upstream.addr
+    ));
+
+    // HTTP/1.1: the fields as the upstream wrote them, less its
+    // connection's own, with the gateway's request id in place of its.
+    let answer = exchange(
+        &gateway,
+        b"GET / HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n",
+    )
+    .await;
+    let (head, body) = answer.split_once("\r\n\r\n").expect("a head");
+    assert_eq!(body, "hello");
+    for line in [
+        "Server: origin",
+        "Set-Cookie: a=1",
+        "Set-Cookie: b=2",
+        "content-length: 5",
+        "Date: Mon, 30 Nov 2026 15:00:00 GMT",
+        "connection: close",
+    ] {
+        assert!(head.contains(&format!("\r\n{line}")), "{line}: {head}");
+    }
+    for (name, count) in [
+        ("date", 1),
+        ("content-length", 1),
+        ("connection", 1),
+        ("keep-alive", 0),
+        ("x-request-id", 1),
+    ] {
+        assert_eq!(count_fields(head, name), count, "{name}: {head}");
+    }
+    assert!(!head.contains("from-upstream"), "{head}");
+
+    // HTTP/2: the same fields, from hyper's map.
+    let reply = send_h2("GET", &gateway.url("/"), "").await;
+    assert_eq!(reply.header("server"), Some("origin"));
+    let cookies: Vec<_> = reply.headers.get_all("set-cookie").iter().collect();
+    assert_eq!(cookies, ["a=1", "b=2"]);
+    assert_eq!(reply.headers.get_all("x-request-id").iter().count(), 1);
+    assert_ne!(reply.header("x-request-id"), Some("from-upstream"));
+    assert_eq!(reply.header("keep-alive"), None);
+    assert_eq!(reply.header("content-length"), Some("5"));
+
+    // A response-phase plugin sees and edits them.
+    let edited = get(&gateway.url("/edited")).await;
+    assert_eq!(edited.text(), "hello");
+    assert_eq!(edited.header("server"), None);
+    assert_eq!(edited.headers.get_all("set-cookie").iter().count(), 2);
+    assert_ne!(edited.header("x-request-id"), Some("from-upstream"));
 }

@@ -11,12 +11,13 @@ use std::pin::Pin;
 use std::task::Poll;
 
 use bytes::Bytes;
-use http::{Method, Response};
+use http::Method;
 use http_body::{Body, Frame};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use super::response_head::{self, Framing};
 use crate::body::{BodyError, BoxBody};
+use crate::reply::Reply;
 
 /// Data frames up to this size are copied next to the head (or the
 /// chunk line); larger ones are written on their own.
@@ -31,18 +32,19 @@ const MAX_WAITING: usize = 64 * 1024;
 const CANNOT_ENCODE: &[u8] =
     b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
 
-/// Write `response` to a `method` request; whether the connection must
+/// Write `reply` to a `method` request; whether the connection must
 /// close after it.
 pub async fn write_response<I>(
     io: &mut I,
     out: &mut Vec<u8>,
     method: &Method,
-    response: Response<BoxBody>,
+    reply: Reply,
     keep_alive: bool,
 ) -> io::Result<bool>
 where
     I: AsyncWrite + Unpin,
 {
+    let Reply { response, passed } = reply;
     let (parts, mut body) = response.into_parts();
     let body_length = if body.is_end_stream() {
         Some(0)
@@ -51,9 +53,8 @@ where
     };
     let encoded = match response_head::encode(
         method,
-        parts.status,
-        parts.extensions.get::<hyper::ext::ReasonPhrase>(),
-        &parts.headers,
+        &parts,
+        passed.as_deref(),
         body_length,
         keep_alive,
         out,
@@ -69,6 +70,7 @@ where
         }
     };
     drop(parts);
+    drop(passed);
     match encoded.framing {
         Framing::Length(0) => {}
         Framing::Length(length) => send_sized(io, out, &mut body, length).await?,
@@ -217,6 +219,7 @@ fn write_chunk_size(out: &mut Vec<u8>, size: usize) {
 
 #[cfg(test)]
 mod tests {
+    use http::Response;
     use http_body_util::{BodyExt, StreamBody};
     use tokio::io::AsyncReadExt;
 
@@ -229,7 +232,7 @@ mod tests {
     ) -> (String, bool) {
         let (mut client, mut server) = tokio::io::duplex(1 << 20);
         let mut out = Vec::new();
-        let last = write_response(&mut server, &mut out, &method, response, keep_alive)
+        let last = write_response(&mut server, &mut out, &method, response.into(), keep_alive)
             .await
             .expect("written");
         drop(server);
@@ -302,8 +305,14 @@ mod tests {
             http::HeaderValue::from_static("5"),
         );
         let (_client, mut server) = tokio::io::duplex(1 << 20);
-        let result =
-            write_response(&mut server, &mut Vec::new(), &Method::GET, response, true).await;
+        let result = write_response(
+            &mut server,
+            &mut Vec::new(),
+            &Method::GET,
+            response.into(),
+            true,
+        )
+        .await;
         assert!(result.is_err());
     }
 }

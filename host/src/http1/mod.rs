@@ -26,13 +26,13 @@ use std::future::Future;
 use std::io;
 
 use bytes::{Bytes, BytesMut};
-use http::{Request, Response};
+use http::Request;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 pub use rewind::Rewind;
 
-use crate::body::BoxBody;
 use crate::drain::DrainWatch;
+use crate::reply::Reply;
 use request_head::Parsed;
 
 /// Room made in the read buffer before each read: a request head comes
@@ -64,7 +64,7 @@ pub async fn serve<I, H, F>(
 where
     I: AsyncRead + AsyncWrite + Unpin,
     H: FnMut(Request<()>) -> F,
-    F: Future<Output = Response<BoxBody>>,
+    F: Future<Output = Reply>,
 {
     let mut buf = BytesMut::new();
     // How much of `buf` holds no complete head.

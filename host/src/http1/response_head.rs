@@ -2,11 +2,13 @@
 //! does, so a client sees the same answer on either path.
 
 use http::header::{CONNECTION, CONTENT_LENGTH, DATE, TRAILER, TRANSFER_ENCODING};
-use http::{HeaderMap, Method, StatusCode};
+use http::response::Parts;
+use http::{HeaderMap, HeaderName, Method, StatusCode};
 use hyper::ext::ReasonPhrase;
 
 use super::date;
 use crate::field_list::{ends_with_token, has_token};
+use crate::upstream::PassedFields;
 
 /// How the body follows the head.
 #[derive(Debug, PartialEq, Eq)]
@@ -34,24 +36,27 @@ pub enum EncodeError {
     BadLength,
 }
 
-/// Write the head of a response with `status` and `headers` to a request
+/// Write the head of a response (`parts`: its status, fields and reason
+/// phrase) with the fields `passed` on from an upstream's head (those in
+/// the response's map replace passed ones of the same name) to a request
 /// made with `method`; the body announces `body_length` if it knows it.
 /// `keep_alive` false closes the connection after, saying so.
 pub fn encode(
     method: &Method,
-    status: StatusCode,
-    reason: Option<&ReasonPhrase>,
-    headers: &HeaderMap,
+    parts: &Parts,
+    passed: Option<&PassedFields>,
     body_length: Option<u64>,
     keep_alive: bool,
     out: &mut Vec<u8>,
 ) -> Result<Encoded, EncodeError> {
+    let status = parts.status;
+    let reason = parts.extensions.get::<ReasonPhrase>();
+    let headers = &parts.headers;
     if status.is_informational() {
         return Err(EncodeError::Informational);
     }
     let head_request = method == Method::HEAD;
     let bodiless_status = matches!(status, StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED);
-    let may_chunk = !head_request && !bodiless_status;
 
     if status == StatusCode::OK && reason.is_none() {
         out.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
@@ -67,90 +72,189 @@ pub fn encode(
         out.extend_from_slice(b"\r\n");
     }
 
-    let mut framing = None;
-    let mut last = !keep_alive;
-    let mut wrote_date = false;
-    let mut wrote_connection = false;
-    let mut announced_length = None;
+    let mut fields = Fields {
+        head_request,
+        bodiless_status,
+        may_chunk: !head_request && !bodiless_status,
+        body_length,
+        framing: None,
+        last: !keep_alive,
+        wrote_date: false,
+        wrote_connection: false,
+        announced_length: None,
+    };
+    if let Some(passed) = passed {
+        fields.passed(passed, headers, out)?;
+    }
     for (name, value) in headers {
-        if name == CONTENT_LENGTH {
-            // No body may follow a 204 or 304, and an empty body has its
-            // own length, written below (a `HEAD` answer keeps the length
-            // of what a `GET` would have had).
-            if !head_request && (bodiless_status || body_length == Some(0)) {
-                continue;
+        fields.field(name, value.as_bytes(), out)?;
+    }
+    fields.finish(out)
+}
+
+/// What the fields written so far say, and what they make of the rest.
+struct Fields {
+    head_request: bool,
+    bodiless_status: bool,
+    may_chunk: bool,
+    body_length: Option<u64>,
+    framing: Option<Framing>,
+    last: bool,
+    wrote_date: bool,
+    wrote_connection: bool,
+    announced_length: Option<u64>,
+}
+
+impl Fields {
+    /// Write the fields an upstream's head passes on, but those `headers`
+    /// replace. They hold no hop-by-hop field and their length is a
+    /// number, so only a `Date` among them matters here.
+    fn passed(
+        &mut self,
+        passed: &PassedFields,
+        headers: &HeaderMap,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncodeError> {
+        // The gateway sets a field or two: a look at each key, no hashing.
+        let replaced = |name: &[u8]| {
+            headers.keys().any(|key| {
+                key.as_str().len() == name.len()
+                    && key.as_str().as_bytes().eq_ignore_ascii_case(name)
+            })
+        };
+        if let Some(length) = passed.length()
+            && !headers.keys().any(|key| key == CONTENT_LENGTH)
+            && !self.skips_length()
+            && self.announce_length(length)?
+        {
+            write_length(out, length);
+        }
+        for (name, value) in passed.iter() {
+            if headers.is_empty() || !replaced(name) {
+                write_field(out, name, value);
             }
-            let length = parse_length(value.as_bytes()).ok_or(EncodeError::BadLength)?;
-            match announced_length {
-                Some(seen) if seen != length => return Err(EncodeError::BadLength),
-                Some(_) => continue,
-                None if framing.is_some() => return Err(EncodeError::BadLength),
-                None => announced_length = Some(length),
+        }
+        self.wrote_date |= passed.has_date();
+        Ok(())
+    }
+
+    /// Whether a `Content-Length` field is left out: no body may follow
+    /// a 204 or 304, and an empty body has its own length, written in
+    /// [`Fields::finish`] (a `HEAD` answer keeps the length of what a
+    /// `GET` would have had).
+    fn skips_length(&self) -> bool {
+        !self.head_request && (self.bodiless_status || self.body_length == Some(0))
+    }
+
+    /// Note a `Content-Length` of `length`; whether it is to be written
+    /// (not when another said the same).
+    fn announce_length(&mut self, length: u64) -> Result<bool, EncodeError> {
+        match self.announced_length {
+            Some(seen) if seen != length => Err(EncodeError::BadLength),
+            Some(_) => Ok(false),
+            None if self.framing.is_some() => Err(EncodeError::BadLength),
+            None => {
+                self.announced_length = Some(length);
+                Ok(true)
+            }
+        }
+    }
+
+    /// Write one field of the response's map, as hyper would.
+    fn field(
+        &mut self,
+        name: &HeaderName,
+        value: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncodeError> {
+        if name == CONTENT_LENGTH {
+            if self.skips_length() {
+                return Ok(());
+            }
+            let length = parse_length(value).ok_or(EncodeError::BadLength)?;
+            if !self.announce_length(length)? {
+                return Ok(());
             }
         } else if name == TRANSFER_ENCODING || name == TRAILER {
-            if !may_chunk {
-                continue;
+            if !self.may_chunk {
+                return Ok(());
             }
             if name == TRANSFER_ENCODING {
-                if announced_length.is_some() {
+                if self.announced_length.is_some() {
                     return Err(EncodeError::BadLength);
                 }
-                framing = Some(Framing::Chunked);
-                if !ends_with_token(value.as_bytes(), b"chunked") {
-                    write_field(out, name.as_str(), value.as_bytes());
+                self.framing = Some(Framing::Chunked);
+                if !ends_with_token(value, b"chunked") {
+                    write_field(out, name.as_str().as_bytes(), value);
                     out.truncate(out.len() - 2);
                     out.extend_from_slice(b", chunked\r\n");
-                    continue;
+                    return Ok(());
                 }
             }
         } else if name == CONNECTION {
-            wrote_connection = true;
-            if has_token(value.as_bytes(), b"close") {
-                last = true;
+            self.wrote_connection = true;
+            if has_token(value, b"close") {
+                self.last = true;
             }
         } else if name == DATE {
-            wrote_date = true;
+            self.wrote_date = true;
         }
-        write_field(out, name.as_str(), value.as_bytes());
+        write_field(out, name.as_str().as_bytes(), value);
+        Ok(())
     }
 
-    let framing = match (framing, announced_length) {
-        (Some(Framing::Chunked), _) => Framing::Chunked,
-        (_, Some(length)) if !head_request && may_chunk => Framing::Length(length),
-        (_, Some(_)) => Framing::Length(0),
-        (_, None) if head_request => {
-            // The length a GET would have, when the body knows it.
-            if let Some(length) = body_length.filter(|length| *length > 0) {
-                write_length(out, length);
+    /// The framing fields the others left out, `Connection` and `Date`,
+    /// and the head's end.
+    fn finish(self, out: &mut Vec<u8>) -> Result<Encoded, EncodeError> {
+        let Fields {
+            head_request,
+            may_chunk,
+            body_length,
+            framing,
+            last,
+            wrote_date,
+            wrote_connection,
+            announced_length,
+            ..
+        } = self;
+        let framing = match (framing, announced_length) {
+            (Some(Framing::Chunked), _) => Framing::Chunked,
+            (_, Some(length)) if !head_request && may_chunk => Framing::Length(length),
+            (_, Some(_)) => Framing::Length(0),
+            (_, None) if head_request => {
+                // The length a GET would have, when the body knows it.
+                if let Some(length) = body_length.filter(|length| *length > 0) {
+                    write_length(out, length);
+                }
+                Framing::Length(0)
             }
-            Framing::Length(0)
+            (_, None) if !may_chunk => Framing::Length(0),
+            (_, None) => match body_length {
+                Some(length) => {
+                    write_length(out, length);
+                    Framing::Length(length)
+                }
+                None => {
+                    out.extend_from_slice(b"transfer-encoding: chunked\r\n");
+                    Framing::Chunked
+                }
+            },
+        };
+        if last && !wrote_connection {
+            out.extend_from_slice(b"connection: close\r\n");
         }
-        (_, None) if !may_chunk => Framing::Length(0),
-        (_, None) => match body_length {
-            Some(length) => {
-                write_length(out, length);
-                Framing::Length(length)
-            }
-            None => {
-                out.extend_from_slice(b"transfer-encoding: chunked\r\n");
-                Framing::Chunked
-            }
-        },
-    };
-    if last && !wrote_connection {
-        out.extend_from_slice(b"connection: close\r\n");
-    }
-    if !wrote_date {
-        out.extend_from_slice(b"date: ");
-        date::extend(out);
+        if !wrote_date {
+            out.extend_from_slice(b"date: ");
+            date::extend(out);
+            out.extend_from_slice(b"\r\n");
+        }
         out.extend_from_slice(b"\r\n");
+        Ok(Encoded { framing, last })
     }
-    out.extend_from_slice(b"\r\n");
-    Ok(Encoded { framing, last })
 }
 
-fn write_field(out: &mut Vec<u8>, name: &str, value: &[u8]) {
-    out.extend_from_slice(name.as_bytes());
+fn write_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    out.extend_from_slice(name);
     out.extend_from_slice(b": ");
     out.extend_from_slice(value);
     out.extend_from_slice(b"\r\n");
@@ -193,9 +297,8 @@ mod tests {
         let mut out = Vec::new();
         let encoded = encode(
             &method,
-            StatusCode::from_u16(status).expect("status"),
+            &parts(status, headers),
             None,
-            &headers,
             body_length,
             keep_alive,
             &mut out,
@@ -204,7 +307,12 @@ mod tests {
         (String::from_utf8(out).expect("text"), encoded)
     }
 
-    use http::HeaderName;
+    fn parts(status: u16, headers: HeaderMap) -> Parts {
+        let (mut parts, ()) = http::Response::new(()).into_parts();
+        parts.status = StatusCode::from_u16(status).expect("status");
+        parts.headers = headers;
+        parts
+    }
 
     #[test]
     fn a_known_length_is_announced_and_a_date_added() {
@@ -270,9 +378,8 @@ mod tests {
         headers.append(CONTENT_LENGTH, HeaderValue::from_static("2"));
         let result = encode(
             &Method::GET,
-            StatusCode::OK,
+            &parts(200, headers),
             None,
-            &headers,
             None,
             true,
             &mut Vec::new(),

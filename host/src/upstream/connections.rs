@@ -26,6 +26,7 @@ use tokio::net::TcpStream;
 
 use super::inline::{self, Conn, ExchangeError, Home, InlineBody};
 use crate::body::{BoxBody, boxed};
+use crate::reply::Reply;
 
 /// How long an idle connection is kept for reuse.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
@@ -114,7 +115,7 @@ impl Connections {
         connector: &Connector,
         authority: &str,
         mut request: Request<BoxBody>,
-    ) -> Result<Response<BoxBody>, SendError> {
+    ) -> Result<Reply, SendError> {
         if connector.tls.is_none() && inline::eligible(&request) {
             return self.send_inline(connector, authority, request).await;
         }
@@ -125,7 +126,7 @@ impl Connections {
                 continue;
             }
             match sender.try_send_request(request).await {
-                Ok(response) => return Ok(self.returning(response, sender)),
+                Ok(response) => return Ok(self.returning(response, sender).into()),
                 Err(mut failed) => match failed.take_message() {
                     Some(unsent) => request = unsent,
                     None => return Err(SendError::Exchange(failed.into_error())),
@@ -137,7 +138,7 @@ impl Connections {
         // send.
         let mut sender = Box::pin(connect(connector, authority)).await?;
         let response = sender.send_request(request).await?;
-        Ok(self.returning(response, sender))
+        Ok(self.returning(response, sender).into())
     }
 
     /// Send a bodiless `request` on a kept plain connection, or a new one,
@@ -147,7 +148,7 @@ impl Connections {
         connector: &Connector,
         authority: &str,
         request: Request<BoxBody>,
-    ) -> Result<Response<BoxBody>, SendError> {
+    ) -> Result<Reply, SendError> {
         let mut head = Vec::new();
         inline::encode(&request, &mut head);
         // The request is all in `head` now: its (empty, unsynchronized)
@@ -185,7 +186,7 @@ impl Connections {
 
     /// The response of an inline exchange, whose body hands the
     /// connection back once read.
-    fn inline_response(self: &Arc<Self>, head: inline::Head, conn: Conn) -> Response<BoxBody> {
+    fn inline_response(self: &Arc<Self>, head: inline::Head, conn: Conn) -> Reply {
         let body = InlineBody::new(conn, head.framing, head.reusable, self.clone());
         let mut response = Response::new(boxed(body));
         *response.status_mut() = head.status;
@@ -194,7 +195,10 @@ impl Connections {
         if let Some(reason) = head.reason {
             response.extensions_mut().insert(reason);
         }
-        response
+        Reply {
+            response,
+            passed: head.passed,
+        }
     }
 
     /// The most recently used plain connection still fresh, if any.

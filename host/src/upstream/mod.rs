@@ -11,16 +11,18 @@ mod tls;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{Method, Request, Response};
+use http::{Method, Request};
 use http_body_util::BodyExt;
 
 pub use balancer::Balancer;
 use connections::{Connections, Connector, SendError, TlsConnector};
+pub use inline::PassedFields;
 pub use regions::Regions;
 
 use crate::body::BoxBody;
 use crate::config::UpstreamConfig;
 use crate::error::GatewayError;
+use crate::reply::Reply;
 
 /// Where a route's requests go.
 pub enum Upstream {
@@ -94,12 +96,12 @@ impl Upstream {
 impl Upstream {
     /// Send `request` (its URI holds only path and query) and return the
     /// response.
-    pub async fn send(&self, request: Request<BoxBody>) -> Result<Response<BoxBody>, GatewayError> {
+    pub async fn send(&self, request: Request<BoxBody>) -> Result<Reply, GatewayError> {
         match self {
             Upstream::Echo => {
                 let (head, body) = request.into_parts();
                 let bytes = read_body(body).await?;
-                Ok(echo::respond(&Request::from_parts(head, ()), &bytes))
+                Ok(echo::respond(&Request::from_parts(head, ()), &bytes).into())
             }
             Upstream::Targets(targets) => targets.send(request).await,
             // The pipeline answers for the signer before the upstream step.
@@ -120,7 +122,7 @@ impl Upstream {
 
 impl TargetPool {
     /// Send `request` (its URI holds only path and query) to a target.
-    pub async fn send(&self, request: Request<BoxBody>) -> Result<Response<BoxBody>, GatewayError> {
+    pub async fn send(&self, request: Request<BoxBody>) -> Result<Reply, GatewayError> {
         let has_body = !http_body::Body::is_end_stream(request.body());
         let retryable = is_resendable(&request);
         let (mut parts, mut body) = request.into_parts();
@@ -143,13 +145,13 @@ impl TargetPool {
             )
             .await;
             match outcome {
-                Ok(Ok(response)) => {
-                    if matches!(response.status().as_u16(), 502..=504) {
+                Ok(Ok(reply)) => {
+                    if matches!(reply.response.status().as_u16(), 502..=504) {
                         self.balancer.record_failure(index);
                     } else {
                         self.balancer.record_success(index);
                     }
-                    return Ok(response);
+                    return Ok(reply);
                 }
                 Ok(Err(SendError::Connect(e))) => {
                     self.balancer.record_failure(index);

@@ -15,13 +15,14 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use http::{Request, Response};
+use http::Request;
 
 use super::{Upstream, is_resendable};
 use crate::body::{self, BoxBody};
 use crate::config::RouteConfig;
 use crate::error::GatewayError;
 use crate::geo::GeoDb;
+use crate::reply::Reply;
 
 /// The name of the route's own pool in logs and errors.
 const DEFAULT_REGION: &str = "default";
@@ -104,7 +105,7 @@ impl Regions {
         default: &Upstream,
         home: Home,
         request: Request<BoxBody>,
-    ) -> Result<Response<BoxBody>, GatewayError> {
+    ) -> Result<Reply, GatewayError> {
         let (home_name, home_pool) = self.pool(default, home);
         if self.no_cross_border_failover {
             if home_pool.is_down() {

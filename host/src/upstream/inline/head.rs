@@ -7,12 +7,13 @@ use std::mem::MaybeUninit;
 
 use bytes::{Buf, Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Version};
+use http::{HeaderMap, Method, Request, StatusCode, Version};
 use smallvec::SmallVec;
 
 use super::field_name::field_name;
 use super::framing::{Chunk, Framing};
-use crate::field_list;
+use super::passed::PassedFields;
+use crate::{field_list, forwarding};
 
 /// The most fields a response head may carry (hyper's default).
 pub const MAX_FIELDS: usize = 100;
@@ -27,7 +28,10 @@ pub struct HeadError(pub &'static str);
 pub struct Head {
     pub status: StatusCode,
     pub version: Version,
+    /// The fields, unless they pass on as they came.
     pub headers: HeaderMap,
+    /// The fields passed on as they came, when they can be.
+    pub passed: Option<Box<PassedFields>>,
     pub framing: Framing,
     /// Whether the connection may carry another request after the body.
     pub reusable: bool,
@@ -123,18 +127,21 @@ pub fn parse(buf: &mut BytesMut, method: &Method) -> Result<Parsed, HeadError> {
         })
         .collect();
     let head_bytes: Bytes = buf.split_to(length).freeze();
-    let mut headers = HeaderMap::with_capacity(spans.len());
     let mut facts = Facts::default();
-    for ((name, name_length), (value, value_length)) in spans {
-        let name = head_bytes
-            .get(name..name + name_length)
-            .and_then(|name| field_name(name).ok())
-            .ok_or(HeadError("invalid field name"))?;
-        // Within the head, as httparse found it: `slice` cannot panic.
-        let value = crate::field_value::field_value(head_bytes.slice(value..value + value_length))
-            .map_err(|_| HeadError("invalid field value"))?;
-        facts.note(&name, &value);
-        headers.append(name, value);
+    // Fields not passed on as they came: hop-by-hop ones and
+    // `Content-Length` (one bit each; a head has at most 100 fields).
+    let mut held_back: u128 = 0;
+    for (index, &((name, name_length), (value, value_length))) in spans.iter().enumerate() {
+        // Within the head, as httparse found them.
+        let (Some(name), Some(value)) = (
+            head_bytes.get(name..name + name_length),
+            head_bytes.get(value..value + value_length),
+        ) else {
+            return Err(HeadError("invalid field"));
+        };
+        if facts.note(name, value) == Role::HeldBack {
+            held_back |= 1 << index;
+        }
     }
     let framing = framing(status, version, method, &facts)?;
     // `close` wins over `keep-alive` (RFC 9112 §9.6).
@@ -150,19 +157,67 @@ pub fn parse(buf: &mut BytesMut, method: &Method) -> Result<Parsed, HeadError> {
         || may_trail_a_body
         || matches!(framing, Framing::UntilClose);
     let reusable = keeps_alive && !must_close;
+    // Answers that may announce a body they do not have, and conflicting
+    // framing, keep the map, and the writer's rules for them.
+    let passable = facts.passable
+        && !(facts.coded && facts.has_length)
+        && !matches!(status.as_u16(), 204 | 304)
+        && method != Method::HEAD;
+    let length = facts.length.and_then(Result::ok);
+    let passed = if passable {
+        PassedFields::new(head_bytes, length)
+    } else {
+        Err(head_bytes)
+    };
+    let (headers, passed) = match passed {
+        Ok(mut passed) => {
+            for (index, &((name, name_length), (value, value_length))) in spans.iter().enumerate() {
+                if held_back & (1 << index) == 0 {
+                    passed.push((name, name + name_length), (value, value + value_length));
+                }
+            }
+            (HeaderMap::new(), Some(passed))
+        }
+        Err(head_bytes) => (header_map(&head_bytes, &spans)?, None),
+    };
     Ok(Parsed::Final(Head {
         status,
         version,
         headers,
+        passed,
         framing,
         reusable,
         reason,
     }))
 }
 
+/// Every field of the head, in a map.
+fn header_map(head: &Bytes, spans: &[FieldSpan]) -> Result<HeaderMap, HeadError> {
+    let mut headers = HeaderMap::with_capacity(spans.len());
+    for &((name, name_length), (value, value_length)) in spans {
+        let name = head
+            .get(name..name + name_length)
+            .and_then(|name| field_name(name).ok())
+            .ok_or(HeadError("invalid field name"))?;
+        // Within the head, as httparse found it: `slice` cannot panic.
+        let value = crate::field_value::field_value(head.slice(value..value + value_length))
+            .map_err(|_| HeadError("invalid field value"))?;
+        headers.append(name, value);
+    }
+    Ok(headers)
+}
+
+/// What a field is to the response's framing and to passing it on.
+#[derive(PartialEq, Eq)]
+enum Role {
+    /// Passed on as it came.
+    Passed,
+    /// Read here (framing, connection), not passed on.
+    HeldBack,
+}
+
 /// What the fields say about framing and keep-alive, gathered as they are
-/// read: looking each up afterwards would hash their names again.
-#[derive(Default)]
+/// read: looking each up afterwards would take their names again.
 struct Facts {
     /// Any `Content-Length` field.
     has_length: bool,
@@ -176,47 +231,94 @@ struct Facts {
     close: bool,
     /// `Connection: keep-alive`.
     keep_alive: bool,
+    /// Whether the fields can pass on as they came: no hop-by-hop field
+    /// beyond `Connection` (naming only `close` or `keep-alive`),
+    /// `Keep-Alive` and `Transfer-Encoding`, which are held back.
+    passable: bool,
 }
 
-impl Facts {
-    fn note(&mut self, name: &HeaderName, value: &HeaderValue) {
-        if name == CONTENT_LENGTH {
-            self.has_length = true;
-            if !matches!(self.length, Some(Err(_))) {
-                self.length = Some(merge_length(self.length.and_then(Result::ok), value));
-            }
-        } else if name == TRANSFER_ENCODING {
-            self.coded = true;
-            // Only a value of visible text is read, as before.
-            self.chunked =
-                value.to_str().is_ok() && field_list::ends_with_token(value.as_bytes(), b"chunked");
-        } else if name == CONNECTION && value.to_str().is_ok() {
-            let options = value.as_bytes();
-            self.close |= field_list::has_token(options, b"close");
-            self.keep_alive |= field_list::has_token(options, b"keep-alive");
+impl Default for Facts {
+    fn default() -> Self {
+        Self {
+            has_length: false,
+            length: None,
+            coded: false,
+            chunked: false,
+            close: false,
+            keep_alive: false,
+            passable: true,
         }
     }
 }
 
-/// `value`'s length items, which must all equal each other and `seen`.
-fn merge_length(mut seen: Option<u64>, value: &HeaderValue) -> Result<u64, HeadError> {
-    let text = value
-        .to_str()
-        .map_err(|_| HeadError("invalid content-length"))?;
-    for item in text.split(',') {
-        let item = item.trim();
-        if item.is_empty() || !item.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(HeadError("invalid content-length"));
+impl Facts {
+    /// Note the field `name` (as the head spells it) with `value`.
+    fn note(&mut self, name: &[u8], value: &[u8]) -> Role {
+        if name.len() == CONTENT_LENGTH.as_str().len()
+            && name.eq_ignore_ascii_case(CONTENT_LENGTH.as_str().as_bytes())
+        {
+            self.has_length = true;
+            if !matches!(self.length, Some(Err(_))) {
+                self.length = Some(merge_length(self.length.and_then(Result::ok), value));
+            }
+            return Role::HeldBack;
         }
-        let length: u64 = item
-            .parse()
-            .map_err(|_| HeadError("invalid content-length"))?;
+        let Some(hop_by_hop) = forwarding::hop_by_hop_name(name) else {
+            return Role::Passed;
+        };
+        // Only a value of visible text is read, as before.
+        let text = value
+            .iter()
+            .all(|&b| b == b'\t' || (b' '..=b'~').contains(&b));
+        if *hop_by_hop == TRANSFER_ENCODING {
+            self.coded = true;
+            self.chunked = text && field_list::ends_with_token(value, b"chunked");
+        } else if *hop_by_hop == CONNECTION {
+            if text {
+                self.close |= field_list::has_token(value, b"close");
+                self.keep_alive |= field_list::has_token(value, b"keep-alive");
+            }
+            // A listed name is removed from the map's fields.
+            self.passable &= text && names_only_keep_alive_or_close(value);
+        } else if hop_by_hop.as_str() != "keep-alive" {
+            self.passable = false;
+        }
+        Role::HeldBack
+    }
+}
+
+/// Whether a `Connection` value names nothing but `close` and
+/// `keep-alive`, as most do.
+fn names_only_keep_alive_or_close(value: &[u8]) -> bool {
+    value.split(|&b| b == b',').all(|item| {
+        let item = item.trim_ascii();
+        item.is_empty()
+            || item.eq_ignore_ascii_case(b"close")
+            || item.eq_ignore_ascii_case(b"keep-alive")
+    })
+}
+
+/// `value`'s length items, which must all equal each other and `seen`.
+fn merge_length(mut seen: Option<u64>, value: &[u8]) -> Result<u64, HeadError> {
+    for item in value.split(|&b| b == b',') {
+        let length = digits(item.trim_ascii()).ok_or(HeadError("invalid content-length"))?;
         if seen.is_some_and(|seen| seen != length) {
             return Err(HeadError("conflicting content-length"));
         }
         seen = Some(length);
     }
     seen.ok_or(HeadError("invalid content-length"))
+}
+
+/// The number `text` writes in decimal digits only, if it fits.
+fn digits(text: &[u8]) -> Option<u64> {
+    if text.is_empty() {
+        return None;
+    }
+    text.iter().try_fold(0u64, |number, &b| {
+        let digit = b.checked_sub(b'0').filter(|digit| *digit <= 9)?;
+        number.checked_mul(10)?.checked_add(u64::from(digit))
+    })
 }
 
 /// How the body is delimited.
@@ -356,9 +458,70 @@ mod tests {
         let Ok(Parsed::Final(head)) = parse(&mut buf, &Method::GET) else {
             panic!("no final head");
         };
-        let values: Vec<_> = head.headers.get_all("x-a").iter().collect();
-        assert_eq!(values, ["1", "2"]);
+        let passed = head.passed.expect("passed");
+        let values: Vec<_> = passed.iter().collect();
+        assert_eq!(values, [(&b"x-a"[..], &b"1"[..]), (&b"x-a"[..], &b"2"[..])]);
         assert_eq!(&buf[..], b"hi");
+    }
+
+    /// The names of the fields `text`'s head passes on, or `None` when it
+    /// keeps them in the map.
+    fn passed_names(text: &str, method: Method) -> Option<Vec<String>> {
+        let Ok(Parsed::Final(head)) = parse_text(text, method) else {
+            panic!("{text:?}: no final head");
+        };
+        let passed = head.passed?;
+        assert!(head.headers.is_empty(), "fields in both places");
+        Some(
+            passed
+                .iter()
+                .map(|(name, _)| String::from_utf8_lossy(name).into_owned())
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn fields_pass_on_without_hop_by_hop_ones_and_the_length_as_a_number() {
+        let text = "HTTP/1.1 200 OK\r\nServer: origin\r\nConnection: Keep-Alive\r\nKeep-Alive: timeout=5\r\nContent-Length: 2, 2\r\nETag: \"x\"\r\nDate: Mon, 30 Nov 2026 15:00:00 GMT\r\n\r\nhi";
+        assert_eq!(
+            passed_names(text, Method::GET).expect("passed"),
+            ["Server", "ETag", "Date"]
+        );
+        let Ok(Parsed::Final(head)) = parse_text(text, Method::GET) else {
+            panic!("no head");
+        };
+        let passed = head.passed.expect("passed");
+        assert_eq!(passed.length(), Some(2));
+        assert!(passed.has_date());
+        let chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n";
+        assert_eq!(passed_names(chunked, Method::GET).expect("passed"), ["X-A"]);
+        let closing = "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
+        assert_eq!(passed_names(closing, Method::GET), Some(vec![]));
+    }
+
+    #[test]
+    fn fields_stay_in_the_map_where_the_map_has_work_to_do() {
+        for text in [
+            // A name `Connection` lists must be removed.
+            "HTTP/1.1 200 OK\r\nConnection: x-hop\r\nx-hop: 1\r\ncontent-length: 0\r\n\r\n",
+            // Other hop-by-hop fields.
+            "HTTP/1.1 200 OK\r\nUpgrade: h2c\r\ncontent-length: 0\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nTrailer: x-sum\r\ncontent-length: 0\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nProxy-Authenticate: Basic\r\ncontent-length: 0\r\n\r\n",
+            // A length and a coding both.
+            "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 5\r\n\r\n",
+            // Bodiless answers, whose lengths the writer treats apart.
+            "HTTP/1.1 204 No Content\r\nx-a: 1\r\n\r\n",
+            "HTTP/1.1 304 Not Modified\r\ncontent-length: 5\r\n\r\n",
+        ] {
+            assert_eq!(passed_names(text, Method::GET), None, "{text:?}");
+        }
+        let text = "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n";
+        assert_eq!(passed_names(text, Method::HEAD), None);
+        let Ok(Parsed::Final(head)) = parse_text(text, Method::HEAD) else {
+            panic!("no head");
+        };
+        assert_eq!(head.headers[CONTENT_LENGTH], "5");
     }
 
     #[test]

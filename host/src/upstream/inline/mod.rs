@@ -13,6 +13,7 @@ mod body;
 mod field_name;
 mod framing;
 mod head;
+mod passed;
 
 use std::io;
 
@@ -26,6 +27,7 @@ use tokio::net::TcpStream;
 pub use body::{Home, InlineBody};
 pub use framing::FramingError;
 pub use head::{Head, HeadError, encode};
+pub use passed::PassedFields;
 
 use crate::body::BoxBody;
 
