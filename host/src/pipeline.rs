@@ -245,7 +245,9 @@ async fn proxy(
     // A signed upload URL may allow more than the server's limit; the
     // route it is for decides, once matched.
     let signed = uploads::signature::looks_signed(parts.uri.query());
-    if !signed && declared_length(&parts.headers).is_some_and(|len| len > max_body) {
+    // Read once: plugins cannot change the body's framing.
+    let declared = declared_length(&parts.headers);
+    if !signed && declared.is_some_and(|len| len > max_body) {
         return Err(GatewayError::PayloadTooLarge);
     }
     // hyper answers `100-continue` itself when the body is first read, so a
@@ -270,12 +272,17 @@ async fn proxy(
 
     // 2. Route. Two Host headers could route by one and reach the
     // upstream with the other: refused, as RFC 9112 §3.2 says.
-    if parts.headers.get_all(HOST).iter().nth(1).is_some() {
+    let mut host_fields = parts.headers.get_all(HOST).iter();
+    let host_field = host_fields.next();
+    if host_fields.next().is_some() {
         return Err(GatewayError::BadRequest("more than one Host header"));
     }
-    let authority = routing::request_authority(&parts.uri, &parts.headers)
+    let authority = routing::authority(&parts.uri, host_field)
         .map(str::to_string)
         .ok_or(GatewayError::BadRequest("the request names no host"))?;
+    // The upstream must see the host this request was routed by (step 3);
+    // mostly the header says it already.
+    let host_field_routed = host_field.is_some_and(|host| host.as_bytes() == authority.as_bytes());
     let route = gateway
         .router
         .find(&authority, parts.uri.path(), &parts.method)
@@ -314,12 +321,7 @@ async fn proxy(
     // absolute-form target or an HTTP/2 `:authority` wins over a `Host`
     // header that says otherwise (RFC 9112 §3.2.2).
     // Mostly it already does: then the header stays as it is.
-    if parts
-        .headers
-        .get(HOST)
-        .is_none_or(|host| host.as_bytes() != authority.as_bytes())
-        && let Ok(host) = HeaderValue::from_str(&authority)
-    {
+    if !host_field_routed && let Ok(host) = HeaderValue::from_str(&authority) {
         parts.headers.insert(HOST, host);
     }
     let mut view = Arc::new(RequestView {
@@ -355,7 +357,6 @@ async fn proxy(
         Some(upload) => upload.max_bytes,
         None => route.max_body_bytes.min(max_body),
     };
-    let declared = declared_length(&view.headers);
     if declared.is_some_and(|len| len > route_max_body) {
         return Err(GatewayError::PayloadTooLarge);
     }

@@ -156,9 +156,14 @@ fn strip_port(host: &str) -> &str {
 /// The authority a request is routed by: an absolute-form target or
 /// HTTP/2 `:authority`, else the `Host` header.
 pub fn request_authority<'a>(uri: &'a http::Uri, headers: &'a http::HeaderMap) -> Option<&'a str> {
+    authority(uri, headers.get(http::header::HOST))
+}
+
+/// [`request_authority`], given the request's `Host` field.
+pub fn authority<'a>(uri: &'a http::Uri, host: Option<&'a http::HeaderValue>) -> Option<&'a str> {
     uri.authority()
         .map(|a| a.as_str())
-        .or_else(|| headers.get(http::header::HOST)?.to_str().ok())
+        .or_else(|| host?.to_str().ok())
 }
 
 /// All routes, in order.
