@@ -135,17 +135,14 @@ impl TargetPool {
             // copy is kept only when one may follow.
             let may_retry = retryable && attempt < self.retries && self.balancer.target_count() > 1;
             let spare = may_retry.then(|| parts.clone());
-            // Boxed: held inline, the exchange (1.4 KiB) and its timer
-            // would size this future, and the two that await it, and be
-            // copied with each of them as they are made and awaited.
-            let outcome = Box::pin(tokio::time::timeout(
+            let outcome = tokio::time::timeout(
                 self.timeout,
                 self.connections[index].send(
                     &self.connector,
                     &target.authority,
                     Request::from_parts(parts, body),
                 ),
-            ))
+            )
             .await;
             match outcome {
                 Ok(Ok(reply)) => {
