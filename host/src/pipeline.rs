@@ -245,7 +245,7 @@ async fn proxy(
     // A signed upload URL may allow more than the server's limit; the
     // route it is for decides, once matched.
     let signed = uploads::signature::looks_signed(parts.uri.query());
-    // Read once: plugins cannot change the body's framing.
+    // Read once, for the server's limit here and the route's in step 3.
     let declared = declared_length(&parts.headers);
     if !signed && declared.is_some_and(|len| len > max_body) {
         return Err(GatewayError::PayloadTooLarge);
