@@ -89,7 +89,7 @@ pub fn encode(
     for (name, value) in headers {
         fields.field(name, value.as_bytes(), out)?;
     }
-    fields.finish(out)
+    Ok(fields.finish(out))
 }
 
 /// What the fields written so far say, and what they make of the rest.
@@ -205,7 +205,7 @@ impl Fields {
 
     /// The framing fields the others left out, `Connection` and `Date`,
     /// and the head's end.
-    fn finish(self, out: &mut Vec<u8>) -> Result<Encoded, EncodeError> {
+    fn finish(self, out: &mut Vec<u8>) -> Encoded {
         let Fields {
             head_request,
             may_chunk,
@@ -249,7 +249,7 @@ impl Fields {
             out.extend_from_slice(b"\r\n");
         }
         out.extend_from_slice(b"\r\n");
-        Ok(Encoded { framing, last })
+        Encoded { framing, last }
     }
 }
 
@@ -369,6 +369,48 @@ mod tests {
         let (text, encoded) = head(Method::GET, 200, &[("connection", "close")], Some(0), true);
         assert_eq!(text.matches("connection").count(), 1);
         assert!(encoded.last);
+    }
+
+    #[test]
+    fn passed_fields_go_as_spelled_and_give_way_to_the_map() {
+        let head = "HTTP/1.1 200 OK\r\nServer: origin\r\nX-Request-Id: up\r\nDate: Mon, 30 Nov 2026 15:00:00 GMT\r\nContent-Length: 5\r\n\r\n";
+        let passed = PassedFields::from_lines(
+            head,
+            Some(5),
+            &[
+                ("Server", "origin"),
+                ("X-Request-Id", "up"),
+                ("Date", "Mon, 30 Nov 2026 15:00:00 GMT"),
+            ],
+        );
+        let encoded = |headers: HeaderMap, body_length| {
+            let mut out = Vec::new();
+            let encoded = encode(
+                &Method::GET,
+                &parts(200, headers),
+                Some(&passed),
+                body_length,
+                true,
+                &mut out,
+            )
+            .expect("encodes");
+            (String::from_utf8(out).expect("text"), encoded.framing)
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert("x-request-id", HeaderValue::from_static("gateway"));
+        let (text, framing) = encoded(headers, Some(5));
+        assert_eq!(
+            text,
+            "HTTP/1.1 200 OK\r\ncontent-length: 5\r\nServer: origin\r\nDate: Mon, 30 Nov 2026 15:00:00 GMT\r\nx-request-id: gateway\r\n\r\n"
+        );
+        assert_eq!(framing, Framing::Length(5));
+        // The map's length wins; it must agree with nothing passed.
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_LENGTH, HeaderValue::from_static("3"));
+        let (text, framing) = encoded(headers, Some(3));
+        assert_eq!(text.matches("content-length").count(), 1, "{text}");
+        assert!(text.contains("content-length: 3\r\n"), "{text}");
+        assert_eq!(framing, Framing::Length(3));
     }
 
     #[test]

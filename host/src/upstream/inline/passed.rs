@@ -31,7 +31,8 @@ struct Span {
 #[derive(Debug)]
 pub struct PassedFields {
     head: Bytes,
-    /// Kept on the stack for the fields most responses have.
+    /// In the box itself (no second allocation) for the fields most
+    /// responses have.
     fields: SmallVec<[Span; 12]>,
     length: Option<u64>,
     has_date: bool,
@@ -127,6 +128,28 @@ impl PassedFields {
         }
     }
 
+    /// The fields of `head` (a whole head's text) at the positions of
+    /// each `name: value` line, for tests.
+    #[cfg(test)]
+    pub(crate) fn from_lines(
+        head: &'static str,
+        length: Option<u64>,
+        lines: &[(&str, &str)],
+    ) -> Box<Self> {
+        let mut fields =
+            Self::new(Bytes::from_static(head.as_bytes()), length).expect("a short head");
+        for (name, value) in lines {
+            let line = format!("{name}: {value}\r\n");
+            let start = head.find(&line).expect("line in head");
+            let value_start = start + name.len() + 2;
+            fields.push(
+                (start, start + name.len()),
+                (value_start, value_start + value.len()),
+            );
+        }
+        fields
+    }
+
     fn name(&self, span: Span) -> &[u8] {
         self.head
             .get(usize::from(span.name.0)..usize::from(span.name.1))
@@ -146,25 +169,12 @@ mod tests {
 
     use super::*;
 
-    /// The fields of `head` (a whole head's text) at the positions found by
-    /// searching for each `name: value` line.
     fn passed(
         head: &'static str,
         length: Option<u64>,
         lines: &[(&str, &str)],
     ) -> Box<PassedFields> {
-        let mut fields =
-            PassedFields::new(Bytes::from_static(head.as_bytes()), length).expect("a short head");
-        for (name, value) in lines {
-            let line = format!("{name}: {value}\r\n");
-            let start = head.find(&line).expect("line in head");
-            let value_start = start + name.len() + 2;
-            fields.push(
-                (start, start + name.len()),
-                (value_start, value_start + value.len()),
-            );
-        }
-        fields
+        PassedFields::from_lines(head, length, lines)
     }
 
     const HEAD: &str = "HTTP/1.1 200 OK\r\nServer: origin\r\nDate: Mon, 30 Nov 2026 15:00:00 GMT\r\nX-Request-Id: upstream\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Length: 5\r\n\r\n";
