@@ -4,8 +4,11 @@
 //! Precision: an instance takes up to `lease` tokens in one call (at most
 //! a tenth of the policy's burst, and never more than Redis grants), and
 //! spends them locally within a second; concurrent calls for one key add
-//! up rather than replace each other. So the instances together never
-//! allow more than the policy; they may allow fewer when tokens one
+//! up rather than replace each other, and one instance asks Redis for a
+//! key once at a time: requests that miss while it asks wait for the
+//! answer rather than ask too (asked in parallel, a refusal answered
+//! before a grant refused requests the grant would have served). So the
+//! instances together never allow more than the policy; they may allow fewer when tokens one
 //! instance holds expire unused while another is refused (at most what
 //! the instance took in its last second, usually `lease - 1`). Rates
 //! finer than one request per microsecond are held to that. A refusal is remembered until
@@ -13,8 +16,10 @@
 //! round trip until then.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
 
 use super::{SharedState, StateError};
 use crate::config::RateLimitConfig;
@@ -57,7 +62,25 @@ pub struct SharedLimit {
     tolerance_us: u64,
     lease: u32,
     max_keys: usize,
-    leases: Mutex<HashMap<String, Lease>>,
+    held: Mutex<Held>,
+}
+
+/// The leases, and the keys this instance is asking Redis for.
+#[derive(Default)]
+struct Held {
+    leases: HashMap<String, Lease>,
+    /// The call one request is making for the key.
+    asking: HashMap<String, Arc<Answer>>,
+}
+
+/// A call to Redis other requests for its key wait for.
+#[derive(Default)]
+struct Answer {
+    /// Woken when the call is done: its lease is kept, or it failed.
+    ready: Arc<Notify>,
+    /// Why it failed: the waiting requests fail too, rather than each
+    /// ask in turn and wait as long.
+    failure: OnceLock<StateError>,
 }
 
 impl SharedLimit {
@@ -82,41 +105,72 @@ impl SharedLimit {
             tolerance_us: emission_us * u64::from(burst),
             lease: (burst / 10).clamp(1, state.lease()),
             max_keys: config.max_keys,
-            leases: Mutex::new(HashMap::new()),
+            held: Mutex::new(Held::default()),
             state,
         })
     }
 
     /// Count one request under `key`; an error when Redis failed.
     pub async fn take(&self, key: &str) -> Result<Taken, StateError> {
-        let now = Instant::now();
-        let mut wanted = self.lease;
-        {
-            let mut leases = self.lock();
-            if let Some(lease) = leases.get_mut(key)
-                && now < lease.until
-            {
-                if lease.refused {
-                    return Ok(Taken::Limited {
-                        retry_after: lease.until - now,
-                    });
+        loop {
+            let now = Instant::now();
+            let mut wanted = self.lease;
+            let asking = {
+                let mut held = self.lock();
+                if let Some(lease) = held.leases.get_mut(key)
+                    && now < lease.until
+                {
+                    if lease.refused {
+                        return Ok(Taken::Limited {
+                            retry_after: lease.until - now,
+                        });
+                    }
+                    if lease.tokens > 0 {
+                        lease.tokens -= 1;
+                        return Ok(Taken::Allowed {
+                            remaining: lease.remaining + lease.tokens,
+                        });
+                    }
                 }
-                if lease.tokens > 0 {
-                    lease.tokens -= 1;
-                    return Ok(Taken::Allowed {
-                        remaining: lease.remaining + lease.tokens,
-                    });
+                if let Some(answer) = held.asking.get(key) {
+                    // Made before the lock is let go, so the wake-up
+                    // cannot be missed.
+                    Some((answer.clone(), answer.ready.clone().notified_owned()))
+                } else {
+                    if held.leases.len() >= self.max_keys {
+                        held.leases.retain(|_, lease| now < lease.until);
+                        if held.leases.len() >= self.max_keys {
+                            // No room to keep a lease: take only what this
+                            // request needs.
+                            wanted = 1;
+                        }
+                    }
+                    held.asking.insert(key.to_string(), Arc::default());
+                    None
                 }
-            }
-            if leases.len() >= self.max_keys {
-                leases.retain(|_, lease| now < lease.until);
-                if leases.len() >= self.max_keys {
-                    // No room to keep a lease: take only what this
-                    // request needs.
-                    wanted = 1;
+            };
+            match asking {
+                // Another request is asking: its answer, then look again.
+                Some((answer, ready)) => {
+                    ready.await;
+                    if let Some(failure) = answer.failure.get() {
+                        return Err(failure.clone());
+                    }
+                }
+                None => {
+                    let asker = Asker { limit: self, key };
+                    let result = self.ask(key, wanted).await;
+                    if let Err(failure) = &result {
+                        asker.failed(failure);
+                    }
+                    return result;
                 }
             }
         }
+    }
+
+    /// Ask Redis for `wanted` tokens under `key` and keep the lease.
+    async fn ask(&self, key: &str, wanted: u32) -> Result<Taken, StateError> {
         let redis_key = format!("{}{key}", self.key_prefix);
         let mut call = self.script.key(&redis_key);
         call.arg(self.emission_us)
@@ -150,28 +204,12 @@ impl SharedLimit {
             };
             (taken, lease)
         };
-        let mut leases = self.lock();
-        let room = leases.len() < self.max_keys;
-        match leases.get_mut(key) {
-            // Other requests on this key asked Redis meanwhile: what they
-            // hold is kept, and a grant adds to it, so concurrent misses
-            // waste no token.
-            Some(held) if now < held.until && !held.refused && held.tokens > 0 => {
-                if granted > 0 {
-                    held.tokens += lease.tokens;
-                    held.remaining = lease.remaining;
-                    held.until = lease.until;
-                    return Ok(taken);
-                }
-                // Refused by Redis, but this instance holds a token.
-                held.tokens -= 1;
-                return Ok(Taken::Allowed {
-                    remaining: held.remaining + held.tokens,
-                });
-            }
-            Some(held) => *held = lease,
+        let mut held = self.lock();
+        let room = held.leases.len() < self.max_keys;
+        match held.leases.get_mut(key) {
+            Some(kept) => *kept = lease,
             None if room => {
-                leases.insert(key.to_string(), lease);
+                held.leases.insert(key.to_string(), lease);
             }
             None => {}
         }
@@ -186,12 +224,36 @@ impl SharedLimit {
     /// Drop leases and refusals that ran out.
     pub fn sweep(&self) {
         let now = Instant::now();
-        self.lock().retain(|_, lease| now < lease.until);
+        self.lock().leases.retain(|_, lease| now < lease.until);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Lease>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Held> {
         // Each change is a single insert, update or retain: a poisoned
         // map is still consistent.
-        self.leases.lock().unwrap_or_else(|e| e.into_inner())
+        self.held.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The request asking Redis for a key: when it is done, answered or
+/// dropped (its client gone), the requests waiting for it look again.
+struct Asker<'a> {
+    limit: &'a SharedLimit,
+    key: &'a str,
+}
+
+impl Asker<'_> {
+    /// The call failed with `failure`, which the waiting requests get.
+    fn failed(self, failure: &StateError) {
+        if let Some(answer) = self.limit.lock().asking.get(self.key) {
+            let _ = answer.failure.set(failure.clone());
+        }
+    }
+}
+
+impl Drop for Asker<'_> {
+    fn drop(&mut self) {
+        if let Some(answer) = self.limit.lock().asking.remove(self.key) {
+            answer.ready.notify_waiters();
+        }
     }
 }

@@ -38,7 +38,7 @@ pub struct ProcessState {
 }
 
 /// Why a call to the shared store failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StateError {
     /// Redis refused, failed or did not answer in time.
     #[error("shared state unavailable: {0}")]
