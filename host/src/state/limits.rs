@@ -3,17 +3,16 @@
 //!
 //! Precision: an instance takes up to `lease` tokens in one call (at most
 //! a tenth of the policy's burst, and never more than Redis grants), and
-//! spends them locally within a second; concurrent calls for one key add
-//! up rather than replace each other, and one instance asks Redis for a
-//! key once at a time: requests that miss while it asks wait for the
-//! answer rather than ask too (asked in parallel, a refusal answered
-//! before a grant refused requests the grant would have served). So the
-//! instances together never allow more than the policy; they may allow fewer when tokens one
+//! spends them locally within a second. It asks Redis for a key once at a
+//! time: requests that miss while it asks wait for the answer rather than
+//! ask too (asked in parallel, a refusal answered before a grant refused
+//! requests the grant would have served). So the instances together never
+//! allow more than the policy; they may allow fewer when tokens one
 //! instance holds expire unused while another is refused (at most what
 //! the instance took in its last second, usually `lease - 1`). Rates
-//! finer than one request per microsecond are held to that. A refusal is remembered until
-//! the time Redis said a token frees, so a client over its limit costs no
-//! round trip until then.
+//! finer than one request per microsecond are held to that. A refusal is
+//! remembered until the time Redis said a token frees, so a client over
+//! its limit costs no round trip until then.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
