@@ -3,10 +3,11 @@
 //!
 //! Precision: an instance takes up to `lease` tokens in one call (at most
 //! a tenth of the policy's burst, and never more than Redis grants), and
-//! spends them locally within a second. It asks Redis for a key once at a
-//! time: requests that miss while it asks wait for the answer rather than
-//! ask too (asked in parallel, a refusal answered before a grant refused
-//! requests the grant would have served). So the instances together never
+//! spends them locally within a second. With leases of more than one
+//! token it asks Redis for a key once at a time: requests that miss while
+//! it asks wait for the answer rather than ask too (asked in parallel, a
+//! refusal answered before a grant refused requests the grant would have
+//! served). So the instances together never
 //! allow more than the policy; they may allow fewer when tokens one
 //! instance holds expire unused while another is refused (at most what
 //! the instance took in its last second, usually `lease - 1`). Rates
@@ -144,7 +145,13 @@ impl SharedLimit {
                             wanted = 1;
                         }
                     }
-                    held.asking.insert(key.to_string(), Arc::default());
+                    // A call for one token serves only its request:
+                    // others gain nothing by waiting for it (with
+                    // `lease = 1`, requests would queue behind one round
+                    // trip each).
+                    if wanted > 1 {
+                        held.asking.insert(key.to_string(), Arc::default());
+                    }
                     None
                 }
             };
@@ -156,6 +163,7 @@ impl SharedLimit {
                         return Err(failure.clone());
                     }
                 }
+                None if wanted == 1 => return self.ask(key, wanted).await,
                 None => {
                     let asker = Asker { limit: self, key };
                     let result = self.ask(key, wanted).await;
