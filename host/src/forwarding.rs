@@ -50,7 +50,7 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
             .filter_map(|value| value.to_str().ok())
             .flat_map(|value| value.split(','))
             .map(str::trim)
-            .filter(|name| listed_hop_by_hop_bit(name) == 0)
+            .filter(|name| hop_by_hop_bit_any_case(name.as_bytes()) == 0)
             .filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok())
             .collect();
         for name in listed {
@@ -94,14 +94,9 @@ fn hop_by_hop_bit(name: &[u8]) -> u16 {
     1 << index
 }
 
-/// [`hop_by_hop_bit`] for a name as written in a `Connection` value, in
-/// any case.
-fn listed_hop_by_hop_bit(name: &str) -> u16 {
-    hop_by_hop_bit_any_case(name.as_bytes())
-}
-
-/// [`hop_by_hop_bit`] for a name in any case. Only names of a hop-by-hop
-/// name's length are lowercased: most names are not, and cost a compare.
+/// [`hop_by_hop_bit`] for a name in any case (as a `Connection` value or
+/// a head spells it). Only names of a hop-by-hop name's length are
+/// lowercased: most names are not, and cost a compare.
 fn hop_by_hop_bit_any_case(name: &[u8]) -> u16 {
     if !matches!(name.len(), 2 | 7 | 10 | 16 | 17 | 18 | 19) {
         return 0;
