@@ -7,7 +7,7 @@ use http::{HeaderMap, HeaderName, Method, StatusCode};
 use hyper::ext::ReasonPhrase;
 
 use super::date;
-use crate::field_list::{ends_with_token, has_token};
+use crate::field_list::{decimal, ends_with_token, has_token};
 use crate::upstream::PassedFields;
 
 /// How the body follows the head.
@@ -171,7 +171,7 @@ impl Fields {
             if self.skips_length() {
                 return Ok(());
             }
-            let length = parse_length(value).ok_or(EncodeError::BadLength)?;
+            let length = decimal(value).ok_or(EncodeError::BadLength)?;
             if !self.announce_length(length)? {
                 return Ok(());
             }
@@ -264,14 +264,6 @@ fn write_length(out: &mut Vec<u8>, length: u64) {
     out.extend_from_slice(b"content-length: ");
     out.extend_from_slice(itoa::Buffer::new().format(length).as_bytes());
     out.extend_from_slice(b"\r\n");
-}
-
-/// A Content-Length value: digits only.
-fn parse_length(value: &[u8]) -> Option<u64> {
-    if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(value).ok()?.parse().ok()
 }
 
 #[cfg(test)]

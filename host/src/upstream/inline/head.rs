@@ -301,24 +301,14 @@ fn names_only_keep_alive_or_close(value: &[u8]) -> bool {
 /// `value`'s length items, which must all equal each other and `seen`.
 fn merge_length(mut seen: Option<u64>, value: &[u8]) -> Result<u64, HeadError> {
     for item in value.split(|&b| b == b',') {
-        let length = digits(item.trim_ascii()).ok_or(HeadError("invalid content-length"))?;
+        let length =
+            field_list::decimal(item.trim_ascii()).ok_or(HeadError("invalid content-length"))?;
         if seen.is_some_and(|seen| seen != length) {
             return Err(HeadError("conflicting content-length"));
         }
         seen = Some(length);
     }
     seen.ok_or(HeadError("invalid content-length"))
-}
-
-/// The number `text` writes in decimal digits only, if it fits.
-fn digits(text: &[u8]) -> Option<u64> {
-    if text.is_empty() {
-        return None;
-    }
-    text.iter().try_fold(0u64, |number, &b| {
-        let digit = b.checked_sub(b'0').filter(|digit| *digit <= 9)?;
-        number.checked_mul(10)?.checked_add(u64::from(digit))
-    })
 }
 
 /// How the body is delimited.
