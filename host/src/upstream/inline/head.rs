@@ -159,15 +159,15 @@ pub fn parse(buf: &mut BytesMut, method: &Method) -> Result<Parsed, HeadError> {
     let reusable = keeps_alive && !must_close;
     // Answers that may announce a body they do not have, and conflicting
     // framing, keep the map, and the writer's rules for them.
-    let passable = facts.passable
-        && !(facts.coded && facts.has_length)
-        && !matches!(status.as_u16(), 204 | 304)
-        && method != Method::HEAD;
+    let keeps_map = facts.needs_map
+        || (facts.coded && facts.has_length)
+        || matches!(status.as_u16(), 204 | 304)
+        || method == Method::HEAD;
     let length = facts.length.and_then(Result::ok);
-    let passed = if passable {
-        PassedFields::new(head_bytes, length)
-    } else {
+    let passed = if keeps_map {
         Err(head_bytes)
+    } else {
+        PassedFields::new(head_bytes, length)
     };
     let (headers, passed) = match passed {
         Ok(mut passed) => {
@@ -218,6 +218,7 @@ enum Role {
 
 /// What the fields say about framing and keep-alive, gathered as they are
 /// read: looking each up afterwards would take their names again.
+#[derive(Default)]
 struct Facts {
     /// Any `Content-Length` field.
     has_length: bool,
@@ -231,24 +232,10 @@ struct Facts {
     close: bool,
     /// `Connection: keep-alive`.
     keep_alive: bool,
-    /// Whether the fields can pass on as they came: no hop-by-hop field
-    /// beyond `Connection` (naming only `close` or `keep-alive`),
-    /// `Keep-Alive` and `Transfer-Encoding`, which are held back.
-    passable: bool,
-}
-
-impl Default for Facts {
-    fn default() -> Self {
-        Self {
-            has_length: false,
-            length: None,
-            coded: false,
-            chunked: false,
-            close: false,
-            keep_alive: false,
-            passable: true,
-        }
-    }
+    /// Whether the fields need the map: a hop-by-hop field other than
+    /// `Keep-Alive`, `Transfer-Encoding` and a `Connection` naming only
+    /// `close` or `keep-alive` (those are held back from passed fields).
+    needs_map: bool,
 }
 
 impl Facts {
@@ -279,9 +266,9 @@ impl Facts {
                 self.keep_alive |= field_list::has_token(value, b"keep-alive");
             }
             // A listed name is removed from the map's fields.
-            self.passable &= text && names_only_keep_alive_or_close(value);
+            self.needs_map |= !(text && names_only_keep_alive_or_close(value));
         } else if hop_by_hop.as_str() != "keep-alive" {
-            self.passable = false;
+            self.needs_map = true;
         }
         Role::HeldBack
     }
