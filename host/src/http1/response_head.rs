@@ -130,7 +130,7 @@ impl Fields {
             write_length(out, length);
         }
         for (name, value) in passed.iter() {
-            if headers.is_empty() || !replaced(name) {
+            if !replaced(name) {
                 write_field(out, name, value);
             }
         }
