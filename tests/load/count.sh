@@ -9,7 +9,8 @@
 # CPU under load here), so its ratios are not throughput ratios.
 #
 #   tests/load/count.sh [--rows NAME,NAME...]   (default: nginx, plain,
-#                        ip-filter, jwt, rbac, geo, chain)
+#                        ip-filter, jwt, rbac, geo, chain; noop-3 is
+#                        compare.sh's three trivial plugins)
 #
 # Portcullis runs with `virtual_memory = "compact"`: valgrind cannot map
 # the address space the default reserves for plugin memories.
@@ -25,7 +26,7 @@ crs="$root/../shared/corpora/owasp-crs-v4.28.0"
 # shellcheck source=tests/load/bench-configs.sh
 source "$root/tests/load/bench-configs.sh"
 
-build_portcullis
+build_portcullis --noop
 prepare_rows
 start_origin
 # The chain row's three pools keep two instances ready each.
@@ -33,6 +34,7 @@ runtime_lines='max_instances = 8
 max_memory_mib = 64
 virtual_memory = "compact"'
 write_configs
+noop_config 3 "" "$runtime_lines" > "$out/noop-3.toml"
 
 rows=${rows_filter:-nginx,plain,ip-filter,jwt,rbac,geo,chain}
 # nginx's worker drops to an unprivileged user and must write its profile.
