@@ -39,6 +39,10 @@ cat > "$out/portcullis.toml" <<CONF
 listen = "127.0.0.1:$proxy_port"
 max_connections_per_ip = 0
 
+# No access log, as nginx runs with `access_log off` (lib.sh).
+[logging]
+access = "off"
+
 [server.tls]
 [[server.tls.certificates]]
 cert = "$out/certs/server.pem"

@@ -26,8 +26,13 @@ start_origin
 # nginx as a reverse proxy, one worker, keep-alive to the upstream.
 write_nginx_proxy_conf "$out/nginx" "    listen 127.0.0.1:$proxy_port;"
 
-noop_config 0 > "$out/portcullis-0.toml"
-noop_config 3 > "$out/portcullis-3.toml"
+# No access log, as nginx runs with `access_log off` (lib.sh): logging
+# costs the same kind of work on both sides and is measured on its own
+# (tests/load/compare-logging.sh, count-logging.sh).
+no_access_log='[logging]
+access = "off"'
+noop_config 0 "" "" "$no_access_log" > "$out/portcullis-0.toml"
+noop_config 3 "" "" "$no_access_log" > "$out/portcullis-3.toml"
 
 # jwt (HS256, so the token can be made here with openssl) then rbac. The
 # same token is sent on every request, to every proxy: the plugin's
@@ -41,6 +46,8 @@ authorization="Bearer $jwt_header.$jwt_claims.$jwt_signature"
 cat > "$out/portcullis-auth.toml" <<CONF
 [server]
 listen = "127.0.0.1:$proxy_port"
+
+$no_access_log
 
 [plugins.jwt]
 builtin = "jwt"
