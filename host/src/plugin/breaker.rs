@@ -100,6 +100,9 @@ impl Breaker {
         let Ok(mut state) = self.state.lock() else {
             return Admission::Call;
         };
+        if matches!(*state, State::Closed { .. }) {
+            return Admission::Call;
+        }
         let now = Instant::now();
         match &mut *state {
             State::Closed { .. } => Admission::Call,
@@ -138,9 +141,13 @@ impl Breaker {
                     now.duration_since(self.born).as_nanos() / self.bucket.as_nanos().max(1),
                 )
                 .unwrap_or(u64::MAX);
-                let (calls, failures) = count(buckets, index, failed);
+                tally(buckets, index, failed);
+                if !failed {
+                    return None;
+                }
+                let (calls, failures) = window(buckets, index);
                 let ratio = failures as f64 / calls.max(1) as f64;
-                if failed && failures >= u64::from(self.failures) && ratio >= self.failure_ratio {
+                if failures >= u64::from(self.failures) && ratio >= self.failure_ratio {
                     *state = State::Open {
                         until: now + self.cooldown,
                     };
@@ -178,9 +185,8 @@ impl Breaker {
     }
 }
 
-/// Count one call in bucket `index` and return the window's calls and
-/// failures.
-fn count(buckets: &mut [Bucket; BUCKETS as usize], index: u64, failed: bool) -> (u64, u64) {
+/// Count one call in bucket `index`.
+fn tally(buckets: &mut [Bucket; BUCKETS as usize], index: u64, failed: bool) {
     let slot = &mut buckets[(index % BUCKETS) as usize];
     if slot.index != index {
         *slot = Bucket {
@@ -190,6 +196,11 @@ fn count(buckets: &mut [Bucket; BUCKETS as usize], index: u64, failed: bool) -> 
     }
     slot.calls = slot.calls.saturating_add(1);
     slot.failures = slot.failures.saturating_add(u32::from(failed));
+}
+
+/// The calls and failures of the window that ends with bucket `index`.
+/// Only a failure can open the breaker, so only a failure sums them.
+fn window(buckets: &[Bucket; BUCKETS as usize], index: u64) -> (u64, u64) {
     buckets
         .iter()
         .filter(|b| b.index <= index && b.index + BUCKETS > index)
@@ -303,12 +314,9 @@ mod tests {
     fn old_buckets_leave_the_window() {
         let mut buckets = [Bucket::default(); BUCKETS as usize];
         for index in 0..5 {
-            count(&mut buckets, index, true);
+            tally(&mut buckets, index, true);
         }
-        assert_eq!(
-            count(&mut buckets, 13, false),
-            (2, 1),
-            "buckets 0-3 are past"
-        );
+        tally(&mut buckets, 13, false);
+        assert_eq!(window(&buckets, 13), (2, 1), "buckets 0-3 are past");
     }
 }
