@@ -100,25 +100,40 @@ impl InstancePool {
 
     /// Take an instance, waiting up to the pool's acquire timeout.
     pub async fn acquire(self: &Arc<Self>) -> Result<Lease, PoolExhausted> {
+        // The common case, an idle instance, needs no waiter and no clock.
+        if let Some(lease) = self.take_idle() {
+            return Ok(lease);
+        }
         let wait = Duration::from_millis(self.definition.pool.acquire_timeout_ms);
         let deadline = tokio::time::Instant::now() + wait;
         loop {
+            // Enabled before looking, so an instance put back in between
+            // wakes this waiter.
             let notified = self.returned.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let idle = self.lock_idle().pop();
-            if let Some(instance) = idle {
-                self.refill();
-                return Ok(Lease {
-                    pool: self.clone(),
-                    instance: Some(instance),
-                });
+            if let Some(lease) = self.take_idle() {
+                return Ok(lease);
             }
-            self.refill();
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
                 return Err(PoolExhausted(wait));
             }
         }
+    }
+
+    /// An idle instance, if there is one; either way, start creating
+    /// instances to keep `target_idle` ready.
+    fn take_idle(self: &Arc<Self>) -> Option<Lease> {
+        let (instance, idle) = {
+            let mut idle = self.lock_idle();
+            (idle.pop(), idle.len())
+        };
+        self.refill_from(idle);
+        let instance = instance?;
+        Some(Lease {
+            pool: self.clone(),
+            instance: Some(instance),
+        })
     }
 
     /// Give back an instance after a clean call.
@@ -148,8 +163,13 @@ impl InstancePool {
 
     /// Start creating instances until `target_idle` are ready or `max` live.
     fn refill(self: &Arc<Self>) {
-        let max = self.definition.pool.max as usize;
         let idle = self.lock_idle().len();
+        self.refill_from(idle);
+    }
+
+    /// [`Self::refill`], with `idle` instances ready.
+    fn refill_from(self: &Arc<Self>, idle: usize) {
+        let max = self.definition.pool.max as usize;
         let live = self.live.load(Ordering::Acquire);
         let creating = self.creating.load(Ordering::Acquire);
         let busy = live.saturating_sub(idle + creating);
