@@ -122,12 +122,14 @@ impl ChainRun {
         }
     }
 
-    /// Record a call in the request's trace and the metrics.
+    /// Record a call that started at `started` and took `duration` in the
+    /// request's trace and the metrics.
     fn note(
         &mut self,
         definition: &PluginDefinition,
         phase: Phase,
         outcome: Outcome,
+        started: Instant,
         duration: Duration,
     ) {
         let telemetry = crate::telemetry::get();
@@ -138,9 +140,7 @@ impl ChainRun {
             plugin: definition.name.clone(),
             phase: phase_name(phase),
             outcome,
-            started: Instant::now()
-                .checked_sub(duration)
-                .unwrap_or_else(Instant::now),
+            started,
             duration,
         });
     }
@@ -297,7 +297,7 @@ impl Chain {
             let decision = match outcome {
                 Ok(decision) => decision,
                 Err(failure) => {
-                    budget.note(definition, phase, failure.outcome, elapsed);
+                    budget.note(definition, phase, failure.outcome, started, elapsed);
                     fail(link, phase, &failure.reason, started)?;
                     skipped(authorizer.as_deref(), request);
                     continue;
@@ -307,7 +307,7 @@ impl Chain {
                 Decision::Deny(_) => Outcome::Deny,
                 Decision::Continue(_) => Outcome::Allow,
             };
-            budget.note(definition, phase, verdict, elapsed);
+            budget.note(definition, phase, verdict, started, elapsed);
             match decision {
                 Decision::Deny(denial) => {
                     match deny(link, phase, denial, started, &request.request_id)? {
@@ -385,7 +385,7 @@ impl Chain {
             let decision = match outcome {
                 Ok(decision) => decision,
                 Err(failure) => {
-                    budget.note(definition, phase, failure.outcome, elapsed);
+                    budget.note(definition, phase, failure.outcome, started, elapsed);
                     fail(link, phase, &failure.reason, started)?;
                     continue;
                 }
@@ -394,7 +394,7 @@ impl Chain {
                 Decision::Deny(_) => Outcome::Deny,
                 Decision::Continue(_) => Outcome::Allow,
             };
-            budget.note(definition, phase, verdict, elapsed);
+            budget.note(definition, phase, verdict, started, elapsed);
             match decision {
                 Decision::Deny(denial) => {
                     match deny(link, phase, denial, started, &request.request_id)? {
