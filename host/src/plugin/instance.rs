@@ -12,6 +12,7 @@ use wasmtime::{Store, UpdateDeadline};
 use super::bindings::{Decision, Phase, PluginBindings};
 use super::decision_cache::Recording;
 use super::definition::PluginDefinition;
+use super::lent::LentEntries;
 use super::state::InstanceState;
 use super::view::{
     BodyResource, ContextResource, RequestResource, RequestView, ResponseResource, ResponseView,
@@ -43,6 +44,8 @@ pub enum CallError {
 pub struct Instance {
     store: Store<InstanceState>,
     bindings: PluginBindings,
+    /// The request, response and context entries lent to calls.
+    lent: LentEntries,
     /// Calls served so far.
     pub uses: u64,
 }
@@ -78,6 +81,7 @@ impl Instance {
                     .map_err(|e| classify(e, CONFIGURE_TIMEOUT))?
             },
             store,
+            lent: LentEntries::default(),
             uses: 0,
         };
         let _configuring = instance.arm(CONFIGURE_TIMEOUT);
@@ -117,22 +121,26 @@ impl Instance {
         self.uses += 1;
         let _running = self.arm(timeout);
         let table = &mut self.store.data_mut().table;
-        let request = table
-            .push(RequestResource {
-                view: request,
-                body,
-            })
+        let request = self
+            .lent
+            .request(
+                table,
+                RequestResource {
+                    view: request,
+                    body,
+                },
+            )
             .map_err(trap)?;
-        let context = table.push(ContextResource(context)).map_err(trap)?;
-        let (req_rep, ctx_rep) = (request.rep(), context.rep());
+        let context = self
+            .lent
+            .context(table, ContextResource(context))
+            .map_err(trap)?;
         let policy = self.bindings.portcullis_policy_policy();
         let result = policy
-            .call_on_request(&mut self.store, phase, request, context)
+            .call_on_request(&mut self.store, phase, lend(request), lend(context))
             .await;
         let decision = result.map_err(|e| classify(e, timeout))?;
-        self.release::<RequestResource>(req_rep)?;
-        self.release::<ContextResource>(ctx_rep)?;
-        self.reclaim_bodies();
+        self.end_call()?;
         Ok(decision)
     }
 
@@ -150,29 +158,39 @@ impl Instance {
         self.uses += 1;
         let _running = self.arm(timeout);
         let table = &mut self.store.data_mut().table;
-        let request = table
-            .push(RequestResource {
-                view: request,
-                body: None,
-            })
-            .map_err(trap)?;
-        let response = table
-            .push(ResponseResource {
-                view: response,
-                body,
-            })
-            .map_err(trap)?;
-        let context = table.push(ContextResource(context)).map_err(trap)?;
-        let reps = (request.rep(), response.rep(), context.rep());
+        let lent = &mut self.lent;
+        let reps = (
+            lent.request(
+                table,
+                RequestResource {
+                    view: request,
+                    body: None,
+                },
+            )
+            .map_err(trap)?,
+            lent.response(
+                table,
+                ResponseResource {
+                    view: response,
+                    body,
+                },
+            )
+            .map_err(trap)?,
+            lent.context(table, ContextResource(context))
+                .map_err(trap)?,
+        );
         let policy = self.bindings.portcullis_policy_policy();
         let result = policy
-            .call_on_response(&mut self.store, phase, request, response, context)
+            .call_on_response(
+                &mut self.store,
+                phase,
+                lend(reps.0),
+                lend(reps.1),
+                lend(reps.2),
+            )
             .await;
         let decision = result.map_err(|e| classify(e, timeout))?;
-        self.release::<RequestResource>(reps.0)?;
-        self.release::<ResponseResource>(reps.1)?;
-        self.release::<ContextResource>(reps.2)?;
-        self.reclaim_bodies();
+        self.end_call()?;
         Ok(decision)
     }
 
@@ -195,27 +213,29 @@ impl Instance {
         super::epoch::running()
     }
 
-    /// Reclaim the body handles of the call that just ended.
-    fn reclaim_bodies(&mut self) {
+    /// Let go of what the call that just ended was lent, and reclaim the
+    /// body handles it was given.
+    fn end_call(&mut self) -> Result<(), CallError> {
         let state = self.store.data_mut();
+        self.lent.vacate(&mut state.table).map_err(trap)?;
         for rep in std::mem::take(&mut state.lent_bodies) {
             // Already gone if the guest dropped it: nothing to do.
             let _ = state
                 .table
                 .delete(wasmtime::component::Resource::<BodyResource>::new_own(rep));
         }
+        Ok(())
     }
+}
 
-    /// Drop a resource lent for one call; the guest only borrowed it.
-    fn release<T: 'static>(&mut self, rep: u32) -> Result<(), CallError> {
-        let handle = wasmtime::component::Resource::<T>::new_own(rep);
-        self.store
-            .data_mut()
-            .table
-            .delete(handle)
-            .map(drop)
-            .map_err(trap)
-    }
+/// A handle to the table entry `rep` to pass as a `borrow<...>` argument.
+/// Passed as a borrow, it goes to the guest as the raw entry; an owned
+/// handle would first be moved into the store's own handle table (and
+/// tracked there as lent) on every call, for nothing: the entry stays in
+/// `table` (see [`LentEntries`]), and the component model ends the guest's
+/// borrow when the call returns.
+fn lend<T: 'static>(rep: u32) -> wasmtime::component::Resource<T> {
+    wasmtime::component::Resource::new_borrow(rep)
 }
 
 fn trap(e: impl std::fmt::Display) -> CallError {

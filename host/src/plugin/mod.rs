@@ -27,6 +27,7 @@ mod host_impl;
 pub mod instance;
 mod instance_budget;
 pub mod kv_store;
+mod lent;
 pub mod memory_tally;
 pub mod outbound;
 pub mod pool;
