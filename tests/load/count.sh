@@ -34,7 +34,9 @@ runtime_lines='max_instances = 8
 max_memory_mib = 64
 virtual_memory = "compact"'
 write_configs
-noop_config 3 "" "$runtime_lines" > "$out/noop-3.toml"
+# Without an access log, as compare.sh runs it (and nginx).
+noop_config 3 "" "$runtime_lines" '[logging]
+access = "off"' > "$out/noop-3.toml"
 
 rows=${rows_filter:-nginx,plain,ip-filter,jwt,rbac,geo,chain}
 # nginx's worker drops to an unprivileged user and must write its profile.
