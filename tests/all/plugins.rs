@@ -370,6 +370,39 @@ async fn pooled_instances_are_reused_and_recycled_after_max_uses() {
     assert_eq!(calls, ["1", "2", "3", "1", "2", "3", "1"]);
 }
 
+/// Each instance lends the guest the same table entries call after call,
+/// refilled for each request: one instance per plugin must see each
+/// request's own headers and context, and nothing of the one before.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_instance_sees_each_request_and_nothing_of_the_one_before() {
+    let origin = Origin::start().await;
+    let one_instance = "pool = { max = 1, prewarm = 1 }";
+    let gateway = Gateway::start(&format!(
+        "{}{}\n[[routes]]\nid = \"all\"\npath = {{ prefix = \"/\" }}\nupstream = {{ targets = [\"{}\"] }}\nplugins = [{{ name = \"identify\" }}, {{ name = \"show-context\" }}]\n",
+        plugin(
+            "identify",
+            &fixture("identify"),
+            &format!("role = \"authentication\"\n{one_instance}")
+        ),
+        plugin("show-context", &fixture("show-context"), one_instance),
+        origin.target()
+    ));
+    for user in ["alice", "bob", "", "carol", ""] {
+        let headers: &[(&str, &str)] = if user.is_empty() {
+            &[]
+        } else {
+            &[("x-user", user)]
+        };
+        let reply = send("GET", &gateway.url("/who"), headers, "").await;
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+        assert_eq!(
+            reply.json()["headers"]["x-context-principal"][0],
+            user,
+            "the principal the upstream saw for x-user {user:?}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_exhausted_pool_answers_503_after_a_short_wait() {
     let origin = Origin::start().await;
