@@ -81,7 +81,7 @@ impl Instance {
                     .map_err(|e| classify(e, CONFIGURE_TIMEOUT))?
             },
             store,
-            lent: LentEntries::default(),
+            lent: LentEntries::new(),
             uses: 0,
         };
         let _configuring = instance.arm(CONFIGURE_TIMEOUT);
@@ -159,34 +159,27 @@ impl Instance {
         let _running = self.arm(timeout);
         let table = &mut self.store.data_mut().table;
         let lent = &mut self.lent;
-        let reps = (
-            lent.request(
-                table,
-                RequestResource {
-                    view: request,
-                    body: None,
-                },
-            )
-            .map_err(trap)?,
-            lent.response(
-                table,
-                ResponseResource {
-                    view: response,
-                    body,
-                },
-            )
-            .map_err(trap)?,
-            lent.context(table, ContextResource(context))
-                .map_err(trap)?,
-        );
+        let request = RequestResource {
+            view: request,
+            body: None,
+        };
+        let request = lent.request(table, request).map_err(trap)?;
+        let response = ResponseResource {
+            view: response,
+            body,
+        };
+        let response = lent.response(table, response).map_err(trap)?;
+        let context = lent
+            .context(table, ContextResource(context))
+            .map_err(trap)?;
         let policy = self.bindings.portcullis_policy_policy();
         let result = policy
             .call_on_response(
                 &mut self.store,
                 phase,
-                lend(reps.0),
-                lend(reps.1),
-                lend(reps.2),
+                lend(request),
+                lend(response),
+                lend(context),
             )
             .await;
         let decision = result.map_err(|e| classify(e, timeout))?;

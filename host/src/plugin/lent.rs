@@ -6,22 +6,44 @@
 //! views, so an idle instance keeps no request alive.
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use wasmtime::component::{Resource, ResourceTable, ResourceTableError};
 
 use super::view::{ContextResource, RequestResource, RequestView, ResponseResource, ResponseView};
 use crate::context::RequestContext;
 
-/// Where an instance's lent entries are in its table, once made.
-#[derive(Debug, Default)]
+/// Where an instance's lent entries are in its table, once made, and
+/// what they hold between calls.
+#[derive(Debug)]
 pub struct LentEntries {
     request: Option<u32>,
     response: Option<u32>,
     context: Option<u32>,
+    /// Empty views of this instance's own: emptying an entry is then a
+    /// reference count this instance alone touches, not one every worker
+    /// thread's calls would contend on.
+    vacant: (Arc<RequestView>, Arc<ResponseView>, Arc<RequestContext>),
 }
 
 impl LentEntries {
+    /// No entry made yet; made with the instance, off the request path.
+    pub fn new() -> Self {
+        Self {
+            request: None,
+            response: None,
+            context: None,
+            vacant: (
+                Arc::new(vacant_request()),
+                Arc::new(ResponseView {
+                    status: 0,
+                    headers: http::HeaderMap::new(),
+                }),
+                Arc::new(RequestContext::default()),
+            ),
+        }
+    }
+
     /// Lend `request` for the next call; its entry's `rep`.
     pub fn request(
         &mut self,
@@ -53,18 +75,18 @@ impl LentEntries {
     pub fn vacate(&self, table: &mut ResourceTable) -> Result<(), ResourceTableError> {
         if let Some(rep) = self.request {
             *entry(table, rep)? = RequestResource {
-                view: VACANT_REQUEST.clone(),
+                view: self.vacant.0.clone(),
                 body: None,
             };
         }
         if let Some(rep) = self.response {
             *entry(table, rep)? = ResponseResource {
-                view: VACANT_RESPONSE.clone(),
+                view: self.vacant.1.clone(),
                 body: None,
             };
         }
         if let Some(rep) = self.context {
-            *entry(table, rep)? = ContextResource(VACANT_CONTEXT.clone());
+            *entry(table, rep)? = ContextResource(self.vacant.2.clone());
         }
         Ok(())
     }
@@ -95,10 +117,9 @@ fn entry<T: Send + 'static>(
     table.get_mut(&Resource::<T>::new_borrow(rep))
 }
 
-/// What the entries hold between calls: shared, so emptying them allocates
-/// nothing.
-static VACANT_REQUEST: LazyLock<Arc<RequestView>> = LazyLock::new(|| {
-    Arc::new(RequestView {
+/// The request an entry holds between calls.
+fn vacant_request() -> RequestView {
+    RequestView {
         method: http::Method::GET,
         scheme: "http",
         authority: String::new(),
@@ -111,18 +132,8 @@ static VACANT_REQUEST: LazyLock<Arc<RequestView>> = LazyLock::new(|| {
         tls: None,
         route_id: Arc::from(""),
         request_id: Arc::from(""),
-    })
-});
-
-static VACANT_RESPONSE: LazyLock<Arc<ResponseView>> = LazyLock::new(|| {
-    Arc::new(ResponseView {
-        status: 0,
-        headers: http::HeaderMap::new(),
-    })
-});
-
-static VACANT_CONTEXT: LazyLock<Arc<RequestContext>> =
-    LazyLock::new(|| Arc::new(RequestContext::default()));
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -132,7 +143,7 @@ mod tests {
         RequestResource {
             view: Arc::new(RequestView {
                 path: path.into(),
-                ..(**VACANT_REQUEST).clone()
+                ..vacant_request()
             }),
             body: Some(bytes::Bytes::from_static(b"body")),
         }
@@ -141,7 +152,7 @@ mod tests {
     #[test]
     fn entries_are_made_once_refilled_and_emptied_after_a_call() {
         let mut table = ResourceTable::new();
-        let mut lent = LentEntries::default();
+        let mut lent = LentEntries::new();
         let first = lent.request(&mut table, request("/a")).expect("lend");
         let context = Arc::new(RequestContext::default());
         lent.context(&mut table, ContextResource(context.clone()))
