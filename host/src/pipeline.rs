@@ -42,7 +42,9 @@ use std::sync::atomic::AtomicU64;
 use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, HOST, HeaderName, HeaderValue, STRICT_TRANSPORT_SECURITY};
+use http::header::{
+    CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderName, HeaderValue, STRICT_TRANSPORT_SECURITY,
+};
 use http::uri::PathAndQuery;
 use http::{HeaderMap, Request, Response, StatusCode, Uri, Version};
 
@@ -411,7 +413,7 @@ async fn proxy(
     }
 
     // 7. request-body phase.
-    if let Some(budget) = chain.body_budget(Phase::RequestBody) {
+    if let Some(budget) = chain.body_budget(Phase::RequestBody, content_type(&view.headers)) {
         let (mut bytes, rest) = match body::buffer_up_to(request_body, budget).await {
             Ok(Buffered::Complete(bytes)) => (bytes, None),
             Ok(Buffered::TooLarge(head, rest)) => (head, Some(rest)),
@@ -483,9 +485,13 @@ async fn proxy(
     };
     facts.upstream = Some(upstream_started.elapsed());
 
-    // 9. Response phases. They see every field in the map.
-    let response_phases =
-        chain.has_phase(Phase::ResponseHeaders) || chain.has_phase(Phase::ResponseBody);
+    // 9. Response phases. They see every field in the map. A body of a type
+    // no body phase reads is not buffered; with no response-headers phase
+    // either, the response goes through as it came.
+    let response_phases = chain.has_phase(Phase::ResponseHeaders)
+        || chain
+            .body_budget(Phase::ResponseBody, reply.field(&CONTENT_TYPE))
+            .is_some();
     if response_phases {
         reply.merge_fields();
     }
@@ -510,7 +516,9 @@ async fn proxy(
         {
             return Ok(denied(facts, &context, &plugin, denial).into());
         }
-        if let Some(budget) = chain.body_budget(Phase::ResponseBody) {
+        if let Some(budget) =
+            chain.body_budget(Phase::ResponseBody, content_type(&response_view.headers))
+        {
             let (mut bytes, rest) = match body::buffer_up_to(response_body, budget).await {
                 Ok(Buffered::Complete(bytes)) => (bytes, None),
                 Ok(Buffered::TooLarge(head, rest)) => (head, Some(rest)),
@@ -597,6 +605,11 @@ fn upstream_request(
     *request.version_mut() = Version::HTTP_11;
     *request.headers_mut() = headers;
     Ok(request)
+}
+
+/// The first `Content-Type` value, which decides the body phases' plugins.
+fn content_type(headers: &HeaderMap) -> Option<&[u8]> {
+    headers.get(CONTENT_TYPE).map(HeaderValue::as_bytes)
 }
 
 /// The view's path, the route's prefix stripped, and its query.

@@ -1,7 +1,7 @@
 //! A response on its way to the client, with the upstream's fields where
 //! they were read, when they pass on unchanged.
 
-use http::Response;
+use http::{HeaderName, Response};
 
 use crate::body::BoxBody;
 use crate::upstream::PassedFields;
@@ -27,6 +27,16 @@ impl Reply {
     pub fn merge_fields(&mut self) {
         if let Some(passed) = self.passed.take() {
             passed.merge_into(self.response.headers_mut());
+        }
+    }
+
+    /// The first value of a field as the client would get it: the
+    /// gateway's own (which replace the upstream's in `merge_fields`),
+    /// else the upstream's passed one.
+    pub fn field(&self, name: &HeaderName) -> Option<&[u8]> {
+        match self.response.headers().get(name) {
+            Some(value) => Some(value.as_bytes()),
+            None => self.passed.as_ref()?.first(name.as_str()),
         }
     }
 

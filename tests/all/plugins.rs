@@ -259,6 +259,66 @@ async fn body_phases_see_and_rewrite_bodies() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn body_phases_see_only_the_content_types_they_name() {
+    let origin = Origin::start().await;
+    let gateway = Gateway::start(&all_through(
+        "shout",
+        r#"body_budget = 1024
+body_content_types = ["text/*", "application/json"]"#,
+        &origin,
+    ));
+    let text = [("content-type", "text/plain; charset=utf-8")];
+    let binary = [("content-type", "application/octet-stream")];
+
+    // Both bodies of a text request to the JSON description are read.
+    let read = send("POST", &gateway.url("/inspect"), &text, "make me loud").await;
+    assert_eq!(
+        read.header("x-shouted"),
+        Some("yes"),
+        "a JSON response is read"
+    );
+    assert!(
+        read.text().contains("X-REQUEST-BODY-SIZE"),
+        "{}",
+        read.text()
+    );
+    // A binary request body is not; the JSON response still is.
+    let unread = send("POST", &gateway.url("/inspect"), &binary, "make me loud").await;
+    assert_eq!(unread.header("x-shouted"), Some("yes"));
+    assert!(
+        !unread.text().contains("X-REQUEST-BODY-SIZE"),
+        "{}",
+        unread.text()
+    );
+
+    // `/echo-body` answers without a Content-Type: no range matches it.
+    let forbidden = "this is forbidden here";
+    assert_eq!(
+        send("POST", &gateway.url("/echo-body"), &text, forbidden)
+            .await
+            .status,
+        422
+    );
+    let passed = send("POST", &gateway.url("/echo-body"), &binary, forbidden).await;
+    assert_eq!(passed.status, 200);
+    assert_eq!(passed.text(), forbidden, "neither body was read");
+    assert_eq!(passed.header("x-shouted"), None);
+
+    // A body the plugin does not read is not buffered for it either, so
+    // its budget does not apply.
+    let big = vec![b'a'; 4096];
+    assert_eq!(
+        send("POST", &gateway.url("/echo-body"), &text, big.clone())
+            .await
+            .status,
+        413
+    );
+    let big_binary = send("POST", &gateway.url("/echo-body"), &binary, big).await;
+    assert_eq!(big_binary.status, 200);
+    assert_eq!(big_binary.body.len(), 4096);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn granted_capabilities_work_and_ungranted_ones_refuse_the_load() {
     let origin = Origin::start().await;
     let routes = format!(

@@ -147,6 +147,9 @@ fn check(file: &Path, dir: &Path, config: &mut Config, offline: bool) -> Result<
                     .into(),
             ));
         }
+        if let Err(reason) = crate::plugin::body_types::BodyTypes::for_plugin(plugin) {
+            return Err(err(format!("{key}.body_content_types"), reason));
+        }
         if let Some(signature) = &mut plugin.signature {
             if plugin.path.is_none() {
                 return Err(err(

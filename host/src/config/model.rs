@@ -825,6 +825,12 @@ pub struct PluginConfig {
     /// What happens when a body is larger than `body_budget`.
     #[serde(default)]
     pub over_budget: OverBudget,
+    /// Media ranges (`application/json`, `text/*`, `*/json`, `*/*+json`,
+    /// `*/*`) whose bodies reach the body phases, matched on the first
+    /// `Content-Type`; any other body passes the plugin by, neither
+    /// buffered for it nor lent. Every body when unset; the built-in `mask`
+    /// defaults to the JSON and text it masks.
+    pub body_content_types: Option<Vec<String>>,
     /// Instance pool settings.
     #[serde(default)]
     pub pool: PoolConfig,

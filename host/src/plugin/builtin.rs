@@ -41,6 +41,24 @@ pub fn capabilities(name: &str) -> &'static [Capability] {
     }
 }
 
+/// The bodies a built-in plugin's body phases read when the config names
+/// none: `mask` reads JSON (`*/json`, `*/*+json`) and text, as its
+/// `Format` sorts them, and lets everything else through untouched, so
+/// other bodies need not be buffered for it.
+pub fn body_content_types(name: &str) -> Option<&'static [&'static str]> {
+    match name {
+        "mask" => Some(&[
+            "*/json",
+            "*/*+json",
+            "text/*",
+            "application/xml",
+            "application/javascript",
+            "application/x-www-form-urlencoded",
+        ]),
+        _ => None,
+    }
+}
+
 /// Every capability a configured plugin holds: those its config grants,
 /// and, for a built-in plugin, those it is written for.
 pub fn granted(config: &PluginConfig) -> Vec<Capability> {

@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use http::HeaderMap;
 
 use super::authorizer::{Authorizer, Gate};
 use super::bindings::{Decision, Denial, Phase};
@@ -217,11 +218,14 @@ impl Chain {
         self.links.is_empty()
     }
 
-    /// The largest body budget of the links that implement `phase`, if any do.
-    pub fn body_budget(&self, phase: Phase) -> Option<u64> {
+    /// The largest body budget of the links that implement `phase` (a body
+    /// phase) and read a body of this `Content-Type`, if any do.
+    pub fn body_budget(&self, phase: Phase, content_type: Option<&[u8]>) -> Option<u64> {
         self.links
             .iter()
-            .filter(|l| l.pool.has_phase(phase))
+            .filter(|l| {
+                l.pool.has_phase(phase) && l.pool.definition.body_types.admits(content_type)
+            })
             .map(|l| l.pool.definition.body_budget)
             .max()
     }
@@ -251,7 +255,7 @@ impl Chain {
                 continue;
             }
             let definition = &link.definition;
-            let lent_body = match lend(definition, &body) {
+            let lent_body = match lend(definition, &body, &request.headers) {
                 Lent::Body(bytes) => bytes,
                 Lent::Skip => continue,
                 Lent::OverBudget => return Err(GatewayError::PayloadTooLarge),
@@ -359,7 +363,7 @@ impl Chain {
                 continue;
             }
             let definition = &link.definition;
-            let lent_body = match lend(definition, &body) {
+            let lent_body = match lend(definition, &body, &response.headers) {
                 Lent::Body(bytes) => bytes,
                 Lent::Skip => continue,
                 Lent::OverBudget => {
@@ -479,15 +483,20 @@ fn finish(lease: Lease, result: Result<Decision, CallError>) -> Result<Decision,
 enum Lent {
     /// The body (or none, outside body phases).
     Body(Option<Bytes>),
-    /// Too big, and the plugin skips its body phase.
+    /// Not for this plugin: of a type it does not read, or too big for a
+    /// plugin that then skips its body phase.
     Skip,
     /// Too big, and the plugin refuses the exchange.
     OverBudget,
 }
 
-fn lend(definition: &PluginDefinition, body: &Option<PhaseBody<'_>>) -> Lent {
+/// `headers` are the request's or response's whose body this is (the
+/// type may have changed since the body was buffered: it is judged as
+/// the plugin would see it).
+fn lend(definition: &PluginDefinition, body: &Option<PhaseBody<'_>>, headers: &HeaderMap) -> Lent {
     match body {
         None => Lent::Body(None),
+        Some(_) if !definition.body_types.admits_headers(headers) => Lent::Skip,
         Some(b) if b.complete && b.bytes.len() as u64 <= definition.body_budget => {
             Lent::Body(Some(b.bytes.clone()))
         }

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::bindings::PluginBindingsPre;
+use super::body_types::BodyTypes;
 use super::breaker::Breaker;
 use super::kv_store::KvNamespace;
 use super::outbound::AllowList;
@@ -30,6 +31,8 @@ pub struct PluginDefinition {
     pub body_budget: u64,
     /// What happens to a larger body.
     pub over_budget: OverBudget,
+    /// The bodies its body phases see, by type.
+    pub body_types: BodyTypes,
     /// Pool settings.
     pub pool: PoolConfig,
     /// Linked, type-checked, ready to instantiate.
@@ -128,6 +131,7 @@ impl PluginDefinition {
                 << 20,
             body_budget: config.body_budget,
             over_budget: config.over_budget,
+            body_types: BodyTypes::default(),
             pool: config.pool.clone(),
             pre,
             kv,

@@ -13,6 +13,7 @@
 pub mod artifact_cache;
 pub mod authorizer;
 pub mod bindings;
+pub mod body_types;
 pub mod breaker;
 pub mod builtin;
 pub mod chain;
@@ -206,6 +207,9 @@ impl PluginRuntime {
             self.api_keys.clone(),
         );
         definition.geo = self.geo.clone();
+        // Validated with the config too.
+        definition.body_types =
+            body_types::BodyTypes::for_plugin(config).map_err(anyhow::Error::msg)?;
         if config.kv_scope == crate::config::KvScope::Shared
             && let Some(shared) = &self.shared
         {

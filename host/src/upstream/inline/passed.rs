@@ -88,6 +88,13 @@ impl PassedFields {
             .map(|&span| (self.name(span), self.value(span)))
     }
 
+    /// The value of the first field called `name` (any case).
+    pub fn first(&self, name: &str) -> Option<&[u8]> {
+        self.iter()
+            .find(|(field, _)| field.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, value)| value)
+    }
+
     /// Move the fields into `headers`, where the gateway may have set
     /// fields already: those replace the upstream's of the same name, as
     /// setting them in a map holding the upstream's fields would have.
