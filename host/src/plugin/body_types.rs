@@ -133,7 +133,10 @@ mod tests {
 
     fn typed(value: &[u8]) -> HeaderMap {
         let mut headers = HeaderMap::new();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_bytes(value).expect("a valid value"));
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_bytes(value).expect("a valid value"),
+        );
         headers
     }
 
