@@ -116,11 +116,12 @@ pub fn geo_country(ip: &str) -> Option<String> {
 }
 
 /// Tell the gateway that the decision this call returns follows only from
-/// what the plugin read of the request and its context (through their
-/// getters) and from the time, and may be given again for `ttl`: a later
-/// request on which those getters return the same values gets the same
-/// decision without a call. Only for `request-headers`; ignored for a call
-/// that also read the request id or a body, or used `log`, `kv`,
+/// what the plugin read of the request, the response and the context
+/// (through their getters) and from the time, and may be given again for
+/// `ttl`: a later request on which those getters return the same values
+/// gets the same decision without a call. Only for `request-headers` and
+/// `response-headers`; ignored for a call that also read the request id or
+/// a body, or used `log`, `kv`,
 /// `rate-limit`, `outbound-http`, `api-keys` or `metrics`. Needs
 /// `decision-cache`.
 pub fn reusable_for(ttl: std::time::Duration) {

@@ -1,7 +1,8 @@
 //! Decisions a plugin says may be given again (`decision-cache`), through
 //! the real gateway: a repeated request is answered without a call, one
-//! that differs where the plugin looked gets its own call, a kept grant
-//! ends when its token expires, and a call with a side effect is never kept.
+//! that differs where the plugin looked gets its own call (in the response
+//! phase too), a kept grant ends when its token expires, and a call with a
+//! side effect is never kept.
 
 use std::time::{Duration, Instant};
 
@@ -208,11 +209,46 @@ async fn only_calls_without_side_effects_are_given_again() {
             );
         }
         let counts = stats(&gateway, name).await;
-        let expected = if name == "plain" { (2, 1) } else { (3, 0) };
+        // "plain": ann's request, then ben's, called; the first response
+        // called, the two alike given again.
+        let expected = if name == "plain" { (3, 3) } else { (6, 0) };
         assert_eq!(
             (&counts["calls"], &counts["decisions_reused"]),
             (&json!(expected.0), &json!(expected.1)),
             "{name}: {counts}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn response_decisions_are_given_again_for_the_same_response_only() {
+    let origin = Origin::start().await;
+    let reusable = fixture("reusable").display().to_string();
+    let gateway = start(&json!({
+        "plugins": { "reusable": { "path": reusable,
+                                   "capabilities": ["decision-cache", "log", "kv"] } },
+        "routes": [{ "id": "api", "path": { "prefix": "/" },
+                     "upstream": { "targets": [origin.target()] },
+                     "plugins": [{ "name": "reusable" }] }],
+    }));
+    // The origin describes a request in JSON, and answers `/bytes/N`
+    // without a content type.
+    for (path, kind) in [
+        ("/inspect", "application/json"),
+        ("/bytes/3", ""),
+        ("/inspect", "application/json"),
+        ("/bytes/3", ""),
+    ] {
+        let reply = send("GET", &gateway.url(path), &[], "").await;
+        assert_eq!(reply.status, 200, "{path}");
+        assert_eq!(reply.header("x-seen-type"), Some(kind), "{path}");
+    }
+    let counts = stats(&gateway, "reusable").await;
+    // One request call, given again three times; one response call for
+    // each kind of response, each given again once.
+    assert_eq!(
+        (&counts["calls"], &counts["decisions_reused"]),
+        (&json!(3), &json!(5)),
+        "{counts}"
+    );
 }

@@ -279,7 +279,7 @@ impl Chain {
                         },
                     }
                 }
-                _ => match recall(link, phase, request, context) {
+                _ => match recall(link, phase, request, None, context) {
                     // A decision the plugin said may be given again: no call.
                     Some(decision) => Ok(decision),
                     None => {
@@ -373,17 +373,23 @@ impl Chain {
                     )));
                 }
             };
-            over_budget(link, budget)?;
             let started = Instant::now();
-            let outcome = call(
-                link,
-                phase,
-                request.clone(),
-                Some(response.clone()),
-                lent_body,
-                context.clone(),
-            )
-            .await;
+            let outcome = match recall(link, phase, request, Some(response), context) {
+                // A decision the plugin said may be given again: no call.
+                Some(decision) => Ok(decision),
+                None => {
+                    over_budget(link, budget)?;
+                    call(
+                        link,
+                        phase,
+                        request.clone(),
+                        Some(response.clone()),
+                        lent_body,
+                        context.clone(),
+                    )
+                    .await
+                }
+            };
             let elapsed = started.elapsed();
             budget.spent += elapsed;
             let decision = match outcome {
@@ -507,17 +513,18 @@ fn lend(definition: &PluginDefinition, body: &Option<PhaseBody<'_>>, headers: &H
     }
 }
 
-/// A kept `request-headers` decision of `link` for this request.
+/// A kept headers-phase decision of `link` for this request (and, in
+/// `response-headers`, this response).
 fn recall(
     link: &InstancePool,
     phase: Phase,
     request: &RequestView,
+    response: Option<&ResponseView>,
     context: &RequestContext,
 ) -> Option<Decision> {
-    if phase != Phase::RequestHeaders {
-        return None;
-    }
-    let decision = link.decisions.as_ref()?.recall(request, context)?;
+    let decision = link
+        .decisions_for(phase)?
+        .recall(request, response, context)?;
     let definition = &link.definition;
     definition.stats.reused.fetch_add(1, Ordering::Relaxed);
     definition.metrics.reused.inc();
@@ -556,35 +563,44 @@ async fn call(
     };
     let timeout = definition.timeout;
     definition.stats.calls.fetch_add(1, Ordering::Relaxed);
-    let result = match (lease.instance(), response) {
-        (Some(instance), None) => {
-            // Only `request-headers` decisions are kept: a body is not a
+    let result = match lease.instance() {
+        Some(instance) => {
+            // Only headers-phase decisions are kept: a body is not a
             // getter's value.
-            let decisions = link
-                .decisions
-                .as_ref()
-                .filter(|_| phase == Phase::RequestHeaders);
+            let decisions = link.decisions_for(phase);
             let seen = decisions.map(|_| {
                 instance.record();
-                (Instant::now(), request.clone(), context.clone())
+                let views = (request.clone(), response.clone(), context.clone());
+                (Instant::now(), views)
             });
-            let result = instance
-                .on_request(phase, request, body, context, timeout)
-                .await;
-            if let (Some(decisions), Some((called, request, context)), Ok(decision)) =
+            let result = match response {
+                None => {
+                    instance
+                        .on_request(phase, request, body, context, timeout)
+                        .await
+                }
+                Some(response) => {
+                    instance
+                        .on_response(phase, request, response, body, context, timeout)
+                        .await
+                }
+            };
+            if let (Some(decisions), Some((called, (request, response, context))), Ok(decision)) =
                 (decisions, seen, &result)
                 && let Some(recording) = instance.take_recording()
             {
-                decisions.remember(recording, called, &request, &context, decision);
+                decisions.remember(
+                    recording,
+                    called,
+                    &request,
+                    response.as_deref(),
+                    &context,
+                    decision,
+                );
             }
             result
         }
-        (Some(instance), Some(response)) => {
-            instance
-                .on_response(phase, request, response, body, context, timeout)
-                .await
-        }
-        (None, _) => Err(CallError::Trap("instance already returned".into())),
+        None => Err(CallError::Trap("instance already returned".into())),
     };
     let failed = result.is_err();
     if failed {

@@ -181,22 +181,27 @@ impl types::HostRequest for InstanceState {
 
 impl types::HostResponse for InstanceState {
     fn status(&mut self, r: Resource<ResponseResource>) -> Result<u16> {
+        self.note(|| Read::Status);
         Ok(self.table.get(&r)?.view.status)
     }
 
     fn header(&mut self, r: Resource<ResponseResource>, name: String) -> Result<Option<String>> {
+        self.note(|| Read::ResponseHeader(name.as_str().into()));
         Ok(header_first(&self.table.get(&r)?.view.headers, &name))
     }
 
     fn header_all(&mut self, r: Resource<ResponseResource>, name: String) -> Result<Vec<String>> {
+        self.note(|| Read::ResponseHeader(name.as_str().into()));
         Ok(header_all(&self.table.get(&r)?.view.headers, &name))
     }
 
     fn headers(&mut self, r: Resource<ResponseResource>) -> Result<Vec<(String, String)>> {
+        self.note(|| Read::ResponseHeaders);
         Ok(header_list(&self.table.get(&r)?.view.headers))
     }
 
     fn body(&mut self, r: Resource<ResponseResource>) -> Result<Option<Resource<BodyResource>>> {
+        self.taint();
         let body = self.table.get(&r)?.body.clone();
         self.lend_body(body)
     }

@@ -44,6 +44,8 @@ pub struct InstancePool {
     /// `request-headers` decisions the plugin said may be given again;
     /// only for a plugin that imports `decision-cache`.
     pub decisions: Option<DecisionCache>,
+    /// Its `response-headers` decisions, likewise.
+    pub response_decisions: Option<DecisionCache>,
 }
 
 /// Whether the component imports `portcullis:policy/decision-cache`.
@@ -54,6 +56,16 @@ fn imports_decision_cache(imports: &[String]) -> bool {
 }
 
 impl InstancePool {
+    /// The decisions kept for `phase`: `request-headers` and
+    /// `response-headers` have a cache each; body phases none.
+    pub fn decisions_for(&self, phase: Phase) -> Option<&DecisionCache> {
+        match phase {
+            Phase::RequestHeaders => self.decisions.as_ref(),
+            Phase::ResponseHeaders => self.response_decisions.as_ref(),
+            Phase::RequestBody | Phase::ResponseBody => None,
+        }
+    }
+
     /// Create the first instance now (surfacing `configure` errors at load),
     /// learn the plugin's phases from it, and fill the pool in the background.
     pub async fn start(
@@ -69,13 +81,16 @@ impl InstancePool {
         };
         // An authorizer has a decision cache of its own, keyed by its
         // identity sources, in front of every call.
-        let decisions = (definition.decision_cache_entries > 0
-            && definition.role != PluginRole::Authorizer
-            && phases.contains(&Phase::RequestHeaders)
-            && imports_decision_cache(&definition.provenance.imports))
-        .then(|| DecisionCache::new(definition.decision_cache_entries, definition.geo.clone()));
+        let keeps = |phase| {
+            (definition.decision_cache_entries > 0
+                && definition.role != PluginRole::Authorizer
+                && phases.contains(&phase)
+                && imports_decision_cache(&definition.provenance.imports))
+            .then(|| DecisionCache::new(definition.decision_cache_entries, definition.geo.clone()))
+        };
         let pool = Arc::new(Self {
-            decisions,
+            decisions: keeps(Phase::RequestHeaders),
+            response_decisions: keeps(Phase::ResponseHeaders),
             settings_json,
             phases,
             idle: Mutex::new(Vec::new()),

@@ -1,8 +1,8 @@
 //! Decisions a plugin said may be given again (`decision-cache`), kept in
 //! the host so a repeated request costs a lookup instead of a call.
 //!
-//! While a call runs, the host notes every getter of `request` and
-//! `context` the guest calls ([`Recording`]). If the guest then says its
+//! While a call runs, the host notes every getter of `request`, `response`
+//! and `context` the guest calls ([`Recording`]). If the guest then says its
 //! decision is reusable, and did nothing else that must happen on every
 //! request, the decision is kept under the values those getters returned.
 //! A later request is looked up by encoding the same getters' values for
@@ -11,6 +11,9 @@
 //! have read the same things in the same order. Each distinct sequence of
 //! getters (a "shape": a plugin that finds no token reads less than one
 //! that does) is tried in turn; there are only a few per plugin.
+//!
+//! A plugin's `request-headers` and `response-headers` decisions are kept
+//! in two caches: a shape of no reads means a different thing in each.
 //!
 //! Entries are keyed by the shape and the values themselves (hashed with a
 //! per-cache random key, so crafted requests cannot be aimed at one slot).
@@ -25,7 +28,7 @@ use std::time::{Duration, Instant};
 pub use reads::Read;
 
 use super::bindings::Decision;
-use super::view::RequestView;
+use super::view::{RequestView, ResponseView};
 use crate::context::RequestContext;
 use crate::geo::GeoDb;
 
@@ -115,8 +118,14 @@ impl DecisionCache {
         }
     }
 
-    /// A kept decision for this request, if one was made on the same values.
-    pub fn recall(&self, request: &RequestView, context: &RequestContext) -> Option<Decision> {
+    /// A kept decision for this request (and, in a `response-headers`
+    /// cache, this response), if one was made on the same values.
+    pub fn recall(
+        &self,
+        request: &RequestView,
+        response: Option<&ResponseView>,
+        context: &RequestContext,
+    ) -> Option<Decision> {
         let shapes = self.shapes.read().unwrap_or_else(|e| e.into_inner());
         if shapes.is_empty() {
             return None;
@@ -125,7 +134,7 @@ impl DecisionCache {
         VALUES.with_borrow_mut(|values| {
             let now = Instant::now();
             for (index, shape) in shapes.iter().enumerate() {
-                encode(index, shape, request, context, generation, values);
+                encode(index, shape, request, response, context, generation, values);
                 let mut entries = self.lock_entries();
                 let Some(entry) = entries.get(values.as_slice()) else {
                     continue;
@@ -139,13 +148,15 @@ impl DecisionCache {
         })
     }
 
-    /// Keep `decision`, made on `request` and `context` by a call that
-    /// started at `called`, if `recording` allows it.
+    /// Keep `decision`, made on `request`, `response` (in a
+    /// `response-headers` cache) and `context` by a call that started at
+    /// `called`, if `recording` allows it.
     pub fn remember(
         &self,
         recording: Recording,
         called: Instant,
         request: &RequestView,
+        response: Option<&ResponseView>,
         context: &RequestContext,
         decision: &Decision,
     ) {
@@ -172,6 +183,7 @@ impl DecisionCache {
             0,
             &recording.reads,
             request,
+            response,
             context,
             generation,
             &mut values,
@@ -243,6 +255,7 @@ fn encode(
     index: usize,
     shape: &[Read],
     request: &RequestView,
+    response: Option<&ResponseView>,
     context: &RequestContext,
     geo_generation: Option<u64>,
     out: &mut Vec<u8>,
@@ -250,7 +263,7 @@ fn encode(
     out.clear();
     out.push(index as u8);
     for read in shape {
-        reads::encode(read, request, context, geo_generation, out);
+        reads::encode(read, request, response, context, geo_generation, out);
     }
 }
 

@@ -7,9 +7,10 @@ use std::net::IpAddr;
 use http::HeaderMap;
 
 use crate::context::RequestContext;
-use crate::plugin::view::{RequestView, version_text};
+use crate::plugin::view::{RequestView, ResponseView, version_text};
 
-/// One getter of the `request` or `context` resource, with its argument.
+/// One getter of the `request`, `response` or `context` resource, with its
+/// argument.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Read {
     Method,
@@ -40,14 +41,22 @@ pub enum Read {
     /// A `geo.country` lookup: its answer follows from the address asked
     /// (read before) and the database in use.
     GeoDatabase,
+    /// `response.status()`.
+    Status,
+    /// `response.header(name)` and `response.header-all(name)`.
+    ResponseHeader(Box<str>),
+    /// `response.headers()`.
+    ResponseHeaders,
 }
 
-/// Append what `read` returns for `request` and `context` to `out`. Every
-/// value is length-prefixed and every absent one has its own marker, so
-/// two different sequences of values never encode the same.
+/// Append what `read` returns for `request`, `response` (in response
+/// phases) and `context` to `out`. Every value is length-prefixed and every
+/// absent one has its own marker, so two different sequences of values
+/// never encode the same.
 pub fn encode(
     read: &Read,
     request: &RequestView,
+    response: Option<&ResponseView>,
     context: &RequestContext,
     geo_generation: Option<u64>,
     out: &mut Vec<u8>,
@@ -103,6 +112,28 @@ pub fn encode(
             Some(generation) => {
                 out.push(1);
                 out.extend_from_slice(&generation.to_le_bytes());
+            }
+            None => out.push(0),
+        },
+        // A request phase has no response: its reads never name one.
+        Read::Status => match response {
+            Some(response) => {
+                out.push(1);
+                out.extend_from_slice(&response.status.to_le_bytes());
+            }
+            None => out.push(0),
+        },
+        Read::ResponseHeader(name) => match response {
+            Some(response) => {
+                out.push(1);
+                header_values(out, &response.headers, name);
+            }
+            None => out.push(0),
+        },
+        Read::ResponseHeaders => match response {
+            Some(response) => {
+                out.push(1);
+                all_headers(out, &response.headers);
             }
             None => out.push(0),
         },
@@ -170,7 +201,7 @@ mod tests {
 
     fn encoded(read: &Read, request: &RequestView, context: &RequestContext) -> Vec<u8> {
         let mut out = Vec::new();
-        encode(read, request, context, None, &mut out);
+        encode(read, request, None, context, None, &mut out);
         out
     }
 

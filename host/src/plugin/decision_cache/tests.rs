@@ -4,6 +4,7 @@ use http::HeaderMap;
 
 use super::*;
 use crate::plugin::bindings::Edit;
+use crate::plugin::view::ResponseView;
 
 /// A GET of `/orders`, with `authorization: token` when given.
 pub(super) fn request(token: Option<&str>) -> RequestView {
@@ -41,7 +42,7 @@ fn recording(ttl: Duration) -> Recording {
 
 /// The principal a kept decision sets, if one is kept.
 fn kept(cache: &DecisionCache, request: &RequestView, context: &RequestContext) -> Option<String> {
-    match cache.recall(request, context)? {
+    match cache.recall(request, None, context)? {
         Decision::Continue(edits) => match edits.as_slice() {
             [Edit::SetPrincipal(principal)] => Some(principal.clone()),
             other => panic!("not a kept decision: {other:?}"),
@@ -60,6 +61,7 @@ fn a_decision_is_given_again_only_for_the_same_values() {
         recording(MINUTE),
         Instant::now(),
         &request(Some("Bearer a")),
+        None,
         &context,
         &allow("alice"),
     );
@@ -83,6 +85,7 @@ fn each_sequence_of_reads_is_looked_up_on_its_own() {
         recording(MINUTE),
         Instant::now(),
         &request(None),
+        None,
         &context,
         &allow("nobody"),
     );
@@ -95,6 +98,7 @@ fn each_sequence_of_reads_is_looked_up_on_its_own() {
         by_principal,
         Instant::now(),
         &request(Some("x")),
+        None,
         &context,
         &allow("bob"),
     );
@@ -121,6 +125,7 @@ fn a_tainted_or_unasked_call_is_not_kept() {
         tainted,
         Instant::now(),
         &request(Some("a")),
+        None,
         &context,
         &allow("a"),
     );
@@ -130,6 +135,7 @@ fn a_tainted_or_unasked_call_is_not_kept() {
         unasked,
         Instant::now(),
         &request(Some("a")),
+        None,
         &context,
         &allow("a"),
     );
@@ -137,6 +143,7 @@ fn a_tainted_or_unasked_call_is_not_kept() {
         recording(Duration::ZERO),
         Instant::now(),
         &request(Some("a")),
+        None,
         &context,
         &allow("a"),
     );
@@ -154,6 +161,7 @@ fn a_decision_expires_after_the_shortest_time_asked() {
         twice,
         Instant::now(),
         &request(Some("a")),
+        None,
         &context,
         &allow("a"),
     );
@@ -179,6 +187,7 @@ fn the_cache_stays_within_its_capacity() {
             recording(MINUTE),
             Instant::now(),
             &request(Some(&token)),
+            None,
             &context,
             &allow(&token),
         );
@@ -210,8 +219,48 @@ fn a_country_lookup_with_no_database_to_tie_it_to_is_not_kept() {
         looked_up,
         Instant::now(),
         &request(Some("a")),
+        None,
         &context,
         &allow("a"),
     );
     assert!(cache.is_empty());
+}
+
+fn response(status: u16, content_type: &str) -> ResponseView {
+    let mut headers = HeaderMap::new();
+    headers.append("content-type", content_type.parse().expect("value"));
+    ResponseView { status, headers }
+}
+
+#[test]
+fn a_response_decision_is_keyed_by_what_it_read_of_the_response() {
+    let cache = DecisionCache::new(100, None);
+    let context = RequestContext::default();
+    let mut read_response = Recording::default();
+    read_response.read(Read::Status);
+    read_response.read(Read::ResponseHeader("content-type".into()));
+    read_response.reusable_for(MINUTE);
+    let json = response(200, "application/json");
+    cache.remember(
+        read_response,
+        Instant::now(),
+        &request(None),
+        Some(&json),
+        &context,
+        &allow("json"),
+    );
+    let recall =
+        |response: &ResponseView| match cache.recall(&request(None), Some(response), &context) {
+            Some(Decision::Continue(edits)) => Some(edits),
+            _ => None,
+        };
+    assert!(recall(&json).is_some());
+    // The request's own values were not read: another request matches.
+    assert!(
+        cache
+            .recall(&request(Some("Bearer a")), Some(&json), &context)
+            .is_some()
+    );
+    assert!(recall(&response(404, "application/json")).is_none());
+    assert!(recall(&response(200, "text/html")).is_none());
 }
