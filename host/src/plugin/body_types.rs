@@ -43,15 +43,25 @@ impl MediaRange {
         })
     }
 
-    fn admits(&self, kind: &str, subtype: &str) -> bool {
+    /// `kind` and `subtype` in any case (the range's own are lower-case).
+    fn admits(&self, kind: &[u8], subtype: &[u8]) -> bool {
         match self {
             Self::Any => true,
-            Self::Type(t) => kind == t,
-            Self::Subtype(s) => subtype == s,
-            Self::Suffix(suffix) => subtype
-                .strip_suffix(suffix.as_str())
-                .is_some_and(|rest| rest.ends_with('+')),
-            Self::Exact(t, s) => kind == t && subtype == s,
+            Self::Type(t) => kind.eq_ignore_ascii_case(t.as_bytes()),
+            Self::Subtype(s) => subtype.eq_ignore_ascii_case(s.as_bytes()),
+            Self::Suffix(suffix) => {
+                subtype
+                    .len()
+                    .checked_sub(suffix.len() + 1)
+                    .is_some_and(|plus| {
+                        subtype[plus] == b'+'
+                            && subtype[plus + 1..].eq_ignore_ascii_case(suffix.as_bytes())
+                    })
+            }
+            Self::Exact(t, s) => {
+                kind.eq_ignore_ascii_case(t.as_bytes())
+                    && subtype.eq_ignore_ascii_case(s.as_bytes())
+            }
         }
     }
 }
@@ -111,16 +121,27 @@ impl BodyTypes {
         let Some(value) = content_type else {
             return false;
         };
-        let text = String::from_utf8_lossy(value);
-        let essence = text
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        let Some((kind, subtype)) = essence.split_once('/') else {
+        // Nearly every value is ASCII and is read in place; any other is
+        // read as the plugin's getter gives it, invalid UTF-8 replaced.
+        let lossy;
+        let text = match std::str::from_utf8(value) {
+            Ok(text) => text,
+            Err(_) => {
+                lossy = String::from_utf8_lossy(value);
+                &*lossy
+            }
+        };
+        // `;` and `/` are ASCII, so they split the text on characters.
+        let essence = match text.as_bytes().iter().position(|&b| b == b';') {
+            Some(end) => &text[..end],
+            None => text,
+        }
+        .trim()
+        .as_bytes();
+        let Some(slash) = essence.iter().position(|&b| b == b'/') else {
             return false;
         };
+        let (kind, subtype) = (&essence[..slash], &essence[slash + 1..]);
         ranges.iter().any(|range| range.admits(kind, subtype))
     }
 }
@@ -166,6 +187,11 @@ mod tests {
             ("*/*+json", b"application/x-json", false),
             ("application/xml", b"Application/XML ; q=1", true),
             ("application/xml", b"application/xhtml+xml", false),
+            // Read as the plugin's getter gives it: Unicode spaces trimmed,
+            // invalid UTF-8 replaced.
+            ("*/json", "application/json\u{a0}".as_bytes(), true),
+            ("text/*", b"text/plain\xff", true),
+            ("*/json", b"application/json\xff", false),
         ];
         for (pattern, value, expected) in cases {
             assert_eq!(
