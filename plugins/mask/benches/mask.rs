@@ -1,7 +1,8 @@
 //! What masking costs natively: a 100 KB JSON body of customer records
 //! with a card number, an SSN and an e-mail address in some of them, with
 //! a field path and every pattern detector on; the same records with
-//! nothing to mask; and the first body gzipped.
+//! nothing to mask; the first body gzipped; and a one-line text body with
+//! nothing to mask (the load scripts' upstream answer).
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use portcullis_plugin_mask::codec::Coding;
@@ -36,6 +37,16 @@ fn bench(c: &mut Criterion) {
     });
     c.bench_function("mask_100kb_json_gzip", |b| {
         b.iter(|| masker.mask(Format::Json, Coding::Gzip, &gzip))
+    });
+    let line = b"hello from the origin\n";
+    assert!(
+        masker
+            .mask(Format::Text, Coding::Identity, line)
+            .expect("masks")
+            .is_none()
+    );
+    c.bench_function("mask_one_line_text_nothing_to_mask", |b| {
+        b.iter(|| masker.mask(Format::Text, Coding::Identity, line))
     });
 }
 
