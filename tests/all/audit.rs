@@ -78,7 +78,7 @@ fn sarif_names_every_rule_and_locates_results() {
     assert_eq!(sarif["version"], "2.1.0");
     let run = &sarif["runs"][0];
     let rules = run["tool"]["driver"]["rules"].as_array().expect("rules");
-    assert_eq!(rules.len(), 21);
+    assert_eq!(rules.len(), 22);
     let rule_ids: Vec<&str> = rules.iter().filter_map(|r| r["id"].as_str()).collect();
     for result in run["results"].as_array().expect("results") {
         let id = result["ruleId"].as_str().expect("ruleId");

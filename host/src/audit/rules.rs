@@ -242,6 +242,16 @@ rule!(
     "OWASP API8:2023 Security Misconfiguration"
 );
 
+rule!(
+    BODY_TYPES_CLIENT_CHOSEN,
+    "PC022",
+    "request-bodies-skipped-by-type",
+    Medium,
+    "A plugin that may inspect request bodies reads only some Content-Types: the client chooses its request's, so other bodies reach the upstream unread",
+    "Leave body_content_types unset on plugins that inspect request bodies (waf, validate, your own), or refuse other types before them",
+    "OWASP API8:2023 Security Misconfiguration"
+);
+
 /// Every rule, in id order.
 pub const RULES: &[Rule] = &[
     NO_AUTHENTICATION,
@@ -265,6 +275,7 @@ pub const RULES: &[Rule] = &[
     BREAKER_OFF,
     NO_CHAIN_BUDGET,
     TRUSTS_EVERYONE,
+    BODY_TYPES_CLIENT_CHOSEN,
 ];
 
 /// HSTS max-age below this is short.
@@ -554,6 +565,18 @@ fn plugin_rules(name: &str, plugin: &PluginConfig, findings: &mut Vec<Finding>) 
         findings.push(BREAKER_OFF.at(
             format!("{key}.breaker"),
             format!("plugin {name:?} has no crash-loop breaker"),
+        ));
+    }
+    // Of the built-ins only these read request bodies; a component file
+    // may.
+    let reads_request_bodies = match plugin.builtin.as_deref() {
+        Some(builtin) => matches!(builtin, "waf" | "validate"),
+        None => true,
+    };
+    if plugin.body_content_types.is_some() && reads_request_bodies {
+        findings.push(BODY_TYPES_CLIENT_CHOSEN.at(
+            format!("{key}.body_content_types"),
+            format!("plugin {name:?} skips request bodies of types it does not list"),
         ));
     }
     for (i, origin) in plugin.http_allow.iter().enumerate() {
