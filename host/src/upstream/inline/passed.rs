@@ -187,6 +187,22 @@ mod tests {
     const HEAD: &str = "HTTP/1.1 200 OK\r\nServer: origin\r\nDate: Mon, 30 Nov 2026 15:00:00 GMT\r\nX-Request-Id: upstream\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Length: 5\r\n\r\n";
 
     #[test]
+    fn the_first_field_of_a_name_is_found_in_any_case() {
+        let fields = passed(
+            HEAD,
+            Some(5),
+            &[
+                ("Server", "origin"),
+                ("Set-Cookie", "a=1"),
+                ("Set-Cookie", "b=2"),
+            ],
+        );
+        assert_eq!(fields.first("set-cookie"), Some(&b"a=1"[..]));
+        assert_eq!(fields.first("SERVER"), Some(&b"origin"[..]));
+        assert_eq!(fields.first("content-type"), None);
+    }
+
+    #[test]
     fn fields_are_given_as_the_upstream_spelled_them() {
         let fields = passed(
             HEAD,
