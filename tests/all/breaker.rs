@@ -93,8 +93,10 @@ on_error = "allow"
 timeout_ms = 100
 breaker = {{ failures = 0 }}
 
+# Called every time: a kept decision costs no call, so no budget.
 [plugins.headers]
 builtin = "headers"
+decision_cache_entries = 0
 
 [[routes]]
 id = "r"
