@@ -121,9 +121,8 @@ pub fn geo_country(ip: &str) -> Option<String> {
 /// `ttl`: a later request on which those getters return the same values
 /// gets the same decision without a call. Only for `request-headers` and
 /// `response-headers`; ignored for a call that also read the request id or
-/// a body, or used `log`, `kv`,
-/// `rate-limit`, `outbound-http`, `api-keys` or `metrics`. Needs
-/// `decision-cache`.
+/// a body, or used `log`, `kv`, `rate-limit`, `outbound-http`, `api-keys`
+/// or `metrics`. Needs `decision-cache`.
 pub fn reusable_for(ttl: std::time::Duration) {
     let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
     decision_cache::reusable_for(ms);
