@@ -279,22 +279,7 @@ impl Chain {
                         },
                     }
                 }
-                _ => match recall(link, phase, request, None, context) {
-                    // A decision the plugin said may be given again: no call.
-                    Some(decision) => Ok(decision),
-                    None => {
-                        over_budget(link, budget)?;
-                        call(
-                            link,
-                            phase,
-                            request.clone(),
-                            None,
-                            lent_body,
-                            context.clone(),
-                        )
-                        .await
-                    }
-                },
+                _ => decide(link, phase, request, None, lent_body, context, budget).await?,
             };
             let elapsed = started.elapsed();
             budget.spent += elapsed;
@@ -374,22 +359,16 @@ impl Chain {
                 }
             };
             let started = Instant::now();
-            let outcome = match recall(link, phase, request, Some(response), context) {
-                // A decision the plugin said may be given again: no call.
-                Some(decision) => Ok(decision),
-                None => {
-                    over_budget(link, budget)?;
-                    call(
-                        link,
-                        phase,
-                        request.clone(),
-                        Some(response.clone()),
-                        lent_body,
-                        context.clone(),
-                    )
-                    .await
-                }
-            };
+            let outcome = decide(
+                link,
+                phase,
+                request,
+                Some(response),
+                lent_body,
+                context,
+                budget,
+            )
+            .await?;
             let elapsed = started.elapsed();
             budget.spent += elapsed;
             let decision = match outcome {
@@ -511,6 +490,33 @@ fn lend(definition: &PluginDefinition, body: &Option<PhaseBody<'_>>, headers: &H
             OverBudget::Skip => Lent::Skip,
         },
     }
+}
+
+/// `link`'s decision on this exchange: one it said may be given again
+/// (no call, so no plugin time), else a call, refused once the request's
+/// plugin time is spent.
+async fn decide(
+    link: &Arc<InstancePool>,
+    phase: Phase,
+    request: &Arc<RequestView>,
+    response: Option<&Arc<ResponseView>>,
+    body: Option<Bytes>,
+    context: &Arc<RequestContext>,
+    budget: &ChainRun,
+) -> Result<Result<Decision, Failure>, GatewayError> {
+    if let Some(decision) = recall(link, phase, request, response.map(|r| &**r), context) {
+        return Ok(Ok(decision));
+    }
+    over_budget(link, budget)?;
+    Ok(call(
+        link,
+        phase,
+        request.clone(),
+        response.cloned(),
+        body,
+        context.clone(),
+    )
+    .await)
 }
 
 /// A kept headers-phase decision of `link` for this request (and, in
