@@ -413,7 +413,13 @@ async fn proxy(
     }
 
     // 7. request-body phase.
-    if let Some(budget) = chain.body_budget(Phase::RequestBody, content_type(&view.headers)) {
+    // (The type is looked up only for a chain with a body phase.)
+    let request_budget = if chain.has_phase(Phase::RequestBody) {
+        chain.body_budget(Phase::RequestBody, content_type(&view.headers))
+    } else {
+        None
+    };
+    if let Some(budget) = request_budget {
         let (mut bytes, rest) = match body::buffer_up_to(request_body, budget).await {
             Ok(Buffered::Complete(bytes)) => (bytes, None),
             Ok(Buffered::TooLarge(head, rest)) => (head, Some(rest)),
@@ -489,9 +495,10 @@ async fn proxy(
     // no body phase reads is not buffered; with no response-headers phase
     // either, the response goes through as it came.
     let response_phases = chain.has_phase(Phase::ResponseHeaders)
-        || chain
-            .body_budget(Phase::ResponseBody, reply.field(&CONTENT_TYPE))
-            .is_some();
+        || (chain.has_phase(Phase::ResponseBody)
+            && chain
+                .body_budget(Phase::ResponseBody, reply.field(&CONTENT_TYPE))
+                .is_some());
     if response_phases {
         reply.merge_fields();
     }
