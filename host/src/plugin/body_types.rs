@@ -121,23 +121,19 @@ impl BodyTypes {
         let Some(value) = content_type else {
             return false;
         };
-        // Nearly every value is ASCII and is read in place; any other is
-        // read as the plugin's getter gives it, invalid UTF-8 replaced.
+        // Nearly every value is ASCII and is read in place (a field value
+        // holds no control character but tab, so ASCII trimming is the
+        // getter's trimming); any other is read as the plugin's getter
+        // gives it, invalid UTF-8 replaced.
         let lossy;
-        let text = match std::str::from_utf8(value) {
-            Ok(text) => text,
-            Err(_) => {
-                lossy = String::from_utf8_lossy(value);
-                &*lossy
-            }
+        let essence = if value.is_ascii() {
+            let end = value.iter().position(|&b| b == b';').unwrap_or(value.len());
+            value[..end].trim_ascii()
+        } else {
+            lossy = String::from_utf8_lossy(value);
+            // `;` is ASCII, so it splits the text on characters.
+            lossy.split(';').next().unwrap_or("").trim().as_bytes()
         };
-        // `;` and `/` are ASCII, so they split the text on characters.
-        let essence = match text.as_bytes().iter().position(|&b| b == b';') {
-            Some(end) => &text[..end],
-            None => text,
-        }
-        .trim()
-        .as_bytes();
         let Some(slash) = essence.iter().position(|&b| b == b'/') else {
             return false;
         };
