@@ -494,11 +494,13 @@ async fn proxy(
     // 9. Response phases. They see every field in the map. A body of a type
     // no body phase reads is not buffered; with no response-headers phase
     // either, the response goes through as it came.
-    let response_phases = chain.has_phase(Phase::ResponseHeaders)
-        || (chain.has_phase(Phase::ResponseBody)
-            && chain
-                .body_budget(Phase::ResponseBody, reply.field(&CONTENT_TYPE))
-                .is_some());
+    let has_response_headers = chain.has_phase(Phase::ResponseHeaders);
+    let upstream_body_budget = if chain.has_phase(Phase::ResponseBody) {
+        chain.body_budget(Phase::ResponseBody, reply.field(&CONTENT_TYPE))
+    } else {
+        None
+    };
+    let response_phases = has_response_headers || upstream_body_budget.is_some();
     if response_phases {
         reply.merge_fields();
     }
@@ -510,7 +512,7 @@ async fn proxy(
             status: head.status.as_u16(),
             headers: std::mem::take(&mut head.headers),
         });
-        if chain.has_phase(Phase::ResponseHeaders)
+        if has_response_headers
             && let Flow::Deny { plugin, denial } = Box::pin(chain.on_response(
                 Phase::ResponseHeaders,
                 &view,
@@ -523,9 +525,13 @@ async fn proxy(
         {
             return Ok(denied(facts, &context, &plugin, denial).into());
         }
-        if let Some(budget) =
+        // Only a response-headers plugin can have changed the type.
+        let body_budget = if has_response_headers && chain.has_phase(Phase::ResponseBody) {
             chain.body_budget(Phase::ResponseBody, content_type(&response_view.headers))
-        {
+        } else {
+            upstream_body_budget
+        };
+        if let Some(budget) = body_budget {
             let (mut bytes, rest) = match body::buffer_up_to(response_body, budget).await {
                 Ok(Buffered::Complete(bytes)) => (bytes, None),
                 Ok(Buffered::TooLarge(head, rest)) => (head, Some(rest)),
