@@ -3,8 +3,9 @@
 # callgrind counts each proxy's instructions (user space, every thread and
 # process) while it serves 2,000 and then 6,000 requests of the bench's
 # request, each after 1,000 uncounted ones that let plugin pools grow; the
-# difference over 4,000 is the per-request count, start-up excluded. It repeats to within a fraction of a percent where throughput
-# on this shared machine swings by 20%, so it shows where time goes; it
+# difference over 4,000 is the per-request count, start-up excluded. It
+# repeats to within a fraction of a percent where throughput on this
+# shared machine swings by 20%, so it shows where time goes; it
 # leaves out kernel time (the loopback TCP path, about half of a proxy's
 # CPU under load here), so its ratios are not throughput ratios.
 #
