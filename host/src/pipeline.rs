@@ -55,6 +55,7 @@ use crate::error::{GatewayError, RATELIMIT, RATELIMIT_POLICY};
 use crate::forwarding::{self, X_REQUEST_ID};
 use crate::gateway::Gateway;
 use crate::plugin::bindings::{Denial, Phase};
+use crate::plugin::body_types::content_type;
 use crate::plugin::chain::{Flow, PhaseBody};
 use crate::plugin::view::{RequestView, ResponseView};
 use crate::ratelimit::{Allowance, Policy, Refused};
@@ -413,13 +414,7 @@ async fn proxy(
     }
 
     // 7. request-body phase.
-    // (The type is looked up only for a chain with a body phase.)
-    let request_budget = if chain.has_phase(Phase::RequestBody) {
-        chain.body_budget(Phase::RequestBody, content_type(&view.headers))
-    } else {
-        None
-    };
-    if let Some(budget) = request_budget {
+    if let Some(budget) = chain.body_budget(Phase::RequestBody, || content_type(&view.headers)) {
         let (mut bytes, rest) = match body::buffer_up_to(request_body, budget).await {
             Ok(Buffered::Complete(bytes)) => (bytes, None),
             Ok(Buffered::TooLarge(head, rest)) => (head, Some(rest)),
@@ -495,11 +490,8 @@ async fn proxy(
     // no body phase reads is not buffered; with no response-headers phase
     // either, the response goes through as it came.
     let has_response_headers = chain.has_phase(Phase::ResponseHeaders);
-    let upstream_body_budget = if chain.has_phase(Phase::ResponseBody) {
-        chain.body_budget(Phase::ResponseBody, reply.field(&CONTENT_TYPE))
-    } else {
-        None
-    };
+    let upstream_body_budget =
+        chain.body_budget(Phase::ResponseBody, || reply.field(&CONTENT_TYPE));
     let response_phases = has_response_headers || upstream_body_budget.is_some();
     if response_phases {
         reply.merge_fields();
@@ -526,8 +518,8 @@ async fn proxy(
             return Ok(denied(facts, &context, &plugin, denial).into());
         }
         // Only a response-headers plugin can have changed the type.
-        let body_budget = if has_response_headers && chain.has_phase(Phase::ResponseBody) {
-            chain.body_budget(Phase::ResponseBody, content_type(&response_view.headers))
+        let body_budget = if has_response_headers {
+            chain.body_budget(Phase::ResponseBody, || content_type(&response_view.headers))
         } else {
             upstream_body_budget
         };
@@ -618,11 +610,6 @@ fn upstream_request(
     *request.version_mut() = Version::HTTP_11;
     *request.headers_mut() = headers;
     Ok(request)
-}
-
-/// The first `Content-Type` value, which decides the body phases' plugins.
-fn content_type(headers: &HeaderMap) -> Option<&[u8]> {
-    headers.get(CONTENT_TYPE).map(HeaderValue::as_bytes)
 }
 
 /// The view's path, the route's prefix stripped, and its query.

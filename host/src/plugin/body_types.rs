@@ -7,6 +7,12 @@ use http::header::CONTENT_TYPE;
 
 use crate::config::PluginConfig;
 
+/// The first `Content-Type` value of a message, which decides which body
+/// phases read its body.
+pub fn content_type(headers: &HeaderMap) -> Option<&[u8]> {
+    headers.get(CONTENT_TYPE).map(|v| v.as_bytes())
+}
+
 /// A media range a plugin's body phases accept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum MediaRange {
@@ -101,14 +107,9 @@ impl BodyTypes {
         }
     }
 
-    /// Whether every body is seen, whatever its type.
-    pub fn admits_all(&self) -> bool {
-        self.ranges.is_none()
-    }
-
     /// Whether a body of the message with these headers reaches the plugin.
     pub fn admits_headers(&self, headers: &HeaderMap) -> bool {
-        self.admits(headers.get(CONTENT_TYPE).map(|v| v.as_bytes()))
+        self.admits(content_type(headers))
     }
 
     /// Whether a body with this (first) `Content-Type` value reaches the
@@ -164,7 +165,7 @@ mod tests {
     #[test]
     fn no_list_admits_every_body_even_untyped() {
         let all = BodyTypes::parse(None::<&[&str]>).expect("no list");
-        assert!(all.admits_all());
+        assert!(all.admits(None));
         assert!(all.admits_headers(&HeaderMap::new()));
         assert!(all.admits_headers(&typed(b"image/png")));
     }

@@ -219,8 +219,17 @@ impl Chain {
     }
 
     /// The largest body budget of the links that implement `phase` (a body
-    /// phase) and read a body of this `Content-Type`, if any do.
-    pub fn body_budget(&self, phase: Phase, content_type: Option<&[u8]>) -> Option<u64> {
+    /// phase) and read a body of the `Content-Type` given, if any do. The
+    /// type is looked up only when some link has the phase.
+    pub fn body_budget<'a>(
+        &self,
+        phase: Phase,
+        content_type: impl FnOnce() -> Option<&'a [u8]>,
+    ) -> Option<u64> {
+        if !self.has_phase(phase) {
+            return None;
+        }
+        let content_type = content_type();
         self.links
             .iter()
             .filter(|l| {
