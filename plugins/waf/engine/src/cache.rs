@@ -141,8 +141,37 @@ impl TransformCache {
         if link.prefilter.is_empty() || link.negated || !variable.is_fixed() {
             return true;
         }
+        if link.actions.multi_match {
+            // Every multiMatch link with a prefilter has its step lists.
+            return link.step_prefixes.is_empty()
+                || link.step_prefixes.iter().any(|chain| {
+                    let union = self.variable_union(prefilter, chain, variable, all_values);
+                    self.has_all(union, &link.prefilter)
+                });
+        }
         let union = self.variable_union(prefilter, &link.transforms, variable, all_values);
         self.has_all(union, &link.prefilter)
+    }
+
+    /// For a `multiMatch` link: whether the prefilter rules out every
+    /// form of the value the operator would see.
+    pub fn rules_out_every_step(
+        &self,
+        rules: &RuleSet,
+        link: &Rule,
+        slot: Option<u32>,
+        value: &[u8],
+    ) -> bool {
+        let (Some(prefilter), Some(slot)) = (rules.prefilter(), slot) else {
+            return false;
+        };
+        if link.step_prefixes.is_empty() || link.negated {
+            return false;
+        }
+        link.step_prefixes.iter().all(|chain| {
+            let (_, groups) = self.classes_and_groups(prefilter, chain, slot, value);
+            !self.has_all(groups, &link.prefilter)
+        })
     }
 
     /// Whether `set` holds every one of `groups`.

@@ -197,6 +197,11 @@ pub struct Rule {
     /// without a literal of every one of them cannot match. Empty when
     /// the link's literals cannot be bounded.
     pub prefilter: Vec<u32>,
+    /// For a `multiMatch` link with a prefilter: a list for each value the
+    /// operator sees (no step, the first step, the first two ...), so the
+    /// prefilter can rule out a value none of whose forms holds the
+    /// literals.
+    pub step_prefixes: Vec<TransformChain>,
 }
 
 impl Rule {

@@ -7,7 +7,7 @@ use crate::operator::Operator;
 use crate::parse::{actions::parse_actions, directives::directives, targets};
 use crate::prefilter::{self, Prefilter};
 use crate::rule::{Disruptive, Rule};
-use crate::transform::TransformChain;
+use crate::transform::{Transform, TransformChain};
 
 /// Why a rule file was refused: the file, the line and the reason.
 #[derive(Debug, thiserror::Error)]
@@ -39,7 +39,7 @@ pub struct RuleSet {
     /// Markers and rules in load order, before phase lists are built.
     order: Vec<Entry>,
     by_id: HashMap<u32, usize>,
-    chain_ids: HashMap<Vec<crate::transform::Transform>, u16>,
+    chain_ids: HashMap<Vec<Transform>, u16>,
 }
 
 #[derive(Debug)]
@@ -276,14 +276,28 @@ impl RuleSet {
             let mut link = Some(rule);
             while let Some(current) = link {
                 current.prefilter.clear();
-                let sets = match &current.operator {
-                    _ if current.actions.multi_match => Vec::new(),
+                current.step_prefixes.clear();
+                let mut sets = match &current.operator {
                     Operator::Rx(regex) => prefilter::required_literal_sets(regex.as_str()),
                     Operator::Pm(phrases) => prefilter::phrase_literals(phrases.phrases())
                         .into_iter()
                         .collect(),
                     _ => Vec::new(),
                 };
+                if current.actions.multi_match && !sets.is_empty() {
+                    // A step that changes every value (`base64Decode`) makes
+                    // each of them forms to transform and scan which cost
+                    // more than the operator's own look; such links are not
+                    // prefiltered.
+                    let changes_every_value =
+                        current.transforms.triggers & crate::transform::trigger::ALWAYS != 0;
+                    if changes_every_value {
+                        sets.clear();
+                    } else {
+                        current.step_prefixes =
+                            step_prefixes(&mut self.chain_ids, &current.transforms);
+                    }
+                }
                 for literals in sets {
                     current.prefilter.push(groups.len() as u32);
                     groups.push(literals);
@@ -365,6 +379,7 @@ impl RuleSet {
             chained: None,
             unconditional: false,
             prefilter: Vec::new(),
+            step_prefixes: Vec::new(),
         })
     }
 
@@ -380,22 +395,43 @@ impl RuleSet {
             chained: None,
             unconditional: true,
             prefilter: Vec::new(),
+            step_prefixes: Vec::new(),
         })
     }
 
-    /// Numbers each distinct transformation list so values transformed the
-    /// same way can share a cache entry.
     fn intern(&mut self, chain: Option<TransformChain>) -> TransformChain {
-        let mut chain = chain.unwrap_or_else(|| TransformChain::new(Vec::new()));
-        let next = self.chain_ids.len() as u16;
-        chain.id = *self.chain_ids.entry(chain.steps.clone()).or_insert(next);
-        let next = self.chain_ids.len() as u16;
-        chain.scan_id = *self
-            .chain_ids
-            .entry(chain.scan_steps.clone())
-            .or_insert(next);
-        chain
+        intern(
+            &mut self.chain_ids,
+            chain.unwrap_or_else(|| TransformChain::new(Vec::new())),
+        )
     }
+}
+
+/// Numbers each distinct transformation list so values transformed the
+/// same way can share a cache entry.
+fn intern(ids: &mut HashMap<Vec<Transform>, u16>, mut chain: TransformChain) -> TransformChain {
+    let next = ids.len() as u16;
+    chain.id = *ids.entry(chain.steps.clone()).or_insert(next);
+    let next = ids.len() as u16;
+    chain.scan_id = *ids.entry(chain.scan_steps.clone()).or_insert(next);
+    chain
+}
+
+/// The lists that make each value a `multiMatch` operator sees: none of
+/// `chain`'s steps, then its first, its first two ... Lists the scan cannot
+/// tell apart (they differ by lowercasing alone) are given once.
+fn step_prefixes(
+    ids: &mut HashMap<Vec<Transform>, u16>,
+    chain: &TransformChain,
+) -> Vec<TransformChain> {
+    let mut prefixes: Vec<TransformChain> = Vec::new();
+    for end in 0..=chain.steps.len() {
+        let prefix = intern(ids, TransformChain::new(chain.steps[..end].to_vec()));
+        if !prefixes.iter().any(|known| known.scan_id == prefix.scan_id) {
+            prefixes.push(prefix);
+        }
+    }
+    prefixes
 }
 
 fn attach_link(owner: &mut Rule, link: Rule, depth: usize) {

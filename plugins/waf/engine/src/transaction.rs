@@ -427,7 +427,6 @@ impl<'r> Transaction<'r> {
             // A target none of whose values holds the link's literals
             // cannot match: its values need no look each.
             if !target.count
-                && !link.actions.multi_match
                 && !self
                     .cache
                     .target_may_match(self.rules, link, target.variable, &all_values)
@@ -442,6 +441,12 @@ impl<'r> Transaction<'r> {
             let mut test = |slot: Option<u32>, name: &dyn Fn() -> Vec<u8>, value: &[u8]| {
                 let mut captures = want_captures.then(Vec::new);
                 let (hit, transformed) = if link.actions.multi_match {
+                    if self
+                        .cache
+                        .rules_out_every_step(self.rules, link, slot, value)
+                    {
+                        return;
+                    }
                     let hit = link.transforms.any_step(value, |candidate| {
                         link.operator.matches(candidate, self, captures.as_mut()) != link.negated
                     });
