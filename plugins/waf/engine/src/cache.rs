@@ -70,6 +70,10 @@ pub struct TransformCache {
     /// (transformation list, variable) to the groups present in any of
     /// the variable's values.
     unions: RefCell<FastMap<u32, GroupSet>>,
+    /// Variable to the byte classes of all its values together and the
+    /// groups present in any of them untransformed: the union for every
+    /// list whose scan steps those classes leave alone.
+    raw_unions: RefCell<FastMap<u32, (u32, GroupSet)>>,
     /// The words of every group set, one after the other: a few hundred
     /// sets a request, each of a few words, in one allocation.
     arena: RefCell<Vec<u64>>,
@@ -95,6 +99,7 @@ impl TransformCache {
     pub fn forget_unions(&self) {
         // Their words stay in the arena, unreferenced, until `clear`.
         self.unions.borrow_mut().clear();
+        self.raw_unions.borrow_mut().clear();
     }
 
     /// Forget everything; the room grown for it stays.
@@ -104,6 +109,7 @@ impl TransformCache {
             values.clear();
         }
         self.unions.borrow_mut().clear();
+        self.raw_unions.borrow_mut().clear();
         self.arena.borrow_mut().clear();
         let mut scanned = self.scanned.borrow_mut();
         scanned.latest.clear();
@@ -119,6 +125,7 @@ impl TransformCache {
         const MOST_SLOTS: usize = 1 << 14;
         self.entries.borrow().capacity() <= MOST_ENTRIES
             && self.unions.borrow().capacity() <= MOST_ENTRIES
+            && self.raw_unions.borrow().capacity() <= MOST_ENTRIES
             && self.arena.borrow().capacity() <= MOST_ARENA_WORDS
             && self.scanned.borrow().values.capacity() <= MOST_ENTRIES
             && self.raw.borrow().iter().map(Vec::capacity).sum::<usize>() <= MOST_SLOTS
@@ -203,6 +210,52 @@ impl TransformCache {
         if let Some(union) = self.unions.borrow().get(&key) {
             return *union;
         }
+        // Most lists change no value of a variable: they share its
+        // untransformed union, worked out once.
+        let (classes, raw_union) = self.raw_union(prefilter, variable, all_values);
+        let union = if chain.scan_leaves(classes) {
+            raw_union
+        } else {
+            self.union_of_values(prefilter, chain, variable, all_values)
+        };
+        self.unions.borrow_mut().insert(key, union);
+        union
+    }
+
+    /// The byte classes of all of `variable`'s values and the groups in
+    /// any of them untransformed.
+    fn raw_union(
+        &self,
+        prefilter: &Prefilter,
+        variable: Variable,
+        all_values: &AllValues<'_>,
+    ) -> (u32, GroupSet) {
+        let key = variable as u32;
+        if let Some(known) = self.raw_unions.borrow().get(&key) {
+            return *known;
+        }
+        let mut classes = 0;
+        all_values(variable, &mut |slot, value| {
+            classes |= match slot {
+                Some(slot) => self.classes(slot, value),
+                None => crate::transform::trigger::classes(value),
+            };
+        });
+        let none = TransformChain::new(Vec::new());
+        let union = self.union_of_values(prefilter, &none, variable, all_values);
+        self.raw_unions.borrow_mut().insert(key, (classes, union));
+        (classes, union)
+    }
+
+    /// The groups present in any value of `variable` after `chain`'s scan
+    /// steps, value by value.
+    fn union_of_values(
+        &self,
+        prefilter: &Prefilter,
+        chain: &TransformChain,
+        variable: Variable,
+        all_values: &AllValues<'_>,
+    ) -> GroupSet {
         let words = prefilter.words();
         let mut union = vec![0u64; words];
         all_values(variable, &mut |slot, value| match slot {
@@ -218,9 +271,7 @@ impl TransformCache {
             // collection) is not cached: it may hold anything.
             None => union.fill(u64::MAX),
         });
-        let union = self.store(&union);
-        self.unions.borrow_mut().insert(key, union);
-        union
+        self.store(&union)
     }
 
     /// `value` transformed by `link`'s list, and whether the link's
