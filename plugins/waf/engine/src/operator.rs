@@ -146,6 +146,7 @@ impl Operator {
                     true
                 }
             },
+            Operator::DetectSqli if !may_be_sqli(value) => false,
             Operator::DetectSqli => {
                 // `detect_sqli` tokenizes the value once more after the
                 // verdict to report the fingerprint; only a match's capture
@@ -483,6 +484,21 @@ fn may_be_xss(value: &[u8]) -> bool {
     memchr::memchr2(b'<', b'=', value).is_some()
 }
 
+/// Whether libinjection's SQL check could flag `value` at all. A verdict
+/// needs a fingerprint of two tokens or more (or the one-token `X`, which
+/// no keyword has): a value that is a single word (`[A-Za-z_][A-Za-z0-9_]*`:
+/// no delimiter ends it, no quote or comment makes another context) or a
+/// single run of digits is one token, and the empty value none. Such values
+/// (names, enumerations, counts) are many in an API's arguments.
+fn may_be_sqli(value: &[u8]) -> bool {
+    let word = matches!(value.first(), Some(first) if first.is_ascii_alphabetic() || *first == b'_')
+        && value
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'_');
+    let digits = value.iter().all(u8::is_ascii_digit);
+    !(word || digits)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -609,6 +625,63 @@ mod tests {
         assert!(without > 10_000, "{without} values without `<` or `=`");
         assert!(check("@detectXSS", b"x onerror=alert(1)"));
         assert!(check("@detectXSS", b"<svg onload"));
+    }
+
+    #[test]
+    fn only_values_of_more_than_one_token_can_be_sql_injection() {
+        // Every keyword libinjection knows, in three cases and with
+        // suffixes, and pseudo-random sequences of words, digits,
+        // underscores and delimiters: libinjection flags none of those
+        // the shortcut skips.
+        let mut values: Vec<Vec<u8>> = Vec::new();
+        for keyword in libinjectionrs::sqli::sqli_data::SQL_KEYWORDS {
+            let word = keyword.word.as_bytes();
+            values.push(word.to_vec());
+            values.push(word.to_ascii_lowercase());
+            values.push([word, b"1"].concat());
+            values.push([b"_", word, b"_x"].concat());
+        }
+        let pieces: [&[u8]; 16] = [
+            b"union", b"select", b"or", b"and", b"1", b"0", b"0x1f", b"_", b"sleep", b"null", b" ",
+            b"'", b"--", b"#", b"(", b"e5",
+        ];
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..20_000 {
+            let mut value = Vec::new();
+            for _ in 0..(1 + next() % 6) {
+                value.extend_from_slice(pieces[(next() % 16) as usize]);
+            }
+            values.push(value);
+        }
+        values.push(b"12345678901234567890".to_vec());
+        // Words and spaces alone can be an injection: the shortcut must
+        // not take them for one word.
+        for injection in [
+            &b"union select 1"[..],
+            b"a union select null",
+            b"name union select password from users",
+        ] {
+            assert!(libinjectionrs::detect_sqli(injection).is_injection());
+            values.push(injection.to_vec());
+        }
+        let mut skipped = 0;
+        for value in values.iter().filter(|value| !may_be_sqli(value)) {
+            skipped += 1;
+            assert!(
+                !libinjectionrs::detect_sqli(value).is_injection(),
+                "{:?}",
+                String::from_utf8_lossy(value)
+            );
+        }
+        assert!(skipped > 10_000, "{skipped} values skipped");
+        assert!(check("@detectSQLi", b"1 union select 1"));
+        assert!(check("@detectSQLi", b"x' or 1#"));
     }
 
     #[test]
