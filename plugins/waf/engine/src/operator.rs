@@ -486,17 +486,37 @@ fn may_be_xss(value: &[u8]) -> bool {
 
 /// Whether libinjection's SQL check could flag `value` at all. A verdict
 /// needs a fingerprint of two tokens or more (or the one-token `X`, which
-/// no keyword has): a value that is a single word (`[A-Za-z_][A-Za-z0-9_]*`:
-/// no delimiter ends it, no quote or comment makes another context) or a
-/// single run of digits is one token, and the empty value none. Such values
-/// (names, enumerations, counts) are many in an API's arguments.
+/// no keyword has). One token is: the empty value none; a run of digits;
+/// a word (`[A-Za-z_][A-Za-z0-9_.]*`: no delimiter ends it, no quote or
+/// comment starts another context, and the string-prefix letters b, e, n,
+/// q, u and x read on as a word without a quote) unless the part before
+/// one of its dots is a keyword, which libinjection splits off as a token
+/// of its own. Names, enumerations and counts are most of an API's
+/// arguments, and every JSON argument's name is such a word.
 fn may_be_sqli(value: &[u8]) -> bool {
-    let word = matches!(value.first(), Some(first) if first.is_ascii_alphabetic() || *first == b'_')
+    let Some(&first) = value.first() else {
+        return false;
+    };
+    if value.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let word = (first.is_ascii_alphabetic() || first == b'_')
         && value
             .iter()
-            .all(|b| b.is_ascii_alphanumeric() || *b == b'_');
-    let digits = value.iter().all(u8::is_ascii_digit);
-    !(word || digits)
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'.');
+    if !word {
+        return true;
+    }
+    value.iter().enumerate().any(|(at, &byte)| {
+        byte == b'.' && {
+            // ASCII, so always text.
+            let before = std::str::from_utf8(&value[..at]).unwrap_or_default();
+            !matches!(
+                libinjectionrs::sqli::sqli_data::lookup_word(before),
+                libinjectionrs::sqli::TokenType::None | libinjectionrs::sqli::TokenType::Bareword
+            )
+        }
+    })
 }
 
 #[cfg(test)]
@@ -640,10 +660,12 @@ mod tests {
             values.push(word.to_ascii_lowercase());
             values.push([word, b"1"].concat());
             values.push([b"_", word, b"_x"].concat());
+            values.push([word, b".x"].concat());
+            values.push([b"json.", word, b".0"].concat());
         }
-        let pieces: [&[u8]; 16] = [
+        let pieces: [&[u8]; 18] = [
             b"union", b"select", b"or", b"and", b"1", b"0", b"0x1f", b"_", b"sleep", b"null", b" ",
-            b"'", b"--", b"#", b"(", b"e5",
+            b"'", b"--", b"#", b"(", b"e5", b".", b"json.",
         ];
         let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
         let mut next = || {
@@ -655,17 +677,20 @@ mod tests {
         for _ in 0..20_000 {
             let mut value = Vec::new();
             for _ in 0..(1 + next() % 6) {
-                value.extend_from_slice(pieces[(next() % 16) as usize]);
+                value.extend_from_slice(pieces[(next() % 18) as usize]);
             }
             values.push(value);
         }
         values.push(b"12345678901234567890".to_vec());
-        // Words and spaces alone can be an injection: the shortcut must
-        // not take them for one word.
+        // Words and spaces alone can be an injection, and so can a word
+        // whose part before a dot is a keyword: the shortcut must take
+        // neither for one token.
         for injection in [
             &b"union select 1"[..],
             b"a union select null",
             b"name union select password from users",
+            b"select.1null",
+            b"not.1union",
         ] {
             assert!(libinjectionrs::detect_sqli(injection).is_injection());
             values.push(injection.to_vec());
