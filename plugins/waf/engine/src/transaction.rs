@@ -304,7 +304,10 @@ impl<'r> Transaction<'r> {
                 self.remember(matched);
                 self.run_actions(link);
             }
-            self.state.matched_vars = matches.into_iter().map(|m| (m.name, m.value)).collect();
+            self.state.matched_vars.clear();
+            self.state
+                .matched_vars
+                .extend(matches.into_iter().map(|m| (m.name, m.value)));
             match &link.chained {
                 Some(next) => link = next,
                 None => break,
@@ -328,10 +331,15 @@ impl<'r> Transaction<'r> {
         self.state.matched_var.clone_from(&matched.value);
         self.state.matched_var_name.clone_from(&matched.name);
         if let Some(captures) = &matched.captures {
-            for (index, group) in captures.iter().enumerate() {
-                self.state
-                    .tx
-                    .insert(index.to_string().into_bytes(), group.clone());
+            // TX:0 to TX:9, set again by every capture: their room is reused.
+            const NAMES: [&[u8]; 10] = [b"0", b"1", b"2", b"3", b"4", b"5", b"6", b"7", b"8", b"9"];
+            for (name, group) in NAMES.iter().zip(captures) {
+                match self.state.tx.get_mut(*name) {
+                    Some(value) => value.clone_from(group),
+                    None => {
+                        self.state.tx.insert(name.to_vec(), group.clone());
+                    }
+                }
             }
         }
     }
@@ -366,7 +374,8 @@ impl<'r> Transaction<'r> {
             if !setvar.transient {
                 continue;
             }
-            let name = setvar.name.expand(self).to_ascii_lowercase();
+            let mut name = setvar.name.expand(self).into_owned();
+            name.make_ascii_lowercase();
             match &setvar.op {
                 SetVarOp::Set(value) => {
                     let value = value.expand(self).into_owned();
