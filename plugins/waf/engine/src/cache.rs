@@ -217,6 +217,7 @@ impl TransformCache {
             raw_union
         } else {
             self.union_of_values(prefilter, chain, variable, all_values)
+                .1
         };
         self.unions.borrow_mut().insert(key, union);
         union
@@ -234,33 +235,29 @@ impl TransformCache {
         if let Some(known) = self.raw_unions.borrow().get(&key) {
             return *known;
         }
-        let mut classes = 0;
-        all_values(variable, &mut |slot, value| {
-            classes |= match slot {
-                Some(slot) => self.classes(slot, value),
-                None => crate::transform::trigger::classes(value),
-            };
-        });
         let none = TransformChain::new(Vec::new());
-        let union = self.union_of_values(prefilter, &none, variable, all_values);
-        self.raw_unions.borrow_mut().insert(key, (classes, union));
-        (classes, union)
+        let known = self.union_of_values(prefilter, &none, variable, all_values);
+        self.raw_unions.borrow_mut().insert(key, known);
+        known
     }
 
-    /// The groups present in any value of `variable` after `chain`'s scan
-    /// steps, value by value.
+    /// The byte classes of `variable`'s values as they are, and the groups
+    /// present in any of them after `chain`'s scan steps, value by value.
     fn union_of_values(
         &self,
         prefilter: &Prefilter,
         chain: &TransformChain,
         variable: Variable,
         all_values: &AllValues<'_>,
-    ) -> GroupSet {
+    ) -> (u32, GroupSet) {
         let words = prefilter.words();
+        let mut classes = 0;
         let mut union = vec![0u64; words];
         all_values(variable, &mut |slot, value| match slot {
             Some(slot) => {
-                let groups = self.groups(prefilter, chain, slot, value);
+                let (value_classes, groups) =
+                    self.classes_and_groups(prefilter, chain, slot, value);
+                classes |= value_classes;
                 let arena = self.arena.borrow();
                 let bits = &arena[groups.0..][..words];
                 for (word, bits) in union.iter_mut().zip(bits) {
@@ -269,9 +266,12 @@ impl TransformCache {
             }
             // A value past the slot numbers (16 million into a
             // collection) is not cached: it may hold anything.
-            None => union.fill(u64::MAX),
+            None => {
+                classes |= crate::transform::trigger::classes(value);
+                union.fill(u64::MAX);
+            }
         });
-        self.store(&union)
+        (classes, self.store(&union))
     }
 
     /// `value` transformed by `link`'s list, and whether the link's
@@ -316,23 +316,11 @@ impl TransformCache {
         (transformed, ruled_out)
     }
 
-    /// The groups present in `value` after `chain`'s scan steps: the
-    /// untransformed value's scan when they change nothing, else a scan of
-    /// its own.
-    fn groups(
-        &self,
-        prefilter: &Prefilter,
-        chain: &TransformChain,
-        slot: u32,
-        value: &[u8],
-    ) -> GroupSet {
-        self.classes_and_groups(prefilter, chain, slot, value).1
-    }
-
-    /// The value's byte classes and [`Self::groups`], from one look at
-    /// what is known of the untransformed value. The hottest path: it runs
-    /// for every value of every union and of every rule a union let
-    /// through.
+    /// The value's byte classes and the groups present in it after
+    /// `chain`'s scan steps (the untransformed value's scan when they change
+    /// nothing, else a scan of its own), from one look at what is known of
+    /// the untransformed value. The hottest path: it runs for every value
+    /// of every union and of every rule a union let through.
     fn classes_and_groups(
         &self,
         prefilter: &Prefilter,
@@ -358,7 +346,7 @@ impl TransformCache {
         (classes, groups)
     }
 
-    /// [`Self::groups`] for a value the scan steps may change.
+    /// The groups of [`Self::classes_and_groups`] for a value the scan steps may change.
     fn changed_groups(
         &self,
         prefilter: &Prefilter,
