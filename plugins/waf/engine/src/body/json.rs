@@ -55,26 +55,31 @@ impl Flattener {
         Ok(())
     }
 
-    /// Reads the value under `name.key`, then restores the name.
-    fn child<E: de::Error>(
+    /// Reads an array's or object's members, one level deeper.
+    fn nested<E: de::Error>(
         &mut self,
-        key: &[u8],
-        read: impl FnOnce(Leaf<'_>) -> Result<(), E>,
+        read: impl FnOnce(&mut Self) -> Result<(), E>,
     ) -> Result<(), E> {
-        let parent = self.name.len();
-        self.name.push(b'.');
-        self.name.extend_from_slice(key);
-        let outcome = read(Leaf(self));
-        self.name.truncate(parent);
-        outcome
-    }
-
-    fn enter<E: de::Error>(&mut self) -> Result<(), E> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             return Err(E::custom("JSON nested too deeply"));
         }
+        read(self)?;
+        self.depth -= 1;
         Ok(())
+    }
+
+    /// Reads one member under the name, a dot and what `read` puts after
+    /// it, then restores the name; `read` says whether there was a member.
+    fn member<E: de::Error>(
+        &mut self,
+        read: impl FnOnce(&mut Self) -> Result<bool, E>,
+    ) -> Result<bool, E> {
+        let parent = self.name.len();
+        self.name.push(b'.');
+        let outcome = read(self);
+        self.name.truncate(parent);
+        outcome
     }
 }
 
@@ -125,40 +130,31 @@ impl<'de> Visitor<'de> for Leaf<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<(), A::Error> {
-        let flattener = self.0;
-        flattener.enter()?;
-        let mut index = 0usize;
-        loop {
-            let mut more = false;
-            flattener.child(index.to_string().as_bytes(), |leaf| {
-                more = items.next_element_seed(leaf)?.is_some();
-                Ok(())
-            })?;
-            if !more {
-                break;
+        self.0.nested(|flattener| {
+            let mut index = 0usize;
+            while flattener.member(|flattener| {
+                flattener
+                    .name
+                    .extend_from_slice(index.to_string().as_bytes());
+                Ok(items.next_element_seed(Leaf(flattener))?.is_some())
+            })? {
+                index += 1;
             }
-            index += 1;
-        }
-        flattener.depth -= 1;
-        Ok(())
+            Ok(())
+        })
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut members: A) -> Result<(), A::Error> {
-        let flattener = self.0;
-        flattener.enter()?;
-        loop {
-            let parent = flattener.name.len();
-            flattener.name.push(b'.');
-            if members.next_key_seed(Key(&mut flattener.name))?.is_none() {
-                flattener.name.truncate(parent);
-                break;
-            }
-            let outcome = members.next_value_seed(Leaf(flattener));
-            flattener.name.truncate(parent);
-            outcome?;
-        }
-        flattener.depth -= 1;
-        Ok(())
+        self.0.nested(|flattener| {
+            while flattener.member(|flattener| {
+                if members.next_key_seed(Key(&mut flattener.name))?.is_none() {
+                    return Ok(false);
+                }
+                members.next_value_seed(Leaf(flattener))?;
+                Ok(true)
+            })? {}
+            Ok(())
+        })
     }
 }
 
