@@ -14,9 +14,10 @@ use super::authorizer::{Authorizer, Gate};
 use super::bindings::{Decision, Denial, Phase};
 use super::breaker::{Admission, BreakerState};
 use super::definition::PluginDefinition;
-use super::edits::{self, EditTarget};
+use super::edits::EditTarget;
 use super::instance::CallError;
 use super::pool::{InstancePool, Lease};
+use super::ruling::Ruling;
 use super::view::{RequestView, ResponseView};
 use crate::config::{OnError, OverBudget};
 use crate::context::RequestContext;
@@ -274,16 +275,16 @@ impl Chain {
                 // A cached or refused identity costs no call, so no budget.
                 (Some(authorizer), Phase::RequestHeaders) => {
                     match authorizer.gate(request, context) {
-                        Gate::Refuse(denial) => Ok(Decision::Deny(denial)),
-                        Gate::Known(decision) => Ok(decision),
+                        Gate::Refuse(denial) => Ok(Ruling::Deny(denial)),
+                        Gate::Known(decision) => Ok(decision.into()),
                         Gate::Ask(pending) => match authorizer.recall(&pending).await {
                             // Another instance's decision: no call either.
-                            Some(decision) => Ok(decision),
+                            Some(decision) => Ok(decision.into()),
                             None => {
                                 over_budget(link, budget)?;
                                 call(link, phase, request.clone(), None, None, context.clone())
                                     .await
-                                    .map(|decision| authorizer.settle(pending, decision))
+                                    .map(|decision| authorizer.settle(pending, decision).into())
                             }
                         },
                     }
@@ -302,12 +303,12 @@ impl Chain {
                 }
             };
             let verdict = match &decision {
-                Decision::Deny(_) => Outcome::Deny,
-                Decision::Continue(_) => Outcome::Allow,
+                Ruling::Deny(_) => Outcome::Deny,
+                Ruling::Continue(_) => Outcome::Allow,
             };
             budget.note(definition, phase, verdict, started, elapsed);
             match decision {
-                Decision::Deny(denial) => {
+                Ruling::Deny(denial) => {
                     match deny(link, phase, denial, started, &request.request_id)? {
                         Some(flow) => return Ok(flow),
                         // An unusable denial from a plugin that fails open:
@@ -318,8 +319,8 @@ impl Chain {
                         }
                     }
                 }
-                Decision::Continue(list) if list.is_empty() => {}
-                Decision::Continue(list) => {
+                Ruling::Continue(edits) if edits.is_empty() => {}
+                Ruling::Continue(edits) => {
                     let view = Arc::make_mut(request);
                     let mut target = EditTarget {
                         headers: &mut view.headers,
@@ -327,7 +328,7 @@ impl Chain {
                         body: body.as_mut().map(|b| &mut *b.bytes),
                         context,
                     };
-                    if let Err(e) = edits::apply(list, definition.role, &mut target) {
+                    if let Err(e) = edits.apply(definition.role, &mut target) {
                         fail(link, phase, &e.to_string(), started)?;
                     }
                 }
@@ -389,12 +390,12 @@ impl Chain {
                 }
             };
             let verdict = match &decision {
-                Decision::Deny(_) => Outcome::Deny,
-                Decision::Continue(_) => Outcome::Allow,
+                Ruling::Deny(_) => Outcome::Deny,
+                Ruling::Continue(_) => Outcome::Allow,
             };
             budget.note(definition, phase, verdict, started, elapsed);
             match decision {
-                Decision::Deny(denial) => {
+                Ruling::Deny(denial) => {
                     match deny(link, phase, denial, started, &request.request_id)? {
                         Some(flow) => return Ok(flow),
                         // An unusable denial from a plugin that fails open:
@@ -402,8 +403,8 @@ impl Chain {
                         None => continue,
                     }
                 }
-                Decision::Continue(list) if list.is_empty() => {}
-                Decision::Continue(list) => {
+                Ruling::Continue(edits) if edits.is_empty() => {}
+                Ruling::Continue(edits) => {
                     let view = Arc::make_mut(response);
                     let mut target = EditTarget {
                         headers: &mut view.headers,
@@ -411,7 +412,7 @@ impl Chain {
                         body: body.as_mut().map(|b| &mut *b.bytes),
                         context,
                     };
-                    if let Err(e) = edits::apply(list, definition.role, &mut target) {
+                    if let Err(e) = edits.apply(definition.role, &mut target) {
                         fail(link, phase, &e.to_string(), started)?;
                     }
                 }
@@ -512,9 +513,9 @@ async fn decide(
     body: Option<Bytes>,
     context: &Arc<RequestContext>,
     budget: &ChainRun,
-) -> Result<Result<Decision, Failure>, GatewayError> {
-    if let Some(decision) = recall(link, phase, request, response.map(|r| &**r), context) {
-        return Ok(Ok(decision));
+) -> Result<Result<Ruling, Failure>, GatewayError> {
+    if let Some(ruling) = recall(link, phase, request, response.map(|r| &**r), context) {
+        return Ok(Ok(ruling));
     }
     over_budget(link, budget)?;
     Ok(call(
@@ -525,7 +526,8 @@ async fn decide(
         body,
         context.clone(),
     )
-    .await)
+    .await
+    .map(Ruling::from))
 }
 
 /// A kept headers-phase decision of `link` for this request (and, in
@@ -536,14 +538,14 @@ fn recall(
     request: &RequestView,
     response: Option<&ResponseView>,
     context: &RequestContext,
-) -> Option<Decision> {
-    let decision = link
+) -> Option<Ruling> {
+    let ruling = link
         .decisions_for(phase)?
         .recall(request, response, context)?;
     let definition = &link.definition;
     definition.stats.reused.fetch_add(1, Ordering::Relaxed);
     definition.metrics.reused.inc();
-    Some(decision)
+    Some(ruling)
 }
 
 /// One call on an instance leased from `link`: a request phase, or a
@@ -610,7 +612,7 @@ async fn call(
                     &request,
                     response.as_deref(),
                     &context,
-                    decision,
+                    || Ruling::kept(decision, definition.role, phase),
                 );
             }
             result

@@ -46,6 +46,7 @@ pub struct EditTarget<'a> {
 }
 
 /// An edit that passed every check and can no longer fail.
+#[derive(Clone)]
 enum Checked {
     Set(HeaderName, HeaderValue),
     Append(HeaderName, HeaderValue),
@@ -53,6 +54,57 @@ enum Checked {
     Path(String, Option<String>),
     Body(Bytes),
     Context(Edit),
+}
+
+/// A decision's edits: as the plugin's call returned them, or as a
+/// decision cache keeps them, checked once.
+#[derive(Clone)]
+pub enum Edits {
+    /// Not checked yet.
+    Returned(Vec<Edit>),
+    /// Checked when the decision was kept.
+    Kept(CheckedEdits),
+}
+
+impl Edits {
+    /// Whether there is no edit.
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Edits::Returned(edits) => edits.is_empty(),
+            Edits::Kept(edits) => edits.0.is_empty(),
+        }
+    }
+
+    /// Apply them as [`apply`] does; kept edits were checked for the same
+    /// plugin and phase, so they cannot be refused.
+    pub fn apply(self, role: PluginRole, target: &mut EditTarget<'_>) -> Result<(), EditError> {
+        match self {
+            Edits::Returned(edits) => apply(edits, role, target),
+            Edits::Kept(edits) => {
+                for edit in edits.0.iter() {
+                    apply_checked(edit.clone(), target);
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Edits checked once, shared by every request a kept decision serves:
+/// giving the decision again copies no string and parses no header.
+#[derive(Clone)]
+pub struct CheckedEdits(Arc<[Checked]>);
+
+impl CheckedEdits {
+    /// Check `edits` of a plugin of `role` for a headers phase, of a
+    /// request when `has_path` (where a path may be rewritten).
+    pub fn check(edits: &[Edit], role: PluginRole, has_path: bool) -> Result<Self, EditError> {
+        let checked = edits
+            .iter()
+            .map(|edit| check(edit.clone(), role, has_path, false))
+            .collect::<Result<Arc<[_]>, _>>()?;
+        Ok(Self(checked))
+    }
 }
 
 /// Apply `edits` in order, all or nothing: every edit is checked first, and
@@ -69,34 +121,38 @@ pub fn apply(
         .map(|edit| check(edit, role, has_path, has_body))
         .collect::<Result<Vec<_>, _>>()?;
     for edit in checked {
-        match edit {
-            Checked::Set(name, value) => {
-                target.headers.insert(name, value);
-            }
-            Checked::Append(name, value) => {
-                target.headers.append(name, value);
-            }
-            Checked::Remove(name) => {
-                target.headers.remove(name);
-            }
-            Checked::Path(path, query) => {
-                if let Some((old_path, old_query)) = target.path.as_mut() {
-                    **old_path = path;
-                    **old_query = query;
-                }
-            }
-            Checked::Body(bytes) => {
-                target
-                    .headers
-                    .insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
-                if let Some(body) = target.body.as_deref_mut() {
-                    *body = bytes;
-                }
-            }
-            Checked::Context(edit) => apply_to_context(edit, target.context),
-        }
+        apply_checked(edit, target);
     }
     Ok(())
+}
+
+fn apply_checked(edit: Checked, target: &mut EditTarget<'_>) {
+    match edit {
+        Checked::Set(name, value) => {
+            target.headers.insert(name, value);
+        }
+        Checked::Append(name, value) => {
+            target.headers.append(name, value);
+        }
+        Checked::Remove(name) => {
+            target.headers.remove(name);
+        }
+        Checked::Path(path, query) => {
+            if let Some((old_path, old_query)) = target.path.as_mut() {
+                **old_path = path;
+                **old_query = query;
+            }
+        }
+        Checked::Body(bytes) => {
+            target
+                .headers
+                .insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+            if let Some(body) = target.body.as_deref_mut() {
+                *body = bytes;
+            }
+        }
+        Checked::Context(edit) => apply_to_context(edit, target.context),
+    }
 }
 
 fn check(

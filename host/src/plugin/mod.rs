@@ -32,6 +32,7 @@ mod lent;
 pub mod memory_tally;
 pub mod outbound;
 pub mod pool;
+pub mod ruling;
 pub mod set_clock;
 pub mod state;
 pub mod supply_chain;

@@ -17,6 +17,7 @@ use super::compat::split_name;
 use super::decision_cache::DecisionCache;
 use super::definition::PluginDefinition;
 use super::instance::{CallError, Instance};
+use super::ruling::Ruling;
 use crate::config::{Isolation, PluginRole};
 
 /// Why no instance could be had.
@@ -43,9 +44,9 @@ pub struct InstancePool {
     target_idle: usize,
     /// `request-headers` decisions the plugin said may be given again;
     /// only for a plugin that imports `decision-cache`.
-    pub decisions: Option<DecisionCache>,
+    pub decisions: Option<DecisionCache<Ruling>>,
     /// Its `response-headers` decisions, likewise.
-    pub response_decisions: Option<DecisionCache>,
+    pub response_decisions: Option<DecisionCache<Ruling>>,
 }
 
 /// Whether the component imports `portcullis:policy/decision-cache`.
@@ -58,7 +59,7 @@ fn imports_decision_cache(imports: &[String]) -> bool {
 impl InstancePool {
     /// The decisions kept for `phase`: `request-headers` and
     /// `response-headers` have a cache each; body phases none.
-    pub fn decisions_for(&self, phase: Phase) -> Option<&DecisionCache> {
+    pub fn decisions_for(&self, phase: Phase) -> Option<&DecisionCache<Ruling>> {
         match phase {
             Phase::RequestHeaders => self.decisions.as_ref(),
             Phase::ResponseHeaders => self.response_decisions.as_ref(),

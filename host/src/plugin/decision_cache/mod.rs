@@ -27,7 +27,6 @@ use std::time::{Duration, Instant};
 
 pub use reads::Read;
 
-use super::bindings::Decision;
 use super::view::{RequestView, ResponseView};
 use crate::context::RequestContext;
 use crate::geo::GeoDb;
@@ -86,19 +85,19 @@ impl Recording {
     }
 }
 
-/// One plugin's kept decisions.
-pub struct DecisionCache {
+/// One plugin's kept decisions, each a `T`.
+pub struct DecisionCache<T> {
     capacity: usize,
     /// The country database `geo.country` looks up, if any.
     geo: Option<Arc<GeoDb>>,
     shapes: RwLock<Vec<Box<[Read]>>>,
     /// By the shape's index and the values it read (see [`encode`]).
-    entries: Mutex<HashMap<Box<[u8]>, Entry>>,
+    entries: Mutex<HashMap<Box<[u8]>, Entry<T>>>,
 }
 
-struct Entry {
+struct Entry<T> {
     expires: Instant,
-    decision: Decision,
+    decision: T,
 }
 
 thread_local! {
@@ -106,7 +105,7 @@ thread_local! {
     static VALUES: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-impl DecisionCache {
+impl<T: Clone> DecisionCache<T> {
     /// A cache of at most `capacity` decisions, of a plugin whose
     /// `geo.country` looks up `geo`.
     pub fn new(capacity: usize, geo: Option<Arc<GeoDb>>) -> Self {
@@ -125,7 +124,7 @@ impl DecisionCache {
         request: &RequestView,
         response: Option<&ResponseView>,
         context: &RequestContext,
-    ) -> Option<Decision> {
+    ) -> Option<T> {
         let shapes = self.shapes.read().unwrap_or_else(|e| e.into_inner());
         if shapes.is_empty() {
             return None;
@@ -148,9 +147,10 @@ impl DecisionCache {
         })
     }
 
-    /// Keep `decision`, made on `request`, `response` (in a
-    /// `response-headers` cache) and `context` by a call that started at
-    /// `called`, if `recording` allows it.
+    /// Keep the decision `keep` gives, made on `request`, `response` (in
+    /// a `response-headers` cache) and `context` by a call that started at
+    /// `called`, if `recording` allows it (`keep` is asked only then, and
+    /// may still decline).
     pub fn remember(
         &self,
         recording: Recording,
@@ -158,7 +158,7 @@ impl DecisionCache {
         request: &RequestView,
         response: Option<&ResponseView>,
         context: &RequestContext,
-        decision: &Decision,
+        keep: impl FnOnce() -> Option<T>,
     ) {
         let Some(ttl) = recording.reusable_for else {
             return;
@@ -194,11 +194,14 @@ impl DecisionCache {
         let Some(shape) = self.shape_index(recording.reads) else {
             return;
         };
+        let Some(decision) = keep() else {
+            return;
+        };
         values[0] = shape as u8;
         let entry = Entry {
             // From the call's start: the plugin worked the time out then.
             expires: called + ttl.min(MAX_TTL),
-            decision: decision.clone(),
+            decision,
         };
         let now = Instant::now();
         let mut entries = self.lock_entries();
@@ -242,7 +245,7 @@ impl DecisionCache {
         Some(shapes.len() - 1)
     }
 
-    fn lock_entries(&self) -> MutexGuard<'_, HashMap<Box<[u8]>, Entry>> {
+    fn lock_entries(&self) -> MutexGuard<'_, HashMap<Box<[u8]>, Entry<T>>> {
         // Every entry is whole whenever the lock is released.
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
