@@ -18,6 +18,9 @@ use smallvec::SmallVec;
 
 use super::field_name::field_name;
 
+/// Fields a merged map has room for beyond the response's own.
+const EDIT_ROOM: usize = 4;
+
 /// Where a field's name and value lie in the head: start and end of each.
 #[derive(Debug, Clone, Copy)]
 struct Span {
@@ -99,7 +102,10 @@ impl PassedFields {
     /// fields already: those replace the upstream's of the same name, as
     /// setting them in a map holding the upstream's fields would have.
     pub fn merge_into(self, headers: &mut HeaderMap) {
-        let capacity = self.fields.len() + 1 + headers.len();
+        // Fields are merged for a response phase, whose edits (security
+        // headers, most often) would otherwise grow the map and hash
+        // every field again: room for a few is made now.
+        let capacity = self.fields.len() + 1 + headers.len() + EDIT_ROOM;
         let set_by_gateway = std::mem::replace(headers, HeaderMap::with_capacity(capacity));
         if let Some(length) = self.length {
             headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
