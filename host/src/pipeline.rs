@@ -492,6 +492,21 @@ async fn proxy(
     let has_response_headers = chain.has_phase(Phase::ResponseHeaders);
     let upstream_body_budget =
         chain.body_budget(Phase::ResponseBody, || reply.field(&CONTENT_TYPE));
+    // Kept decisions that did not read the response (fixed security
+    // headers, most often) edit its fields where they lie, unmerged. Not
+    // before a body phase, which reads the fields they leave.
+    let answered_from_kept = has_response_headers
+        && !chain.has_phase(Phase::ResponseBody)
+        && match reply.passed.as_deref_mut() {
+            Some(passed) => {
+                let own = reply.response.headers_mut();
+                chain.respond_from_kept(&view, &context, &mut facts.chain, |edits| {
+                    edits.apply_to_passed(passed, own)
+                })
+            }
+            None => false,
+        };
+    let has_response_headers = has_response_headers && !answered_from_kept;
     let response_phases = has_response_headers || upstream_body_budget.is_some();
     if response_phases {
         reply.merge_fields();

@@ -252,3 +252,57 @@ async fn response_decisions_are_given_again_for_the_same_response_only() {
         "{counts}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kept_response_edits_change_the_upstreams_fields_as_the_call_did() {
+    let origin = Origin::start().await;
+    let gateway = start(&json!({
+        "plugins": {
+            "security": { "builtin": "headers", "settings": { "response": {
+                "remove": ["server"],
+                "set": { "content-type": "text/plain", "x-frame-options": "DENY" },
+                "add": { "x-origin-kept": "2" },
+            }}},
+            "tag": { "builtin": "headers", "settings": { "response": {
+                "add": { "x-origin-kept": "3", "x-frame-options": "SAMEORIGIN" },
+            }}},
+        },
+        "routes": [{ "id": "api", "path": { "prefix": "/" },
+                     "upstream": { "targets": [origin.target()] },
+                     "plugins": [{ "name": "security" }, { "name": "tag" }] }],
+    }));
+    // Response phases run in reverse: `tag`, then `security`. The origin
+    // answers `/hop` with `x-origin-kept: 1` and anything else with
+    // `server` and a JSON content type.
+    for (path, kept) in [
+        ("/hop", vec!["1", "3", "2"]),
+        ("/inspect", vec!["3", "2"]),
+        ("/hop", vec!["1", "3", "2"]),
+        ("/inspect", vec!["3", "2"]),
+    ] {
+        let reply = send("GET", &gateway.url(path), &[], "").await;
+        assert_eq!(reply.status, 200, "{path}");
+        let all = |name: &str| -> Vec<&str> {
+            reply
+                .headers
+                .get_all(name)
+                .iter()
+                .map(|v| v.to_str().expect("text"))
+                .collect()
+        };
+        assert_eq!(all("x-origin-kept"), kept, "{path}");
+        assert_eq!(all("x-frame-options"), ["DENY"], "{path}");
+        assert_eq!(all("content-type"), ["text/plain"], "{path}");
+        assert!(all("server").is_empty(), "{path}");
+        assert_eq!(all("x-request-id").len(), 1, "{path}");
+    }
+    for plugin in ["security", "tag"] {
+        let counts = stats(&gateway, plugin).await;
+        // Each phase called for the first request, given again after.
+        assert_eq!(
+            (&counts["calls"], &counts["decisions_reused"]),
+            (&json!(2), &json!(6)),
+            "{plugin}: {counts}"
+        );
+    }
+}

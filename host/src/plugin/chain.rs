@@ -9,12 +9,13 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::HeaderMap;
+use smallvec::SmallVec;
 
 use super::authorizer::{Authorizer, Gate};
 use super::bindings::{Decision, Denial, Phase};
 use super::breaker::{Admission, BreakerState};
 use super::definition::PluginDefinition;
-use super::edits::EditTarget;
+use super::edits::{CheckedEdits, EditTarget, Edits};
 use super::instance::CallError;
 use super::pool::{InstancePool, Lease};
 use super::ruling::Ruling;
@@ -419,6 +420,48 @@ impl Chain {
             }
         }
         Ok(Flow::Continue)
+    }
+
+    /// Run `response-headers` on kept decisions alone, where every link
+    /// with the phase has one that was made without reading the response
+    /// and only edits header fields: `edit` applies each link's edits, in
+    /// the phase's order, to a response whose fields need not be gathered
+    /// into a view. False, with nothing counted or applied, when any link
+    /// must see the response: the caller then runs the phase with it.
+    pub fn respond_from_kept(
+        &self,
+        request: &RequestView,
+        context: &RequestContext,
+        budget: &mut ChainRun,
+        mut edit: impl FnMut(&CheckedEdits),
+    ) -> bool {
+        let phase = Phase::ResponseHeaders;
+        let mut kept: SmallVec<[_; 4]> = SmallVec::new();
+        for Link { pool: link, .. } in self.links.iter().rev() {
+            if !link.has_phase(phase) {
+                continue;
+            }
+            let ruling = link
+                .decisions_for(phase)
+                .and_then(|cache| cache.recall_without_response(request, context));
+            match ruling {
+                Some(Ruling::Continue(Edits::Kept(edits))) if edits.only_fields() => {
+                    kept.push((link, edits));
+                }
+                _ => return false,
+            }
+        }
+        for (link, edits) in kept {
+            let started = Instant::now();
+            let definition = &link.definition;
+            definition.stats.reused.fetch_add(1, Ordering::Relaxed);
+            definition.metrics.reused.inc();
+            edit(&edits);
+            let elapsed = started.elapsed();
+            budget.spent += elapsed;
+            budget.note(definition, phase, Outcome::Allow, started, elapsed);
+        }
+        true
     }
 }
 

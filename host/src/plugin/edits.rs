@@ -11,6 +11,7 @@ use http::header::{CONTENT_LENGTH, HeaderName, HeaderValue};
 use super::bindings::Edit;
 use crate::config::PluginRole;
 use crate::context::RequestContext;
+use crate::upstream::PassedFields;
 
 /// An edit the host refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -104,6 +105,41 @@ impl CheckedEdits {
             .map(|edit| check(edit.clone(), role, has_path, false))
             .collect::<Result<Arc<[_]>, _>>()?;
         Ok(Self(checked))
+    }
+
+    /// Whether each edit sets, appends or removes a header field.
+    pub fn only_fields(&self) -> bool {
+        self.0.iter().all(|edit| {
+            matches!(
+                edit,
+                Checked::Set(..) | Checked::Append(..) | Checked::Remove(_)
+            )
+        })
+    }
+
+    /// Apply the field edits to a response whose upstream fields are
+    /// still `passed` as they came, beside the gateway's own `headers`
+    /// (which the writer sends in place of passed fields of the same
+    /// name): as they would apply to one map holding both.
+    pub fn apply_to_passed(&self, passed: &mut PassedFields, headers: &mut HeaderMap) {
+        for edit in self.0.iter() {
+            match edit {
+                Checked::Set(name, value) => {
+                    passed.remove(name);
+                    headers.insert(name.clone(), value.clone());
+                }
+                Checked::Append(name, value) => {
+                    passed.move_into(name, headers);
+                    headers.append(name.clone(), value.clone());
+                }
+                Checked::Remove(name) => {
+                    passed.remove(name);
+                    headers.remove(name);
+                }
+                // `only_fields` keeps these away.
+                Checked::Path(..) | Checked::Body(_) | Checked::Context(_) => {}
+            }
+        }
     }
 }
 
@@ -381,5 +417,56 @@ mod tests {
         )
         .expect("allowed");
         assert_eq!(ctx.principal.as_deref(), Some("alice"));
+    }
+
+    #[test]
+    fn field_edits_on_passed_fields_make_what_they_make_on_the_merged_map() {
+        const HEAD: &str = "HTTP/1.1 200 OK\r\nServer: origin\r\nX-Request-Id: upstream\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Length: 5\r\n\r\n";
+        let passed = || {
+            PassedFields::from_lines(
+                HEAD,
+                Some(5),
+                &[
+                    ("Server", "origin"),
+                    ("X-Request-Id", "upstream"),
+                    ("Set-Cookie", "a=1"),
+                    ("Set-Cookie", "b=2"),
+                ],
+            )
+        };
+        let set = |name: &str, value: &str| Edit::SetHeader((name.into(), value.into()));
+        let append = |name: &str, value: &str| Edit::AppendHeader((name.into(), value.into()));
+        let remove = |name: &str| Edit::RemoveHeader(name.into());
+        let cases = [
+            vec![
+                remove("server"),
+                set("x-content-type-options", "nosniff"),
+                set("set-cookie", "c=3"),
+                append("x-request-id", "gateway"),
+            ],
+            vec![append("set-cookie", "c=3"), remove("set-cookie")],
+            vec![set("server", "gateway"), append("server", "again")],
+            vec![append("set-cookie", "c=3"), append("set-cookie", "d=4")],
+            vec![remove("x-absent"), append("x-new", "1")],
+        ];
+        for edits in cases {
+            let mut merged = HeaderMap::new();
+            passed().merge_into(&mut merged);
+            let mut context = Arc::new(RequestContext::default());
+            let mut target = EditTarget {
+                headers: &mut merged,
+                path: None,
+                body: None,
+                context: &mut context,
+            };
+            apply(edits.clone(), PluginRole::Policy, &mut target).expect("valid edits");
+
+            let checked = CheckedEdits::check(&edits, PluginRole::Policy, false).expect("valid");
+            assert!(checked.only_fields());
+            let (mut fields, mut own) = (passed(), HeaderMap::new());
+            checked.apply_to_passed(&mut fields, &mut own);
+            fields.merge_into(&mut own);
+            assert_eq!(own, merged, "{edits:?}");
+        }
     }
 }

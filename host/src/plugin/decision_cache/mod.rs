@@ -125,6 +125,31 @@ impl<T: Clone> DecisionCache<T> {
         response: Option<&ResponseView>,
         context: &RequestContext,
     ) -> Option<T> {
+        self.find(request, response, context, |_| true)
+    }
+
+    /// A kept decision made without reading the response, for a response
+    /// not read into a view (so its fields need not be gathered for the
+    /// lookup). Shapes that read the response are not tried: a decision
+    /// kept under one of those may still serve this response.
+    pub fn recall_without_response(
+        &self,
+        request: &RequestView,
+        context: &RequestContext,
+    ) -> Option<T> {
+        self.find(request, None, context, |shape| {
+            !shape.iter().any(Read::is_of_response)
+        })
+    }
+
+    /// The first live decision kept under a shape `tried` accepts.
+    fn find(
+        &self,
+        request: &RequestView,
+        response: Option<&ResponseView>,
+        context: &RequestContext,
+        tried: impl Fn(&[Read]) -> bool,
+    ) -> Option<T> {
         let shapes = self.shapes.read().unwrap_or_else(|e| e.into_inner());
         if shapes.is_empty() {
             return None;
@@ -133,6 +158,9 @@ impl<T: Clone> DecisionCache<T> {
         VALUES.with_borrow_mut(|values| {
             let now = Instant::now();
             for (index, shape) in shapes.iter().enumerate() {
+                if !tried(shape) {
+                    continue;
+                }
                 encode(index, shape, request, response, context, generation, values);
                 let mut entries = self.lock_entries();
                 let Some(entry) = entries.get(values.as_slice()) else {

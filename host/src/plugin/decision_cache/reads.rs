@@ -49,6 +49,16 @@ pub enum Read {
     ResponseHeaders,
 }
 
+impl Read {
+    /// Whether this reads the response.
+    pub fn is_of_response(&self) -> bool {
+        matches!(
+            self,
+            Read::Status | Read::ResponseHeader(_) | Read::ResponseHeaders
+        )
+    }
+}
+
 /// Append what `read` returns for `request`, `response` (in response
 /// phases) and `context` to `out`. Every value is length-prefixed and every
 /// absent one has its own marker, so two different sequences of values

@@ -13,7 +13,7 @@
 
 use bytes::Bytes;
 use http::header::CONTENT_LENGTH;
-use http::{HeaderMap, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use smallvec::SmallVec;
 
 use super::field_name::field_name;
@@ -141,6 +141,39 @@ impl PassedFields {
         }
     }
 
+    /// Drop every field called `name`: a response phase removed or set it.
+    pub fn remove(&mut self, name: &HeaderName) {
+        let name = name.as_str().as_bytes();
+        let head = &self.head;
+        self.fields
+            .retain(|span| !span_name(head, *span).eq_ignore_ascii_case(name));
+        self.has_date = self
+            .fields
+            .iter()
+            .any(|&span| self.name(span).eq_ignore_ascii_case(b"date"));
+    }
+
+    /// Move the fields called `name` into `headers`, after which a value
+    /// appended there follows the upstream's. Where `headers` has the name
+    /// already, the upstream's fields were replaced and are only dropped.
+    pub fn move_into(&mut self, name: &HeaderName, headers: &mut HeaderMap) {
+        if !headers.contains_key(name) {
+            for &span in &self.fields {
+                let (start, end) = span.value;
+                if self
+                    .name(span)
+                    .eq_ignore_ascii_case(name.as_str().as_bytes())
+                    && let Ok(value) = crate::field_value::field_value(
+                        self.head.slice(usize::from(start)..usize::from(end)),
+                    )
+                {
+                    headers.append(name.clone(), value);
+                }
+            }
+        }
+        self.remove(name);
+    }
+
     /// The fields of `head` (a whole head's text) at the positions of
     /// each `name: value` line, for tests.
     #[cfg(test)]
@@ -164,9 +197,7 @@ impl PassedFields {
     }
 
     fn name(&self, span: Span) -> &[u8] {
-        self.head
-            .get(usize::from(span.name.0)..usize::from(span.name.1))
-            .unwrap_or_default()
+        span_name(&self.head, span)
     }
 
     fn value(&self, span: Span) -> &[u8] {
@@ -176,10 +207,13 @@ impl PassedFields {
     }
 }
 
+fn span_name(head: &[u8], span: Span) -> &[u8] {
+    head.get(usize::from(span.name.0)..usize::from(span.name.1))
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
-    use http::HeaderName;
-
     use super::*;
 
     fn passed(
@@ -241,6 +275,37 @@ mod tests {
     fn a_head_too_long_for_the_positions_is_not_passed() {
         let long = Bytes::from(vec![b'a'; usize::from(u16::MAX) + 1]);
         assert!(PassedFields::new(long, None).is_err());
+    }
+
+    #[test]
+    fn removed_and_moved_fields_leave_the_others_as_they_came() {
+        let lines = [
+            ("Server", "origin"),
+            ("Date", "Mon, 30 Nov 2026 15:00:00 GMT"),
+            ("Set-Cookie", "a=1"),
+            ("Set-Cookie", "b=2"),
+        ];
+        let mut fields = passed(HEAD, Some(5), &lines);
+        fields.remove(&HeaderName::from_static("date"));
+        assert!(!fields.has_date());
+        let mut headers = HeaderMap::new();
+        fields.move_into(&HeaderName::from_static("set-cookie"), &mut headers);
+        assert_eq!(
+            headers.get_all("set-cookie").iter().collect::<Vec<_>>(),
+            ["a=1", "b=2"]
+        );
+        let names: Vec<&[u8]> = fields.iter().map(|(name, _)| name).collect();
+        assert_eq!(names, [&b"Server"[..]]);
+
+        // A name the gateway set already replaced the upstream's fields:
+        // they are dropped, not added to its value.
+        let mut fields = passed(HEAD, Some(5), &lines);
+        let mut headers = HeaderMap::new();
+        headers.insert("set-cookie", HeaderValue::from_static("gateway=1"));
+        fields.move_into(&HeaderName::from_static("set-cookie"), &mut headers);
+        assert_eq!(headers.get_all("set-cookie").iter().count(), 1);
+        assert_eq!(fields.iter().count(), 2);
+        assert!(fields.has_date());
     }
 
     #[test]
