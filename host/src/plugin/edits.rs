@@ -421,19 +421,6 @@ mod tests {
 
     #[test]
     fn field_edits_on_passed_fields_make_what_they_make_on_the_merged_map() {
-        const HEAD: &str = "HTTP/1.1 200 OK\r\nServer: origin\r\nX-Request-Id: upstream\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Length: 5\r\n\r\n";
-        let passed = || {
-            PassedFields::from_lines(
-                HEAD,
-                Some(5),
-                &[
-                    ("Server", "origin"),
-                    ("X-Request-Id", "upstream"),
-                    ("Set-Cookie", "a=1"),
-                    ("Set-Cookie", "b=2"),
-                ],
-            )
-        };
         let set = |name: &str, value: &str| Edit::SetHeader((name.into(), value.into()));
         let append = |name: &str, value: &str| Edit::AppendHeader((name.into(), value.into()));
         let remove = |name: &str| Edit::RemoveHeader(name.into());
@@ -451,7 +438,7 @@ mod tests {
         ];
         for edits in cases {
             let mut merged = HeaderMap::new();
-            passed().merge_into(&mut merged);
+            PassedFields::sample().merge_into(&mut merged);
             let mut context = Arc::new(RequestContext::default());
             let mut target = EditTarget {
                 headers: &mut merged,
@@ -463,7 +450,7 @@ mod tests {
 
             let checked = CheckedEdits::check(&edits, PluginRole::Policy, false).expect("valid");
             assert!(checked.only_fields());
-            let (mut fields, mut own) = (passed(), HeaderMap::new());
+            let (mut fields, mut own) = (PassedFields::sample(), HeaderMap::new());
             checked.apply_to_passed(&mut fields, &mut own);
             fields.merge_into(&mut own);
             assert_eq!(own, merged, "{edits:?}");

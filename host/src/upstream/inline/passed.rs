@@ -196,6 +196,22 @@ impl PassedFields {
         fields
     }
 
+    /// A response's fields for tests: `Server`, `X-Request-Id` and two
+    /// `Set-Cookie`s, upstream spelling, with a length of 5.
+    #[cfg(test)]
+    pub(crate) fn sample() -> Box<Self> {
+        Self::from_lines(
+            SAMPLE_HEAD,
+            Some(5),
+            &[
+                ("Server", "origin"),
+                ("X-Request-Id", "upstream"),
+                ("Set-Cookie", "a=1"),
+                ("Set-Cookie", "b=2"),
+            ],
+        )
+    }
+
     fn name(&self, span: Span) -> &[u8] {
         span_name(&self.head, span)
     }
@@ -206,6 +222,9 @@ impl PassedFields {
             .unwrap_or_default()
     }
 }
+
+#[cfg(test)]
+const SAMPLE_HEAD: &str = "HTTP/1.1 200 OK\r\nServer: origin\r\nDate: Mon, 30 Nov 2026 15:00:00 GMT\r\nX-Request-Id: upstream\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Length: 5\r\n\r\n";
 
 fn span_name(head: &[u8], span: Span) -> &[u8] {
     head.get(usize::from(span.name.0)..usize::from(span.name.1))
@@ -224,7 +243,7 @@ mod tests {
         PassedFields::from_lines(head, length, lines)
     }
 
-    const HEAD: &str = "HTTP/1.1 200 OK\r\nServer: origin\r\nDate: Mon, 30 Nov 2026 15:00:00 GMT\r\nX-Request-Id: upstream\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Length: 5\r\n\r\n";
+    const HEAD: &str = SAMPLE_HEAD;
 
     #[test]
     fn the_first_field_of_a_name_is_found_in_any_case() {
@@ -310,16 +329,7 @@ mod tests {
 
     #[test]
     fn merged_fields_give_way_to_those_the_gateway_set() {
-        let fields = passed(
-            HEAD,
-            Some(5),
-            &[
-                ("Server", "origin"),
-                ("X-Request-Id", "upstream"),
-                ("Set-Cookie", "a=1"),
-                ("Set-Cookie", "b=2"),
-            ],
-        );
+        let fields = PassedFields::sample();
         let mut headers = HeaderMap::new();
         let id = HeaderName::from_static("x-request-id");
         headers.insert(id.clone(), HeaderValue::from_static("gateway"));
