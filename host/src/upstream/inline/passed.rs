@@ -5,11 +5,13 @@
 //! `HeaderValue` and hashed into a `HeaderMap` (about 2.5k instructions
 //! for the eight fields a typical static response has) only to be written
 //! out again, in the same order, by the gateway's own HTTP/1.1 server.
-//! When nothing reads or edits them, they stay in the bytes of the head
-//! they came in and are written from there. httparse checked names and
-//! values by the rules `HeaderName` and `HeaderValue` apply, so the bytes
-//! are those the map would have held; names keep the upstream's spelling
-//! (as nginx passes them on), where the map lowercased them.
+//! When nothing reads them, they stay in the bytes of the head they came
+//! in and are written from there; edits that need not read them (a kept
+//! response-headers decision's) drop or take out only the fields they
+//! name. httparse checked names and values by the rules `HeaderName` and
+//! `HeaderValue` apply, so the bytes are those the map would have held;
+//! names keep the upstream's spelling (as nginx passes them on), where
+//! the map lowercased them.
 
 use bytes::Bytes;
 use http::header::CONTENT_LENGTH;
