@@ -455,8 +455,18 @@ async fn proxy(
     }
 
     // 8. Upstream. The headers move into the upstream request unless a
-    // response phase still needs the request view.
-    let keep_view = chain.has_phase(Phase::ResponseHeaders) || chain.has_phase(Phase::ResponseBody);
+    // response phase still needs the request view. A response-headers
+    // phase whose kept decisions did not read the response (fixed
+    // security headers, most often) is looked up now, as the request's
+    // headers move: its edits apply to the response's fields where they
+    // lie, unmerged. Not before a body phase, which reads the fields they
+    // leave.
+    let kept_response = (chain.has_phase(Phase::ResponseHeaders)
+        && !chain.has_phase(Phase::ResponseBody))
+    .then(|| chain.kept_response(&view, &context))
+    .flatten();
+    let keep_view = kept_response.is_none()
+        && (chain.has_phase(Phase::ResponseHeaders) || chain.has_phase(Phase::ResponseBody));
     let mut upstream_request = upstream_request(
         &mut view,
         keep_view,
@@ -492,20 +502,17 @@ async fn proxy(
     let has_response_headers = chain.has_phase(Phase::ResponseHeaders);
     let upstream_body_budget =
         chain.body_budget(Phase::ResponseBody, || reply.field(&CONTENT_TYPE));
-    // Kept decisions that did not read the response (fixed security
-    // headers, most often) edit its fields where they lie, unmerged. Not
-    // before a body phase, which reads the fields they leave.
-    let answered_from_kept = has_response_headers
-        && !chain.has_phase(Phase::ResponseBody)
-        && match reply.passed.as_deref_mut() {
-            Some(passed) => {
-                let own = reply.response.headers_mut();
-                chain.respond_from_kept(&view, &context, &mut facts.chain, |edits| {
-                    edits.apply_to_passed(passed, own)
-                })
-            }
-            None => false,
-        };
+    let answered_from_kept = match kept_response {
+        Some(kept) => {
+            let mut passed = reply.passed.as_deref_mut();
+            let own = reply.response.headers_mut();
+            kept.apply(&mut facts.chain, |edits| {
+                edits.apply_to_fields(passed.as_deref_mut(), own)
+            });
+            true
+        }
+        None => false,
+    };
     let has_response_headers = has_response_headers && !answered_from_kept;
     let response_phases = has_response_headers || upstream_body_budget.is_some();
     if response_phases {

@@ -306,3 +306,31 @@ async fn kept_response_edits_change_the_upstreams_fields_as_the_call_did() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_response_decision_kept_under_the_requests_headers_sees_them() {
+    let origin = Origin::start().await;
+    let reusable = fixture("reusable").display().to_string();
+    let gateway = start(&json!({
+        "plugins": { "reusable": { "path": reusable,
+                                   "capabilities": ["decision-cache", "log", "kv"] } },
+        "routes": [{ "id": "api", "path": { "prefix": "/" },
+                     "upstream": { "targets": [origin.target()] },
+                     "plugins": [{ "name": "reusable", "settings": { "response": "user" } }] }],
+    }));
+    // The response phase reads the request's `x-user`: the gateway keeps
+    // the request's headers for it, kept decision or not.
+    for user in ["alice", "bob", "alice", "bob"] {
+        let reply = send("GET", &gateway.url("/inspect"), &[("x-user", user)], "").await;
+        assert_eq!(reply.status, 200, "{user}");
+        assert_eq!(reply.header("x-seen-user"), Some(user));
+        assert_eq!(reply.json()["headers"]["x-seen-user"][0], user);
+    }
+    let counts = stats(&gateway, "reusable").await;
+    // Each phase called once per user, given again once per user.
+    assert_eq!(
+        (&counts["calls"], &counts["decisions_reused"]),
+        (&json!(4), &json!(4)),
+        "{counts}"
+    );
+}

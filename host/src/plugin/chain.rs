@@ -422,36 +422,49 @@ impl Chain {
         Ok(Flow::Continue)
     }
 
-    /// Run `response-headers` on kept decisions alone, where every link
-    /// with the phase has one that was made without reading the response
-    /// and only edits header fields: `edit` applies each link's edits, in
-    /// the phase's order, to a response whose fields need not be gathered
-    /// into a view. False, with nothing counted or applied, when any link
-    /// must see the response: the caller then runs the phase with it.
-    pub fn respond_from_kept(
+    /// The `response-headers` phase on kept decisions alone, where every
+    /// link with the phase has one that was made without reading the
+    /// response and only edits header fields: looked up before the
+    /// response is there (the decisions follow from the request and the
+    /// context alone). `None`, with nothing counted, when any link must
+    /// see the response: the phase then runs as usual.
+    pub fn kept_response(
         &self,
         request: &RequestView,
         context: &RequestContext,
-        budget: &mut ChainRun,
-        mut edit: impl FnMut(&CheckedEdits),
-    ) -> bool {
+    ) -> Option<KeptResponse<'_>> {
         let phase = Phase::ResponseHeaders;
-        let mut kept: SmallVec<[_; 4]> = SmallVec::new();
+        let mut links = SmallVec::new();
         for Link { pool: link, .. } in self.links.iter().rev() {
             if !link.has_phase(phase) {
                 continue;
             }
-            let ruling = link
-                .decisions_for(phase)
-                .and_then(|cache| cache.recall_without_response(request, context));
-            match ruling {
-                Some(Ruling::Continue(Edits::Kept(edits))) if edits.only_fields() => {
-                    kept.push((link, edits));
+            match link
+                .decisions_for(phase)?
+                .recall_without_response(request, context)?
+            {
+                Ruling::Continue(Edits::Kept(edits)) if edits.only_fields() => {
+                    links.push((&**link, edits));
                 }
-                _ => return false,
+                _ => return None,
             }
         }
-        for (link, edits) in kept {
+        Some(KeptResponse { links })
+    }
+}
+
+/// A `response-headers` phase's kept decisions, each link's edits in the
+/// phase's order (see [`Chain::kept_response`]).
+pub struct KeptResponse<'a> {
+    links: SmallVec<[(&'a InstancePool, CheckedEdits); 4]>,
+}
+
+impl KeptResponse<'_> {
+    /// Give each link's decision: count it as given again and apply its
+    /// edits with `edit`.
+    pub fn apply(self, budget: &mut ChainRun, mut edit: impl FnMut(&CheckedEdits)) {
+        let phase = Phase::ResponseHeaders;
+        for (link, edits) in self.links {
             let started = Instant::now();
             let definition = &link.definition;
             definition.stats.reused.fetch_add(1, Ordering::Relaxed);
@@ -461,7 +474,6 @@ impl Chain {
             budget.spent += elapsed;
             budget.note(definition, phase, Outcome::Allow, started, elapsed);
         }
-        true
     }
 }
 

@@ -117,23 +117,29 @@ impl CheckedEdits {
         })
     }
 
-    /// Apply the field edits to a response whose upstream fields are
-    /// still `passed` as they came, beside the gateway's own `headers`
-    /// (which the writer sends in place of passed fields of the same
+    /// Apply the field edits to a response's `headers`, beside which
+    /// its upstream's fields may still be `passed` as they came (the
+    /// writer sends the map's in place of passed fields of the same
     /// name): as they would apply to one map holding both.
-    pub fn apply_to_passed(&self, passed: &mut PassedFields, headers: &mut HeaderMap) {
+    pub fn apply_to_fields(&self, mut passed: Option<&mut PassedFields>, headers: &mut HeaderMap) {
         for edit in self.0.iter() {
             match edit {
                 Checked::Set(name, value) => {
-                    passed.remove(name);
+                    if let Some(passed) = passed.as_deref_mut() {
+                        passed.remove(name);
+                    }
                     headers.insert(name.clone(), value.clone());
                 }
                 Checked::Append(name, value) => {
-                    passed.move_into(name, headers);
+                    if let Some(passed) = passed.as_deref_mut() {
+                        passed.move_into(name, headers);
+                    }
                     headers.append(name.clone(), value.clone());
                 }
                 Checked::Remove(name) => {
-                    passed.remove(name);
+                    if let Some(passed) = passed.as_deref_mut() {
+                        passed.remove(name);
+                    }
                     headers.remove(name);
                 }
                 // `only_fields` keeps these away.
@@ -451,9 +457,14 @@ mod tests {
             let checked = CheckedEdits::check(&edits, PluginRole::Policy, false).expect("valid");
             assert!(checked.only_fields());
             let (mut fields, mut own) = (PassedFields::sample(), HeaderMap::new());
-            checked.apply_to_passed(&mut fields, &mut own);
+            checked.apply_to_fields(Some(&mut fields), &mut own);
             fields.merge_into(&mut own);
             assert_eq!(own, merged, "{edits:?}");
+            // And to a response whose fields are all in its map.
+            let mut whole = HeaderMap::new();
+            PassedFields::sample().merge_into(&mut whole);
+            checked.apply_to_fields(None, &mut whole);
+            assert_eq!(whole, merged, "{edits:?}");
         }
     }
 }

@@ -128,10 +128,10 @@ impl<T: Clone> DecisionCache<T> {
         self.find(request, response, context, |_| true)
     }
 
-    /// A kept decision made without reading the response, for a response
-    /// not read into a view (so its fields need not be gathered for the
-    /// lookup). Shapes that read the response are not tried: a decision
-    /// kept under one of those may still serve this response.
+    /// A kept decision made without reading the response, for a request
+    /// whose response is not there yet or not read into a view: shapes
+    /// that read the response are not tried, though a decision kept under
+    /// one of them may still serve this request.
     pub fn recall_without_response(
         &self,
         request: &RequestView,
