@@ -123,28 +123,17 @@ impl CheckedEdits {
     /// name): as they would apply to one map holding both.
     pub fn apply_to_fields(&self, mut passed: Option<&mut PassedFields>, headers: &mut HeaderMap) {
         for edit in self.0.iter() {
-            match edit {
-                Checked::Set(name, value) => {
-                    if let Some(passed) = passed.as_deref_mut() {
-                        passed.remove(name);
-                    }
-                    headers.insert(name.clone(), value.clone());
+            // The upstream's fields of the name give way first, as they
+            // would in one map.
+            if let Some(passed) = passed.as_deref_mut() {
+                match edit {
+                    Checked::Set(name, _) | Checked::Remove(name) => passed.remove(name),
+                    Checked::Append(name, _) => passed.move_into(name, headers),
+                    // `only_fields` keeps these away.
+                    Checked::Path(..) | Checked::Body(_) | Checked::Context(_) => {}
                 }
-                Checked::Append(name, value) => {
-                    if let Some(passed) = passed.as_deref_mut() {
-                        passed.move_into(name, headers);
-                    }
-                    headers.append(name.clone(), value.clone());
-                }
-                Checked::Remove(name) => {
-                    if let Some(passed) = passed.as_deref_mut() {
-                        passed.remove(name);
-                    }
-                    headers.remove(name);
-                }
-                // `only_fields` keeps these away.
-                Checked::Path(..) | Checked::Body(_) | Checked::Context(_) => {}
             }
+            apply_field(edit.clone(), headers);
         }
     }
 }
@@ -170,15 +159,6 @@ pub fn apply(
 
 fn apply_checked(edit: Checked, target: &mut EditTarget<'_>) {
     match edit {
-        Checked::Set(name, value) => {
-            target.headers.insert(name, value);
-        }
-        Checked::Append(name, value) => {
-            target.headers.append(name, value);
-        }
-        Checked::Remove(name) => {
-            target.headers.remove(name);
-        }
         Checked::Path(path, query) => {
             if let Some((old_path, old_query)) = target.path.as_mut() {
                 **old_path = path;
@@ -194,6 +174,24 @@ fn apply_checked(edit: Checked, target: &mut EditTarget<'_>) {
             }
         }
         Checked::Context(edit) => apply_to_context(edit, target.context),
+        field => apply_field(field, target.headers),
+    }
+}
+
+/// A header field edit (set, append, remove) on `headers`; the other
+/// kinds are [`apply_checked`]'s.
+fn apply_field(edit: Checked, headers: &mut HeaderMap) {
+    match edit {
+        Checked::Set(name, value) => {
+            headers.insert(name, value);
+        }
+        Checked::Append(name, value) => {
+            headers.append(name, value);
+        }
+        Checked::Remove(name) => {
+            headers.remove(name);
+        }
+        Checked::Path(..) | Checked::Body(_) | Checked::Context(_) => {}
     }
 }
 
