@@ -467,8 +467,7 @@ impl KeptResponse<'_> {
         for (link, edits) in self.links {
             let started = Instant::now();
             let definition = &link.definition;
-            definition.stats.reused.fetch_add(1, Ordering::Relaxed);
-            definition.metrics.reused.inc();
+            count_reuse(definition);
             edit(&edits);
             let elapsed = started.elapsed();
             budget.spent += elapsed;
@@ -597,10 +596,15 @@ fn recall(
     let ruling = link
         .decisions_for(phase)?
         .recall(request, response, context)?;
-    let definition = &link.definition;
+    count_reuse(&link.definition);
+    Some(ruling)
+}
+
+/// A kept decision was given instead of a call: in the admin API's
+/// counts and the metrics.
+fn count_reuse(definition: &PluginDefinition) {
     definition.stats.reused.fetch_add(1, Ordering::Relaxed);
     definition.metrics.reused.inc();
-    Some(ruling)
 }
 
 /// One call on an instance leased from `link`: a request phase, or a
