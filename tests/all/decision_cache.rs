@@ -57,6 +57,19 @@ fn identity_gateway(origin: &Origin, signer: &Signer, jwt_settings: Value) -> Ga
     }))
 }
 
+/// One route sending everything to `origin` through the `reusable`
+/// fixture with these `settings`.
+fn reusable_gateway(origin: &Origin, settings: Value) -> Gateway {
+    let reusable = fixture("reusable").display().to_string();
+    start(&json!({
+        "plugins": { "reusable": { "path": reusable,
+                                   "capabilities": ["decision-cache", "log", "kv"] } },
+        "routes": [{ "id": "api", "path": { "prefix": "/" },
+                     "upstream": { "targets": [origin.target()] },
+                     "plugins": [{ "name": "reusable", "settings": settings }] }],
+    }))
+}
+
 /// Status and the principal the upstream was told, for `GET path`.
 async fn get(gateway: &Gateway, path: &str, authorization: Option<&str>) -> (u16, Value) {
     let headers: Vec<(&str, &str)> = authorization
@@ -223,14 +236,7 @@ async fn only_calls_without_side_effects_are_given_again() {
 #[tokio::test(flavor = "multi_thread")]
 async fn response_decisions_are_given_again_for_the_same_response_only() {
     let origin = Origin::start().await;
-    let reusable = fixture("reusable").display().to_string();
-    let gateway = start(&json!({
-        "plugins": { "reusable": { "path": reusable,
-                                   "capabilities": ["decision-cache", "log", "kv"] } },
-        "routes": [{ "id": "api", "path": { "prefix": "/" },
-                     "upstream": { "targets": [origin.target()] },
-                     "plugins": [{ "name": "reusable" }] }],
-    }));
+    let gateway = reusable_gateway(&origin, json!({}));
     // The origin describes a request in JSON, and answers `/bytes/N`
     // without a content type.
     for (path, kind) in [
@@ -310,14 +316,7 @@ async fn kept_response_edits_change_the_upstreams_fields_as_the_call_did() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_response_decision_kept_under_the_requests_headers_sees_them() {
     let origin = Origin::start().await;
-    let reusable = fixture("reusable").display().to_string();
-    let gateway = start(&json!({
-        "plugins": { "reusable": { "path": reusable,
-                                   "capabilities": ["decision-cache", "log", "kv"] } },
-        "routes": [{ "id": "api", "path": { "prefix": "/" },
-                     "upstream": { "targets": [origin.target()] },
-                     "plugins": [{ "name": "reusable", "settings": { "response": "user" } }] }],
-    }));
+    let gateway = reusable_gateway(&origin, json!({ "response": "user" }));
     // The response phase reads the request's `x-user`: the gateway keeps
     // the request's headers for it, kept decision or not.
     for user in ["alice", "bob", "alice", "bob"] {
