@@ -461,12 +461,12 @@ async fn proxy(
     // headers move: its edits apply to the response's fields where they
     // lie, unmerged. Not before a body phase, which reads the fields they
     // leave.
-    let kept_response = (chain.has_phase(Phase::ResponseHeaders)
-        && !chain.has_phase(Phase::ResponseBody))
-    .then(|| chain.kept_response(&view, &context))
-    .flatten();
-    let keep_view = kept_response.is_none()
-        && (chain.has_phase(Phase::ResponseHeaders) || chain.has_phase(Phase::ResponseBody));
+    let has_response_headers = chain.has_phase(Phase::ResponseHeaders);
+    let has_response_body = chain.has_phase(Phase::ResponseBody);
+    let kept_response = (has_response_headers && !has_response_body)
+        .then(|| chain.kept_response(&view, &context))
+        .flatten();
+    let keep_view = kept_response.is_none() && (has_response_headers || has_response_body);
     let mut upstream_request = upstream_request(
         &mut view,
         keep_view,
@@ -499,7 +499,6 @@ async fn proxy(
     // 9. Response phases. They see every field in the map. A body of a type
     // no body phase reads is not buffered; with no response-headers phase
     // either, the response goes through as it came.
-    let has_response_headers = chain.has_phase(Phase::ResponseHeaders);
     let upstream_body_budget =
         chain.body_budget(Phase::ResponseBody, || reply.field(&CONTENT_TYPE));
     let answered_from_kept = match kept_response {
