@@ -22,7 +22,7 @@ use portcullis_host::state::{ProcessState, SharedState};
 /// 2 MiB pages for a few KiB used, 10 MiB of an idle gateway's 28, for no
 /// measurable throughput.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: portcullis_host::allocator::Allocator = portcullis_host::allocator::Allocator;
 
 /// An API gateway whose security policies are sandboxed WebAssembly plugins.
 #[derive(Parser)]
