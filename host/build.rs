@@ -19,8 +19,16 @@ fn main() {
         .to_path_buf();
     let out_dir = PathBuf::from(env("OUT_DIR"));
 
-    // Cargo.toml holds the plugin profile, so it changes the artifacts too.
-    for watched in ["plugins", "sdk", "wit", "Cargo.lock", "Cargo.toml"] {
+    // Cargo.toml holds the plugin profile and .cargo/config.toml the wasm
+    // target's flags, so they change the artifacts too.
+    for watched in [
+        "plugins",
+        "sdk",
+        "wit",
+        "Cargo.lock",
+        "Cargo.toml",
+        ".cargo/config.toml",
+    ] {
         println!(
             "cargo:rerun-if-changed={}",
             workspace.join(watched).display()
