@@ -30,10 +30,10 @@ const NATURAL_ALIGNMENT: usize = 16;
 /// header table of a request, five or six a request.
 pub struct Allocator;
 
-/// Whether a plain mimalloc call already gives `layout`'s alignment: up
-/// to 16 bytes for a block at least that large.
-fn naturally_aligned(layout: &Layout) -> bool {
-    layout.align() <= NATURAL_ALIGNMENT && layout.align() <= layout.size()
+/// Whether a plain mimalloc call already gives a block of `size` bytes
+/// the alignment `align`: up to 16 bytes for a block at least that large.
+fn naturally_aligned(align: usize, size: usize) -> bool {
+    align <= NATURAL_ALIGNMENT && align <= size
 }
 
 // SAFETY: every block comes from mimalloc and goes back to it; a plain
@@ -41,7 +41,7 @@ fn naturally_aligned(layout: &Layout) -> bool {
 // (`naturally_aligned`), the aligned call everywhere else.
 unsafe impl GlobalAlloc for Allocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if naturally_aligned(&layout) {
+        if naturally_aligned(layout.align(), layout.size()) {
             unsafe { mi_malloc(layout.size()).cast() }
         } else {
             unsafe { mi_malloc_aligned(layout.size(), layout.align()).cast() }
@@ -49,7 +49,7 @@ unsafe impl GlobalAlloc for Allocator {
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if naturally_aligned(&layout) {
+        if naturally_aligned(layout.align(), layout.size()) {
             unsafe { mi_zalloc(layout.size()).cast() }
         } else {
             unsafe { mi_zalloc_aligned(layout.size(), layout.align()).cast() }
@@ -63,7 +63,7 @@ unsafe impl GlobalAlloc for Allocator {
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let ptr = ptr.cast::<c_void>();
         // The new block must have the alignment at its new size.
-        if layout.align() <= NATURAL_ALIGNMENT && layout.align() <= new_size {
+        if naturally_aligned(layout.align(), new_size) {
             unsafe { mi_realloc(ptr, new_size).cast() }
         } else {
             unsafe { mi_realloc_aligned(ptr, new_size, layout.align()).cast() }
