@@ -108,6 +108,9 @@ impl Operator {
     ) -> bool {
         match self {
             Operator::Rx(lazy) => {
+                if lazy.matches_any_line() {
+                    return whole_line(value, captures);
+                }
                 let Some(regex) = lazy.get() else {
                     // Checked when it loaded, refused only by a size
                     // limit now: the rule fires rather than go blind.
@@ -210,6 +213,11 @@ pub struct LazyRegex {
     compiled: OnceLock<Option<Regex>>,
 }
 
+/// A pattern that matches any value without a line feed, and captures it
+/// whole: the CRS's way of capturing each header name (920450) for a
+/// `setvar`, which a capture search would answer at many times the cost.
+const ANY_LINE: &str = "^.*$";
+
 impl LazyRegex {
     /// Check `pattern` (a syntax error is an error now, not at its first
     /// use) without compiling it.
@@ -243,6 +251,12 @@ impl LazyRegex {
         &self.pattern
     }
 
+    /// Whether the pattern is [`ANY_LINE`] read as bytes (`.` is any byte
+    /// but a line feed, `^` and `$` the value's ends).
+    fn matches_any_line(&self) -> bool {
+        !self.unicode && self.pattern == ANY_LINE
+    }
+
     /// The compiled regex, compiled now if it was not; `None` if it
     /// exceeds the size limits.
     pub fn get(&self) -> Option<&Regex> {
@@ -250,6 +264,18 @@ impl LazyRegex {
             .get_or_init(|| build_regex(&self.pattern, self.unicode).ok())
             .as_ref()
     }
+}
+
+/// [`ANY_LINE`]'s verdict on `value`, its one capture the whole value.
+fn whole_line(value: &[u8], captures: Option<&mut Captures>) -> bool {
+    if memchr::memchr(b'\n', value).is_some() {
+        return false;
+    }
+    if let Some(out) = captures {
+        out.clear();
+        out.push(value.to_vec());
+    }
+    true
 }
 
 /// Compiles a (byte-escaped) PCRE-style pattern to match bytes as PCRE
@@ -536,6 +562,39 @@ mod tests {
     fn check(operator: &str, value: &[u8]) -> bool {
         let (operator, negated) = Operator::compile(operator, Path::new(".")).expect("compiles");
         operator.matches(value, &NoSource, None) != negated
+    }
+
+    #[test]
+    fn any_line_answers_as_its_regex_would() {
+        let (operator, _) = Operator::compile("@rx ^.*$", Path::new(".")).expect("compiles");
+        let Operator::Rx(lazy) = &operator else {
+            panic!("a regex operator");
+        };
+        assert!(lazy.matches_any_line());
+        let regex = build_regex(ANY_LINE, false).expect("compiles");
+        let values: [&[u8]; 7] = [
+            b"",
+            b"user-agent",
+            b"X-Forwarded-For",
+            b"line\nfeed",
+            b"\n",
+            b"carriage\rreturn",
+            b"\xff\xfe not UTF-8",
+        ];
+        for value in values {
+            let mut captures = Vec::new();
+            let fast = operator.matches(value, &NoSource, Some(&mut captures));
+            let slow = regex.captures(value);
+            assert_eq!(fast, slow.is_some(), "{value:?}");
+            if let Some(slow) = slow {
+                let slow: Captures = slow
+                    .iter()
+                    .map(|g| g.map_or(Vec::new(), |g| g.as_bytes().to_vec()))
+                    .collect();
+                assert_eq!(captures, slow, "{value:?}");
+            }
+        }
+        assert!(lazy.compiled.get().is_none(), "never compiled");
     }
 
     #[test]
